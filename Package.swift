@@ -1,0 +1,38 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "Tessera",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tessera", targets: ["tessera"]),
+        .library(name: "TesseraSim", targets: ["TesseraSim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // libzstd (Debian: libzstd-dev) decodes the ZSTD-compressed entries nvcc 13 writes into fatbinaries.
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
+        // Atomic read-modify-write on raw device memory, for kernels' atomics.
+        .target(name: "CTesseraSimSupport"),
+        .target(
+            name: "TesseraSim",
+            dependencies: ["CZstd", "CTesseraSimSupport"],
+            swiftSettings: strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+        ),
+        .executableTarget(
+            name: "tessera",
+            dependencies: [
+                "TesseraSim",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "TesseraSimTests", dependencies: ["TesseraSim"], swiftSettings: strict),
+    ]
+)

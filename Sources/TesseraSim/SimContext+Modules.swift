@@ -1,0 +1,106 @@
+import Dispatch
+
+extension SimContext {
+    /// Loads a module from a fatbinary container (magic 0xBA55ED50) or from PTX text.
+    public func loadModule(image: UnsafeRawBufferPointer) throws(SimError) -> SimModule {
+        if image.count >= 4, image.loadUnaligned(as: UInt32.self) == 0xBA55_ED50 {
+            return try loadModule(ptx: Fatbinary.ptx(fromContainer: image, smVersion: device.properties.smVersion))
+        }
+        // PTX text, possibly NUL-terminated.
+        let end = image.firstIndex(of: 0) ?? image.count
+        return try loadModule(ptx: String(decoding: image[..<end], as: UTF8.self))
+    }
+
+    /// Loads a module from a fatbinary container or PTX text held in an array.
+    public func loadModule(image: [UInt8]) throws(SimError) -> SimModule {
+        let result = image.withUnsafeBytes { b in Result { () throws(SimError) in try loadModule(image: b) } }
+        return try result.get()
+    }
+
+    /// Parses, checks and links PTX text into this context: allocates and initializes its module-scope variables.
+    public func loadModule(ptx: String) throws(SimError) -> SimModule {
+        let parsed = try PTXParser.parse(ptx)
+        guard parsed.target <= device.properties.smVersion else {
+            throw SimError(.noKernelImage, "PTX targets sm_\(parsed.target), device is sm_\(device.properties.smVersion)")
+        }
+        // Module-scope global and constant variables become allocations of this context.
+        var variables: [String: ModuleVariable] = [:]
+        var created: [UInt64] = []
+        do throws(SimError) {
+            for v in parsed.variables where v.space == .global || v.space == .const {
+                let address = try allocate(v.size)
+                created.append(address)
+                if !v.initializer.isEmpty {
+                    let p = try checkedPointer(address, v.initializer.count, "variable")
+                    v.initializer.withUnsafeBytes { p.pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                }
+                variables[v.name] = ModuleVariable(name: v.name, address: address, size: v.size, isConstant: v.space == .const)
+            }
+            // Initializers may hold addresses of other variables (`.global .u64 p = x;`).
+            for v in parsed.variables where !v.addressInitializers.isEmpty {
+                guard let me = variables[v.name] else { continue }
+                for (offset, symbol) in v.addressInitializers {
+                    guard let target = variables[symbol] else {
+                        throw SimError(.invalidImage, "initializer of '\(v.name)' refers to unknown symbol '\(symbol)'")
+                    }
+                    let p = try checkedPointer(me.address + UInt64(offset), 8, "variable")
+                    p.pointer.storeBytes(of: target.address, toByteOffset: 0, as: UInt64.self)
+                }
+            }
+            let constantBytes = parsed.variables.filter { $0.space == .const }.reduce(0) { $0 + $1.size }
+            var kernels: [String: SimKernel] = [:]
+            let builder = ProgramBuilder(module: parsed, symbols: variables.mapValues(\.address), device: device.properties)
+            for entry in parsed.functions where entry.isEntry {
+                let program = try builder.build(entry: entry)
+                let attributes = KernelAttributes(
+                    staticSharedBytes: program.staticSharedBytes,
+                    localBytesPerThread: program.localBytesPerThread,
+                    constantBytes: constantBytes,
+                    registersPerThread: min(255, max(16, program.declaredRegisterCount)),
+                    maxThreadsPerBlock: entry.maxThreadsPerBlock ?? device.properties.maxThreadsPerBlock,
+                    ptxVersion: parsed.version,
+                    binaryVersion: parsed.target
+                )
+                kernels[entry.name] = SimKernel(name: entry.name, parameters: program.parameters, attributes: attributes, program: program)
+            }
+            return SimModule(kernels: kernels, variables: variables)
+        } catch {
+            for a in created { try? free(a) }
+            throw error
+        }
+    }
+
+    /// Frees a module's variables. Kernels of the module must not be launched afterwards.
+    public func unloadModule(_ module: SimModule) {
+        for v in module.variables.values { try? free(v.address) }
+    }
+
+    /// Queues a kernel launch. Configuration errors are thrown now; faults during execution become the
+    /// context's sticky error and surface at the next synchronization.
+    /// - Parameter parameters: the packed parameter buffer (see ``SimKernel/packParameters(_:)``).
+    public func launch(
+        _ kernel: SimKernel, grid: Dim3, block: Dim3, sharedMemoryBytes: Int = 0,
+        parameters: [UInt8], on stream: SimStream? = nil
+    ) throws(SimError) {
+        let p = device.properties
+        guard grid.x >= 1, grid.y >= 1, grid.z >= 1, block.x >= 1, block.y >= 1, block.z >= 1,
+              Int(grid.x) <= p.maxGridDimX, Int(grid.y) <= p.maxGridDimY, Int(grid.z) <= p.maxGridDimZ,
+              Int(block.x) <= p.maxBlockDimX, Int(block.y) <= p.maxBlockDimY, Int(block.z) <= p.maxBlockDimZ,
+              block.count <= min(p.maxThreadsPerBlock, kernel.attributes.maxThreadsPerBlock)
+        else {
+            throw SimError(.invalidConfiguration, "launch of \(kernel.name) with grid \(grid) and block \(block) exceeds the device limits")
+        }
+        guard sharedMemoryBytes >= 0, kernel.attributes.staticSharedBytes + sharedMemoryBytes <= p.sharedMemoryPerBlockOptin else {
+            throw SimError(.invalidConfiguration, "\(kernel.name) needs \(kernel.attributes.staticSharedBytes + sharedMemoryBytes) bytes of shared memory; the device allows \(p.sharedMemoryPerBlockOptin)")
+        }
+        guard parameters.count >= kernel.parameterBufferSize else {
+            throw SimError(.invalidValue, "\(kernel.name) takes \(kernel.parameterBufferSize) bytes of parameters, \(parameters.count) given")
+        }
+        let launch = KernelLaunch(kernel: kernel, grid: grid, block: block, dynamicSharedBytes: sharedMemoryBytes, parameters: parameters)
+        try enqueue(on: stream) { [self] () throws(SimError) in
+            let start = DispatchTime.now().uptimeNanoseconds
+            defer { recordKernel(nanoseconds: DispatchTime.now().uptimeNanoseconds - start) }
+            try device.engine.execute(launch, memory: addressMap, cancelled: cancelled)
+        }
+    }
+}

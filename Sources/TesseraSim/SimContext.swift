@@ -1,0 +1,307 @@
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One program's view of a simulated GPU: its allocations, loaded modules, streams and events, and its
+/// sticky error. Contexts are isolated: work in one can address only memory that context allocated.
+public final class SimContext: Sendable {
+    /// The device this context runs on.
+    public let device: SimulatedGPU
+    /// The most bytes this context may hold at once; `nil` means the device's free memory is the limit.
+    public let memoryLimit: Int?
+    /// CUDA's legacy default stream (stream 0).
+    public let defaultStream: SimStream
+
+    struct State {
+        var allocations: [UInt64: Allocation] = [:]
+        var addressMap = AddressMap([])
+        var usedBytes = 0
+        var streams: [Int: SimStream] = [:]
+        var nextStreamID = 1
+        var stickyError: SimError?
+        var destroyed = false
+        var busyNanoseconds: UInt64 = 0
+        var kernelsLaunched = 0
+    }
+    let state = Mutex(State())
+    /// Set when the context is being torn down; running kernels check it and stop early.
+    let cancelled = Atomic<Bool>(false)
+
+    init(device: SimulatedGPU, memoryLimit: Int?) {
+        self.device = device
+        self.memoryLimit = memoryLimit
+        let stream = SimStream(id: 0, nonBlocking: false, priority: 0)
+        self.defaultStream = stream
+        state.withLock { $0.streams[0] = stream }
+    }
+
+    // MARK: Memory
+
+    /// Bytes this context has allocated.
+    public var memoryUsed: Int { state.withLock { $0.usedBytes } }
+
+    /// Free and total memory as this context sees them (`cudaMemGetInfo`): with a limit, the limit is the total.
+    public var memoryInfo: (free: Int, total: Int) {
+        let used = memoryUsed
+        if let limit = memoryLimit {
+            return (max(0, min(limit - used, device.memoryFree)), limit)
+        }
+        return (device.memoryFree, device.properties.totalMemory)
+    }
+
+    /// Allocates `size` bytes of zeroed device memory; the address is aligned to 512 bytes.
+    public func allocate(_ size: Int) throws(SimError) -> UInt64 {
+        guard size >= 0 else { throw SimError(.invalidValue, "negative allocation size \(size)") }
+        let size = max(size, 1)
+        try state.withLock { (s) throws(SimError) in
+            if s.destroyed { throw SimError(.invalidHandle, "context destroyed") }
+            if let limit = memoryLimit, s.usedBytes + size > limit {
+                throw SimError(.outOfMemory, "allocation of \(size) bytes exceeds the memory limit: \(s.usedBytes) of \(limit) bytes in use")
+            }
+            s.usedBytes += size  // claimed before the device reservation so concurrent callers cannot both pass the check
+        }
+        let address: UInt64
+        do {
+            address = try device.reserve(size)
+        } catch {
+            state.withLock { $0.usedBytes -= size }
+            throw error
+        }
+        guard let allocation = Allocation.make(base: address, size: size) else {
+            device.release(size)
+            state.withLock { $0.usedBytes -= size }
+            throw SimError(.outOfMemory, "host memory exhausted backing \(size) bytes")
+        }
+        state.withLock { s in
+            s.allocations[address] = allocation
+            s.addressMap = AddressMap(s.allocations.values)
+        }
+        return address
+    }
+
+    /// Frees an allocation made by ``allocate(_:)``. Like `cudaFree`, waits for the context's queued work first.
+    public func free(_ address: UInt64) throws(SimError) {
+        waitForAllStreams()
+        let removed = state.withLock { s -> Allocation? in
+            guard let a = s.allocations.removeValue(forKey: address) else { return nil }
+            s.usedBytes -= a.size
+            s.addressMap = AddressMap(s.allocations.values)
+            return a
+        }
+        guard let removed else {
+            throw SimError(.invalidValue, "0x\(String(address, radix: 16)) is not an allocation of this context")
+        }
+        device.release(removed.size)
+        removed.destroy()
+    }
+
+    /// The allocation range containing `address`, if it belongs to this context.
+    public func allocationRange(containing address: UInt64) -> (base: UInt64, size: Int)? {
+        state.withLock { $0.addressMap.find(address, length: 1) }.map { ($0.base, $0.size) }
+    }
+
+    var addressMap: AddressMap { state.withLock { $0.addressMap } }
+
+    /// Host pointer to [address, address + count) when the whole range lies in one allocation of this context.
+    func checkedPointer(_ address: UInt64, _ count: Int, _ what: String) throws(SimError) -> MutablePointer {
+        guard count >= 0 else { throw SimError(.invalidValue, "negative byte count") }
+        guard let p = addressMap.resolve(address, length: max(count, 1)) else {
+            throw SimError(.invalidValue, "\(what) 0x\(String(address, radix: 16))+\(count) is outside this context's allocations")
+        }
+        return MutablePointer(p)
+    }
+
+    // MARK: Copies and memset (asynchronous; the caller's host buffers must stay valid until the stream passes them)
+
+    /// Queues a host-to-device copy. `source` must remain valid until the work completes.
+    public func copyToDevice(_ destination: UInt64, from source: UnsafeRawPointer, count: Int, on stream: SimStream? = nil) throws(SimError) {
+        let dst = try checkedPointer(destination, count, "destination")
+        let src = UncheckedPointer(source)
+        try enqueue(on: stream) { dst.pointer.copyMemory(from: src.pointer, byteCount: count) }
+    }
+
+    /// Queues a device-to-host copy. `destination` must remain valid until the work completes.
+    public func copyFromDevice(_ source: UInt64, to destination: UnsafeMutableRawPointer, count: Int, on stream: SimStream? = nil) throws(SimError) {
+        let src = try checkedPointer(source, count, "source")
+        let dst = MutablePointer(destination)
+        try enqueue(on: stream) { dst.pointer.copyMemory(from: src.pointer, byteCount: count) }
+    }
+
+    /// Queues a device-to-device copy (ranges may overlap, as with memmove).
+    public func copyOnDevice(_ destination: UInt64, from source: UInt64, count: Int, on stream: SimStream? = nil) throws(SimError) {
+        let dst = try checkedPointer(destination, count, "destination")
+        let src = try checkedPointer(source, count, "source")
+        try enqueue(on: stream) { memmove(dst.pointer, src.pointer, count) }
+    }
+
+    /// Queues a 2D copy between device ranges of `height` rows of `width` bytes.
+    public func copy2DOnDevice(_ destination: UInt64, pitch dpitch: Int, from source: UInt64, pitch spitch: Int, width: Int, height: Int, on stream: SimStream? = nil) throws(SimError) {
+        guard width >= 0, height >= 0, dpitch >= width, spitch >= width else { throw SimError(.invalidValue, "invalid pitch or width") }
+        if height == 0 || width == 0 { return }
+        let dst = try checkedPointer(destination, dpitch * (height - 1) + width, "destination")
+        let src = try checkedPointer(source, spitch * (height - 1) + width, "source")
+        try enqueue(on: stream) {
+            for row in 0..<height { memmove(dst.pointer + row * dpitch, src.pointer + row * spitch, width) }
+        }
+    }
+
+    /// Queues filling `count` bytes at `destination` with `value`.
+    public func memset(_ destination: UInt64, value: UInt8, count: Int, on stream: SimStream? = nil) throws(SimError) {
+        let dst = try checkedPointer(destination, count, "destination")
+        try enqueue(on: stream) { dst.pointer.initializeMemory(as: UInt8.self, repeating: value, count: count) }
+    }
+
+    // MARK: Streams and events
+
+    /// Creates a stream. Non-blocking streams do not synchronize with the legacy default stream.
+    public func makeStream(nonBlocking: Bool = false, priority: Int = 0) -> SimStream {
+        state.withLock { s in
+            let stream = SimStream(id: s.nextStreamID, nonBlocking: nonBlocking, priority: priority)
+            s.nextStreamID += 1
+            s.streams[stream.id] = stream
+            return stream
+        }
+    }
+
+    /// Destroys a stream after its queued work completes (the call itself does not wait, as in CUDA).
+    public func destroyStream(_ stream: SimStream) throws(SimError) {
+        guard stream.id != 0 else { throw SimError(.invalidHandle, "the default stream cannot be destroyed") }
+        let removed = state.withLock { $0.streams.removeValue(forKey: stream.id) }
+        guard removed != nil else { throw SimError(.invalidHandle, "stream \(stream.id) is not live in this context") }
+    }
+
+    /// Creates an event.
+    public func makeEvent(timingDisabled: Bool = false) -> SimEvent { SimEvent(timingDisabled: timingDisabled) }
+
+    /// Records `event` at the current end of `stream`.
+    public func record(_ event: SimEvent, on stream: SimStream? = nil) throws(SimError) {
+        let done = try enqueue(on: stream) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            event.state.withLock { $0.timestampNanoseconds = now }
+        }
+        event.state.withLock { $0.completion = done }
+    }
+
+    /// Makes later work on `stream` wait until `event`'s last recorded point is reached.
+    public func wait(_ stream: SimStream, for event: SimEvent) throws(SimError) {
+        guard let pending = event.state.withLock({ $0.completion }) else { return }
+        try enqueue(on: stream, after: [pending]) {}
+    }
+
+    /// Blocks until all work queued on `stream` completes; throws the context's sticky error, if any.
+    public func synchronize(_ stream: SimStream) throws(SimError) {
+        stream.waitIdle()
+        if let e = stickyError { throw e }
+    }
+
+    /// Blocks until all work of the context completes; throws the context's sticky error, if any.
+    public func synchronize() throws(SimError) {
+        waitForAllStreams()
+        if let e = stickyError { throw e }
+    }
+
+    /// The error that poisoned the context (an illegal address or launch failure), if any.
+    public var stickyError: SimError? { state.withLock { $0.stickyError } }
+
+    /// Total nanoseconds kernels of this context have executed on the device.
+    public var busyNanoseconds: UInt64 { state.withLock { $0.busyNanoseconds } }
+
+    /// Number of kernels this context has launched.
+    public var kernelsLaunched: Int { state.withLock { $0.kernelsLaunched } }
+
+    func waitForAllStreams() {
+        let streams = state.withLock { Array($0.streams.values) }
+        for s in streams { s.waitIdle() }
+    }
+
+    /// Tears the context down: stops running kernels, waits for queued work, frees every allocation.
+    /// Safe to call more than once.
+    public func destroy() {
+        let first = state.withLock { s -> Bool in
+            defer { s.destroyed = true }
+            return !s.destroyed
+        }
+        guard first else { return }
+        cancelled.store(true, ordering: .relaxed)
+        waitForAllStreams()
+        let allocations = state.withLock { s -> [Allocation] in
+            let all = Array(s.allocations.values)
+            s.allocations = [:]
+            s.addressMap = AddressMap([])
+            s.usedBytes = 0
+            return all
+        }
+        for a in allocations {
+            device.release(a.size)
+            a.destroy()
+        }
+        device.contextDestroyed()
+    }
+
+    deinit { destroy() }
+
+    // MARK: Queueing
+
+    /// Queues `work` on `stream` (the default stream when nil) behind the dependencies CUDA's stream rules require.
+    @discardableResult
+    func enqueue(on stream: SimStream?, after extra: [Completion] = [], _ work: @escaping @Sendable () throws(SimError) -> Void) throws(SimError) -> Completion {
+        let stream = stream ?? defaultStream
+        let done = Completion()
+        let dependencies = try state.withLock { (s) throws(SimError) -> [Completion] in
+            if s.destroyed { throw SimError(.invalidHandle, "context destroyed") }
+            guard s.streams[stream.id] === stream else { throw SimError(.invalidHandle, "stream \(stream.id) is not live in this context") }
+            var deps = extra
+            if stream.isLegacyDefault {
+                for other in s.streams.values where !other.nonBlocking && other !== stream {
+                    if let t = other.tail.withLock({ $0 }) { deps.append(t) }
+                }
+            } else if !stream.nonBlocking, let t = defaultStream.tail.withLock({ $0 }) {
+                deps.append(t)
+            }
+            if let t = stream.tail.withLock({ $0 }) { deps.append(t) }
+            stream.tail.withLock { $0 = done }
+            return deps
+        }
+        stream.queue.async { [self] in
+            for d in dependencies { d.wait() }
+            if stickyError == nil && !cancelled.load(ordering: .relaxed) {
+                do throws(SimError) {
+                    try work()
+                } catch {
+                    state.withLock { s in
+                        if error.isSticky && s.stickyError == nil { s.stickyError = error }
+                    }
+                }
+            }
+            done.signal()
+        }
+        return done
+    }
+
+    func recordKernel(nanoseconds: UInt64) {
+        state.withLock { s in
+            s.busyNanoseconds &+= nanoseconds
+            s.kernelsLaunched += 1
+        }
+    }
+
+    func setStickyError(_ error: SimError) {
+        state.withLock { s in if s.stickyError == nil { s.stickyError = error } }
+    }
+}
+
+/// A host pointer carried into queued work; the API contract makes the caller keep it valid.
+struct UncheckedPointer: @unchecked Sendable {
+    let pointer: UnsafeRawPointer
+    init(_ p: UnsafeRawPointer) { pointer = p }
+}
+
+/// A device-memory host pointer carried into queued work; allocations outlive their queued work because frees wait.
+struct MutablePointer: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+    init(_ p: UnsafeMutableRawPointer) { pointer = p }
+}

@@ -1,0 +1,65 @@
+import Synchronization
+
+/// One simulated GPU: device memory accounting and the contexts (sessions) that use it.
+///
+/// Device addresses are 64-bit values in a window reserved per GPU that lies outside every
+/// host address space (non-canonical on x86-64 and AArch64), so a device pointer can never be
+/// mistaken for a host pointer. Addresses are never reused, which turns use-after-free into an
+/// illegal-address fault instead of silent corruption.
+public final class SimulatedGPU: Sendable {
+    /// What the device reports.
+    public let properties: DeviceProperties
+    /// Index of this GPU among the simulator's devices; selects its address window.
+    public let ordinal: Int
+
+    struct State {
+        var usedBytes = 0
+        var nextOffset: UInt64 = 0x20_0000  // leave the first 2 MiB unmapped, like a real GPU's null page
+        var contexts = 0
+    }
+    let state = Mutex(State())
+    /// Serializes kernel execution on this device; compute scheduling between contexts hooks in here.
+    let engine: ExecutionEngine
+
+    /// Base of the device address window of GPU `ordinal`.
+    static func addressBase(ordinal: Int) -> UInt64 { AddressSpace.globalBase + (UInt64(ordinal) << 44) }
+
+    public init(properties: DeviceProperties = DeviceProperties(), ordinal: Int = 0, workerThreads: Int? = nil) {
+        self.properties = properties
+        self.ordinal = ordinal
+        self.engine = ExecutionEngine(workers: workerThreads ?? ExecutionEngine.defaultWorkerCount)
+    }
+
+    /// Bytes of device memory allocated by all contexts together.
+    public var memoryUsed: Int { state.withLock { $0.usedBytes } }
+
+    /// Bytes of device memory not allocated by any context.
+    public var memoryFree: Int { properties.totalMemory - memoryUsed }
+
+    /// Creates a context: an isolated set of allocations, modules, streams and events, as one program sees the GPU.
+    /// - Parameter memoryLimit: the most bytes this context may hold at once (a vGPU's quota); `nil` for the whole device.
+    public func makeContext(memoryLimit: Int? = nil) -> SimContext {
+        state.withLock { $0.contexts += 1 }
+        return SimContext(device: self, memoryLimit: memoryLimit)
+    }
+
+    /// Reserves `size` bytes of device memory and an address range for them.
+    func reserve(_ size: Int) throws(SimError) -> UInt64 {
+        try state.withLock { (s) throws(SimError) -> UInt64 in
+            guard s.usedBytes + size <= properties.totalMemory else {
+                throw SimError(.outOfMemory, "device \(ordinal) has \(properties.totalMemory - s.usedBytes) bytes free, \(size) requested")
+            }
+            s.usedBytes += size
+            let address = Self.addressBase(ordinal: ordinal) + s.nextOffset
+            // 512-byte alignment (more than CUDA's guaranteed 256) plus a guard gap, so overruns fault.
+            s.nextOffset += (UInt64(size) + 512 + 511) & ~511
+            return address
+        }
+    }
+
+    func release(_ size: Int) {
+        state.withLock { $0.usedBytes -= size }
+    }
+
+    func contextDestroyed() { state.withLock { $0.contexts -= 1 } }
+}

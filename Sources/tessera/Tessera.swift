@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The single entry point for every Tessera command.
+@main
+struct Tessera: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tessera",
+        abstract: "Virtual GPUs of any size, pooled across a cluster.",
+        subcommands: []
+    )
+}
