@@ -33,6 +33,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "tessera-bench-sim",
+            dependencies: ["TesseraSim"],
+            path: "bench/SimThroughput",
+            swiftSettings: strict
+        ),
         .testTarget(name: "TesseraSimTests", dependencies: ["TesseraSim"], swiftSettings: strict),
     ]
 )
