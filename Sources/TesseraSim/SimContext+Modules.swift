@@ -97,7 +97,7 @@ extension SimContext {
             throw SimError(.invalidValue, "\(kernel.name) takes \(kernel.parameterBufferSize) bytes of parameters, \(parameters.count) given")
         }
         let launch = KernelLaunch(kernel: kernel, grid: grid, block: block, dynamicSharedBytes: sharedMemoryBytes, parameters: parameters)
-        try enqueue(on: stream) { [self] () throws(SimError) in
+        try enqueue(on: stream, onDevice: true) { [self] () throws(SimError) in
             let start = DispatchTime.now().uptimeNanoseconds
             var executed = 0
             defer { recordKernel(nanoseconds: DispatchTime.now().uptimeNanoseconds - start, instructions: executed) }
