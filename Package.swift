@@ -33,6 +33,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "TesseraSimTests", dependencies: ["TesseraSim"], swiftSettings: strict),
+        // CUDA/ holds the .cu sources the tests compile with nvcc at run time.
+        .testTarget(name: "TesseraSimTests", dependencies: ["TesseraSim"], exclude: ["CUDA"], swiftSettings: strict),
     ]
 )
