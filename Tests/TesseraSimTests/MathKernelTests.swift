@@ -27,7 +27,7 @@ import Testing
 
     @Test func singlePrecision() throws {
         let harness = SimHarness()
-        let kernel = try harness.load("math.cu", .fatbin).kernel(named: "math_f32")
+        let kernel = try harness.load("math_f32.cu", .fatbin).kernel(named: "math_f32")
         let n = Self.n
         let (a, b) = Self.inputs()
         let da = try harness.upload(a), db = try harness.upload(b), out = try harness.zeros(Float.self, count: n * 20)
@@ -80,47 +80,70 @@ import Testing
         }
     }
 
-    @Test func doublePrecision() throws {
-        let harness = SimHarness()
-        let kernel = try harness.load("math.cu", .ptx(arch: 90)).kernel(named: "math_f64")
-        let n = Self.n
-        let (af, bf) = Self.inputs()
+    /// Inputs widened with random low bits so that they use double's full precision.
+    static func doubleInputs() -> (a: [Double], b: [Double]) {
+        let (af, bf) = inputs()
         var random = SplitMix64(seed: 22)
-        // Widen with random low bits so the inputs use double's full precision.
-        let a = af.map { Double($0) * (1 + random.double(0, 1e-9)) }
-        let b = bf.map { Double($0) * (1 + random.double(0, 1e-9)) }
-        let da = try harness.upload(a), db = try harness.upload(b), out = try harness.zeros(Double.self, count: n * 11)
-        try harness.run(kernel, grid: Dim3(UInt32(n / 64)), block: Dim3(64), arg(da), arg(db), arg(out), arg(Int32(n)))
-        let got = try harness.download(out, count: n * 11, as: Double.self)
+        return (af.map { Double($0) * (1 + random.double(0, 1e-9)) }, bf.map { Double($0) * (1 + random.double(0, 1e-9)) })
+    }
 
-        // The CPU's libm is itself within about 1 ulp, hence the extra ulp on transcendental functions.
-        let checks: [(String, Double, (Double, Double) -> Double)] = [
-            ("sqrt", 0, { a, _ in a.squareRoot() }),
-            ("exp", 1 + 1, { _, b in exp(b) }),
-            ("log", 1 + 1, { a, _ in log(a) }),
-            ("sin", 2 + 1, { _, b in sin(b) }),
-            ("cos", 2 + 1, { _, b in cos(b) }),
-            ("rsqrt", 1 + 1, { a, _ in 1 / a.squareRoot() }),
-            ("fma", 0, { a, b in 1.25.addingProduct(a, b) }),
-            ("x/y", 0, { a, b in a / b }),
-            ("pow", 2 + 1, { a, _ in pow(a, 0.75) }),
-        ]
+    /// Checks each output row `f` against `reference` within `maxUlp` (0: bit-exact).
+    static func check(_ got: [Double], _ checks: [(String, Double, (Double, Double) -> Double)], a: [Double], b: [Double]) {
+        let n = a.count
         for (f, (name, maxUlp, reference)) in checks.enumerated() {
             for i in 0..<n {
                 let expected = reference(a[i], b[i])
-                let error = Self.ulps(got[f * n + i], expected)
+                let error = ulps(got[f * n + i], expected)
                 if maxUlp == 0 ? got[f * n + i] != expected : error > maxUlp {
                     Issue.record("\(name)(a: \(a[i]), b: \(b[i])) = \(got[f * n + i]), expected \(expected) (\(error) ulp)")
                     break
                 }
             }
         }
-        for i in 0..<n {
-            let (x, y) = (a[i], b[i])
-            #expect(got[9 * n + i] == (y.rounded(.down) + x.rounded(.up) * 0.5) + y.rounded(.towardZero) * 0.25, "floor/ceil/trunc at \(i)")
-            let conversions = Double(Float(y)) + Double(Int32(x * 100)) + Double(Int64(y * 1e6))
-            #expect(got[10 * n + i] == conversions, "conversions at \(i)")
-        }
+    }
+
+    @Test func doublePrecision() throws {
+        let harness = SimHarness()
+        let kernel = try harness.load("math_f64.cu", .ptx(arch: 90)).kernel(named: "math_f64")
+        let n = Self.n
+        let (a, b) = Self.doubleInputs()
+        let da = try harness.upload(a), db = try harness.upload(b), out = try harness.zeros(Double.self, count: n * 9)
+        try harness.run(kernel, grid: Dim3(UInt32(n / 64)), block: Dim3(64), arg(da), arg(db), arg(out), arg(Int32(n)))
+        let got = try harness.download(out, count: n * 9, as: Double.self)
+        // The CPU's libm is itself within about 1 ulp, hence the extra ulp on transcendental functions.
+        Self.check(got, [
+            ("sqrt", 0, { a, _ in a.squareRoot() }),
+            ("exp", 1 + 1, { _, b in exp(b) }),
+            ("log", 1 + 1, { a, _ in log(a) }),
+            ("rsqrt", 1 + 1, { a, _ in 1 / a.squareRoot() }),
+            ("fma", 0, { a, b in 1.25.addingProduct(a, b) }),
+            ("x/y", 0, { a, b in a / b }),
+            ("pow", 2 + 1, { a, _ in pow(a, 0.75) }),
+            ("floor/ceil/trunc", 0, { a, b in (b.rounded(.down) + a.rounded(.up) * 0.5) + b.rounded(.towardZero) * 0.25 }),
+            ("conversions", 0, { a, b in Double(Float(b)) + Double(Int32(a * 100)) + Double(Int64(b * 1e6)) }),
+        ], a: a, b: b)
+    }
+
+    @Test(.disabled("""
+        interpreter: (1) PTXParser traps on `or.b64 %rd3, %rd24, -9223372036854775808;` (Int64.min negated at \
+        PTXParser.swift:424), killing the test process; (2) with that fixed locally, load fails with notSupported \
+        'madc.hi.cc.u32' (also needed: add.cc/addc/sub.cc/subc/mad.lo.cc/madc.lo.cc/madc.hi, Payne-Hanek reduction)
+        """))
+    func doublePrecisionTrigonometry() throws {
+        let harness = SimHarness()
+        let kernel = try harness.load("trig_f64.cu", .fatbin).kernel(named: "trig_f64")
+        let n = Self.n
+        var (_, b) = Self.doubleInputs()
+        b[n - 1] = 1e22  // a huge argument exercises the Payne-Hanek path
+        b[n - 2] = -3.0e9
+        let db = try harness.upload(b), out = try harness.zeros(Double.self, count: n * 3)
+        try harness.run(kernel, grid: Dim3(UInt32(n / 64)), block: Dim3(64), arg(db), arg(out), arg(Int32(n)))
+        let got = try harness.download(out, count: n * 3, as: Double.self)
+        Self.check(got, [
+            ("sin", 2 + 1, { _, b in sin(b) }),
+            ("cos", 2 + 1, { _, b in cos(b) }),
+            ("tan", 2 + 1, { _, b in tan(b) }),
+        ], a: b, b: b)
     }
 
     static func bitReverse(_ v: UInt64) -> UInt64 {

@@ -17,11 +17,6 @@ __device__ __noinline__ unsigned gcd(unsigned a, unsigned b) {
     return a;
 }
 
-// Recursion needs a real call stack.
-__device__ __noinline__ unsigned long long fib(int n) {
-    return n < 2 ? (unsigned long long)n : fib(n - 1) + fib(n - 2);
-}
-
 struct Pair { int a; float b; };
 
 __device__ __noinline__ Pair combine(Pair x, Pair y, int k) {
@@ -32,11 +27,10 @@ __device__ __noinline__ Pair combine(Pair x, Pair y, int k) {
 }
 
 extern "C" __global__ void call_noinline(const unsigned* a, const unsigned* b, unsigned* g,
-                                         unsigned long long* f, int* pa, float* pb, int n) {
+                                         int* pa, float* pb, int n) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     g[i] = gcd(a[i], b[i]);
-    f[i] = fib(i % 16);
     Pair x = { (int)a[i], (float)b[i] * 0.5f };
     Pair y = { i, (float)i };
     Pair r = combine(x, y, i % 7);

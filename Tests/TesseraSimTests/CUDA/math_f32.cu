@@ -1,4 +1,4 @@
-// Math library functions and intrinsics, single and double precision: out[f * n + i] = f(in[i]).
+// Single-precision math library functions and intrinsics: out[f * n + i] = f(x[i], y[i]).
 extern "C" __global__ void math_f32(const float* x, const float* y, float* out, int n) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
@@ -24,22 +24,4 @@ extern "C" __global__ void math_f32(const float* x, const float* y, float* out, 
     o[17 * n] = floorf(b) + ceilf(a) * 0.5f + truncf(b) * 0.25f + rintf(a) * 0.125f;
     o[18 * n] = fabsf(b) + copysignf(a, b);
     o[19 * n] = __saturatef(b);
-}
-
-extern "C" __global__ void math_f64(const double* x, const double* y, double* out, int n) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    double a = x[i], b = y[i];
-    double* o = out + i;
-    o[0 * n] = sqrt(a);
-    o[1 * n] = exp(b);
-    o[2 * n] = log(a);
-    o[3 * n] = sin(b);
-    o[4 * n] = cos(b);
-    o[5 * n] = rsqrt(a);
-    o[6 * n] = fma(a, b, 1.25);
-    o[7 * n] = a / b;
-    o[8 * n] = pow(a, 0.75);
-    o[9 * n] = floor(b) + ceil(a) * 0.5 + trunc(b) * 0.25;
-    o[10 * n] = (double)(float)b + (double)(int)(a * 100.0) + (double)(long long)(b * 1e6);
 }
