@@ -49,16 +49,17 @@ import Testing
         }
     }
 
-    /// Mirrors `struct Results` in atomics.cu (120 bytes).
+    /// Mirrors `struct Results` in atomics.cu (136 bytes).
     struct Results: Equatable {
         var add: Int32 = 0, min = Int32.max, max = Int32.min, and: Int32 = -1, or: Int32 = 0, xor: Int32 = 0
         var inc: UInt32 = 0, dec: UInt32 = 0, exchSeen = UInt32.max, casCount: UInt32 = 0
         var add64: UInt64 = 0, min64 = UInt64.max, max64: UInt64 = 0, and64 = UInt64.max, or64: UInt64 = 0, xor64: UInt64 = 0, cas64: UInt64 = 0
-        var smin64 = Int64.max
+        var smin64 = Int64.max, smax64: Int64 = -(1 << 62)
+        var umin = UInt32.max, umax: UInt32 = 0
         var addf: Float = 0
         var addd: Double = 0
 
-        static let size = 120
+        static let size = 136
 
         var bytes: [UInt8] {
             var out: [UInt8] = []
@@ -66,7 +67,7 @@ import Testing
             for v in [add, min, max, and, or, xor] { put(v) }
             for v in [inc, dec, exchSeen, casCount] { put(v) }
             for v in [add64, min64, max64, and64, or64, xor64, cas64] { put(v) }
-            put(smin64); put(addf); put(UInt32(0)); put(addd)
+            put(smin64); put(smax64); put(umin); put(umax); put(addf); put(UInt32(0)); put(addd)
             return out
         }
 
@@ -80,7 +81,8 @@ import Testing
             (inc, dec, exchSeen, casCount) = (get(24, UInt32.self), get(28, UInt32.self), get(32, UInt32.self), get(36, UInt32.self))
             (add64, min64, max64, and64) = (get(40, UInt64.self), get(48, UInt64.self), get(56, UInt64.self), get(64, UInt64.self))
             (or64, xor64, cas64, smin64) = (get(72, UInt64.self), get(80, UInt64.self), get(88, UInt64.self), get(96, Int64.self))
-            (addf, addd) = (get(104, Float.self), get(112, Double.self))
+            (smax64, umin, umax) = (get(104, Int64.self), get(112, UInt32.self), get(116, UInt32.self))
+            (addf, addd) = (get(120, Float.self), get(128, Double.self))
         }
 
         /// What applying every thread's operations gives, in any order (except which exchange lands last).
@@ -94,7 +96,8 @@ import Testing
                 r.casCount &+= 3
                 r.add64 &+= w; r.min64 = Swift.min(r.min64, w); r.max64 = Swift.max(r.max64, w)
                 r.and64 &= ~(1 << UInt64(tid % 61)); r.or64 |= 1 << UInt64(tid % 59); r.xor64 ^= w
-                r.cas64 &+= w; r.smin64 = Swift.min(r.smin64, -Int64(w))
+                r.cas64 &+= w; r.smin64 = Swift.min(r.smin64, -Int64(w)); r.smax64 = Swift.max(r.smax64, Int64(w) - (1 << 39))
+                r.umin = Swift.min(r.umin, UInt32(bitPattern: v)); r.umax = Swift.max(r.umax, UInt32(bitPattern: v))
                 r.addf += 0.5; r.addd += Double(v) * 0.25
             }
             return r

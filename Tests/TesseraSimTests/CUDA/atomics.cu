@@ -4,7 +4,8 @@ struct Results {
     int add, min, max, andv, orv, xorv;
     unsigned inc, dec, exchSeen, casCount;
     unsigned long long add64, min64, max64, and64, or64, xor64, cas64;
-    long long smin64;
+    long long smin64, smax64;
+    unsigned umin, umax;
     float addf;
     double addd;
 };
@@ -31,6 +32,9 @@ __device__ void apply(Results* r, int v, unsigned long long w, int tid) {
     unsigned long long o64 = r->cas64, a64;
     do { a64 = o64; o64 = atomicCAS(&r->cas64, a64, a64 + w); } while (o64 != a64);
     atomicMin(&r->smin64, -(long long)w);
+    atomicMax(&r->smax64, (long long)w - (1ll << 39));
+    atomicMin(&r->umin, (unsigned)v);   // negative values are large unsigned
+    atomicMax(&r->umax, (unsigned)v);
     atomicAdd(&r->addf, 0.5f);
     atomicAdd(&r->addd, (double)v * 0.25);
 }
@@ -39,7 +43,8 @@ __device__ void initialize(Results* r) {
     r->add = 0; r->min = 0x7fffffff; r->max = (int)0x80000000; r->andv = -1; r->orv = 0; r->xorv = 0;
     r->inc = 0; r->dec = 0; r->exchSeen = 0xffffffffu; r->casCount = 0;
     r->add64 = 0; r->min64 = ~0ull; r->max64 = 0; r->and64 = ~0ull; r->or64 = 0; r->xor64 = 0; r->cas64 = 0;
-    r->smin64 = 0x7fffffffffffffffll; r->addf = 0.0f; r->addd = 0.0;
+    r->smin64 = 0x7fffffffffffffffll; r->smax64 = -(1ll << 62);   // not LLONG_MIN: see the note in MathKernelTests
+    r->umin = 0xffffffffu; r->umax = 0; r->addf = 0.0f; r->addd = 0.0;
 }
 
 extern "C" __global__ void atomics_global(const int* values, const unsigned long long* wide, Results* r, int n) {
