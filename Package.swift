@@ -33,6 +33,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "tessera-bench-sim",
+            dependencies: ["TesseraSim"],
+            path: "bench/SimThroughput",
+            swiftSettings: strict
+        ),
         // CUDA/ holds the .cu sources the tests compile with nvcc at run time.
         .testTarget(name: "TesseraSimTests", dependencies: ["TesseraSim"], exclude: ["CUDA"], swiftSettings: strict),
     ]

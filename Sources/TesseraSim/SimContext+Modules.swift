@@ -99,8 +99,9 @@ extension SimContext {
         let launch = KernelLaunch(kernel: kernel, grid: grid, block: block, dynamicSharedBytes: sharedMemoryBytes, parameters: parameters)
         try enqueue(on: stream) { [self] () throws(SimError) in
             let start = DispatchTime.now().uptimeNanoseconds
-            defer { recordKernel(nanoseconds: DispatchTime.now().uptimeNanoseconds - start) }
-            try device.engine.execute(launch, memory: addressMap, context: self)
+            var executed = 0
+            defer { recordKernel(nanoseconds: DispatchTime.now().uptimeNanoseconds - start, instructions: executed) }
+            executed = try device.engine.execute(launch, memory: addressMap, context: self)
         }
     }
 }

@@ -26,6 +26,7 @@ public final class SimContext: Sendable {
         var destroyed = false
         var busyNanoseconds: UInt64 = 0
         var kernelsLaunched = 0
+        var warpInstructions = 0
     }
     let state = Mutex(State())
     /// Set when the context is being torn down; running kernels check it and stop early.
@@ -213,6 +214,9 @@ public final class SimContext: Sendable {
     /// Number of kernels this context has launched.
     public var kernelsLaunched: Int { state.withLock { $0.kernelsLaunched } }
 
+    /// Warp-instructions this context's kernels have executed (one instruction issued for a warp counts once).
+    public var warpInstructionsExecuted: Int { state.withLock { $0.warpInstructions } }
+
     func waitForAllStreams() {
         let streams = state.withLock { Array($0.streams.values) }
         for s in streams { s.waitIdle() }
@@ -282,9 +286,10 @@ public final class SimContext: Sendable {
         return done
     }
 
-    func recordKernel(nanoseconds: UInt64) {
+    func recordKernel(nanoseconds: UInt64, instructions: Int) {
         state.withLock { s in
             s.busyNanoseconds &+= nanoseconds
+            s.warpInstructions &+= instructions
             s.kernelsLaunched += 1
         }
     }

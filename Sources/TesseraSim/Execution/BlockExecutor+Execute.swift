@@ -258,7 +258,21 @@ extension BlockExecutor {
             P[Int(ins.d)] = (P[Int(ins.d)] & ~m) | r
         case .setp:
             var r: UInt32 = 0
-            forLanes(m) { l in if compare(a[l], b[l], ins.type2, ins.mode) { r |= 1 << l } }
+            switch (ins.type2, Comparison(rawValue: ins.mode)!) {
+            case (.s32, .lt): forLanes(m) { l in if s32(a[l]) < s32(b[l]) { r |= 1 << l } }
+            case (.s32, .ge): forLanes(m) { l in if s32(a[l]) >= s32(b[l]) { r |= 1 << l } }
+            case (.s32, .gt): forLanes(m) { l in if s32(a[l]) > s32(b[l]) { r |= 1 << l } }
+            case (.s32, .le): forLanes(m) { l in if s32(a[l]) <= s32(b[l]) { r |= 1 << l } }
+            case (.s32, .eq), (.u32, .eq), (.b32, .eq): forLanes(m) { l in if lo32(a[l]) == lo32(b[l]) { r |= 1 << l } }
+            case (.s32, .ne), (.u32, .ne), (.b32, .ne): forLanes(m) { l in if lo32(a[l]) != lo32(b[l]) { r |= 1 << l } }
+            case (.u32, .lt), (.u32, .lo): forLanes(m) { l in if lo32(a[l]) < lo32(b[l]) { r |= 1 << l } }
+            case (.u32, .ge), (.u32, .hs): forLanes(m) { l in if lo32(a[l]) >= lo32(b[l]) { r |= 1 << l } }
+            case (.s64, .lt): forLanes(m) { l in if Int64(bitPattern: a[l]) < Int64(bitPattern: b[l]) { r |= 1 << l } }
+            case (.s64, .ge): forLanes(m) { l in if Int64(bitPattern: a[l]) >= Int64(bitPattern: b[l]) { r |= 1 << l } }
+            case (.u64, .lt), (.u64, .lo): forLanes(m) { l in if a[l] < b[l] { r |= 1 << l } }
+            case (.u64, .ge), (.u64, .hs): forLanes(m) { l in if a[l] >= b[l] { r |= 1 << l } }
+            default: forLanes(m) { l in if compare(a[l], b[l], ins.type2, ins.mode) { r |= 1 << l } }
+            }
             var q = ~r & m
             if ins.e > 0 {
                 var cp = P[Int(ins.c)]
