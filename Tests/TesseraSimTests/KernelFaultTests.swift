@@ -63,4 +63,32 @@ import Testing
             #expect(mentionsMMA(error), "\(error)")
         }
     }
+
+    @Test(.disabled("""
+        interpreter: mad.lo.cc.u32 loads (ProgramBuilder maps it to .madLoCC) but BlockExecutor sets a .notSupported \
+        fault at run time; SimContext.enqueue keeps only sticky errors, so the launch does nothing and \
+        synchronize() succeeds (outputs untouched)
+        """))
+    func instructionFailingAtRunTimeIsNeverSilent() throws {
+        let harness = SimHarness()
+        let n = 64
+        let a = (0..<n).map { UInt32($0) &* 0x9E37_79B9 }, b = (0..<n).map { UInt32($0) + 3 }
+        let module: SimModule
+        do {
+            module = try harness.load("mad_cc.cu", .ptx(arch: 75))
+        } catch {
+            #expect(String(describing: error).contains("mad"), "\(error)")  // refused at load: fine, if named
+            return
+        }
+        let da = try harness.upload(a), db = try harness.upload(b), out = try harness.zeros(UInt32.self, count: 2 * n)
+        try harness.launch(module.kernel(named: "mad_lo_cc"), grid: Dim3(2), block: Dim3(32), arg(da), arg(db), arg(out), arg(Int32(n)))
+        do {
+            try harness.context.synchronize()
+        } catch {
+            #expect(String(describing: error).contains("mad"), "\(error)")  // reported at synchronize: fine, if named
+            return
+        }
+        let got = try harness.download(out, count: 2 * n, as: UInt32.self)
+        #expect(got == (0..<n).flatMap { [a[$0] &* b[$0] &+ a[$0], 0xC0FFEE] }, "finished without an error, so it must have computed")
+    }
 }
