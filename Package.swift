@@ -39,6 +39,7 @@ let package = Package(
             path: "bench/SimThroughput",
             swiftSettings: strict
         ),
-        .testTarget(name: "TesseraSimTests", dependencies: ["TesseraSim"], swiftSettings: strict),
+        // CUDA/ holds the .cu sources the tests compile with nvcc at run time.
+        .testTarget(name: "TesseraSimTests", dependencies: ["TesseraSim"], exclude: ["CUDA"], swiftSettings: strict),
     ]
 )
