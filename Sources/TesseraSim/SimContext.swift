@@ -300,8 +300,10 @@ public final class SimContext: Sendable {
                         try work()
                     }
                 } catch {
+                    // An error of queued work has no caller to return to: it poisons the context and surfaces
+                    // at the next synchronization, whatever its kind, so work never fails silently.
                     state.withLock { s in
-                        if error.isSticky && s.stickyError == nil { s.stickyError = error }
+                        if s.stickyError == nil { s.stickyError = error }
                     }
                 }
             }

@@ -64,11 +64,7 @@ import Testing
         }
     }
 
-    @Test(.disabled("""
-        interpreter: mad.lo.cc.u32 loads (ProgramBuilder maps it to .madLoCC) but BlockExecutor sets a .notSupported \
-        fault at run time; SimContext.enqueue keeps only sticky errors, so the launch does nothing and \
-        synchronize() succeeds (outputs untouched)
-        """))
+    @Test
     func instructionFailingAtRunTimeIsNeverSilent() throws {
         let harness = SimHarness()
         let n = 64

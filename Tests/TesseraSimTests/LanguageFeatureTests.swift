@@ -169,7 +169,7 @@ import Testing
         #expect(try harness.download(out, count: n, as: Int32.self) == expected)
     }
 
-    @Test(.disabled("interpreter: 'addc'/'subc'/'madc' opcodes are rejected at load (notSupported 'addc.cc.u32'; ProgramBuilder's opcode switch lacks them) and mad.lo.cc fails at run time"))
+    @Test
     func carryChainArithmetic() throws {
         let harness = SimHarness()
         let kernel = try harness.load("carry_chain.cu", .ptx(arch: 75)).kernel(named: "carry_chains")

@@ -124,11 +124,7 @@ import Testing
         ], a: a, b: b)
     }
 
-    @Test(.disabled("""
-        interpreter: (1) PTXParser traps on `or.b64 %rd3, %rd24, -9223372036854775808;` (Int64.min negated at \
-        PTXParser.swift:424), killing the test process; (2) with that fixed locally, load fails with notSupported \
-        'madc.hi.cc.u32' (also needed: add.cc/addc/sub.cc/subc/mad.lo.cc/madc.lo.cc/madc.hi, Payne-Hanek reduction)
-        """))
+    @Test
     func doublePrecisionTrigonometry() throws {
         let harness = SimHarness()
         let kernel = try harness.load("trig_f64.cu", .fatbin).kernel(named: "trig_f64")

@@ -124,7 +124,24 @@ extension BlockExecutor {
                 }
             }
         case .madLoCC, .madCLo, .madHiCC, .madCHi:
-            throw_unsupported_mad_cc()
+            let carry = R + Int(program!.carrySlot) &<< 5
+            let useCarry = ins.op == .madCLo || ins.op == .madCHi
+            let setCarry = ins.op == .madLoCC || ins.op == .madHiCC || ins.mode == 1
+            let high = ins.op == .madHiCC || ins.op == .madCHi
+            forLanes(m) { l in
+                let cin: UInt64 = useCarry ? carry[l] & 1 : 0
+                let p = high ? mulHigh(a[l], b[l], ins.type) : (wide ? a[l] &* b[l] : u64(lo32(a[l]) &* lo32(b[l])))
+                if wide {
+                    let (r1, o1) = p.addingReportingOverflow(c[l])
+                    let (r2, o2) = r1.addingReportingOverflow(cin)
+                    d[l] = r2
+                    if setCarry { carry[l] = (o1 || o2) ? 1 : 0 }
+                } else {
+                    let r = (p & 0xFFFF_FFFF) &+ UInt64(lo32(c[l])) &+ cin
+                    d[l] = r & 0xFFFF_FFFF
+                    if setCarry { carry[l] = (r >> 32) & 1 }
+                }
+            }
         case .and:
             forLanes(m) { d[$0] = a[$0] & b[$0] }
         case .or:
@@ -405,9 +422,6 @@ extension BlockExecutor {
         }
     }
 
-    func throw_unsupported_mad_cc() {
-        fault = SimError(.notSupported, "mad.cc / madc are not supported by the simulated GPU")
-    }
 
     // MARK: Integer helpers
 
