@@ -87,12 +87,14 @@ public struct OpenbTrace: Sendable {
             if let spec, !row.fields[spec].isEmpty {
                 models = Set(row.fields[spec].split(separator: "|").map { String($0).trimmingASCIISpaces() }.filter { !$0.isEmpty })
             }
+            let podName = try field.nonEmpty(name)
+            let cpuMilli = try field.integer(cpu)
+            let memoryMiB = try field.integer(memory)
             do {
                 let request = try PlacementRequest(
-                    cpuMilli: field.integer(cpu), hostMemoryMiB: field.integer(memory), gpuCount: gpus,
-                    computeMilliPerGPU: share, gpuMemory: .sameFractionAsCompute, wholeGPU: share == 1000,
-                    allowedModels: models)
-                pods.append(Pod(name: try field.nonEmpty(name), request: request))
+                    cpuMilli: cpuMilli, hostMemoryMiB: memoryMiB, gpuCount: gpus, computeMilliPerGPU: share,
+                    gpuMemory: .sameFractionAsCompute, wholeGPU: share == 1000, allowedModels: models)
+                pods.append(Pod(name: podName, request: request))
             } catch {
                 throw PlacementError(.invalidTrace, "\(file):\(row.line): \(error.message)")
             }
