@@ -247,7 +247,7 @@ public struct PlacementEngine: Sendable {
     private func evaluate(_ n: Int, _ r: ResolvedRequest) -> Evaluation {
         storage.gpus.withUnsafeBufferPointer { all in
             scorer.evaluate(r, on: NodeView(
-                cpuFree: storage.cpuFree[n], cpuCapacity: storage.cpuCapacity[n],
+                cpuFree: storage.cpuFree[n],
                 gpus: UnsafeBufferPointer(rebasing: all[storage.gpuRange(of: n)]),
                 fragmentation: nodeFragmentation[n], cost: nodeCost[n], affinity: storage.affinity[n]))
         }

@@ -7,7 +7,7 @@ extension NodeScorer {
         return withScratchCopy(of: node.gpus) { scratch in
             if request.isShared {
                 var best = Evaluation(score: -.infinity, gpu: -1)
-                for i in scratch.indices where request.fits(scratch[i]) && !Self.hasTwin(i, in: scratch, for: request) {
+                for i in scratch.indices where request.fits(scratch[i]) && !Self.hasTwin(i, in: scratch) {
                     let original = scratch[i]
                     scratch[i].freeMilli -= request.milli
                     scratch[i].freeMemory -= request.memoryTaken(from: original)
@@ -24,9 +24,9 @@ extension NodeScorer {
         }
     }
 
-    /// Whether a GPU before `index` that the request fits is in the same state: it would score the same, and
-    /// the lower index wins ties, so `index` need not be evaluated.
-    static func hasTwin(_ index: Int, in gpus: UnsafeMutableBufferPointer<GPUState>, for request: ResolvedRequest) -> Bool {
+    /// Whether a GPU before `index` is in the same state: the request fits it too and it would score the same,
+    /// and the lower index wins ties, so `index` need not be evaluated.
+    static func hasTwin(_ index: Int, in gpus: UnsafeMutableBufferPointer<GPUState>) -> Bool {
         for j in 0..<index where gpus[j] == gpus[index] { return true }
         return false
     }

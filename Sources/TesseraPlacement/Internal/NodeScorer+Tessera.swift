@@ -21,7 +21,7 @@ extension NodeScorer {
             if request.isShared {
                 var best = Evaluation(score: -.infinity, gpu: -1)
                 var bestDecrease = -Double.infinity
-                for i in scratch.indices where request.fits(scratch[i]) && !Self.hasTwin(i, in: scratch, for: request) {
+                for i in scratch.indices where request.fits(scratch[i]) && !Self.hasTwin(i, in: scratch) {
                     let original = scratch[i]
                     scratch[i].freeMilli -= request.milli
                     scratch[i].freeMemory -= request.memoryTaken(from: original)

@@ -12,7 +12,6 @@ struct Evaluation: Sendable {
 /// What a scorer sees of a node.
 struct NodeView {
     let cpuFree: Int
-    let cpuCapacity: Int
     let gpus: UnsafeBufferPointer<GPUState>
     /// The node's current F_n(M).
     let fragmentation: Double

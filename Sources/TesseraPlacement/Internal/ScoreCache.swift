@@ -29,9 +29,4 @@ struct ScoreCache: Sendable {
         entries.append(contentsOf: repeatElement(Entry(version: 0, gpu: -1, score: 0), count: nodeCount))
         return slot * nodeCount
     }
-
-    mutating func removeAll() {
-        slots.removeAll()
-        entries.removeAll()
-    }
 }
