@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "tessera", targets: ["tessera"]),
         .library(name: "TesseraSim", targets: ["TesseraSim"]),
+        .library(name: "TesseraPlacement", targets: ["TesseraPlacement"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -25,10 +26,13 @@ let package = Package(
             dependencies: ["CZstd", "CTesseraSimSupport"],
             swiftSettings: strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
         ),
+        // Placement policies, the engine behind controller, extender and trace replay; pure domain logic.
+        .target(name: "TesseraPlacement", swiftSettings: strict),
         .executableTarget(
             name: "tessera",
             dependencies: [
                 "TesseraSim",
+                "TesseraPlacement",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -41,5 +45,6 @@ let package = Package(
         ),
         // CUDA/ holds the .cu sources the tests compile with nvcc at run time.
         .testTarget(name: "TesseraSimTests", dependencies: ["TesseraSim"], exclude: ["CUDA"], swiftSettings: strict),
+        .testTarget(name: "TesseraPlacementTests", dependencies: ["TesseraPlacement"], swiftSettings: strict),
     ]
 )

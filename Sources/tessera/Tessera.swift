@@ -6,6 +6,6 @@ struct Tessera: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera",
         abstract: "Virtual GPUs of any size, pooled across a cluster.",
-        subcommands: []
+        subcommands: [PlacementCommand.self]
     )
 }
