@@ -1,11 +1,6 @@
 // Memory paths without kernels: malloc/free, pageable and pinned copies, memset, 2D copies, cudaMemGetInfo.
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <cuda_runtime.h>
-
-#define CHECK(x) do { cudaError_t e = (x); if (e != cudaSuccess) { \
-    fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e)); return 1; } } while (0)
+#include "common.h"
 
 int main() {
     int count = 0;
