@@ -81,6 +81,6 @@ let package = Package(
         .testTarget(name: "TesseraSimTests", dependencies: ["TesseraSim"], swiftSettings: strict),
         .testTarget(name: "TesseraWireTests", dependencies: ["TesseraWire"], swiftSettings: strict),
         .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "TesseraWire"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["TesseraNode", "TesseraWire"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["TesseraWire", "CTesseraPOSIX"], swiftSettings: strict),
     ]
 )
