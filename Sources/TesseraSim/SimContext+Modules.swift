@@ -100,7 +100,7 @@ extension SimContext {
         try enqueue(on: stream) { [self] () throws(SimError) in
             let start = DispatchTime.now().uptimeNanoseconds
             defer { recordKernel(nanoseconds: DispatchTime.now().uptimeNanoseconds - start) }
-            try device.engine.execute(launch, memory: addressMap, cancelled: cancelled)
+            try device.engine.execute(launch, memory: addressMap, context: self)
         }
     }
 }

@@ -32,3 +32,12 @@ static inline uint64_t tsim_atomic_cas_u64(uint64_t *p, uint64_t expected, uint6
 static inline void tsim_fence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
 #endif
+
+// Floating-point arithmetic under a directed rounding mode (PTX .rz/.rm/.rp), for the rare instructions that
+// ask for one. mode: 1 = to nearest even, 2 = toward zero, 3 = toward -inf, 4 = toward +inf.
+// op: 0 add, 1 sub, 2 mul, 3 fma, 4 div, 5 sqrt, 6 convert (a only).
+float tsim_round_f32(int op, int mode, float a, float b, float c);
+double tsim_round_f64(int op, int mode, double a, double b, double c);
+float tsim_f64_to_f32(int mode, double a);
+float tsim_i64_to_f32(int mode, int64_t a, int is_unsigned);
+double tsim_i64_to_f64(int mode, int64_t a, int is_unsigned);

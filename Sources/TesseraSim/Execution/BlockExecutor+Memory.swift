@@ -1,0 +1,247 @@
+import CTesseraSimSupport
+
+extension BlockExecutor {
+    /// Host pointer for `size` bytes at `address` in `space` for lane `lane` of warp `w`, or nil after
+    /// recording an illegal-address fault. Every access of every kernel goes through here.
+    @inline(__always)
+    func translate(_ space: MemorySpace, _ address: UInt64, _ size: Int, _ lane: Int, _ w: Int, write: Bool, _ ins: Inst) -> UnsafeMutableRawPointer? {
+        var space = space
+        var addr = address
+        if space == .generic {
+            if addr >= AddressSpace.sharedBase && addr < AddressSpace.sharedLimit {
+                space = .shared
+                addr -= AddressSpace.sharedBase
+            } else if addr >= AddressSpace.localBase && addr < AddressSpace.localLimit {
+                space = .local
+                addr -= AddressSpace.localBase
+            } else if addr >= AddressSpace.paramBase && addr < AddressSpace.paramLimit {
+                space = .param
+                addr -= AddressSpace.paramBase
+            } else {
+                space = .global
+            }
+        }
+        if size > 1 && addr & UInt64(size - 1) != 0 && space != .param {
+            recordFault(.launchFailure, "misaligned address", space, address, size, lane, w, write, ins)
+            return nil
+        }
+        switch space {
+        case .global:
+            if addr >= cacheBase && addr &+ UInt64(size) <= cacheEnd && addr &+ UInt64(size) > addr {
+                return cacheStorage! + Int(addr &- cacheBase)
+            }
+            guard let a = memory.find(addr, length: size) else { break }
+            cacheBase = a.base
+            cacheEnd = a.end
+            cacheStorage = a.storage
+            return a.storage + Int(addr &- a.base)
+        case .shared:
+            if addr &+ UInt64(size) <= UInt64(sharedSize) && addr < UInt64(sharedSize) { return shared + Int(addr) }
+        case .local:
+            if addr &+ UInt64(size) <= UInt64(localPerThread) && addr < UInt64(localPerThread) {
+                return local + (w * 32 + lane) * localPerThread + Int(addr)
+            }
+        case .param:
+            if !write && addr &+ UInt64(size) <= UInt64(paramsSize) && addr < UInt64(paramsSize) { return params + Int(addr) }
+        case .generic:
+            break
+        }
+        recordFault(.illegalAddress, "illegal address", space, address, size, lane, w, write, ins)
+        return nil
+    }
+
+    func recordFault(_ code: SimError.Code, _ what: String, _ space: MemorySpace, _ address: UInt64, _ size: Int, _ lane: Int, _ w: Int, _ write: Bool, _ ins: Inst) {
+        guard fault == nil else { return }
+        fault = SimError(code, "\(what): \(write ? "write" : "read") of \(size) bytes at 0x\(String(address, radix: 16)) (\(space)) by \(describe(lane: lane, warp: w)) in kernel \(program!.name), PTX line \(ins.line)")
+    }
+
+    @inline(__always)
+    func readValue(_ p: UnsafeMutableRawPointer, _ t: ScalarType) -> UInt64 {
+        switch t {
+        case .s8: return UInt64(bitPattern: Int64(p.load(as: Int8.self)))
+        case .u8, .b8, .pred: return UInt64(p.load(as: UInt8.self))
+        case .s16: return UInt64(bitPattern: Int64(p.loadUnaligned(as: Int16.self)))
+        case .u16, .b16, .f16, .bf16: return UInt64(p.loadUnaligned(as: UInt16.self))
+        case .s32: return UInt64(bitPattern: Int64(p.loadUnaligned(as: Int32.self)))
+        case .u32, .b32, .f32, .f16x2, .bf16x2: return UInt64(p.loadUnaligned(as: UInt32.self))
+        default: return p.loadUnaligned(as: UInt64.self)
+        }
+    }
+
+    @inline(__always)
+    func writeValue(_ p: UnsafeMutableRawPointer, _ t: ScalarType, _ v: UInt64) {
+        switch t.bytes {
+        case 1: p.storeBytes(of: UInt8(truncatingIfNeeded: v), as: UInt8.self)
+        case 2: p.storeBytes(of: UInt16(truncatingIfNeeded: v), as: UInt16.self)
+        case 4: p.storeBytes(of: UInt32(truncatingIfNeeded: v), as: UInt32.self)
+        default: p.storeBytes(of: v, as: UInt64.self)
+        }
+    }
+
+    @inline(__always)
+    func load(_ ins: Inst, _ m: UInt32, _ R: Lanes, _ w: Int) {
+        let space = MemorySpace(rawValue: ins.space)!
+        let t = ins.type
+        let size = t.bytes
+        let count = Int(ins.count)
+        let base = ins.a >= 0 ? R + Int(ins.a) &<< 5 : nil
+        if count == 1 {
+            let d = R + Int(ins.d) &<< 5
+            // Fast path: a full warp's global loads into one allocation.
+            forLanes(m) { l in
+                guard fault == nil else { return }
+                let addr = (base?[l] ?? 0) &+ UInt64(bitPattern: ins.imm)
+                guard let p = translate(space, addr, size, l, w, write: false, ins) else { return }
+                d[l] = readValue(p, t)
+            }
+        } else {
+            let vs = program!.vectorSlots
+            let first = Int(ins.e)
+            forLanes(m) { l in
+                guard fault == nil else { return }
+                let addr = (base?[l] ?? 0) &+ UInt64(bitPattern: ins.imm)
+                guard let p = translate(space, addr, size * count, l, w, write: false, ins) else { return }
+                for i in 0..<count { R[Int(vs[first + i]) &<< 5 + l] = readValue(p + i * size, t) }
+            }
+        }
+    }
+
+    @inline(__always)
+    func store(_ ins: Inst, _ m: UInt32, _ R: Lanes, _ w: Int) {
+        let space = MemorySpace(rawValue: ins.space)!
+        let t = ins.type
+        let size = t.bytes
+        let count = Int(ins.count)
+        let base = ins.a >= 0 ? R + Int(ins.a) &<< 5 : nil
+        if count == 1 {
+            let v = R + Int(ins.b) &<< 5
+            forLanes(m) { l in
+                guard fault == nil else { return }
+                let addr = (base?[l] ?? 0) &+ UInt64(bitPattern: ins.imm)
+                guard let p = translate(space, addr, size, l, w, write: true, ins) else { return }
+                writeValue(p, t, v[l])
+            }
+        } else {
+            let vs = program!.vectorSlots
+            let first = Int(ins.e)
+            forLanes(m) { l in
+                guard fault == nil else { return }
+                let addr = (base?[l] ?? 0) &+ UInt64(bitPattern: ins.imm)
+                guard let p = translate(space, addr, size * count, l, w, write: true, ins) else { return }
+                for i in 0..<count { writeValue(p + i * size, t, R[Int(vs[first + i]) &<< 5 + l]) }
+            }
+        }
+    }
+
+    /// `atom`/`red`: lanes apply their operations one after another; global memory uses hardware atomics
+    /// because other blocks run concurrently on other threads.
+    func atomic(_ ins: Inst, _ m: UInt32, _ R: Lanes, _ w: Int) {
+        let space = MemorySpace(rawValue: ins.space)!
+        let t = ins.type
+        let size = t.bytes
+        let op = AtomicOp(rawValue: ins.mode)!
+        let base = ins.a >= 0 ? R + Int(ins.a) &<< 5 : nil
+        let b = R + Int(ins.b) &<< 5
+        let c = R + Int(max(ins.c, 0)) &<< 5
+        let d = ins.op == .atom ? R + Int(ins.d) &<< 5 : nil
+        forLanes(m) { l in
+            guard fault == nil else { return }
+            let addr = (base?[l] ?? 0) &+ UInt64(bitPattern: ins.imm)
+            guard let p = translate(space, addr, size, l, w, write: true, ins) else { return }
+            let old: UInt64
+            if size == 8 {
+                old = atomic64(p.assumingMemoryBound(to: UInt64.self), op, t, b[l], c[l])
+            } else {
+                old = UInt64(atomic32(p.assumingMemoryBound(to: UInt32.self), op, t, lo32(b[l]), lo32(c[l])))
+            }
+            d?[l] = extend(old, t)
+        }
+    }
+
+    @inline(__always)
+    func atomic32(_ p: UnsafeMutablePointer<UInt32>, _ op: AtomicOp, _ t: ScalarType, _ v: UInt32, _ cv: UInt32) -> UInt32 {
+        switch op {
+        case .add where t != .f32: return tsim_atomic_add_u32(p, v)
+        case .and: return tsim_atomic_and_u32(p, v)
+        case .or: return tsim_atomic_or_u32(p, v)
+        case .xor: return tsim_atomic_xor_u32(p, v)
+        case .exch: return tsim_atomic_exch_u32(p, v)
+        case .cas: return tsim_atomic_cas_u32(p, v, cv)
+        default:
+            var old = tsim_atomic_load_u32(p)
+            while true {
+                let new: UInt32
+                switch op {
+                case .add: new = (Float(bitPattern: old) + Float(bitPattern: v)).bitPattern
+                case .min: new = t.isSigned ? UInt32(bitPattern: min(Int32(bitPattern: old), Int32(bitPattern: v))) : min(old, v)
+                case .max: new = t.isSigned ? UInt32(bitPattern: max(Int32(bitPattern: old), Int32(bitPattern: v))) : max(old, v)
+                case .inc: new = old >= v ? 0 : old &+ 1
+                case .dec: new = (old == 0 || old > v) ? v : old &- 1
+                default: new = old
+                }
+                let seen = tsim_atomic_cas_u32(p, old, new)
+                if seen == old { return old }
+                old = seen
+            }
+        }
+    }
+
+    @inline(__always)
+    func atomic64(_ p: UnsafeMutablePointer<UInt64>, _ op: AtomicOp, _ t: ScalarType, _ v: UInt64, _ cv: UInt64) -> UInt64 {
+        switch op {
+        case .add where t != .f64: return tsim_atomic_add_u64(p, v)
+        case .and: return tsim_atomic_and_u64(p, v)
+        case .or: return tsim_atomic_or_u64(p, v)
+        case .xor: return tsim_atomic_xor_u64(p, v)
+        case .exch: return tsim_atomic_exch_u64(p, v)
+        case .cas: return tsim_atomic_cas_u64(p, v, cv)
+        default:
+            var old = tsim_atomic_load_u64(p)
+            while true {
+                let new: UInt64
+                switch op {
+                case .add: new = (Double(bitPattern: old) + Double(bitPattern: v)).bitPattern
+                case .min: new = t.isSigned ? UInt64(bitPattern: min(Int64(bitPattern: old), Int64(bitPattern: v))) : min(old, v)
+                case .max: new = t.isSigned ? UInt64(bitPattern: max(Int64(bitPattern: old), Int64(bitPattern: v))) : max(old, v)
+                case .inc: new = old >= v ? 0 : old &+ 1
+                case .dec: new = (old == 0 || old > v) ? v : old &- 1
+                default: new = old
+                }
+                let seen = tsim_atomic_cas_u64(p, old, new)
+                if seen == old { return old }
+                old = seen
+            }
+        }
+    }
+
+    /// `shfl`: every lane reads its source lane's value as it was before the instruction.
+    func shuffle(_ ins: Inst, _ m: UInt32, _ R: Lanes, _ P: UnsafeMutablePointer<UInt32>) {
+        let a = R + Int(ins.a) &<< 5
+        let b = R + Int(ins.b) &<< 5
+        let c = R + Int(ins.c) &<< 5
+        let d = R + Int(ins.d) &<< 5
+        let src = scratch
+        src.update(from: a, count: 32)
+        var inRange: UInt32 = 0
+        let mode = ShuffleMode(rawValue: ins.mode)!
+        forLanes(m) { lane in
+            let bval = Int(lo32(b[lane]) & 0x1F)
+            let cval = Int(lo32(c[lane]) & 0x1F)
+            let segmask = Int((lo32(c[lane]) >> 8) & 0x1F)
+            let maxLane = (lane & segmask) | (cval & ~segmask)
+            let minLane = lane & segmask
+            var j: Int
+            let ok: Bool
+            switch mode {
+            case .up: j = lane - bval; ok = j >= maxLane
+            case .down: j = lane + bval; ok = j <= maxLane
+            case .bfly: j = lane ^ bval; ok = j <= maxLane
+            case .idx: j = minLane | (bval & ~segmask); ok = j <= maxLane
+            }
+            if !ok { j = lane }
+            d[lane] = src[j & 31] & 0xFFFF_FFFF
+            if ok { inRange |= 1 << lane }
+        }
+        if ins.d2 >= 0 { P[Int(ins.d2)] = (P[Int(ins.d2)] & ~m) | inRange }
+    }
+}
