@@ -140,7 +140,8 @@ public final class Node: Service, Sendable {
                 guard let session = state.withLock({ $0.sessions[id] }) else { continue }
                 tessera_hangup_watcher_remove(watcher, session.socket)
                 logger.debug("peer hung up", metadata: ["session": "\(id)"])
-                session.abort()
+                // Tearing a context down waits for its running kernel to stop; never hold up this thread with it.
+                NodeThread.start { session.abort() }
             }
         }
     }
