@@ -13,6 +13,7 @@ public final class Runtime: @unchecked Sendable {
     public static let shared = Runtime()
 
     let lock = Lock()
+    let flusher = PipelineFlusher()
 
     enum Phase {
         case idle
@@ -56,6 +57,15 @@ public final class Runtime: @unchecked Sendable {
             switch openSession() {
             case .success(let c):
                 phase = .ready(c)
+                c.onBuffered = { [self] in
+                    flusher.bufferBecameNonEmpty { [self] in
+                        lock.withLock {
+                            guard case .ready(let c) = phase else { return false }
+                            c.flush()
+                            return c.hasBuffered
+                        }
+                    }
+                }
                 return .success(c)
             case .failure(let f):
                 Log.error(f.message)

@@ -16,6 +16,8 @@ final class Connection {
     private var nextRequestID: UInt64 = 1
     /// Set when the connection failed; every later request fails with it.
     private(set) var failure: String?
+    /// Told when pipelined requests start waiting in the buffer.
+    var onBuffered: (() -> Void)?
 
     /// The id of the most recent request (to collect the further frames of its reply).
     var lastRequestID: UInt64 { nextRequestID &- 1 }
@@ -50,15 +52,29 @@ final class Connection {
     /// Queues a request that gets no reply.
     @inline(__always)
     func post<M: WireMessage>(_ message: M) {
+        let wasEmpty = out.count == 0
         out.frame(message, requestID: takeID())
-        if out.count >= Self.flushThreshold { _ = flush() }
+        queued(wasEmpty)
     }
+
+    @inline(__always)
+    private func queued(_ wasEmpty: Bool) {
+        if out.count >= Self.flushThreshold {
+            _ = flush()
+        } else if wasEmpty {
+            onBuffered?()
+        }
+    }
+
+    /// Whether pipelined requests wait in the buffer.
+    var hasBuffered: Bool { out.count > 0 }
 
     /// Queues a request whose body `body` writes (fixed fields plus a small trailing payload).
     @inline(__always)
     func post(_ opcode: Opcode, body: (inout WireWriter) -> Void) {
+        let wasEmpty = out.count == 0
         out.frame(opcode, requestID: takeID(), body: body)
-        if out.count >= Self.flushThreshold { _ = flush() }
+        queued(wasEmpty)
     }
 
     /// Sends a request with a large trailing payload straight from the caller's memory (pipelined).
