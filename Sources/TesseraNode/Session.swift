@@ -32,6 +32,8 @@ final class Session: @unchecked Sendable {
         var programName = ""
         var vgpus: [VGPUShared] = []
         var aborted = false
+        /// The socket is closed (its descriptor number may already belong to another connection).
+        var closed = false
     }
     private struct VGPUShared {
         var physical: Int
@@ -93,9 +95,9 @@ final class Session: @unchecked Sendable {
     func abort() {
         let contexts = shared.withLock { s -> [any DeviceContext] in
             s.aborted = true
+            if !s.closed { shutdown(socket, Int32(SHUT_RDWR)) }
             return s.vgpus.map(\.context)
         }
-        shutdown(socket, Int32(SHUT_RDWR))
         for c in contexts { c.destroy() }
     }
 
@@ -141,7 +143,10 @@ final class Session: @unchecked Sendable {
         receivedFDs = []
         bounce?.deallocate()
         frames.deallocate()
-        close(socket)
+        shared.withLock { s in
+            s.closed = true
+            close(socket)
+        }
         logger.debug("session closed")
     }
 
