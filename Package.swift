@@ -5,6 +5,18 @@ let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
 ]
 
+/// Linker settings that turn one ABI layer into a drop-in `libcudart.so.<major>`: its soname, a version script
+/// that exports only CUDA's names under the soname's version node, and the Swift runtime linked in statically so
+/// the library loads on machines without a Swift toolchain.
+func cudartLinkerSettings(major: Int) -> [LinkerSetting] {
+    [.unsafeFlags([
+        "-static-stdlib",
+        "-Xlinker", "-soname=libcudart.so.\(major)",
+        "-Xlinker", "--version-script=Sources/CudartABI\(major)/exports.map",
+        "-Xlinker", "-z", "-Xlinker", "nodelete",
+    ])]
+}
+
 let package = Package(
     name: "Tessera",
     platforms: [.macOS(.v15)],
@@ -12,9 +24,14 @@ let package = Package(
         .executable(name: "tessera", targets: ["tessera"]),
         .library(name: "TesseraSim", targets: ["TesseraSim"]),
         .library(name: "TesseraPlacement", targets: ["TesseraPlacement"]),
+        // Drop-in CUDA runtimes; `tessera run` exposes them as libcudart.so.13 and libcudart.so.12.
+        .library(name: "TesseraCudart13", type: .dynamic, targets: ["CudartABI13"]),
+        .library(name: "TesseraCudart12", type: .dynamic, targets: ["CudartABI12"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // libzstd (Debian: libzstd-dev) decodes the ZSTD-compressed entries nvcc 13 writes into fatbinaries.
@@ -28,12 +45,39 @@ let package = Package(
         ),
         // Placement policies, the engine behind controller, extender and trace replay; pure domain logic.
         .target(name: "TesseraPlacement", swiftSettings: strict),
+        // Frames and messages between the CUDA runtime and the node daemon: no I/O, no Foundation.
+        .target(name: "TesseraWire", swiftSettings: strict),
+        // The per-node daemon: sessions, placement, device backends.
+        .target(
+            name: "TesseraNode",
+            dependencies: [
+                "TesseraSim", "TesseraWire", "CTesseraPOSIX",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // POSIX pieces Swift cannot spell: SCM_RIGHTS control messages, peer credentials, memfd.
+        .target(name: "CTesseraPOSIX"),
+        // CUDA's C types and the generated stubs for libcudart functions the runtime does not implement.
+        .target(name: "CCudaABI", exclude: ["cudart-exports.txt"]),
+        // The CUDA runtime implementation shared by both sonames. No Foundation, no Dispatch.
+        .target(
+            name: "TesseraRuntime",
+            dependencies: ["TesseraWire", "CTesseraPOSIX", "CCudaABI"],
+            swiftSettings: strict
+        ),
+        .target(name: "CudartABI13", dependencies: ["TesseraRuntime"], exclude: ["exports.map"], swiftSettings: strict,
+                linkerSettings: cudartLinkerSettings(major: 13)),
+        .target(name: "CudartABI12", dependencies: ["TesseraRuntime"], exclude: ["exports.map"], swiftSettings: strict,
+                linkerSettings: cudartLinkerSettings(major: 12)),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "TesseraSim",
-                "TesseraPlacement",
+                "TesseraSim", "TesseraNode", "TesseraPlacement",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -46,5 +90,8 @@ let package = Package(
         // CUDA/ holds the .cu sources the tests compile with nvcc at run time.
         .testTarget(name: "TesseraSimTests", dependencies: ["TesseraSim"], exclude: ["CUDA"], swiftSettings: strict),
         .testTarget(name: "TesseraPlacementTests", dependencies: ["TesseraPlacement"], swiftSettings: strict),
+        .testTarget(name: "TesseraWireTests", dependencies: ["TesseraWire"], swiftSettings: strict),
+        .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "TesseraWire"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["TesseraWire", "CTesseraPOSIX"], swiftSettings: strict),
     ]
 )

@@ -2,10 +2,10 @@ import ArgumentParser
 
 /// The single entry point for every Tessera command.
 @main
-struct Tessera: ParsableCommand {
+struct Tessera: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera",
         abstract: "Virtual GPUs of any size, pooled across a cluster.",
-        subcommands: [PlacementCommand.self]
+        subcommands: [NodeCommand.self, RunCommand.self, PlacementCommand.self]
     )
 }

@@ -1,0 +1,82 @@
+import TesseraWire
+
+/// A physical GPU as a backend describes it.
+public struct PhysicalGPU: Sendable, Hashable {
+    public var index: Int
+    public var name: String
+    public var totalMemory: Int
+    public var uuid: [UInt8]
+    /// The device's properties as a vGPU reports them, before the slice's memory and share are filled in.
+    public var template: VirtualDeviceInfo
+
+    public init(index: Int, name: String, totalMemory: Int, uuid: [UInt8], template: VirtualDeviceInfo) {
+        self.index = index; self.name = name; self.totalMemory = totalMemory; self.uuid = uuid; self.template = template
+    }
+}
+
+/// What executes device work on a node: the simulator today, real GPUs through the CUDA driver later.
+public protocol DeviceBackend: Sendable {
+    /// The node's GPUs, indexed 0…n−1.
+    var gpus: [PhysicalGPU] { get }
+    /// Bytes allocated on a GPU by all contexts.
+    func memoryUsed(gpu: Int) -> Int
+    /// Opens an isolated context on a GPU whose allocations may total at most `memoryLimit` bytes.
+    func makeContext(gpu: Int, memoryLimit: Int) throws(DeviceError) -> any DeviceContext
+}
+
+/// A queue of device work in a context.
+public protocol DeviceStream: AnyObject, Sendable {
+    /// Whether all work queued so far has finished.
+    var isIdle: Bool { get }
+}
+
+/// A marker recorded in a stream.
+public protocol DeviceEvent: AnyObject, Sendable {
+    var isComplete: Bool { get }
+    func synchronize()
+}
+
+/// A kernel of a loaded module.
+public protocol DeviceKernel: AnyObject, Sendable {
+    var info: KernelInfo { get }
+}
+
+/// Code loaded into a context.
+public protocol DeviceModule: AnyObject, Sendable {
+    var kernels: [any DeviceKernel] { get }
+    var variables: [VariableInfo] { get }
+}
+
+/// One program's isolated view of a GPU: the operations a session forwards. Copies, memsets, records and
+/// launches are queued; the host memory they name must stay valid until the stream passes them.
+public protocol DeviceContext: AnyObject, Sendable {
+    var memoryInfo: (free: Int, total: Int) { get }
+    var memoryUsed: Int { get }
+    /// The error that poisoned the context (illegal address, launch failure), if any.
+    var stickyError: DeviceError? { get }
+    var defaultStream: any DeviceStream { get }
+
+    func allocate(_ size: Int) throws(DeviceError) -> UInt64
+    func free(_ address: UInt64) throws(DeviceError)
+    func copyToDevice(_ destination: UInt64, from source: UnsafeRawPointer, count: Int, on stream: any DeviceStream) throws(DeviceError)
+    func copyFromDevice(_ source: UInt64, to destination: UnsafeMutableRawPointer, count: Int, on stream: any DeviceStream) throws(DeviceError)
+    func copyOnDevice(_ destination: UInt64, from source: UInt64, count: Int, on stream: any DeviceStream) throws(DeviceError)
+    func copy2DOnDevice(_ destination: UInt64, pitch: Int, from source: UInt64, pitch: Int, width: Int, height: Int, on stream: any DeviceStream) throws(DeviceError)
+    func memset(_ destination: UInt64, value: UInt8, count: Int, on stream: any DeviceStream) throws(DeviceError)
+
+    func makeStream(nonBlocking: Bool, priority: Int) -> any DeviceStream
+    func destroyStream(_ stream: any DeviceStream) throws(DeviceError)
+    func makeEvent(timingDisabled: Bool) -> any DeviceEvent
+    func record(_ event: any DeviceEvent, on stream: any DeviceStream) throws(DeviceError)
+    func wait(_ stream: any DeviceStream, for event: any DeviceEvent) throws(DeviceError)
+    func elapsedMilliseconds(from start: any DeviceEvent, to end: any DeviceEvent) throws(DeviceError) -> Float
+    func synchronize(_ stream: any DeviceStream) throws(DeviceError)
+    func synchronize() throws(DeviceError)
+
+    func loadModule(image: UnsafeRawBufferPointer) throws(DeviceError) -> any DeviceModule
+    func launch(_ kernel: any DeviceKernel, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32),
+                sharedMemoryBytes: Int, parameters: [UInt8], on stream: any DeviceStream) throws(DeviceError)
+
+    /// Stops running work, waits for queued work and frees everything. Safe to call twice and from any thread.
+    func destroy()
+}

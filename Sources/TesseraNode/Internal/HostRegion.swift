@@ -1,0 +1,38 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CTesseraPOSIX
+import TesseraWire
+
+/// A client's host memory mapped into the node (pinned buffers, staging area): copies read and write it directly.
+struct HostRegion {
+    let base: UnsafeMutableRawPointer
+    let size: Int
+
+    /// Maps a shared-memory file the client sent. The file must be sealed against shrinking, so the client
+    /// cannot truncate it under the node's feet (which would fault the node on access).
+    static func map(fd: Int32, size: Int) throws(DeviceError) -> HostRegion {
+        defer { close(fd) }
+        guard size > 0 else { throw DeviceError(.invalidValue, "empty host region") }
+        var st = stat()
+        guard fstat(fd, &st) == 0, Int(st.st_size) >= size else {
+            throw DeviceError(.invalidValue, "host region file is smaller than \(size) bytes")
+        }
+        guard tessera_fd_is_shrink_sealed(fd) != 0 else {
+            throw DeviceError(.invalidValue, "host region file must be a memfd sealed with F_SEAL_SHRINK")
+        }
+        let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        guard let p, p != MAP_FAILED else { throw DeviceError(.outOfMemory, "cannot map \(size) bytes of host memory") }
+        return HostRegion(base: p, size: size)
+    }
+
+    /// Pointer to [offset, offset + count) when the range lies inside the region.
+    func pointer(offset: Int, count: Int) throws(DeviceError) -> UnsafeMutableRawPointer {
+        guard offset >= 0, count >= 0, offset <= size, count <= size - offset else {
+            throw DeviceError(.invalidValue, "range \(offset)+\(count) lies outside the \(size)-byte host region")
+        }
+        return base + offset
+    }
+
+    func unmap() { munmap(base, size) }
+}

@@ -1,0 +1,197 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CTesseraPOSIX
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TesseraWire
+
+/// The per-node daemon: owns the node's GPUs through a ``DeviceBackend``, listens for programs on a unix socket
+/// and on TCP, and serves each connection as a session on its own thread.
+///
+/// Runs as a ServiceLifecycle `Service`: graceful shutdown stops the listeners and ends every session.
+public final class Node: Service, Sendable {
+    public let backend: any DeviceBackend
+    public let configuration: NodeConfiguration
+    let policy: any PlacementPolicy
+    let logger: Logger
+
+    private struct State {
+        var ledger: NodeLedger
+        var sessions: [UInt64: Session] = [:]
+        var nextSessionID: UInt64 = 1
+        var listeners: [Int32] = []
+        var stopping = false
+    }
+    private let state: Mutex<State>
+    private let watcher: Int32
+    /// The TCP port actually bound (useful with port 0), once listening.
+    public let boundTCPPort = Atomic<Int>(0)
+    private let ready = Atomic<Bool>(false)
+
+    public init(configuration: NodeConfiguration, backend: any DeviceBackend, policy: any PlacementPolicy = SpreadPlacement(), logger: Logger) {
+        self.configuration = configuration
+        self.backend = backend
+        self.policy = policy
+        self.logger = logger
+        state = Mutex(State(ledger: NodeLedger(gpus: backend.gpus.map { ($0.index, $0.totalMemory) })))
+        watcher = tessera_hangup_watcher_create()
+    }
+
+    /// Whether the listeners are up.
+    public var isListening: Bool { ready.load(ordering: .acquiring) }
+
+    public func run() async throws {
+        try startListening()
+        // Serve until graceful shutdown or cancellation.
+        try? await gracefulShutdown()
+        stop()
+    }
+
+    /// Opens the listeners and starts the accept and hang-up threads.
+    public func startListening() throws(NodeError) {
+        if let path = configuration.socketPath {
+            let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+            if !dir.isEmpty { mkdir(dir, 0o755) }
+            let fd = tessera_listen_unix(path, Int32(configuration.backlog))
+            guard fd >= 0 else { throw NodeError("cannot listen on unix socket \(path): \(String(cString: strerror(errno)))") }
+            chmod(path, 0o666)  // any local user may ask for vGPUs; the node knows each peer from the kernel
+            state.withLock { $0.listeners.append(fd) }
+            logger.info("listening on unix socket \(path)")
+            NodeThread.start { [self] in acceptLoop(fd, local: true) }
+        }
+        if let (host, port) = configuration.listen {
+            var bound: Int32 = 0
+            let fd = tessera_listen_tcp(host, Int32(port), Int32(configuration.backlog), &bound)
+            guard fd >= 0 else { throw NodeError("cannot listen on \(host):\(port): \(String(cString: strerror(errno)))") }
+            boundTCPPort.store(Int(bound), ordering: .releasing)
+            state.withLock { $0.listeners.append(fd) }
+            logger.info("listening on tcp \(host):\(bound)")
+            NodeThread.start { [self] in acceptLoop(fd, local: false) }
+        }
+        NodeThread.start { [self] in watchHangups() }
+        ready.store(true, ordering: .releasing)
+    }
+
+    /// Stops listening and ends every session, releasing what they hold.
+    public func stop() {
+        let (listeners, sessions) = state.withLock { s -> ([Int32], [Session]) in
+            s.stopping = true
+            defer { s.listeners = [] }
+            return (s.listeners, Array(s.sessions.values))
+        }
+        for fd in listeners {
+            shutdown(fd, Int32(SHUT_RDWR))
+            close(fd)
+        }
+        if let path = configuration.socketPath { unlink(path) }
+        for s in sessions { s.abort() }
+        logger.info("node stopped")
+    }
+
+    private func acceptLoop(_ listener: Int32, local: Bool) {
+        while true {
+            let fd = tessera_accept(listener)
+            if fd < 0 {
+                if errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE {
+                    if errno == EMFILE || errno == ENFILE { usleep(10_000) }
+                    continue
+                }
+                return  // listener closed
+            }
+            var peer = PeerIdentity(pid: -1, uid: -1, gid: -1, address: "unix")
+            if local {
+                var pid: Int32 = -1, uid: Int32 = -1, gid: Int32 = -1
+                if tessera_peer_credentials(fd, &pid, &uid, &gid) == 0 {
+                    peer.pid = Int(pid); peer.uid = Int(uid); peer.gid = Int(gid)
+                }
+            } else {
+                tessera_tcp_nodelay(fd)
+                var buffer = [CChar](repeating: 0, count: 128)
+                if tessera_peer_address(fd, &buffer, buffer.count) == 0 {
+                    peer.address = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                } else {
+                    peer.address = "tcp"
+                }
+            }
+            let session: Session? = state.withLock { s in
+                guard !s.stopping else { return nil }
+                let id = s.nextSessionID
+                s.nextSessionID += 1
+                let session = Session(id: id, socket: fd, peer: peer, node: self, logger: logger)
+                s.sessions[id] = session
+                return session
+            }
+            guard let session else { close(fd); return }
+            tessera_hangup_watcher_add(watcher, fd, session.id)
+            NodeThread.start { session.run() }
+        }
+    }
+
+    /// Notices peers that hang up while their session thread is blocked on the device (a SIGKILLed program
+    /// in the middle of cudaDeviceSynchronize) and frees their resources at once.
+    private func watchHangups() {
+        var tokens = [UInt64](repeating: 0, count: 64)
+        while !state.withLock({ $0.stopping }) {
+            let n = tessera_hangup_watcher_wait(watcher, &tokens, 64, 200)
+            guard n > 0 else { continue }
+            for id in tokens.prefix(Int(n)) {
+                guard let session = state.withLock({ $0.sessions[id] }) else { continue }
+                tessera_hangup_watcher_remove(watcher, session.socket)
+                logger.debug("peer hung up", metadata: ["session": "\(id)"])
+                // Tearing a context down waits for its running kernel to stop; never hold up this thread with it.
+                NodeThread.start { session.abort() }
+            }
+        }
+    }
+
+    // MARK: Sessions
+
+    /// Places a session's vGPUs and opens a context on each, or throws why not.
+    func admit(_ session: Session, _ request: VirtualGPURequest) throws(DeviceError) -> [(Int, any DeviceContext)] {
+        let gpus = try state.withLock { (s) throws(DeviceError) -> [Int] in
+            guard !s.stopping else { throw DeviceError(.unavailable, "the node is shutting down") }
+            do throws(PlacementError) {
+                return try s.ledger.admit(session: session.id, request, policy: policy)
+            } catch {
+                throw DeviceError(.unavailable, error.message)
+            }
+        }
+        var contexts: [(Int, any DeviceContext)] = []
+        do throws(DeviceError) {
+            for g in gpus { contexts.append((g, try backend.makeContext(gpu: g, memoryLimit: request.memoryBytes))) }
+        } catch {
+            for (_, c) in contexts { c.destroy() }
+            state.withLock { $0.ledger.release(session: session.id) }
+            throw error
+        }
+        return contexts
+    }
+
+    func sessionEnded(_ session: Session) {
+        tessera_hangup_watcher_remove(watcher, session.socket)
+        state.withLock { s in
+            s.sessions[session.id] = nil
+            s.ledger.release(session: session.id)
+        }
+    }
+
+    /// GPUs and sessions as they are now.
+    public func status() -> NodeStatusReply {
+        let (capacity, sessions) = state.withLock { ($0.ledger.capacity, Array($0.sessions.values)) }
+        let gpus = backend.gpus.map { g in
+            let c = capacity.first { $0.index == g.index }
+            return GPUStatus(index: g.index, name: g.name, totalMemory: g.totalMemory, usedMemory: backend.memoryUsed(gpu: g.index),
+                             grantedMemory: c?.grantedMemory ?? 0, grantedComputePercent: c?.grantedComputePercent ?? 0)
+        }
+        return NodeStatusReply(gpus: gpus, sessions: sessions.map { $0.status() }.filter { !$0.virtualGPUs.isEmpty }.sorted { $0.id < $1.id })
+    }
+}
+
+/// A node that cannot start (a socket it cannot bind, a bad configuration).
+public struct NodeError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

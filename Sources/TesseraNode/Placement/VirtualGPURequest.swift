@@ -1,0 +1,34 @@
+/// What a session asks for: `count` vGPUs, each with `memoryBytes` of memory and `computePercent` of one GPU.
+public struct VirtualGPURequest: Sendable, Hashable {
+    public var count: Int
+    public var memoryBytes: Int
+    public var computePercent: Int
+    public init(count: Int, memoryBytes: Int, computePercent: Int) {
+        self.count = count
+        self.memoryBytes = memoryBytes
+        self.computePercent = computePercent
+    }
+}
+
+/// How much of one physical GPU is already promised to vGPUs.
+public struct GPUCapacity: Sendable, Hashable {
+    public var index: Int
+    public var totalMemory: Int
+    public var grantedMemory: Int
+    public var grantedComputePercent: Int
+    public init(index: Int, totalMemory: Int, grantedMemory: Int = 0, grantedComputePercent: Int = 0) {
+        self.index = index
+        self.totalMemory = totalMemory
+        self.grantedMemory = grantedMemory
+        self.grantedComputePercent = grantedComputePercent
+    }
+    public var freeMemory: Int { totalMemory - grantedMemory }
+    public var freeComputePercent: Int { 100 - grantedComputePercent }
+}
+
+/// Why a request could not be placed.
+public struct PlacementError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

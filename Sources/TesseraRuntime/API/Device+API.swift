@@ -1,0 +1,275 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TesseraWire
+
+@_cdecl("cudaGetDeviceCount")
+public func cudaGetDeviceCount(_ count: UnsafeMutablePointer<Int32>?) -> Int32 {
+    guard let count else { return record(CUDAError.invalidValue) }
+    let rt = Runtime.shared
+    let e = rt.withSession { _ in
+        count.pointee = Int32(rt.devices.count)
+        return 0
+    }
+    if e != 0 { count.pointee = 0 }
+    return record(e)
+}
+
+@_cdecl("cudaSetDevice")
+public func cudaSetDevice(_ device: Int32) -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { _ in
+        let e = rt.checkDevice(Int(device))
+        if e == 0 { ThreadState.current.device = Int(device) }
+        return e
+    })
+}
+
+@_cdecl("cudaGetDevice")
+public func cudaGetDevice(_ device: UnsafeMutablePointer<Int32>?) -> Int32 {
+    guard let device else { return record(CUDAError.invalidValue) }
+    let rt = Runtime.shared
+    return record(rt.withSession { _ in
+        device.pointee = Int32(ThreadState.current.device)
+        return 0
+    })
+}
+
+@_cdecl("cudaInitDevice")
+public func cudaInitDevice(_ device: Int32, _ deviceFlags: UInt32, _ flags: UInt32) -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { _ in rt.checkDevice(Int(device)) })
+}
+
+@_cdecl("cudaSetDeviceFlags")
+public func cudaSetDeviceFlags(_ flags: UInt32) -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { _ in 0 })
+}
+
+@_cdecl("cudaGetDeviceFlags")
+public func cudaGetDeviceFlags(_ flags: UnsafeMutablePointer<UInt32>?) -> Int32 {
+    flags?.pointee = 0
+    return 0
+}
+
+@_cdecl("cudaDeviceSynchronize")
+public func cudaDeviceSynchronize() -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { c in
+        let device = ThreadState.current.device
+        guard device < rt.devices.count else { return CUDAError.invalidDevice }
+        return rt.outcome(c.call(SynchronizeDevice(device: device)) { (_) throws(WireError) in () }, device: device, synchronizing: true).0
+    })
+}
+
+@_cdecl("cudaThreadSynchronize")
+public func cudaThreadSynchronize() -> Int32 { cudaDeviceSynchronize() }
+
+@_cdecl("cudaDeviceReset")
+public func cudaDeviceReset() -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { c in
+        let device = ThreadState.current.device
+        guard device < rt.devices.count else { return CUDAError.invalidDevice }
+        let e = rt.outcome(c.call(ResetDevice(device: device)) { (_) throws(WireError) in () }, device: nil, synchronizing: false).0
+        if e == 0 {
+            rt.stickyErrors[device] = nil
+            rt.forgetModules(device: device)
+            rt.allocations = rt.allocations.filter { $0.value.device != device }
+            rt.streams = rt.streams.filter { $0.value != device }
+            rt.events = rt.events.filter { $0.value != device }
+            ThreadState.current.lastError = 0
+        }
+        return e
+    })
+}
+
+@_cdecl("cudaDeviceCanAccessPeer")
+public func cudaDeviceCanAccessPeer(_ canAccess: UnsafeMutablePointer<Int32>?, _ device: Int32, _ peer: Int32) -> Int32 {
+    canAccess?.pointee = 0
+    return 0
+}
+
+@_cdecl("cudaDeviceGetStreamPriorityRange")
+public func cudaDeviceGetStreamPriorityRange(_ least: UnsafeMutablePointer<Int32>?, _ greatest: UnsafeMutablePointer<Int32>?) -> Int32 {
+    least?.pointee = 0
+    greatest?.pointee = -5
+    return 0
+}
+
+@_cdecl("cudaDeviceGetLimit")
+public func cudaDeviceGetLimit(_ value: UnsafeMutablePointer<Int>?, _ limit: Int32) -> Int32 {
+    guard let value else { return record(CUDAError.invalidValue) }
+    switch limit {
+    case 0: value.pointee = 1024  // stack size
+    case 1: value.pointee = 1 << 20  // printf FIFO
+    case 2: value.pointee = 8 << 20  // malloc heap
+    case 3: value.pointee = 2  // device runtime sync depth
+    case 4: value.pointee = 2048  // pending launches
+    case 5: value.pointee = 32  // max L2 fetch granularity
+    case 6: value.pointee = 0  // persisting L2
+    default: return record(CUDAError.invalidValue)
+    }
+    return 0
+}
+
+@_cdecl("cudaDeviceSetLimit")
+public func cudaDeviceSetLimit(_ limit: Int32, _ value: Int) -> Int32 { limit >= 0 && limit <= 6 ? 0 : record(CUDAError.invalidValue) }
+
+@_cdecl("cudaDeviceGetCacheConfig")
+public func cudaDeviceGetCacheConfig(_ config: UnsafeMutablePointer<Int32>?) -> Int32 {
+    config?.pointee = 0
+    return 0
+}
+
+@_cdecl("cudaDeviceSetCacheConfig")
+public func cudaDeviceSetCacheConfig(_ config: Int32) -> Int32 { 0 }
+
+@_cdecl("cudaFuncSetCacheConfig")
+public func cudaFuncSetCacheConfig(_ function: UnsafeRawPointer?, _ config: Int32) -> Int32 { 0 }
+
+@_cdecl("cudaFuncSetAttribute")
+public func cudaFuncSetAttribute(_ function: UnsafeRawPointer?, _ attribute: Int32, _ value: Int32) -> Int32 {
+    let rt = Runtime.shared
+    let known = rt.lock.withLock { function.map { rt.functions[$0] != nil } ?? false }
+    return known ? 0 : record(CUDAError.invalidDeviceFunction)
+}
+
+@_cdecl("cudaDeviceGetPCIBusId")
+public func cudaDeviceGetPCIBusId(_ buffer: UnsafeMutablePointer<CChar>?, _ length: Int32, _ device: Int32) -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { _ in
+        guard rt.checkDevice(Int(device)) == 0 else { return CUDAError.invalidDevice }
+        guard let buffer, length > 0 else { return CUDAError.invalidValue }
+        let hex = String(rt.devices[Int(device)].pciBusID, radix: 16)
+        let text = "0000:" + String(repeating: "0", count: max(0, 2 - hex.count)) + hex + ":00.0"
+        let bytes = Array(text.utf8.prefix(Int(length) - 1))
+        for (i, b) in bytes.enumerated() { buffer[i] = CChar(bitPattern: b) }
+        buffer[bytes.count] = 0
+        return 0
+    })
+}
+
+@_cdecl("cudaDeviceGetAttribute")
+public func cudaDeviceGetAttribute(_ value: UnsafeMutablePointer<Int32>?, _ attribute: Int32, _ device: Int32) -> Int32 {
+    guard let value else { return record(CUDAError.invalidValue) }
+    let rt = Runtime.shared
+    return record(rt.withSession { _ in
+        guard rt.checkDevice(Int(device)) == 0 else { return CUDAError.invalidDevice }
+        let d = rt.devices[Int(device)]
+        let v: Int
+        switch attribute {
+        case 1: v = d.maxThreadsPerBlock
+        case 2, 3, 4: v = d.maxBlockDim[Int(attribute) - 2]
+        case 5, 6, 7: v = d.maxGridDim[Int(attribute) - 5]
+        case 8: v = d.sharedMemoryPerBlock
+        case 9: v = d.totalConstantMemory
+        case 10: v = d.warpSize
+        case 11: v = min(d.memoryPitch, Int(Int32.max))
+        case 12: v = d.registersPerBlock
+        case 13: v = d.clockRateKHz
+        case 14: v = d.textureAlignment
+        case 15: v = 1  // gpu overlap
+        case 16: v = d.multiprocessorCount
+        case 17, 18: v = 0  // kernel exec timeout, integrated
+        case 19: v = 1  // can map host memory
+        case 20: v = 0  // compute mode default
+        case 30: v = 512  // surface alignment
+        case 31: v = 1  // concurrent kernels
+        case 32: v = 0  // ECC
+        case 33: v = d.pciBusID
+        case 34, 35, 50: v = 0  // PCI device, TCC, PCI domain
+        case 36: v = d.memoryClockRateKHz
+        case 37: v = d.memoryBusWidth
+        case 38: v = d.l2CacheSize
+        case 39: v = d.maxThreadsPerMultiprocessor
+        case 40: v = 2  // async engines
+        case 41: v = 1  // unified addressing
+        case 51: v = 32  // texture pitch alignment
+        case 75: v = d.computeCapabilityMajor
+        case 76: v = d.computeCapabilityMinor
+        case 78, 79, 80: v = 1  // stream priorities, global/local L1
+        case 81: v = d.sharedMemoryPerMultiprocessor
+        case 82: v = d.registersPerMultiprocessor
+        case 83, 84, 85, 86, 88, 89: v = 0  // managed memory, multi-GPU board, native atomics, pageable access
+        case 87: v = 2  // single-to-double performance ratio
+        case 90: v = 1  // compute preemption
+        case 91: v = 0
+        case 95: v = 0  // cooperative launch
+        case 97: v = d.sharedMemoryPerBlockOptin
+        case 99, 100, 101: v = 0
+        case 106: v = d.maxBlocksPerMultiprocessor
+        case 108, 109: v = 0
+        case 111: v = 1024  // reserved shared memory per block
+        case 112...160: v = 0
+        default:
+            if (21...74).contains(attribute) { v = 0 } else { return CUDAError.invalidValue }
+        }
+        value.pointee = Int32(truncatingIfNeeded: v)
+        return 0
+    })
+}
+
+@_cdecl("cudaFuncGetAttributes")
+public func cudaFuncGetAttributes(_ attributes: UnsafeMutableRawPointer?, _ function: UnsafeRawPointer?) -> Int32 {
+    guard let attributes else { return record(CUDAError.invalidValue) }
+    let rt = Runtime.shared
+    return record(rt.withSession { c in
+        guard let function, let ref = rt.functions[function] else { return CUDAError.invalidDeviceFunction }
+        let device = ThreadState.current.device
+        switch rt.resolve(ref, device: device, c) {
+        case .failure(let f): return f.code
+        case .success(let k):
+            // struct cudaFuncAttributes: 144 bytes in CUDA 12 and 13.
+            attributes.initializeMemory(as: UInt8.self, repeating: 0, count: 144)
+            attributes.storeBytes(of: k.info.staticSharedBytes, toByteOffset: 0, as: Int.self)
+            attributes.storeBytes(of: k.info.constantBytes, toByteOffset: 8, as: Int.self)
+            attributes.storeBytes(of: k.info.localBytesPerThread, toByteOffset: 16, as: Int.self)
+            attributes.storeBytes(of: Int32(k.info.maxThreadsPerBlock), toByteOffset: 24, as: Int32.self)
+            attributes.storeBytes(of: Int32(k.info.registersPerThread), toByteOffset: 28, as: Int32.self)
+            attributes.storeBytes(of: Int32(k.info.ptxVersion), toByteOffset: 32, as: Int32.self)
+            attributes.storeBytes(of: Int32(k.info.binaryVersion), toByteOffset: 36, as: Int32.self)
+            let optin = rt.devices[device].sharedMemoryPerBlockOptin
+            attributes.storeBytes(of: Int32(max(0, optin - k.info.staticSharedBytes)), toByteOffset: 44, as: Int32.self)
+            attributes.storeBytes(of: Int32(-1), toByteOffset: 48, as: Int32.self)
+            return 0
+        }
+    })
+}
+
+@_cdecl("cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags")
+public func cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(
+    _ blocks: UnsafeMutablePointer<Int32>?, _ function: UnsafeRawPointer?, _ blockSize: Int32, _ dynamicSharedMemory: Int, _ flags: UInt32
+) -> Int32 {
+    guard let blocks, blockSize > 0 else { return record(CUDAError.invalidValue) }
+    let rt = Runtime.shared
+    return record(rt.withSession { c in
+        guard let function, let ref = rt.functions[function] else { return CUDAError.invalidDeviceFunction }
+        let device = ThreadState.current.device
+        switch rt.resolve(ref, device: device, c) {
+        case .failure(let f): return f.code
+        case .success(let k):
+            let d = rt.devices[device]
+            guard Int(blockSize) <= min(d.maxThreadsPerBlock, k.info.maxThreadsPerBlock) else {
+                blocks.pointee = 0
+                return 0
+            }
+            let warps = (Int(blockSize) + d.warpSize - 1) / d.warpSize
+            var limit = min(d.maxBlocksPerMultiprocessor, d.maxThreadsPerMultiprocessor / (warps * d.warpSize))
+            let registers = max(1, k.info.registersPerThread) * warps * d.warpSize
+            limit = min(limit, d.registersPerMultiprocessor / registers)
+            let shared = k.info.staticSharedBytes + dynamicSharedMemory
+            if shared > 0 { limit = min(limit, d.sharedMemoryPerMultiprocessor / (shared + 1024)) }
+            blocks.pointee = Int32(max(0, limit))
+            return 0
+        }
+    })
+}
+
+@_cdecl("cudaOccupancyMaxActiveBlocksPerMultiprocessor")
+public func cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+    _ blocks: UnsafeMutablePointer<Int32>?, _ function: UnsafeRawPointer?, _ blockSize: Int32, _ dynamicSharedMemory: Int
+) -> Int32 {
+    cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(blocks, function, blockSize, dynamicSharedMemory, 0)
+}

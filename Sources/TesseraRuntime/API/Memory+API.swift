@@ -1,0 +1,284 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TesseraWire
+
+private func none(_ r: inout WireReader) throws(WireError) {}
+
+@_cdecl("cudaMalloc")
+public func cudaMalloc(_ pointer: UnsafeMutablePointer<UInt>?, _ size: Int) -> Int32 {
+    guard let pointer else { return record(CUDAError.invalidValue) }
+    let rt = Runtime.shared
+    return record(rt.withSession { c in
+        let device = ThreadState.current.device
+        guard device < rt.devices.count else { return CUDAError.invalidDevice }
+        if rt.sticky(device) != 0 { return rt.sticky(device) }
+        if size == 0 {
+            pointer.pointee = 0
+            return 0
+        }
+        let reply = c.call(Allocate(device: device, size: size)) { (r) throws(WireError) in try AddressReply(from: &r) }
+        let (e, value) = rt.outcome(reply, device: device, synchronizing: false)
+        guard e == 0, let value else { return e }
+        rt.allocations[value.address] = (device, size)
+        pointer.pointee = UInt(value.address)
+        return 0
+    })
+}
+
+@_cdecl("cudaFree")
+public func cudaFree(_ pointer: UnsafeMutableRawPointer?) -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { c in
+        guard let pointer else { return 0 }  // cudaFree(0) only initializes
+        let address = UInt64(UInt(bitPattern: pointer))
+        let device = rt.allocations[address]?.device ?? ThreadState.current.device
+        guard device < rt.devices.count else { return CUDAError.invalidDevice }
+        let e = rt.outcome(c.call(Free(device: device, address: address), none), device: device, synchronizing: false).0
+        if e == 0 { rt.allocations[address] = nil }
+        return e
+    })
+}
+
+@_cdecl("cudaMallocPitch")
+public func cudaMallocPitch(_ pointer: UnsafeMutablePointer<UInt>?, _ pitch: UnsafeMutablePointer<Int>?, _ width: Int, _ height: Int) -> Int32 {
+    guard let pitch else { return record(CUDAError.invalidValue) }
+    let p = (max(width, 1) + 511) & ~511
+    let e = cudaMalloc(pointer, p * height)
+    if e == 0 { pitch.pointee = p }
+    return e
+}
+
+@_cdecl("cudaMemGetInfo")
+public func cudaMemGetInfo(_ free: UnsafeMutablePointer<Int>?, _ total: UnsafeMutablePointer<Int>?) -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { c in
+        let device = ThreadState.current.device
+        guard device < rt.devices.count else { return CUDAError.invalidDevice }
+        let reply = c.call(MemoryInfo(device: device)) { (r) throws(WireError) in try MemoryInfoReply(from: &r) }
+        let (e, value) = rt.outcome(reply, device: device, synchronizing: false)
+        guard e == 0, let value else { return e }
+        free?.pointee = value.free
+        total?.pointee = value.total
+        return 0
+    })
+}
+
+@_cdecl("cudaMallocHost")
+public func cudaMallocHost(_ pointer: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ size: Int) -> Int32 {
+    cudaHostAlloc(pointer, size, 0)
+}
+
+@_cdecl("cudaHostAlloc")
+public func cudaHostAlloc(_ pointer: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ size: Int, _ flags: UInt32) -> Int32 {
+    guard let pointer else { return record(CUDAError.invalidValue) }
+    let rt = Runtime.shared
+    return record(rt.withSession { c in
+        switch rt.makePinned(c, size: size) {
+        case .failure(let f): return f.code
+        case .success(let b):
+            rt.pinned.append(b)
+            pointer.pointee = UnsafeMutableRawPointer(bitPattern: b.base)
+            return 0
+        }
+    })
+}
+
+@_cdecl("cudaFreeHost")
+public func cudaFreeHost(_ pointer: UnsafeMutableRawPointer?) -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { c in
+        guard let pointer else { return 0 }
+        guard let i = rt.pinned.firstIndex(where: { $0.base == UInt(bitPattern: pointer) }) else { return CUDAError.invalidValue }
+        let b = rt.pinned.remove(at: i)
+        return rt.releasePinned(c, b)
+    })
+}
+
+@_cdecl("cudaHostGetDevicePointer")
+public func cudaHostGetDevicePointer(_ device: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ host: UnsafeMutableRawPointer?, _ flags: UInt32) -> Int32 {
+    Log.once("mapped", "mapped (zero-copy) host memory is not supported by Tessera")
+    return record(CUDAError.notSupported)
+}
+
+@_cdecl("cudaMemcpy")
+public func cudaMemcpy(_ destination: UnsafeMutableRawPointer?, _ source: UnsafeRawPointer?, _ count: Int, _ kind: Int32) -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { c in
+        rt.copy(destination: UInt(bitPattern: destination), source: UInt(bitPattern: source), count: count, kind: kind, stream: 0, async: false, c)
+    })
+}
+
+@_cdecl("cudaMemcpyAsync")
+public func cudaMemcpyAsync(_ destination: UnsafeMutableRawPointer?, _ source: UnsafeRawPointer?, _ count: Int, _ kind: Int32, _ stream: UnsafeMutableRawPointer?) -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { c in
+        rt.copy(destination: UInt(bitPattern: destination), source: UInt(bitPattern: source), count: count, kind: kind,
+                stream: UInt(bitPattern: stream), async: true, c)
+    })
+}
+
+@_cdecl("cudaMemcpyAsync_ptsz")
+public func cudaMemcpyAsync_ptsz(_ destination: UnsafeMutableRawPointer?, _ source: UnsafeRawPointer?, _ count: Int, _ kind: Int32, _ stream: UnsafeMutableRawPointer?) -> Int32 {
+    cudaMemcpyAsync(destination, source, count, kind, stream)
+}
+
+@_cdecl("cudaMemcpy_ptds")
+public func cudaMemcpy_ptds(_ destination: UnsafeMutableRawPointer?, _ source: UnsafeRawPointer?, _ count: Int, _ kind: Int32) -> Int32 {
+    cudaMemcpy(destination, source, count, kind)
+}
+
+@_cdecl("cudaMemcpy2D")
+public func cudaMemcpy2D(_ destination: UnsafeMutableRawPointer?, _ destinationPitch: Int, _ source: UnsafeRawPointer?, _ sourcePitch: Int,
+                         _ width: Int, _ height: Int, _ kind: Int32) -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { c in
+        rt.copy2D(destination: UInt(bitPattern: destination), destinationPitch: destinationPitch, source: UInt(bitPattern: source),
+                  sourcePitch: sourcePitch, width: width, height: height, kind: kind, stream: 0, async: false, c)
+    })
+}
+
+@_cdecl("cudaMemcpy2DAsync")
+public func cudaMemcpy2DAsync(_ destination: UnsafeMutableRawPointer?, _ destinationPitch: Int, _ source: UnsafeRawPointer?, _ sourcePitch: Int,
+                              _ width: Int, _ height: Int, _ kind: Int32, _ stream: UnsafeMutableRawPointer?) -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { c in
+        rt.copy2D(destination: UInt(bitPattern: destination), destinationPitch: destinationPitch, source: UInt(bitPattern: source),
+                  sourcePitch: sourcePitch, width: width, height: height, kind: kind, stream: UInt(bitPattern: stream), async: true, c)
+    })
+}
+
+@_cdecl("cudaMemset")
+public func cudaMemset(_ destination: UnsafeMutableRawPointer?, _ value: Int32, _ count: Int) -> Int32 {
+    cudaMemsetAsync(destination, value, count, nil)
+}
+
+@_cdecl("cudaMemsetAsync")
+public func cudaMemsetAsync(_ destination: UnsafeMutableRawPointer?, _ value: Int32, _ count: Int, _ stream: UnsafeMutableRawPointer?) -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { c in
+        let address = UInt(bitPattern: destination)
+        guard let (device, handle) = rt.resolveStream(UInt(bitPattern: stream)) else { return CUDAError.invalidResourceHandle }
+        let target = handle != 0 ? device : rt.deviceOwning(address) ?? device
+        guard target < rt.devices.count else { return CUDAError.invalidDevice }
+        if rt.sticky(target) != 0 { return rt.sticky(target) }
+        if count == 0 { return 0 }
+        c.post(Memset(device: target, stream: handle, destination: UInt64(address), value: UInt8(truncatingIfNeeded: value), count: count))
+        return 0
+    })
+}
+
+@_cdecl("cudaMemset2D")
+public func cudaMemset2D(_ destination: UnsafeMutableRawPointer?, _ pitch: Int, _ value: Int32, _ width: Int, _ height: Int) -> Int32 {
+    cudaMemset2DAsync(destination, pitch, value, width, height, nil)
+}
+
+@_cdecl("cudaMemset2DAsync")
+public func cudaMemset2DAsync(_ destination: UnsafeMutableRawPointer?, _ pitch: Int, _ value: Int32, _ width: Int, _ height: Int,
+                              _ stream: UnsafeMutableRawPointer?) -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { c in
+        let address = UInt(bitPattern: destination)
+        guard let (device, handle) = rt.resolveStream(UInt(bitPattern: stream)) else { return CUDAError.invalidResourceHandle }
+        let target = handle != 0 ? device : rt.deviceOwning(address) ?? device
+        guard target < rt.devices.count else { return CUDAError.invalidDevice }
+        guard pitch >= width, width >= 0, height >= 0 else { return CUDAError.invalidValue }
+        if width == 0 || height == 0 { return 0 }
+        c.post(Memset2D(device: target, stream: handle, destination: UInt64(address), pitch: pitch,
+                        value: UInt8(truncatingIfNeeded: value), width: width, height: height))
+        return 0
+    })
+}
+
+// MARK: Symbols
+
+private func symbolCopy(_ symbol: UnsafeRawPointer?, offset: Int, count: Int, _ body: (Runtime, Connection, UInt) -> Int32) -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { c in
+        guard let symbol else { return CUDAError.invalidSymbol }
+        switch rt.resolve(symbol: symbol, device: ThreadState.current.device, c) {
+        case .failure(let f): return f.code
+        case .success(let v):
+            guard offset >= 0, count >= 0, offset + count <= v.size else { return CUDAError.invalidValue }
+            return body(rt, c, UInt(v.address) + UInt(offset))
+        }
+    })
+}
+
+@_cdecl("cudaMemcpyToSymbol")
+public func cudaMemcpyToSymbol(_ symbol: UnsafeRawPointer?, _ source: UnsafeRawPointer?, _ count: Int, _ offset: Int, _ kind: Int32) -> Int32 {
+    symbolCopy(symbol, offset: offset, count: count) { rt, c, address in
+        rt.copy(destination: address, source: UInt(bitPattern: source), count: count,
+                kind: kind == CopyKind.deviceToDevice.rawValue ? kind : CopyKind.hostToDevice.rawValue, stream: 0, async: false, c)
+    }
+}
+
+@_cdecl("cudaMemcpyToSymbolAsync")
+public func cudaMemcpyToSymbolAsync(_ symbol: UnsafeRawPointer?, _ source: UnsafeRawPointer?, _ count: Int, _ offset: Int, _ kind: Int32,
+                                    _ stream: UnsafeMutableRawPointer?) -> Int32 {
+    symbolCopy(symbol, offset: offset, count: count) { rt, c, address in
+        rt.copy(destination: address, source: UInt(bitPattern: source), count: count,
+                kind: kind == CopyKind.deviceToDevice.rawValue ? kind : CopyKind.hostToDevice.rawValue,
+                stream: UInt(bitPattern: stream), async: true, c)
+    }
+}
+
+@_cdecl("cudaMemcpyFromSymbol")
+public func cudaMemcpyFromSymbol(_ destination: UnsafeMutableRawPointer?, _ symbol: UnsafeRawPointer?, _ count: Int, _ offset: Int, _ kind: Int32) -> Int32 {
+    symbolCopy(symbol, offset: offset, count: count) { rt, c, address in
+        rt.copy(destination: UInt(bitPattern: destination), source: address, count: count,
+                kind: kind == CopyKind.deviceToDevice.rawValue ? kind : CopyKind.deviceToHost.rawValue, stream: 0, async: false, c)
+    }
+}
+
+@_cdecl("cudaMemcpyFromSymbolAsync")
+public func cudaMemcpyFromSymbolAsync(_ destination: UnsafeMutableRawPointer?, _ symbol: UnsafeRawPointer?, _ count: Int, _ offset: Int,
+                                      _ kind: Int32, _ stream: UnsafeMutableRawPointer?) -> Int32 {
+    symbolCopy(symbol, offset: offset, count: count) { rt, c, address in
+        rt.copy(destination: UInt(bitPattern: destination), source: address, count: count,
+                kind: kind == CopyKind.deviceToDevice.rawValue ? kind : CopyKind.deviceToHost.rawValue,
+                stream: UInt(bitPattern: stream), async: true, c)
+    }
+}
+
+@_cdecl("cudaGetSymbolAddress")
+public func cudaGetSymbolAddress(_ pointer: UnsafeMutablePointer<UInt>?, _ symbol: UnsafeRawPointer?) -> Int32 {
+    symbolCopy(symbol, offset: 0, count: 0) { _, _, address in
+        pointer?.pointee = address
+        return 0
+    }
+}
+
+@_cdecl("cudaGetSymbolSize")
+public func cudaGetSymbolSize(_ size: UnsafeMutablePointer<Int>?, _ symbol: UnsafeRawPointer?) -> Int32 {
+    let rt = Runtime.shared
+    guard let symbol, let v = rt.lock.withLock({ rt.variables[symbol] }) else { return record(CUDAError.invalidSymbol) }
+    size?.pointee = v.size
+    return 0
+}
+
+// MARK: Pointers
+
+@_cdecl("cudaPointerGetAttributes")
+public func cudaPointerGetAttributes(_ attributes: UnsafeMutableRawPointer?, _ pointer: UnsafeRawPointer?) -> Int32 {
+    guard let attributes else { return record(CUDAError.invalidValue) }
+    let rt = Runtime.shared
+    return record(rt.withSession { _ in
+        // struct cudaPointerAttributes { enum cudaMemoryType type; int device; void *devicePointer; void *hostPointer; }
+        let address = UInt(bitPattern: pointer)
+        attributes.initializeMemory(as: UInt8.self, repeating: 0, count: 24)
+        if let device = rt.deviceOwning(address) {
+            attributes.storeBytes(of: Int32(2), as: Int32.self)
+            attributes.storeBytes(of: Int32(device), toByteOffset: 4, as: Int32.self)
+            attributes.storeBytes(of: address, toByteOffset: 8, as: UInt.self)
+        } else if rt.pinnedBuffer(containing: address, count: 1) != nil {
+            attributes.storeBytes(of: Int32(1), as: Int32.self)
+            attributes.storeBytes(of: Int32(ThreadState.current.device), toByteOffset: 4, as: Int32.self)
+            attributes.storeBytes(of: address, toByteOffset: 16, as: UInt.self)
+        } else {
+            attributes.storeBytes(of: Int32(-2), toByteOffset: 4, as: Int32.self)
+            attributes.storeBytes(of: address, toByteOffset: 16, as: UInt.self)
+        }
+        return 0
+    })
+}

@@ -1,0 +1,123 @@
+import TesseraWire
+
+/// A fatbinary the program registered at load, and the module it became on each device that used it.
+final class FatbinRecord {
+    /// The container (or PTX text) nvcc embedded.
+    let image: UnsafeRawBufferPointer
+    var loaded: [Int: LoadedModule] = [:]
+    var loadErrors: [Int: Int32] = [:]
+
+    init(image: UnsafeRawBufferPointer) { self.image = image }
+
+    /// Finds the image behind a `__fatBinC_Wrapper_t` (magic 0x466243B1; `data` at offset 8).
+    static func image(fromWrapper wrapper: UnsafeRawPointer) -> UnsafeRawBufferPointer? {
+        guard wrapper.loadUnaligned(as: UInt32.self) == 0x4662_43B1,
+              let data = wrapper.loadUnaligned(fromByteOffset: 8, as: UnsafeRawPointer?.self)
+        else { return nil }
+        if data.loadUnaligned(as: UInt32.self) == 0xBA55_ED50 {
+            let headerSize = Int(data.loadUnaligned(fromByteOffset: 6, as: UInt16.self))
+            let payload = Int(data.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            guard headerSize >= 16, payload < 1 << 32 else { return nil }
+            return UnsafeRawBufferPointer(start: data, count: headerSize + payload)
+        }
+        // PTX text embedded directly: up to and including the terminating NUL.
+        var n = 0
+        while data.load(fromByteOffset: n, as: UInt8.self) != 0 && n < 1 << 30 { n += 1 }
+        return UnsafeRawBufferPointer(start: data, count: n + 1)
+    }
+}
+
+/// A fatbinary loaded on one device.
+struct LoadedModule {
+    var handle: UInt64
+    var kernels: [String: (index: Int, info: KernelInfo)]
+    var variables: [String: VariableInfo]
+}
+
+/// A `__global__` function the program registered (its host stub is the `func` argument of CUDA calls), with
+/// what each device resolved it to.
+final class KernelReference {
+    let fatbin: FatbinRecord
+    let name: String
+    /// Per device: module handle, kernel index and info; filled on first launch there.
+    var resolved: [ResolvedKernel?] = []
+
+    init(fatbin: FatbinRecord, name: String) {
+        self.fatbin = fatbin
+        self.name = name
+    }
+}
+
+struct ResolvedKernel {
+    var module: UInt64
+    var index: Int
+    var info: KernelInfo
+}
+
+/// A `__device__` or `__constant__` variable the program registered.
+struct VariableReference {
+    let fatbin: FatbinRecord
+    let name: String
+    let size: Int
+}
+
+extension Runtime {
+    /// The module of `fatbin` on `device`, loading it there on first use (one round trip per module and device).
+    func module(_ fatbin: FatbinRecord, device: Int, _ c: Connection) -> Result<LoadedModule, RuntimeFailure> {
+        if let m = fatbin.loaded[device] { return .success(m) }
+        if let e = fatbin.loadErrors[device] { return .failure(RuntimeFailure(e, "")) }
+        let reply = c.call(LoadModule(device: device), payload: fatbin.image) { (r) throws(WireError) in try LoadModuleReply(from: &r) }
+        if case let .done(h, _, _) = reply, !h.status.isOK {
+            Log.once("module:\(h.status.message)", "cannot load the program's GPU code: \(h.status)")
+        }
+        let (e, value) = outcome(reply, device: device, synchronizing: false)
+        guard e == 0, let value else {
+            if e != CUDAError.unknown { fatbin.loadErrors[device] = e }
+            return .failure(RuntimeFailure(e, ""))
+        }
+        var kernels: [String: (index: Int, info: KernelInfo)] = [:]
+        for (i, k) in value.kernels.enumerated() { kernels[k.name] = (i, k) }
+        var variables: [String: VariableInfo] = [:]
+        for v in value.variables { variables[v.name] = v }
+        let m = LoadedModule(handle: value.module, kernels: kernels, variables: variables)
+        fatbin.loaded[device] = m
+        return .success(m)
+    }
+
+    /// What `kernel` is on `device`.
+    func resolve(_ kernel: KernelReference, device: Int, _ c: Connection) -> Result<ResolvedKernel, RuntimeFailure> {
+        if device < kernel.resolved.count, let r = kernel.resolved[device] { return .success(r) }
+        switch module(kernel.fatbin, device: device, c) {
+        case .failure(let f): return .failure(f)
+        case .success(let m):
+            guard let k = m.kernels[kernel.name] else {
+                Log.once("kernel:\(kernel.name)", "kernel \(kernel.name) is not in the program's GPU code")
+                return .failure(RuntimeFailure(CUDAError.invalidDeviceFunction, ""))
+            }
+            let r = ResolvedKernel(module: m.handle, index: k.index, info: k.info)
+            while kernel.resolved.count <= device { kernel.resolved.append(nil) }
+            kernel.resolved[device] = r
+            return .success(r)
+        }
+    }
+
+    /// The device address and size of a registered variable on `device`.
+    func resolve(symbol: UnsafeRawPointer, device: Int, _ c: Connection) -> Result<VariableInfo, RuntimeFailure> {
+        guard let v = variables[symbol] else { return .failure(RuntimeFailure(CUDAError.invalidSymbol, "")) }
+        switch module(v.fatbin, device: device, c) {
+        case .failure(let f): return .failure(f)
+        case .success(let m):
+            guard let info = m.variables[v.name] else { return .failure(RuntimeFailure(CUDAError.invalidSymbol, "")) }
+            return .success(info)
+        }
+    }
+
+    /// Forgets what was loaded on `device` (after cudaDeviceReset).
+    func forgetModules(device: Int) {
+        for f in fatbins.values {
+            f.loaded[device] = nil
+            f.loadErrors[device] = nil
+        }
+        for k in functions.values where device < k.resolved.count { k.resolved[device] = nil }
+    }
+}

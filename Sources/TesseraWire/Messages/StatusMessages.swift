@@ -1,0 +1,101 @@
+/// Asks the node for its GPUs and sessions (administration and tests). Allowed as the first frame instead of
+/// ``Hello``; such a connection holds no vGPUs.
+public struct NodeStatusRequest: WireMessage, Hashable {
+    public static let opcode = Opcode.nodeStatus
+    public init() {}
+    public func encode(into w: inout WireWriter) {}
+    public init(from r: inout WireReader) throws(WireError) {}
+}
+
+/// A physical GPU of the node and how much of it is granted and used.
+public struct GPUStatus: Sendable, Hashable {
+    public var index: Int
+    public var name: String
+    public var totalMemory: Int
+    /// Bytes allocated on the device by all sessions.
+    public var usedMemory: Int
+    /// Memory promised to vGPUs placed on this GPU.
+    public var grantedMemory: Int
+    public var grantedComputePercent: Int
+
+    public init(index: Int, name: String, totalMemory: Int, usedMemory: Int, grantedMemory: Int, grantedComputePercent: Int) {
+        self.index = index; self.name = name; self.totalMemory = totalMemory; self.usedMemory = usedMemory
+        self.grantedMemory = grantedMemory; self.grantedComputePercent = grantedComputePercent
+    }
+}
+
+/// One vGPU of a session.
+public struct VirtualGPUStatus: Sendable, Hashable {
+    public var physicalIndex: Int
+    public var memoryBytes: Int
+    public var computePercent: Int
+    public var usedMemory: Int
+    public init(physicalIndex: Int, memoryBytes: Int, computePercent: Int, usedMemory: Int) {
+        self.physicalIndex = physicalIndex; self.memoryBytes = memoryBytes
+        self.computePercent = computePercent; self.usedMemory = usedMemory
+    }
+}
+
+/// A live session: its peer's identity (from the kernel on a unix socket) and its vGPUs.
+public struct SessionStatus: Sendable, Hashable {
+    public var id: UInt64
+    public var programName: String
+    /// Peer credentials; -1 when unknown (TCP).
+    public var pid: Int
+    public var uid: Int
+    public var gid: Int
+    /// "unix" or the TCP peer address.
+    public var peer: String
+    public var virtualGPUs: [VirtualGPUStatus]
+    public init(id: UInt64, programName: String, pid: Int, uid: Int, gid: Int, peer: String, virtualGPUs: [VirtualGPUStatus]) {
+        self.id = id; self.programName = programName; self.pid = pid; self.uid = uid; self.gid = gid
+        self.peer = peer; self.virtualGPUs = virtualGPUs
+    }
+}
+
+/// The node's answer to ``NodeStatusRequest``.
+public struct NodeStatusReply: Sendable, Hashable {
+    public var gpus: [GPUStatus]
+    public var sessions: [SessionStatus]
+    public init(gpus: [GPUStatus], sessions: [SessionStatus]) { self.gpus = gpus; self.sessions = sessions }
+
+    public func encode(into w: inout WireWriter) {
+        w.u32(UInt32(gpus.count))
+        for g in gpus {
+            w.size(g.index); w.string(g.name); w.size(g.totalMemory); w.size(g.usedMemory)
+            w.size(g.grantedMemory); w.size(g.grantedComputePercent)
+        }
+        w.u32(UInt32(sessions.count))
+        for s in sessions {
+            w.u64(s.id); w.string(s.programName); w.i64(Int64(s.pid)); w.i64(Int64(s.uid)); w.i64(Int64(s.gid))
+            w.string(s.peer)
+            w.u32(UInt32(s.virtualGPUs.count))
+            for v in s.virtualGPUs { w.size(v.physicalIndex); w.size(v.memoryBytes); w.size(v.computePercent); w.size(v.usedMemory) }
+        }
+    }
+
+    public init(from r: inout WireReader) throws(WireError) {
+        gpus = []
+        sessions = []
+        let g = Int(try r.u32())
+        guard g <= 4096 else { throw WireError(.malformed, "\(g) GPUs") }
+        for _ in 0..<g {
+            gpus.append(GPUStatus(index: try r.size(), name: try r.string(), totalMemory: try r.size(), usedMemory: try r.size(),
+                                  grantedMemory: try r.size(), grantedComputePercent: try r.size()))
+        }
+        let s = Int(try r.u32())
+        guard s <= 1 << 20 else { throw WireError(.malformed, "\(s) sessions") }
+        for _ in 0..<s {
+            let id = try r.u64(), name = try r.string()
+            let pid = Int(try r.i64()), uid = Int(try r.i64()), gid = Int(try r.i64())
+            let peer = try r.string()
+            let n = Int(try r.u32())
+            guard n <= WireProtocol.maxVirtualGPUs else { throw WireError(.malformed, "\(n) vGPUs") }
+            var v: [VirtualGPUStatus] = []
+            for _ in 0..<n {
+                v.append(VirtualGPUStatus(physicalIndex: try r.size(), memoryBytes: try r.size(), computePercent: try r.size(), usedMemory: try r.size()))
+            }
+            sessions.append(SessionStatus(id: id, programName: name, pid: pid, uid: uid, gid: gid, peer: peer, virtualGPUs: v))
+        }
+    }
+}

@@ -1,0 +1,42 @@
+/// What a frame carries. Requests travel client → node; ``reply`` and ``fatal`` travel node → client.
+public enum Opcode: UInt16, Sendable, CaseIterable {
+    // Session
+    case hello = 1
+    case registerHostMemory = 2
+    case unregisterHostMemory = 3
+    case nodeStatus = 4
+    // Memory
+    case allocate = 10
+    case free = 11
+    case memoryInfo = 12
+    case copyToDevice = 13
+    case copyFromDevice = 14
+    case copyOnDevice = 15
+    case copy2D = 16
+    case memset = 17
+    case memset2D = 18
+    // Streams, events, devices
+    case createStream = 30
+    case destroyStream = 31
+    case synchronizeStream = 32
+    case queryStream = 33
+    case streamWaitEvent = 34
+    case createEvent = 40
+    case destroyEvent = 41
+    case recordEvent = 42
+    case synchronizeEvent = 43
+    case queryEvent = 44
+    case eventElapsedTime = 45
+    case synchronizeDevice = 50
+    case resetDevice = 51
+    // Code
+    case loadModule = 60
+    case launchKernel = 61
+    // Node → client
+    case reply = 0x8000
+    /// The node ends the session: the body is a ``ReplyStatus`` saying why.
+    case fatal = 0x8001
+
+    /// Whether a client may send this opcode.
+    public var isRequest: Bool { rawValue < 0x8000 }
+}

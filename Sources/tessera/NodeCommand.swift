@@ -1,0 +1,77 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import TesseraNode
+import TesseraSim
+import TesseraWire
+
+/// `tessera node`: the per-node daemon.
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Run the node daemon: serve vGPU sessions of this node's GPUs.",
+        discussion: """
+            Standalone mode with simulated GPUs: `tessera node --sim-gpus 2 --sim-gpu-memory 16GiB`.
+            Programs on this machine connect through the unix socket; programs elsewhere through --listen.
+            """
+    )
+
+    @Option(help: "Unix socket for local programs.")
+    var socket: String = NodeConfiguration.defaultSocketPath
+
+    @Option(help: "Also serve remote programs over TCP at HOST:PORT (port 0 picks a free one).")
+    var listen: String?
+
+    @Option(name: .customLong("sim-gpus"), help: "Number of simulated GPUs.")
+    var simGPUs: Int = 1
+
+    @Option(name: .customLong("sim-gpu-memory"), help: "Memory of each simulated GPU (MiB/GiB units).")
+    var simGPUMemory: String = "16GiB"
+
+    @Option(help: "Model the simulated GPUs report: \(SimulatedModel.allNames).")
+    var simGPUModel: String = "h100"
+
+    @Option(name: .customLong("sim-sms"), help: "Override the model's number of streaming multiprocessors.")
+    var simSMs: Int?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        guard simGPUs >= 0, simGPUs <= 64 else { throw ValidationError("--sim-gpus must be 0…64") }
+        guard let memory = VirtualGPUEnvironment.parseSize(simGPUMemory) else {
+            throw ValidationError("--sim-gpu-memory: '\(simGPUMemory)' is not a size like 16GiB or 512MiB")
+        }
+        guard let model = SimulatedModel(name: simGPUModel) else {
+            throw ValidationError("--sim-gpu-model: unknown model '\(simGPUModel)'; known: \(SimulatedModel.allNames)")
+        }
+        var listenAddress: (String, Int)?
+        if let listen {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+                throw ValidationError("--listen must be HOST:PORT, got '\(listen)'")
+            }
+            listenAddress = (String(listen[..<colon]).trimmingBrackets, port)
+        }
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "tessera.node")
+        var properties = model.properties(memory: memory)
+        if let simSMs { properties.multiprocessorCount = simSMs }
+        let backend = SimulatedBackend(count: simGPUs, properties: properties)
+        let node = Node(configuration: NodeConfiguration(socketPath: socket, listen: listenAddress), backend: backend, logger: logger)
+        logger.info("\(simGPUs) simulated \(properties.name) GPU(s), \(VirtualGPUEnvironment.formatSize(memory)) each")
+        let group = ServiceGroup(services: [node], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+}
+
+extension String {
+    /// "[::1]" → "::1", for IPv6 literals in HOST:PORT.
+    var trimmingBrackets: String {
+        hasPrefix("[") && hasSuffix("]") ? String(dropFirst().dropLast()) : self
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import TesseraWire
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tessera run`: runs a CUDA program on vGPUs, with Tessera's runtime in place of NVIDIA's libcudart.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a CUDA program on vGPUs of a Tessera node.",
+        discussion: """
+            The program loads Tessera's libcudart.so.13 / .so.12 instead of NVIDIA's and asks the node for its
+            vGPUs at its first CUDA call. The request travels in the environment (\(VirtualGPUEnvironment.endpoint),
+            \(VirtualGPUEnvironment.virtualGPUs), \(VirtualGPUEnvironment.memory), \(VirtualGPUEnvironment.compute)); options
+            given here override it. Exits with the program's status.
+            """
+    )
+
+    @Option(help: "Node endpoint: a unix socket path or HOST:PORT (default: $\(VirtualGPUEnvironment.endpoint) or \(VirtualGPUEnvironment.defaultEndpoint)).")
+    var endpoint: String?
+
+    @Option(help: "Number of vGPUs.")
+    var vgpus: Int?
+
+    @Option(help: "Memory of each vGPU (MiB/GiB units, e.g. 512MiB, 2GiB).")
+    var memory: String?
+
+    @Option(help: "Compute share of each vGPU in percent (1–100).")
+    var compute: Int?
+
+    @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
+    var command: [String] = []
+
+    func run() throws {
+        var command = command
+        if command.first == "--" { command.removeFirst() }
+        guard let program = command.first else { throw ValidationError("name the program to run after --") }
+        if let vgpus, !(1...WireProtocol.maxVirtualGPUs).contains(vgpus) {
+            throw ValidationError("--vgpus must be 1…\(WireProtocol.maxVirtualGPUs)")
+        }
+        if let memory, VirtualGPUEnvironment.parseSize(memory) == nil {
+            throw ValidationError("--memory: '\(memory)' is not a size like 512MiB or 2GiB (whole MiB)")
+        }
+        if let compute, !(1...100).contains(compute) { throw ValidationError("--compute must be 1…100") }
+
+        let libraries = try RuntimeLibraries.locate()
+        if let endpoint { setenv(VirtualGPUEnvironment.endpoint, endpoint, 1) }
+        if let vgpus { setenv(VirtualGPUEnvironment.virtualGPUs, "\(vgpus)", 1) }
+        if let memory { setenv(VirtualGPUEnvironment.memory, memory, 1) }
+        if let compute { setenv(VirtualGPUEnvironment.compute, "\(compute)", 1) }
+        let existing = getenv("LD_LIBRARY_PATH").map { String(cString: $0) }
+        setenv("LD_LIBRARY_PATH", existing.map { "\(libraries):\($0)" } ?? libraries, 1)
+
+        // Become the program: its exit status and signals are ours.
+        var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) }
+        argv.append(nil)
+        execvp(program, &argv)
+        let code: Int32 = errno == ENOENT ? 127 : 126
+        let message = "tessera run: cannot run \(program): \(String(cString: strerror(errno)))\n"
+        _ = message.withCString { write(2, $0, strlen($0)) }
+        throw ExitCode(code)
+    }
+}
+
+struct RunError: Error, CustomStringConvertible {
+    var description: String
+    var status: Int32
+    init(_ d: String, status: Int32) { description = d; self.status = status }
+}
+
+/// Finds Tessera's runtime next to the `tessera` executable and exposes it under NVIDIA's sonames.
+enum RuntimeLibraries {
+    /// A directory holding libcudart.so.13 and libcudart.so.12 links to Tessera's runtime libraries.
+    static func locate() throws -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { throw RunError("cannot find the tessera executable", status: 1) }
+        let exe = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let dir = String(exe[..<exe.lastIndex(of: "/")!])
+        for major in [13, 12] where access("\(dir)/libTesseraCudart\(major).so", R_OK) != 0 {
+            throw RunError("Tessera's CUDA runtime libTesseraCudart\(major).so is missing next to \(exe); build it with `swift build`", status: 1)
+        }
+        // The links live beside the libraries (created once); a read-only install falls back to a per-user cache.
+        for links in ["\(dir)/cudart", "/tmp/tessera-cudart-\(getuid())"] {
+            if makeLinks(in: links, target: dir) { return links }
+        }
+        throw RunError("cannot create libcudart links for Tessera's runtime", status: 1)
+    }
+
+    private static func makeLinks(in links: String, target: String) -> Bool {
+        mkdir(links, 0o755)
+        for major in [13, 12] {
+            let link = "\(links)/libcudart.so.\(major)", library = "\(target)/libTesseraCudart\(major).so"
+            var buffer = [CChar](repeating: 0, count: 4096)
+            let n = readlink(link, &buffer, buffer.count - 1)
+            if n > 0, String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == library { continue }
+            // Replace atomically so concurrent `tessera run`s never see a missing link.
+            let temporary = "\(link).\(getpid())"
+            guard symlink(library, temporary) == 0, rename(temporary, link) == 0 else {
+                unlink(temporary)
+                return false
+            }
+        }
+        return true
+    }
+}
