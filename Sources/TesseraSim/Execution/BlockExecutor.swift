@@ -237,7 +237,7 @@ final class BlockExecutor {
                 warps[w].status = .running
                 runWarp(w, abort: abort)
                 if let f = fault { return f }
-                if abort.abort.load(ordering: .relaxed) { return nil }
+                if abort.shouldStop { return nil }
                 if warps[w].status != .done { running += 1 }
             }
             if running == 0 { return nil }
@@ -324,7 +324,7 @@ final class BlockExecutor {
             case .bra:
                 let target = Int(ins.imm)
                 if m == s.active {
-                    if target <= s.pc && abort.abort.load(ordering: .relaxed) { s.status = .done; return }
+                    if target <= s.pc && abort.shouldStop { s.status = .done; return }
                     s.pc = target
                     if s.waiting != 0 {
                         if target > s.nextWaitPC { reselect(&s, w, parking: true) } else if target == s.nextWaitPC { merge(&s, w) }
@@ -340,7 +340,7 @@ final class BlockExecutor {
                     s.waiting |= s.active
                     s.active = 0
                     reselect(&s, w, parking: false)
-                    if target <= next && abort.abort.load(ordering: .relaxed) { s.status = .done; return }
+                    if target <= next && abort.shouldStop { s.status = .done; return }
                     continue
                 }
             case .exit:

@@ -29,7 +29,7 @@ final class ExecutionEngine: Sendable {
     @discardableResult
     func execute(_ launch: KernelLaunch, memory: AddressMap, context: SimContext) throws(SimError) -> Int {
         let blocks = launch.grid.count
-        let shared = LaunchState()
+        let shared = LaunchState(context: context)
         let threads = min(workers, blocks)
         let body: @Sendable (Int) -> Void = { [self] _ in
             let box = takeExecutor()
@@ -72,10 +72,18 @@ final class ExecutionEngine: Sendable {
 
 /// Shared state of one launch across its worker threads.
 final class LaunchState: Sendable {
+    /// The launching context: its destruction stops the kernel, even inside a block that never ends.
+    let context: SimContext
     let nextBlock = Atomic<Int>(0)
     let abort = Atomic<Bool>(false)
     let instructions = Atomic<Int>(0)
     let error = Mutex<SimError?>(nil)
+
+    init(context: SimContext) { self.context = context }
+
+    /// Whether running warps should stop: a fault elsewhere in the launch, or the context being destroyed.
+    @inline(__always)
+    var shouldStop: Bool { abort.load(ordering: .relaxed) || context.cancelled.load(ordering: .relaxed) }
 
     func fail(_ e: SimError) {
         error.withLock { if $0 == nil { $0 = e } }
