@@ -82,6 +82,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "tessera-bench-compute",
+            dependencies: ["TesseraSim"],
+            path: "bench/ComputeShare",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "tessera-bench-sim",
             dependencies: ["TesseraSim"],
             path: "bench/SimThroughput",

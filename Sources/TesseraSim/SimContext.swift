@@ -283,19 +283,25 @@ public final class SimContext: Sendable {
             }
             if let t = stream.tail.withLock({ $0 }) { deps.append(t) }
             stream.tail.withLock { $0 = done }
-            if onDevice { device.scheduler.notePending(ObjectIdentifier(self)) }
+            if onDevice && device.schedulesCompute { device.scheduler.notePending(ObjectIdentifier(self)) }
             return deps
         }
         stream.queue.async { [self] in
             for d in dependencies { d.wait() }
             let runnable = stickyError == nil && !cancelled.load(ordering: .relaxed)
-            if onDevice && !runnable { device.scheduler.dropPending(ObjectIdentifier(self)) }
+            if onDevice && !runnable && device.schedulesCompute { device.scheduler.dropPending(ObjectIdentifier(self)) }
             if runnable {
                 do throws(SimError) {
                     if onDevice {
                         var elapsed: UInt64 = 0
                         defer { state.withLock { $0.deviceBusyNanoseconds &+= elapsed } }
-                        try device.scheduler.run(ObjectIdentifier(self), elapsed: &elapsed, work)
+                        if device.schedulesCompute {
+                            try device.scheduler.run(ObjectIdentifier(self), elapsed: &elapsed, work)
+                        } else {
+                            let start = DispatchTime.now().uptimeNanoseconds
+                            defer { elapsed = DispatchTime.now().uptimeNanoseconds - start }
+                            try work()
+                        }
                     } else {
                         try work()
                     }

@@ -26,9 +26,14 @@ public final class SimulatedGPU: Sendable {
     /// Base of the device address window of GPU `ordinal`.
     static func addressBase(ordinal: Int) -> UInt64 { AddressSpace.globalBase + (UInt64(ordinal) << 44) }
 
-    public init(properties: DeviceProperties = DeviceProperties(), ordinal: Int = 0, workerThreads: Int? = nil) {
+    /// Whether work is time-sliced between contexts by their compute quotas. Off only to measure the
+    /// scheduler's own cost: without it contexts' kernels contend freely and quotas are not enforced.
+    public let schedulesCompute: Bool
+
+    public init(properties: DeviceProperties = DeviceProperties(), ordinal: Int = 0, workerThreads: Int? = nil, schedulesCompute: Bool = true) {
         self.properties = properties
         self.ordinal = ordinal
+        self.schedulesCompute = schedulesCompute
         self.engine = ExecutionEngine(workers: workerThreads ?? ExecutionEngine.defaultWorkerCount)
     }
 

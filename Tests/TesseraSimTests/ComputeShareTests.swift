@@ -133,7 +133,9 @@ import Testing
         let n = try Self.calibrate(milliseconds: 1)
         let unlimited = try Self.shares([(ComputeQuota(percent: 100, mode: .share), n)], seconds: 3).busyFraction[0]
         let limited = try Self.shares([(ComputeQuota(percent: 25, mode: .limit), n)], seconds: 3).busyFraction[0]
-        #expect(abs(limited / unlimited - 0.25) <= 0.02, "limited \(limited), unlimited \(unlimited)")
+        // Alone and unlimited, a saturating program gets the whole device; capped, a quarter of its time.
+        #expect(unlimited > 0.8, "unlimited \(unlimited)")
+        #expect(abs(limited - 0.25) <= 0.02, "limited \(limited), unlimited \(unlimited)")
     }
 
     @Test func shareLendsIdleTimeToALoneProgram() throws {

@@ -34,8 +34,33 @@ final class DeviceScheduler: Sendable {
         var lastRefill: UInt64
         /// Units enqueued and not yet finished (or dropped).
         var pending = 0
-        /// Recent (start, end) busy intervals within the utilization window.
+        /// Recent (start, end) busy intervals; those before `recentHead` have left the utilization window.
         var recent: [(UInt64, UInt64)] = []
+        var recentHead = 0
+
+        mutating func refill(now: UInt64) {
+            tokens = min(tokens + Double(now &- lastRefill) * share, share * DeviceScheduler.bucketWindow)
+            lastRefill = now
+        }
+
+        /// Accounts one finished unit. Mutated in place in the dictionary: copying `recent` would cost O(n).
+        mutating func charge(duration: Double, start: UInt64, end: UInt64) {
+            pending -= 1
+            virtualTime += duration / share
+            if quota.mode == .limit { tokens -= duration }
+            recordBusy(start, end)
+        }
+
+        /// Records a busy interval and forgets those that ended before the utilization window (amortized O(1)).
+        mutating func recordBusy(_ start: UInt64, _ end: UInt64) {
+            recent.append((start, end))
+            let horizon = end > DeviceScheduler.utilizationWindow ? end - DeviceScheduler.utilizationWindow : 0
+            while recentHead < recent.count && recent[recentHead].1 < horizon { recentHead += 1 }
+            if recentHead > 1024 && recentHead * 2 > recent.count {
+                recent.removeFirst(recentHead)
+                recentHead = 0
+            }
+        }
         var share: Double { Double(quota.percent) / 100 }
     }
 
@@ -84,9 +109,9 @@ final class DeviceScheduler: Sendable {
     /// A unit of work for `id` was queued.
     func notePending(_ id: ObjectIdentifier) {
         state.withLock { s in
-            guard var c = s.clients[id] else { return }
+            guard let c = s.clients[id] else { return }
             if c.pending == 0 {
-                // Becoming busy after idleness: measured against the busiest-behind active client (the global
+                // Becoming busy after idleness: measured against the furthest-behind active client (the global
                 // virtual time), keep at most a little credit.
                 var globalTime = s.virtualClock
                 var found = false
@@ -94,10 +119,10 @@ final class DeviceScheduler: Sendable {
                     globalTime = found ? min(globalTime, o.virtualTime) : o.virtualTime
                     found = true
                 }
-                c.virtualTime = max(c.virtualTime, globalTime - Self.lagAllowance / c.share)
+                s.clients[id]!.virtualTime = max(c.virtualTime, globalTime - Self.lagAllowance / c.share)
             }
-            c.pending += 1
-            s.clients[id] = c
+            // In place: a copy of the client would copy its busy-interval history.
+            s.clients[id]!.pending += 1
         }
     }
 
@@ -125,6 +150,19 @@ final class DeviceScheduler: Sendable {
     }
 
     private func acquire(_ id: ObjectIdentifier) {
+        // Fast path, one lock and no semaphore: the device is free and this client is next in line.
+        let immediate = state.withLock { s -> Bool in
+            let now = Self.now()
+            if let r = s.reservation, now >= r.until { s.reservation = nil }
+            guard s.current == nil, s.reservation.map({ $0.client == id }) ?? true,
+                  Self.bestClient(&s, now: now) == id else { return false }
+            let t = s.nextTicket
+            s.nextTicket += 1
+            s.reservation = nil
+            _ = Self.start(&s, Waiter(ticket: t, client: id, wake: Self.unused))
+            return true
+        }
+        if immediate { return }
         let wake = DispatchSemaphore(value: 0)
         let ticket = state.withLock { s -> Int in
             let t = s.nextTicket
@@ -164,15 +202,7 @@ final class DeviceScheduler: Sendable {
     private func release(_ id: ObjectIdentifier, start: UInt64, end: UInt64) {
         let next = state.withLock { s -> Waiter? in
             let duration = Double(end - start)
-            if var c = s.clients[id] {
-                c.pending -= 1
-                c.virtualTime += duration / c.share
-                if c.quota.mode == .limit { c.tokens -= duration }
-                c.recent.append((start, end))
-                let horizon = end > Self.utilizationWindow ? end - Self.utilizationWindow : 0
-                if let first = c.recent.first, first.1 < horizon { c.recent.removeAll { $0.1 < horizon } }
-                s.clients[id] = c
-            }
+            s.clients[id]?.charge(duration: duration, start: start, end: end)
             s.current = nil
             return Self.grant(&s, now: Self.now())
         }
@@ -188,20 +218,7 @@ final class DeviceScheduler: Sendable {
         if let r = s.reservation {
             chosen = r.client
         } else {
-            var best: ObjectIdentifier?
-            var bestTime = Double.infinity
-            for (id, var c) in s.clients where c.pending > 0 {
-                if c.quota.mode == .limit {
-                    c.tokens = min(c.tokens + Double(now &- c.lastRefill) * c.share, c.share * bucketWindow)
-                    c.lastRefill = now
-                    s.clients[id] = c
-                    if c.tokens <= 0 { continue }
-                }
-                if c.virtualTime < bestTime || (c.virtualTime == bestTime && best.map { id.hashValue < $0.hashValue } ?? true) {
-                    bestTime = c.virtualTime
-                    best = id
-                }
-            }
+            let best = bestClient(&s, now: now)
             // Waiters of clients the scheduler no longer knows run at once.
             if best == nil, let orphan = s.waiters.first(where: { s.clients[$0.client] == nil }) { return start(&s, orphan) }
             guard let b = best else { return nil }
@@ -214,6 +231,27 @@ final class DeviceScheduler: Sendable {
         if s.reservation == nil { s.reservation = (chosen, now + reservationNanoseconds) }
         return nil
     }
+
+    /// The client with queued work, tokens (for `limit`) and the smallest virtual time.
+    private static func bestClient(_ s: inout State, now: UInt64) -> ObjectIdentifier? {
+        var best: ObjectIdentifier?
+        var bestTime = Double.infinity
+        for id in s.clients.keys where s.clients[id]!.pending > 0 {
+            if s.clients[id]!.quota.mode == .limit {
+                s.clients[id]!.refill(now: now)
+                if s.clients[id]!.tokens <= 0 { continue }
+            }
+            let c = s.clients[id]!
+            if c.virtualTime < bestTime || (c.virtualTime == bestTime && best.map { id.hashValue < $0.hashValue } ?? true) {
+                bestTime = c.virtualTime
+                best = id
+            }
+        }
+        return best
+    }
+
+    /// Placeholder semaphore for units started on the fast path (nobody waits on it).
+    private static let unused = DispatchSemaphore(value: 0)
 
     private static func start(_ s: inout State, _ w: Waiter) -> Waiter {
         s.current = w.ticket
@@ -228,7 +266,7 @@ final class DeviceScheduler: Sendable {
         let horizon = now > Self.utilizationWindow ? now - Self.utilizationWindow : 0
         return state.withLock { s in
             guard let c = s.clients[id] else { return 0 }
-            let busy = c.recent.reduce(UInt64(0)) { sum, r in sum + (r.1 > horizon ? r.1 - max(r.0, horizon) : 0) }
+            let busy = c.recent[c.recentHead...].reduce(UInt64(0)) { sum, r in sum + (r.1 > horizon ? r.1 - max(r.0, horizon) : 0) }
             return Double(busy) / Double(Self.utilizationWindow)
         }
     }
