@@ -23,6 +23,7 @@ let package = Package(
     products: [
         .executable(name: "tessera", targets: ["tessera"]),
         .library(name: "TesseraSim", targets: ["TesseraSim"]),
+        .library(name: "TesseraPlacement", targets: ["TesseraPlacement"]),
         // Drop-in CUDA runtimes; `tessera run` exposes them as libcudart.so.13 and libcudart.so.12.
         .library(name: "TesseraCudart13", type: .dynamic, targets: ["CudartABI13"]),
         .library(name: "TesseraCudart12", type: .dynamic, targets: ["CudartABI12"]),
@@ -42,6 +43,8 @@ let package = Package(
             dependencies: ["CZstd", "CTesseraSimSupport"],
             swiftSettings: strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
         ),
+        // Placement policies, the engine behind controller, extender and trace replay; pure domain logic.
+        .target(name: "TesseraPlacement", swiftSettings: strict),
         // Frames and messages between the CUDA runtime and the node daemon: no I/O, no Foundation.
         .target(name: "TesseraWire", swiftSettings: strict),
         // The per-node daemon: sessions, placement, device backends.
@@ -71,14 +74,22 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "TesseraSim", "TesseraNode",
+                "TesseraSim", "TesseraNode", "TesseraPlacement",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "TesseraSimTests", dependencies: ["TesseraSim"], swiftSettings: strict),
+        .executableTarget(
+            name: "tessera-bench-sim",
+            dependencies: ["TesseraSim"],
+            path: "bench/SimThroughput",
+            swiftSettings: strict
+        ),
+        // CUDA/ holds the .cu sources the tests compile with nvcc at run time.
+        .testTarget(name: "TesseraSimTests", dependencies: ["TesseraSim"], exclude: ["CUDA"], swiftSettings: strict),
+        .testTarget(name: "TesseraPlacementTests", dependencies: ["TesseraPlacement"], swiftSettings: strict),
         .testTarget(name: "TesseraWireTests", dependencies: ["TesseraWire"], swiftSettings: strict),
         .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "TesseraWire"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TesseraWire", "CTesseraPOSIX"], swiftSettings: strict),

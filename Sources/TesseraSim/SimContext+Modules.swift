@@ -97,10 +97,11 @@ extension SimContext {
             throw SimError(.invalidValue, "\(kernel.name) takes \(kernel.parameterBufferSize) bytes of parameters, \(parameters.count) given")
         }
         let launch = KernelLaunch(kernel: kernel, grid: grid, block: block, dynamicSharedBytes: sharedMemoryBytes, parameters: parameters)
-        try enqueue(on: stream) { [self] () throws(SimError) in
+        try enqueue(on: stream, onDevice: true) { [self] () throws(SimError) in
             let start = DispatchTime.now().uptimeNanoseconds
-            defer { recordKernel(nanoseconds: DispatchTime.now().uptimeNanoseconds - start) }
-            try device.engine.execute(launch, memory: addressMap, context: self)
+            var executed = 0
+            defer { recordKernel(nanoseconds: DispatchTime.now().uptimeNanoseconds - start, instructions: executed) }
+            executed = try device.engine.execute(launch, memory: addressMap, context: self)
         }
     }
 }

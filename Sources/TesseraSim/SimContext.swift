@@ -26,6 +26,8 @@ public final class SimContext: Sendable {
         var destroyed = false
         var busyNanoseconds: UInt64 = 0
         var kernelsLaunched = 0
+        var warpInstructions = 0
+        var deviceBusyNanoseconds: UInt64 = 0
     }
     let state = Mutex(State())
     /// Set when the context is being torn down; running kernels check it and stop early.
@@ -121,21 +123,21 @@ public final class SimContext: Sendable {
     public func copyToDevice(_ destination: UInt64, from source: UnsafeRawPointer, count: Int, on stream: SimStream? = nil) throws(SimError) {
         let dst = try checkedPointer(destination, count, "destination")
         let src = UncheckedPointer(source)
-        try enqueue(on: stream) { dst.pointer.copyMemory(from: src.pointer, byteCount: count) }
+        try enqueue(on: stream, onDevice: true) { dst.pointer.copyMemory(from: src.pointer, byteCount: count) }
     }
 
     /// Queues a device-to-host copy. `destination` must remain valid until the work completes.
     public func copyFromDevice(_ source: UInt64, to destination: UnsafeMutableRawPointer, count: Int, on stream: SimStream? = nil) throws(SimError) {
         let src = try checkedPointer(source, count, "source")
         let dst = MutablePointer(destination)
-        try enqueue(on: stream) { dst.pointer.copyMemory(from: src.pointer, byteCount: count) }
+        try enqueue(on: stream, onDevice: true) { dst.pointer.copyMemory(from: src.pointer, byteCount: count) }
     }
 
     /// Queues a device-to-device copy (ranges may overlap, as with memmove).
     public func copyOnDevice(_ destination: UInt64, from source: UInt64, count: Int, on stream: SimStream? = nil) throws(SimError) {
         let dst = try checkedPointer(destination, count, "destination")
         let src = try checkedPointer(source, count, "source")
-        try enqueue(on: stream) { memmove(dst.pointer, src.pointer, count) }
+        try enqueue(on: stream, onDevice: true) { memmove(dst.pointer, src.pointer, count) }
     }
 
     /// Queues a 2D copy between device ranges of `height` rows of `width` bytes.
@@ -144,7 +146,7 @@ public final class SimContext: Sendable {
         if height == 0 || width == 0 { return }
         let dst = try checkedPointer(destination, dpitch * (height - 1) + width, "destination")
         let src = try checkedPointer(source, spitch * (height - 1) + width, "source")
-        try enqueue(on: stream) {
+        try enqueue(on: stream, onDevice: true) {
             for row in 0..<height { memmove(dst.pointer + row * dpitch, src.pointer + row * spitch, width) }
         }
     }
@@ -152,7 +154,7 @@ public final class SimContext: Sendable {
     /// Queues filling `count` bytes at `destination` with `value`.
     public func memset(_ destination: UInt64, value: UInt8, count: Int, on stream: SimStream? = nil) throws(SimError) {
         let dst = try checkedPointer(destination, count, "destination")
-        try enqueue(on: stream) { dst.pointer.initializeMemory(as: UInt8.self, repeating: value, count: count) }
+        try enqueue(on: stream, onDevice: true) { dst.pointer.initializeMemory(as: UInt8.self, repeating: value, count: count) }
     }
 
     // MARK: Streams and events
@@ -207,11 +209,26 @@ public final class SimContext: Sendable {
     /// The error that poisoned the context (an illegal address or launch failure), if any.
     public var stickyError: SimError? { state.withLock { $0.stickyError } }
 
+    /// The context's share of the device's time; takes effect for work that starts after the change.
+    public var computeQuota: ComputeQuota {
+        get { device.scheduler.state.withLock { $0.clients[ObjectIdentifier(self)]?.quota } ?? .whole }
+        set { device.scheduler.update(ObjectIdentifier(self), quota: newValue) }
+    }
+
+    /// Fraction of the last second during which the device was busy with this context's work.
+    public var utilization: Double { device.scheduler.utilization(ObjectIdentifier(self)) }
+
+    /// Total nanoseconds this context's work (kernels and copies) occupied the device.
+    public var deviceBusyNanoseconds: UInt64 { state.withLock { $0.deviceBusyNanoseconds } }
+
     /// Total nanoseconds kernels of this context have executed on the device.
     public var busyNanoseconds: UInt64 { state.withLock { $0.busyNanoseconds } }
 
     /// Number of kernels this context has launched.
     public var kernelsLaunched: Int { state.withLock { $0.kernelsLaunched } }
+
+    /// Warp-instructions this context's kernels have executed (one instruction issued for a warp counts once).
+    public var warpInstructionsExecuted: Int { state.withLock { $0.warpInstructions } }
 
     func waitForAllStreams() {
         let streams = state.withLock { Array($0.streams.values) }
@@ -239,7 +256,7 @@ public final class SimContext: Sendable {
             device.release(a.size)
             a.destroy()
         }
-        device.contextDestroyed()
+        device.contextDestroyed(self)
     }
 
     deinit { destroy() }
@@ -247,8 +264,10 @@ public final class SimContext: Sendable {
     // MARK: Queueing
 
     /// Queues `work` on `stream` (the default stream when nil) behind the dependencies CUDA's stream rules require.
+    /// - Parameter onDevice: the work occupies the device (a kernel or copy): it runs when the device scheduler
+    ///   grants this context the device, and its duration is charged to the context.
     @discardableResult
-    func enqueue(on stream: SimStream?, after extra: [Completion] = [], _ work: @escaping @Sendable () throws(SimError) -> Void) throws(SimError) -> Completion {
+    func enqueue(on stream: SimStream?, after extra: [Completion] = [], onDevice: Bool = false, _ work: @escaping @Sendable () throws(SimError) -> Void) throws(SimError) -> Completion {
         let stream = stream ?? defaultStream
         let done = Completion()
         let dependencies = try state.withLock { (s) throws(SimError) -> [Completion] in
@@ -264,16 +283,27 @@ public final class SimContext: Sendable {
             }
             if let t = stream.tail.withLock({ $0 }) { deps.append(t) }
             stream.tail.withLock { $0 = done }
+            if onDevice { device.scheduler.notePending(ObjectIdentifier(self)) }
             return deps
         }
         stream.queue.async { [self] in
             for d in dependencies { d.wait() }
-            if stickyError == nil && !cancelled.load(ordering: .relaxed) {
+            let runnable = stickyError == nil && !cancelled.load(ordering: .relaxed)
+            if onDevice && !runnable { device.scheduler.dropPending(ObjectIdentifier(self)) }
+            if runnable {
                 do throws(SimError) {
-                    try work()
+                    if onDevice {
+                        var elapsed: UInt64 = 0
+                        defer { state.withLock { $0.deviceBusyNanoseconds &+= elapsed } }
+                        try device.scheduler.run(ObjectIdentifier(self), elapsed: &elapsed, work)
+                    } else {
+                        try work()
+                    }
                 } catch {
+                    // An error of queued work has no caller to return to: it poisons the context and surfaces
+                    // at the next synchronization, whatever its kind, so work never fails silently.
                     state.withLock { s in
-                        if error.isSticky && s.stickyError == nil { s.stickyError = error }
+                        if s.stickyError == nil { s.stickyError = error }
                     }
                 }
             }
@@ -282,9 +312,10 @@ public final class SimContext: Sendable {
         return done
     }
 
-    func recordKernel(nanoseconds: UInt64) {
+    func recordKernel(nanoseconds: UInt64, instructions: Int) {
         state.withLock { s in
             s.busyNanoseconds &+= nanoseconds
+            s.warpInstructions &+= instructions
             s.kernelsLaunched += 1
         }
     }

@@ -18,8 +18,10 @@ public final class SimulatedGPU: Sendable {
         var contexts = 0
     }
     let state = Mutex(State())
-    /// Serializes kernel execution on this device; compute scheduling between contexts hooks in here.
+    /// Interprets kernels on the host's cores.
     let engine: ExecutionEngine
+    /// Time-slices the device between contexts by their compute quotas.
+    let scheduler = DeviceScheduler()
 
     /// Base of the device address window of GPU `ordinal`.
     static func addressBase(ordinal: Int) -> UInt64 { AddressSpace.globalBase + (UInt64(ordinal) << 44) }
@@ -37,10 +39,14 @@ public final class SimulatedGPU: Sendable {
     public var memoryFree: Int { properties.totalMemory - memoryUsed }
 
     /// Creates a context: an isolated set of allocations, modules, streams and events, as one program sees the GPU.
-    /// - Parameter memoryLimit: the most bytes this context may hold at once (a vGPU's quota); `nil` for the whole device.
-    public func makeContext(memoryLimit: Int? = nil) -> SimContext {
+    /// - Parameters:
+    ///   - memoryLimit: the most bytes this context may hold at once (a vGPU's quota); `nil` for the whole device.
+    ///   - compute: the context's share of the device's time.
+    public func makeContext(memoryLimit: Int? = nil, compute: ComputeQuota = .whole) -> SimContext {
         state.withLock { $0.contexts += 1 }
-        return SimContext(device: self, memoryLimit: memoryLimit)
+        let context = SimContext(device: self, memoryLimit: memoryLimit)
+        scheduler.register(ObjectIdentifier(context), quota: compute)
+        return context
     }
 
     /// Reserves `size` bytes of device memory and an address range for them.
@@ -61,5 +67,8 @@ public final class SimulatedGPU: Sendable {
         state.withLock { $0.usedBytes -= size }
     }
 
-    func contextDestroyed() { state.withLock { $0.contexts -= 1 } }
+    func contextDestroyed(_ context: SimContext) {
+        scheduler.unregister(ObjectIdentifier(context))
+        state.withLock { $0.contexts -= 1 }
+    }
 }

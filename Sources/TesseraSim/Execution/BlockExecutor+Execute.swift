@@ -124,7 +124,24 @@ extension BlockExecutor {
                 }
             }
         case .madLoCC, .madCLo, .madHiCC, .madCHi:
-            throw_unsupported_mad_cc()
+            let carry = R + Int(program!.carrySlot) &<< 5
+            let useCarry = ins.op == .madCLo || ins.op == .madCHi
+            let setCarry = ins.op == .madLoCC || ins.op == .madHiCC || ins.mode == 1
+            let high = ins.op == .madHiCC || ins.op == .madCHi
+            forLanes(m) { l in
+                let cin: UInt64 = useCarry ? carry[l] & 1 : 0
+                let p = high ? mulHigh(a[l], b[l], ins.type) : (wide ? a[l] &* b[l] : u64(lo32(a[l]) &* lo32(b[l])))
+                if wide {
+                    let (r1, o1) = p.addingReportingOverflow(c[l])
+                    let (r2, o2) = r1.addingReportingOverflow(cin)
+                    d[l] = r2
+                    if setCarry { carry[l] = (o1 || o2) ? 1 : 0 }
+                } else {
+                    let r = (p & 0xFFFF_FFFF) &+ UInt64(lo32(c[l])) &+ cin
+                    d[l] = r & 0xFFFF_FFFF
+                    if setCarry { carry[l] = (r >> 32) & 1 }
+                }
+            }
         case .and:
             forLanes(m) { d[$0] = a[$0] & b[$0] }
         case .or:
@@ -258,7 +275,21 @@ extension BlockExecutor {
             P[Int(ins.d)] = (P[Int(ins.d)] & ~m) | r
         case .setp:
             var r: UInt32 = 0
-            forLanes(m) { l in if compare(a[l], b[l], ins.type2, ins.mode) { r |= 1 << l } }
+            switch (ins.type2, Comparison(rawValue: ins.mode)!) {
+            case (.s32, .lt): forLanes(m) { l in if s32(a[l]) < s32(b[l]) { r |= 1 << l } }
+            case (.s32, .ge): forLanes(m) { l in if s32(a[l]) >= s32(b[l]) { r |= 1 << l } }
+            case (.s32, .gt): forLanes(m) { l in if s32(a[l]) > s32(b[l]) { r |= 1 << l } }
+            case (.s32, .le): forLanes(m) { l in if s32(a[l]) <= s32(b[l]) { r |= 1 << l } }
+            case (.s32, .eq), (.u32, .eq), (.b32, .eq): forLanes(m) { l in if lo32(a[l]) == lo32(b[l]) { r |= 1 << l } }
+            case (.s32, .ne), (.u32, .ne), (.b32, .ne): forLanes(m) { l in if lo32(a[l]) != lo32(b[l]) { r |= 1 << l } }
+            case (.u32, .lt), (.u32, .lo): forLanes(m) { l in if lo32(a[l]) < lo32(b[l]) { r |= 1 << l } }
+            case (.u32, .ge), (.u32, .hs): forLanes(m) { l in if lo32(a[l]) >= lo32(b[l]) { r |= 1 << l } }
+            case (.s64, .lt): forLanes(m) { l in if Int64(bitPattern: a[l]) < Int64(bitPattern: b[l]) { r |= 1 << l } }
+            case (.s64, .ge): forLanes(m) { l in if Int64(bitPattern: a[l]) >= Int64(bitPattern: b[l]) { r |= 1 << l } }
+            case (.u64, .lt), (.u64, .lo): forLanes(m) { l in if a[l] < b[l] { r |= 1 << l } }
+            case (.u64, .ge), (.u64, .hs): forLanes(m) { l in if a[l] >= b[l] { r |= 1 << l } }
+            default: forLanes(m) { l in if compare(a[l], b[l], ins.type2, ins.mode) { r |= 1 << l } }
+            }
             var q = ~r & m
             if ins.e > 0 {
                 var cp = P[Int(ins.c)]
@@ -391,9 +422,6 @@ extension BlockExecutor {
         }
     }
 
-    func throw_unsupported_mad_cc() {
-        fault = SimError(.notSupported, "mad.cc / madc are not supported by the simulated GPU")
-    }
 
     // MARK: Integer helpers
 

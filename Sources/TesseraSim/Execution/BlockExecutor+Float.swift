@@ -11,6 +11,26 @@ extension BlockExecutor {
         let directed = rounding == .rz || rounding == .rm || rounding == .rp
         let ftz = ins.flags & InstFlags.ftz != 0
         let sat = ins.flags & InstFlags.sat != 0
+        // Common cases with the operation hoisted out of the lane loop.
+        if !directed && !ftz && !sat {
+            if ins.type == .f32 {
+                switch ins.op {
+                case .fadd: forLanes(m) { d[$0] = bits(f32(a[$0]) + f32(b[$0])) }; return
+                case .fsub: forLanes(m) { d[$0] = bits(f32(a[$0]) - f32(b[$0])) }; return
+                case .fmul: forLanes(m) { d[$0] = bits(f32(a[$0]) * f32(b[$0])) }; return
+                case .ffma: forLanes(m) { d[$0] = bits(fmaf(f32(a[$0]), f32(b[$0]), f32(c[$0]))) }; return
+                default: break
+                }
+            } else if ins.type == .f64 {
+                switch ins.op {
+                case .fadd: forLanes(m) { d[$0] = bits(f64(a[$0]) + f64(b[$0])) }; return
+                case .fsub: forLanes(m) { d[$0] = bits(f64(a[$0]) - f64(b[$0])) }; return
+                case .fmul: forLanes(m) { d[$0] = bits(f64(a[$0]) * f64(b[$0])) }; return
+                case .ffma: forLanes(m) { d[$0] = bits(fma(f64(a[$0]), f64(b[$0]), f64(c[$0]))) }; return
+                default: break
+                }
+            }
+        }
         switch ins.type {
         case .f64:
             forLanes(m) { l in

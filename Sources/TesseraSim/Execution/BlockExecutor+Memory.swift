@@ -78,6 +78,49 @@ extension BlockExecutor {
         }
     }
 
+    /// Warp-wide fast path: when every active lane's access of `size` bytes is aligned and falls in one
+    /// global allocation (or in shared memory), returns the host address corresponding to device address 0
+    /// for them, so each lane's host pointer is that plus its address. Nil means: take the per-lane path.
+    @inline(__always)
+    func uniformRegion(_ space: MemorySpace, _ base: Lanes?, _ imm: UInt64, _ m: UInt32, _ size: Int) -> UnsafeMutableRawPointer? {
+        var lo = UInt64.max, hi: UInt64 = 0, misaligned: UInt64 = 0
+        if let base {
+            forLanes(m) { l in
+                let a = base[l] &+ imm
+                lo = Swift.min(lo, a)
+                hi = Swift.max(hi, a)
+                misaligned |= a
+            }
+        } else {
+            lo = imm
+            hi = imm
+            misaligned = imm
+        }
+        guard misaligned & UInt64(size - 1) == 0 else { return nil }
+        let end = hi &+ UInt64(size)
+        guard end > hi else { return nil }
+        switch space {
+        case .global, .generic:
+            if space == .generic && hi >= AddressSpace.sharedBase && lo < AddressSpace.globalBase {
+                guard lo >= AddressSpace.sharedBase, end <= AddressSpace.sharedBase + UInt64(sharedSize) else { return nil }
+                return shared - Int(bitPattern: UInt(AddressSpace.sharedBase))
+            }
+            if lo >= cacheBase && end <= cacheEnd {
+                return cacheStorage! - Int(bitPattern: UInt(cacheBase))
+            }
+            guard let a = memory.find(lo, length: Int(end - lo)) else { return nil }
+            cacheBase = a.base
+            cacheEnd = a.end
+            cacheStorage = a.storage
+            return a.storage - Int(bitPattern: UInt(a.base))
+        case .shared:
+            guard end <= UInt64(sharedSize) else { return nil }
+            return shared
+        default:
+            return nil
+        }
+    }
+
     @inline(__always)
     func load(_ ins: Inst, _ m: UInt32, _ R: Lanes, _ w: Int) {
         let space = MemorySpace(rawValue: ins.space)!
@@ -85,9 +128,23 @@ extension BlockExecutor {
         let size = t.bytes
         let count = Int(ins.count)
         let base = ins.a >= 0 ? R + Int(ins.a) &<< 5 : nil
+        let imm = UInt64(bitPattern: ins.imm)
         if count == 1 {
             let d = R + Int(ins.d) &<< 5
-            // Fast path: a full warp's global loads into one allocation.
+            if let region = uniformRegion(space, base, imm, m, size) {
+                let b = base ?? d  // unused when base is nil
+                switch t {
+                case .f32, .u32, .b32:
+                    if base == nil { let v = UInt64(region.advanced(by: Int(bitPattern: UInt(imm))).load(as: UInt32.self)); forLanes(m) { d[$0] = v } }
+                    else { forLanes(m) { l in d[l] = UInt64(region.advanced(by: Int(bitPattern: UInt(b[l] &+ imm))).load(as: UInt32.self)) } }
+                case .f64, .u64, .b64, .s64:
+                    if base == nil { let v = region.advanced(by: Int(bitPattern: UInt(imm))).load(as: UInt64.self); forLanes(m) { d[$0] = v } }
+                    else { forLanes(m) { l in d[l] = region.advanced(by: Int(bitPattern: UInt(b[l] &+ imm))).load(as: UInt64.self) } }
+                default:
+                    forLanes(m) { l in d[l] = readValue(region.advanced(by: Int(bitPattern: UInt((base?[l] ?? 0) &+ imm))), t) }
+                }
+                return
+            }
             forLanes(m) { l in
                 guard fault == nil else { return }
                 let addr = (base?[l] ?? 0) &+ UInt64(bitPattern: ins.imm)
@@ -113,8 +170,17 @@ extension BlockExecutor {
         let size = t.bytes
         let count = Int(ins.count)
         let base = ins.a >= 0 ? R + Int(ins.a) &<< 5 : nil
+        let imm = UInt64(bitPattern: ins.imm)
         if count == 1 {
             let v = R + Int(ins.b) &<< 5
+            if let region = uniformRegion(space, base, imm, m, size) {
+                switch size {
+                case 4: forLanes(m) { l in region.advanced(by: Int(bitPattern: UInt((base?[l] ?? 0) &+ imm))).storeBytes(of: UInt32(truncatingIfNeeded: v[l]), as: UInt32.self) }
+                case 8: forLanes(m) { l in region.advanced(by: Int(bitPattern: UInt((base?[l] ?? 0) &+ imm))).storeBytes(of: v[l], as: UInt64.self) }
+                default: forLanes(m) { l in writeValue(region.advanced(by: Int(bitPattern: UInt((base?[l] ?? 0) &+ imm))), t, v[l]) }
+                }
+                return
+            }
             forLanes(m) { l in
                 guard fault == nil else { return }
                 let addr = (base?[l] ?? 0) &+ UInt64(bitPattern: ins.imm)

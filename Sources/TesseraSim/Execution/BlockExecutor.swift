@@ -63,6 +63,8 @@ final class BlockExecutor {
     var cacheStorage: UnsafeMutableRawPointer?
 
     var fault: SimError?
+    /// Warp-instructions executed since the last `takeInstructionCount()`.
+    var instructionCount = 0
 
     // Block-wide reduction of bar.red.
     var barrierCount: UInt32 = 0
@@ -302,12 +304,17 @@ final class BlockExecutor {
 
     func runWarp(_ w: Int, abort: LaunchState) {
         var s = warps[w]
-        defer { warps[w] = s }
+        var executed = 0
+        defer {
+            warps[w] = s
+            instructionCount &+= executed
+        }
         let R = regs + w * slotCount * 32
         let P = preds + w * predicateCount
         let C = code
         while true {
             let ins = C[s.pc]
+            executed &+= 1
             var m = s.active
             if ins.guardPredicate >= 0 {
                 let g = P[Int(ins.guardPredicate)]

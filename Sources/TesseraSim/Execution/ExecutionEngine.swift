@@ -25,13 +25,19 @@ final class ExecutionEngine: Sendable {
     init(workers: Int) { self.workers = max(1, workers) }
 
     /// Executes a launch to completion, or until a fault or cancellation. Throws the first fault.
-    func execute(_ launch: KernelLaunch, memory: AddressMap, context: SimContext) throws(SimError) {
+    /// - Returns: the number of warp-instructions executed.
+    @discardableResult
+    func execute(_ launch: KernelLaunch, memory: AddressMap, context: SimContext) throws(SimError) -> Int {
         let blocks = launch.grid.count
         let shared = LaunchState()
         let threads = min(workers, blocks)
         let body: @Sendable (Int) -> Void = { [self] _ in
             let box = takeExecutor()
-            defer { returnExecutor(box) }
+            defer {
+                shared.instructions.add(box.executor.instructionCount, ordering: .relaxed)
+                box.executor.instructionCount = 0
+                returnExecutor(box)
+            }
             box.executor.prepare(launch: launch, memory: memory)
             while !shared.abort.load(ordering: .relaxed) {
                 let index = shared.nextBlock.add(1, ordering: .relaxed).oldValue
@@ -52,6 +58,7 @@ final class ExecutionEngine: Sendable {
             DispatchQueue.concurrentPerform(iterations: threads, execute: body)
         }
         if let error = shared.error.withLock({ $0 }) { throw error }
+        return shared.instructions.load(ordering: .relaxed)
     }
 
     private func takeExecutor() -> BlockExecutorBox {
@@ -67,6 +74,7 @@ final class ExecutionEngine: Sendable {
 final class LaunchState: Sendable {
     let nextBlock = Atomic<Int>(0)
     let abort = Atomic<Bool>(false)
+    let instructions = Atomic<Int>(0)
     let error = Mutex<SimError?>(nil)
 
     func fail(_ e: SimError) {

@@ -191,7 +191,9 @@ private struct Emitter {
     // MARK: Bodies
 
     mutating func emitBody(_ body: [Statement]) throws(SimError) {
-        // Block scopes only matter for `.param`/`.reg` shadowing, which sequential rebinding handles.
+        // `{ … }` blocks scope their declarations: inline-asm blocks redeclare names like %r1 that the
+        // enclosing function also uses, so the outer bindings come back at the closing brace.
+        var saved: [[String: Binding]] = []
         for s in body {
             switch s {
             case .label(let l):
@@ -217,8 +219,10 @@ private struct Emitter {
                 default:
                     throw fail(0, "unexpected \(v.space) variable \(v.name) in a function body")
                 }
-            case .blockOpen, .blockClose:
-                break
+            case .blockOpen:
+                saved.append(scopes[scopes.count - 1].names)
+            case .blockClose:
+                if let names = saved.popLast() { scopes[scopes.count - 1].names = names }
             case .instruction(let ins):
                 try emit(ins)
             }
@@ -487,7 +491,7 @@ private struct Emitter {
             if mods.contains(where: { ["e4m3x2", "e5m2x2", "tf32", "e2m1x2", "e3m2x2", "e2m3x2", "ue8m0x2", "relu"].contains($0) }) { throw unsupported(ins) }
             inst.d = try destination(ops[0], ins)
             inst.a = try source(ops[1], ins, type: types[1])
-        case "add", "sub", "mul", "mad", "fma", "div", "rem", "min", "max", "abs", "neg", "sad", "mul24", "mad24":
+        case "add", "sub", "mul", "mad", "fma", "div", "rem", "min", "max", "abs", "neg", "sad", "mul24", "mad24", "addc", "subc", "madc":
             try emitArithmetic(ins, &inst)
         case "and", "or", "xor", "not", "cnot":
             if type == .pred {
@@ -762,7 +766,7 @@ private struct Emitter {
         let arity: Int
         switch ins.opcode {
         case "abs", "neg": arity = 1
-        case "mad", "fma", "sad", "mad24": arity = 3
+        case "mad", "fma", "sad", "mad24", "madc": arity = 3
         default: arity = 2
         }
         guard ops.count == arity + 1 else { throw fail(ins.line, "\(ins.text) needs \(arity + 1) operands") }
@@ -784,7 +788,9 @@ private struct Emitter {
             let cc = has("cc")
             switch ins.opcode {
             case "add": inst.op = cc ? .addCC : .add
-            case "addc": inst.op = .addC
+            case "addc": inst.op = .addC; inst.mode = cc ? 1 : 0
+            case "subc": inst.op = .subC; inst.mode = cc ? 1 : 0
+            case "madc": inst.op = has("hi") ? .madCHi : .madCLo; inst.mode = cc ? 1 : 0
             case "sub": inst.op = cc ? .subCC : .sub
             case "mul": inst.op = has("wide") ? .mulWide : (has("hi") ? .mulHi : .mulLo)
             case "mad":

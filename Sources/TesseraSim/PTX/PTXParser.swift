@@ -50,7 +50,7 @@ struct PTXParser {
         let negative = accept("-")
         let w = try word()
         guard let v = Self.parseInteger(w) else { throw fail("expected an integer, found '\(w)'") }
-        return negative ? -v : v
+        return negative ? 0 &- v : v
     }
 
     static func parseInteger(_ w: String) -> Int64? {
@@ -222,7 +222,7 @@ struct PTXParser {
             if negative { bits ^= f.width == 32 ? 0x8000_0000 : 0x8000_0000_0000_0000 }
             values.append(.float(bits: bits, width: f.width))
         } else if let i = Self.parseInteger(w) {
-            values.append(.integer(negative ? -i : i))
+            values.append(.integer(negative ? 0 &- i : i))
         } else if w == "generic" || w == "global" {
             try expect("(")
             let s = try word()
@@ -421,7 +421,7 @@ struct PTXParser {
             if negative { bits ^= f.width == 32 ? 0x8000_0000 : 0x8000_0000_0000_0000 }
             return .float(bits: bits, width: f.width)
         }
-        if let first = w.first, first.isNumber, let i = Self.parseInteger(w) { return .integer(negative ? -i : i) }
+        if let first = w.first, first.isNumber, let i = Self.parseInteger(w) { return .integer(negative ? 0 &- i : i) }
         if negative { throw fail("unexpected '-' before \(w)") }
         if w.hasPrefix("%") { return .register(w) }
         // `name+4` outside brackets (e.g. mov.u64 %rd1, sym+4) is rare; plain symbol otherwise.

@@ -1,0 +1,52 @@
+import Testing
+import TesseraPlacement
+
+@Suite struct PlacementRequestTests {
+    @Test func sharesAndWholeGPUsNormalise() throws {
+        let share = try PlacementRequest.sharedGPU(computePercent: 25, memoryMiB: 4096, cpuMilli: 2000)
+        #expect(share.computeMilliPerGPU == 250 && share.gpuCount == 1 && !share.wholeGPU && share.isSharedGPU)
+        #expect(share.gpuMemory == .mebibytes(4096) && share.totalGPUMilli == 250)
+
+        let fullShare = try PlacementRequest(gpuCount: 2, computeMilliPerGPU: 1000)
+        #expect(fullShare.wholeGPU && fullShare.totalGPUMilli == 2000)
+
+        let cpu = try PlacementRequest.cpuOnly(cpuMilli: 500, hostMemoryMiB: 10)
+        #expect(cpu.gpuCount == 0 && cpu.computeMilliPerGPU == 0 && cpu.totalGPUMilli == 0)
+        #expect(try PlacementRequest(cpuMilli: 500, hostMemoryMiB: 10, computeMilliPerGPU: 300) == cpu)
+    }
+
+    @Test func badNumbersAreRejected() {
+        #expect(throws: PlacementError.self) { try PlacementRequest(cpuMilli: -1) }
+        #expect(throws: PlacementError.self) { try PlacementRequest(hostMemoryMiB: -1) }
+        #expect(throws: PlacementError.self) { try PlacementRequest(gpuCount: -1) }
+        #expect(throws: PlacementError.self) { try PlacementRequest(gpuCount: 1, computeMilliPerGPU: 0) }
+        #expect(throws: PlacementError.self) { try PlacementRequest(gpuCount: 1, computeMilliPerGPU: 1001) }
+        #expect(throws: PlacementError.self) { try PlacementRequest.sharedGPU(computePercent: 0, memoryMiB: 1) }
+        #expect(throws: PlacementError.self) { try PlacementRequest.sharedGPU(computePercent: 50, memoryMiB: -5) }
+        #expect(throws: PlacementError.self) { try PlacementRequest.wholeGPUs(0) }
+        do {
+            _ = try PlacementRequest(gpuCount: 1, computeMilliPerGPU: 2000)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.code == .invalidRequest)
+            #expect(error.message.contains("2000"))
+        }
+    }
+
+    @Test func policyNamesParse() throws {
+        #expect(try PlacementPolicy(name: "FGD") == .fgd)
+        #expect(try PlacementPolicy(name: "best-fit") == .bestFit)
+        #expect(try PlacementPolicy(name: "dot_product") == .dotProduct)
+        #expect(try PlacementPolicy(name: "default") == .tessera)
+        for policy in PlacementPolicy.allCases { #expect(try PlacementPolicy(name: policy.rawValue) == policy) }
+        #expect(throws: PlacementError.self) { try PlacementPolicy(name: "worst-fit") }
+    }
+
+    @Test func seedRangesParse() throws {
+        #expect(try ReplayConfiguration.parseSeeds("42-51") == Array(42...51))
+        #expect(try ReplayConfiguration.parseSeeds("7") == [7])
+        #expect(try ReplayConfiguration.parseSeeds("1,5,9-11") == [1, 5, 9, 10, 11])
+        #expect(throws: PlacementError.self) { try ReplayConfiguration.parseSeeds("51-42") }
+        #expect(throws: PlacementError.self) { try ReplayConfiguration.parseSeeds("x") }
+    }
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the whole test suite the way CI does: installs what the tests need (libzstd headers, nvcc from PyPI
+# into .venv-cuda/), then builds once, in release with testable imports, and runs every test.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+if ! [ -e /usr/include/zstd.h ]; then
+  if command -v apt-get >/dev/null; then
+    (apt-get install -y -q libzstd-dev >/dev/null 2>&1) || (apt-get update -q >/dev/null && apt-get install -y -q libzstd-dev >/dev/null)
+  else
+    echo "libzstd development headers (zstd.h) are required" >&2; exit 1
+  fi
+fi
+scripts/setup-cuda.sh >/dev/null
+# One configuration for everything: release (the simulator interprets kernels; debug is far too slow),
+# with testing enabled so test targets may use @testable imports.
+swift build -c release --build-tests -Xswiftc -enable-testing
+swift test -c release --skip-build "$@"
