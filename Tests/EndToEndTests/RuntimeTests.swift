@@ -96,6 +96,32 @@ import TesseraWire
         #expect(third.status == 0, "\(third.stderr)")
     }
 
+    @Test func runExitsWithTheProgramsStatus() throws {
+        let r = Command.run(Products.tessera.path, ["run", "--", "/bin/sh", "-c", "exit 7"])
+        #expect(r.status == 7)
+        let missing = Command.run(Products.tessera.path, ["run", "--", "/nonexistent/program"])
+        #expect(missing.status == 127 && missing.stderr.contains("cannot run"))
+    }
+
+    /// Containers and notebooks pass the request in the environment, with no `tessera run` in between.
+    @Test func requestByEnvironmentAlone() throws {
+        let node = try TestNode()
+        let links = node.directory.appendingPathComponent("lib")
+        try FileManager.default.createDirectory(at: links, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: links.appendingPathComponent("libcudart.so.13").path,
+            withDestinationPath: Products.buildDirectory.appendingPathComponent("libTesseraCudart13.so").path)
+        let r = Command.run(Products.sample("quota"), ["80"], environment: [
+            "LD_LIBRARY_PATH": links.path, "TESSERA_ENDPOINT": node.socketPath, "TESSERA_MEMORY": "80MiB", "TESSERA_COMPUTE": "3",
+        ])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("quota OK \(80 << 20)"))
+        let bad = Command.run(Products.sample("quota"), ["80"], environment: [
+            "LD_LIBRARY_PATH": links.path, "TESSERA_ENDPOINT": node.socketPath, "TESSERA_MEMORY": "lots",
+        ])
+        #expect(bad.status != 0 && bad.stderr.contains("TESSERA_MEMORY='lots'"), "\(bad.stderr)")
+    }
+
     @Test func missingNodeGivesAClearError() throws {
         let r = Command.run(Products.tessera.path, ["run", "--endpoint", "/nonexistent/tessera.sock", "--", Products.sample("memops")])
         #expect(r.status == 1)
