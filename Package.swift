@@ -12,7 +12,7 @@ func cudartLinkerSettings(major: Int) -> [LinkerSetting] {
     [.unsafeFlags([
         "-static-stdlib",
         "-Xlinker", "-soname=libcudart.so.\(major)",
-        "-Xlinker", "--version-script=Sources/CudartABI\(major)/exports.map",
+        "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/CudartABI\(major)/exports.map",
         "-Xlinker", "-z", "-Xlinker", "nodelete",
     ])]
 }

@@ -73,6 +73,20 @@ int main() {
     CHECK(cudaFree(pitched));
     CHECK(cudaMemGetInfo(&freeB, &totalB));
     printf("after free: free=%zu total=%zu\n", freeB, totalB);
+    // A pageable copy larger than the shared staging area travels in the frames.
+    const size_t big = 20 << 20;
+    char *hb = (char *)malloc(big), *hb2 = (char *)malloc(big), *db = nullptr;
+    for (size_t i = 0; i < big; i++) hb[i] = (char)(i * 31 + (i >> 20));
+    CHECK(cudaMalloc(&db, big));
+    CHECK(cudaMemcpy(db, hb, big, cudaMemcpyHostToDevice));
+    CHECK(cudaMemcpy(hb2, db, big, cudaMemcpyDeviceToHost));
+    if (memcmp(hb, hb2, big) != 0) { printf("large pageable mismatch\n"); return 7; }
+    // cudaDeviceReset frees everything the program holds on the device.
+    char *leak = nullptr;
+    CHECK(cudaMalloc(&leak, 1 << 20));
+    CHECK(cudaDeviceReset());
+    CHECK(cudaMemGetInfo(&freeB, &totalB));
+    if (freeB != totalB) { printf("reset left %zu bytes allocated\n", totalB - freeB); return 8; }
     printf("memops OK\n");
     return 0;
 }

@@ -86,7 +86,8 @@ public final class Node: Service, Sendable {
             close(fd)
         }
         if let path = configuration.socketPath { unlink(path) }
-        for s in sessions { s.abort() }
+        // A session whose kernel is still running takes until it stops; do not hold up the shutdown for it.
+        for s in sessions { NodeThread.start { s.abort() } }
         logger.info("node stopped")
     }
 

@@ -21,6 +21,15 @@ extension Runtime {
         }
     }
 
+    /// Sends a copy: pipelined when `async`, else one round trip whose reply ends the call.
+    private func submit<M: WireMessage>(_ m: M, device: Int, async: Bool, _ c: Connection) -> Int32 {
+        if async {
+            c.post(m)
+            return 0
+        }
+        return outcome(c.call(m) { (_: inout WireReader) throws(WireError) in () }, device: device, synchronizing: true).0
+    }
+
     /// The device a copy runs on: the stream's for a created stream, else the device owning the device pointer.
     private func copyDevice(_ stream: UInt, devicePointer: UInt) -> (device: Int, handle: UInt64)? {
         guard let (device, handle) = resolveStream(stream) else { return nil }
@@ -43,11 +52,7 @@ extension Runtime {
             guard let (device, handle) = copyDevice(stream, devicePointer: destination) else { return CUDAError.invalidResourceHandle }
             if sticky(device) != 0 { return sticky(device) }
             let m = CopyOnDevice(device: device, stream: handle, destination: UInt64(destination), source: UInt64(source), count: count)
-            if async {
-                c.post(m)
-                return 0
-            }
-            return outcome(c.call(m) { (_) throws(WireError) in () }, device: device, synchronizing: true).0
+            return submit(m, device: device, async: async, c)
         case .hostToDevice:
             guard let (device, handle) = copyDevice(stream, devicePointer: destination) else { return CUDAError.invalidResourceHandle }
             if sticky(device) != 0 { return sticky(device) }
@@ -65,11 +70,7 @@ extension Runtime {
         if let b = pinnedBuffer(containing: source, count: count), let region = b.region {
             let m = CopyToDevice(device: device, stream: stream, destination: destination, count: count,
                                  source: .region(region, offset: Int(source - b.base)))
-            if async {
-                c.post(m)
-                return 0
-            }
-            return outcome(c.call(m, none), device: device, synchronizing: true).0
+            return submit(m, device: device, async: async, c)
         }
         // Pageable memory on a local session: through the shared staging area.
         if count <= Self.stagingSize, let staging = stagingBuffer(c), let region = staging.region {
@@ -96,11 +97,7 @@ extension Runtime {
         if let b = pinnedBuffer(containing: destination, count: count), let region = b.region {
             let m = CopyFromDevice(device: device, stream: stream, source: source, count: count,
                                    destination: .region(region, offset: Int(destination - b.base)))
-            if async {
-                c.post(m)
-                return 0
-            }
-            return outcome(c.call(m, none), device: device, synchronizing: true).0
+            return submit(m, device: device, async: async, c)
         }
         if count <= Self.stagingSize, let staging = stagingBuffer(c), let region = staging.region {
             let m = CopyFromDevice(device: device, stream: stream, source: source, count: count, destination: .region(region, offset: 0))
@@ -148,22 +145,14 @@ extension Runtime {
             let m = Copy2D(device: device, stream: handle, direction: .deviceToDevice, destination: UInt64(destination),
                            destinationPitch: destinationPitch, source: UInt64(source), sourcePitch: sourcePitch,
                            width: width, height: height, host: .inline)
-            if async {
-                c.post(m)
-                return 0
-            }
-            return outcome(c.call(m, none), device: device, synchronizing: true).0
+            return submit(m, device: device, async: async, c)
         case .hostToDevice:
             guard let (device, handle) = copyDevice(stream, devicePointer: destination) else { return CUDAError.invalidResourceHandle }
             if let b = pinnedBuffer(containing: source, count: hostExtent(sourcePitch)), let region = b.region {
                 let m = Copy2D(device: device, stream: handle, direction: .hostToDevice, destination: UInt64(destination),
                                destinationPitch: destinationPitch, source: 0, sourcePitch: sourcePitch, width: width, height: height,
                                host: .region(region, offset: Int(source - b.base)))
-                if async {
-                    c.post(m)
-                    return 0
-                }
-                return outcome(c.call(m, none), device: device, synchronizing: true).0
+                return submit(m, device: device, async: async, c)
             }
             // Pageable: pack bands of rows and send them in the frames, the last band answered.
             let rowsPerBand = max(1, WireProtocol.maxInlineChunk / width)
@@ -195,11 +184,7 @@ extension Runtime {
                 let m = Copy2D(device: device, stream: handle, direction: .deviceToHost, destination: 0,
                                destinationPitch: destinationPitch, source: UInt64(source), sourcePitch: sourcePitch,
                                width: width, height: height, host: .region(region, offset: Int(destination - b.base)))
-                if async {
-                    c.post(m)
-                    return 0
-                }
-                return outcome(c.call(m, none), device: device, synchronizing: true).0
+                return submit(m, device: device, async: async, c)
             }
             let rowsPerBand = max(1, WireProtocol.maxInlineChunk / width)
             var row = 0

@@ -96,6 +96,56 @@ import TesseraWire
         #expect(third.status == 0, "\(third.stderr)")
     }
 
+    /// Each runtime carries its soname, exports CUDA's names under its own version node only, and needs no
+    /// Swift, Foundation or Dispatch library where it runs.
+    @Test(arguments: [12, 13])
+    func runtimeLibraryIdentity(major: Int) throws {
+        let library = Products.buildDirectory.appendingPathComponent("libTesseraCudart\(major).so").path
+        let dynamic = Command.run("/usr/bin/readelf", ["-d", "-W", library])
+        #expect(dynamic.stdout.contains("Library soname: [libcudart.so.\(major)]"))
+        let needed = dynamic.stdout.split(separator: "\n").filter { $0.contains("(NEEDED)") }
+        #expect(!needed.isEmpty)
+        for line in needed {
+            #expect(!line.contains("swift") && !line.contains("Foundation") && !line.contains("dispatch"), "\(line)")
+        }
+        let symbols = Command.run("/usr/bin/readelf", ["--dyn-syms", "-W", library]).stdout.split(separator: "\n")
+        let exported = symbols.filter { $0.contains(" GLOBAL ") && !$0.contains(" UND ") }
+        #expect(exported.count > 400)
+        for line in exported {
+            #expect(line.contains("@@libcudart.so.\(major)") || line.hasSuffix("libcudart.so.\(major)"), "\(line)")
+        }
+        for name in ["cudaMalloc", "__cudaRegisterFatBinary", "__cudaLaunchKernel", "cudaGetDeviceProperties", "cudaGraphCreate"] {
+            #expect(exported.contains { $0.hasSuffix(" \(name)@@libcudart.so.\(major)") }, "\(name)")
+        }
+        #expect(exported.contains { $0.hasSuffix(" cudaGetDeviceProperties_v2@@libcudart.so.\(major)") } == (major == 12))
+    }
+
+    @Test func runExitsWithTheProgramsStatus() throws {
+        let r = Command.run(Products.tessera.path, ["run", "--", "/bin/sh", "-c", "exit 7"])
+        #expect(r.status == 7)
+        let missing = Command.run(Products.tessera.path, ["run", "--", "/nonexistent/program"])
+        #expect(missing.status == 127 && missing.stderr.contains("cannot run"))
+    }
+
+    /// Containers and notebooks pass the request in the environment, with no `tessera run` in between.
+    @Test func requestByEnvironmentAlone() throws {
+        let node = try TestNode()
+        let links = node.directory.appendingPathComponent("lib")
+        try FileManager.default.createDirectory(at: links, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: links.appendingPathComponent("libcudart.so.13").path,
+            withDestinationPath: Products.buildDirectory.appendingPathComponent("libTesseraCudart13.so").path)
+        let r = Command.run(Products.sample("quota"), ["80"], environment: [
+            "LD_LIBRARY_PATH": links.path, "TESSERA_ENDPOINT": node.socketPath, "TESSERA_MEMORY": "80MiB", "TESSERA_COMPUTE": "3",
+        ])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("quota OK \(80 << 20)"))
+        let bad = Command.run(Products.sample("quota"), ["80"], environment: [
+            "LD_LIBRARY_PATH": links.path, "TESSERA_ENDPOINT": node.socketPath, "TESSERA_MEMORY": "lots",
+        ])
+        #expect(bad.status != 0 && bad.stderr.contains("TESSERA_MEMORY='lots'"), "\(bad.stderr)")
+    }
+
     @Test func missingNodeGivesAClearError() throws {
         let r = Command.run(Products.tessera.path, ["run", "--endpoint", "/nonexistent/tessera.sock", "--", Products.sample("memops")])
         #expect(r.status == 1)

@@ -56,7 +56,7 @@ int main(int argc, char **argv) {
     // One write per message, as an unbatched pipeline would do (112 bytes: a launch frame with 3 pointer args).
     t = seconds();
     for (int i = 0; i < messages; i++) full(sv[0], msg, sizeof msg, 1);
-    full(sv[0], msg, 1, 0);
+    if (messages) full(sv[0], msg, 1, 0);
     if (stream) printf("raw_stream_msgs_per_s %.0f /s\n", messages / (seconds() - t));
     waitpid(child, NULL, 0);
     return 0;
