@@ -17,5 +17,6 @@ scripts/setup-cuda.sh >/dev/null
 swift build -c release --build-tests -Xswiftc -enable-testing
 # Compute-share tests measure device time over seconds of wall time: they run on their own, after the rest,
 # so that the parallel suite's load does not starve their programs' threads.
-swift test -c release --skip-build --skip ComputeShareTests "$@"
-swift test -c release --skip-build --filter ComputeShareTests "$@"
+timing='ComputeShareTests|ComputeIsolationTests'
+swift test -c release --skip-build --skip "$timing" "$@"
+swift test -c release --skip-build --filter "$timing" "$@"

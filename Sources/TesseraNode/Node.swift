@@ -161,7 +161,10 @@ public final class Node: Service, Sendable {
         }
         var contexts: [(Int, any DeviceContext)] = []
         do throws(DeviceError) {
-            for g in gpus { contexts.append((g, try backend.makeContext(gpu: g, memoryLimit: request.memoryBytes))) }
+            for g in gpus {
+                contexts.append((g, try backend.makeContext(gpu: g, memoryLimit: request.memoryBytes,
+                                                            computePercent: request.computePercent, computeMode: request.computeMode)))
+            }
         } catch {
             for (_, c) in contexts { c.destroy() }
             state.withLock { $0.ledger.release(session: session.id) }

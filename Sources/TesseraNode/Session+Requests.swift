@@ -397,7 +397,8 @@ extension Session {
     private func reset(device: Int) throws(DeviceError) {
         let old = try context(device)
         old.destroy()
-        let fresh = try node.backend.makeContext(gpu: vgpus[device].physical, memoryLimit: vgpus[device].memory)
+        let fresh = try node.backend.makeContext(gpu: vgpus[device].physical, memoryLimit: vgpus[device].memory,
+                                                 computePercent: vgpus[device].compute, computeMode: vgpus[device].mode)
         vgpus[device].context = fresh
         streams = streams.filter { $0.value.device != device }
         events = events.filter { $0.value.device != device }

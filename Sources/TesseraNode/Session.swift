@@ -39,6 +39,7 @@ final class Session: @unchecked Sendable {
         var physical: Int
         var memory: Int
         var compute: Int
+        var mode: ComputeMode
         var context: any DeviceContext
     }
 
@@ -55,6 +56,7 @@ final class Session: @unchecked Sendable {
         var physical: Int
         var memory: Int
         var compute: Int
+        var mode: ComputeMode
         var context: any DeviceContext
     }
     var vgpus: [VGPU] = []
@@ -85,7 +87,9 @@ final class Session: @unchecked Sendable {
             SessionStatus(
                 id: id, programName: s.programName, pid: peer.pid, uid: peer.uid, gid: peer.gid, peer: peer.address,
                 virtualGPUs: s.vgpus.map {
-                    VirtualGPUStatus(physicalIndex: $0.physical, memoryBytes: $0.memory, computePercent: $0.compute, usedMemory: $0.context.memoryUsed)
+                    VirtualGPUStatus(physicalIndex: $0.physical, memoryBytes: $0.memory, computePercent: $0.compute, usedMemory: $0.context.memoryUsed,
+                                     computeMode: $0.mode, utilizationBasisPoints: Int(($0.context.utilization * 10_000).rounded()),
+                                     busyNanoseconds: $0.context.busyNanoseconds)
                 })
         }
     }
@@ -219,12 +223,13 @@ final class Session: @unchecked Sendable {
 
     private func greet(_ header: FrameHeader, _ hello: Hello) throws(WireError) {
         sharesMemory = hello.sharesMemory && peer.isLocal
-        let request = VirtualGPURequest(count: hello.virtualGPUs, memoryBytes: hello.memoryBytes, computePercent: hello.computePercent)
+        let request = VirtualGPURequest(count: hello.virtualGPUs, memoryBytes: hello.memoryBytes, computePercent: hello.computePercent,
+                                        computeMode: hello.computeMode)
         do throws(DeviceError) {
             let granted = try node.admit(self, request)
             var infos: [VirtualDeviceInfo] = []
             for (gpu, context) in granted {
-                vgpus.append(VGPU(physical: gpu, memory: request.memoryBytes, compute: request.computePercent, context: context))
+                vgpus.append(VGPU(physical: gpu, memory: request.memoryBytes, compute: request.computePercent, mode: request.computeMode, context: context))
                 var info = node.backend.gpus[gpu].template
                 info.totalMemory = request.memoryBytes
                 info.computePercent = request.computePercent
@@ -232,7 +237,7 @@ final class Session: @unchecked Sendable {
             }
             shared.withLock { s in
                 s.programName = hello.programName
-                s.vgpus = vgpus.map { VGPUShared(physical: $0.physical, memory: $0.memory, compute: $0.compute, context: $0.context) }
+                s.vgpus = vgpus.map { VGPUShared(physical: $0.physical, memory: $0.memory, compute: $0.compute, mode: $0.mode, context: $0.context) }
             }
             phase = phase.greeted(accepted: true)
             logger.info("session started", metadata: [

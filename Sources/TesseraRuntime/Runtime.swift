@@ -99,13 +99,20 @@ public final class Runtime: @unchecked Sendable {
             }
             compute = pct
         }
+        var mode = ComputeMode.share
+        if let v = env(VirtualGPUEnvironment.computeMode) {
+            guard let m = ComputeMode(parsing: v) else {
+                return .failure(RuntimeFailure(CUDAError.initializationError, "\(VirtualGPUEnvironment.computeMode)='\(v)' is not share or limit"))
+            }
+            mode = m
+        }
         let connection: Connection
         switch Connection.connect(to: endpoint) {
         case .success(let c): connection = c
         case .failure(let e): return .failure(RuntimeFailure(CUDAError.noDevice, "\(e.message); no CUDA device is available"))
         }
         let hello = Hello(clientPID: getpid(), virtualGPUs: count, memoryBytes: memory, computePercent: compute,
-                          programName: Self.programName(), sharesMemory: connection.isLocal)
+                          programName: Self.programName(), sharesMemory: connection.isLocal, computeMode: mode)
         switch connection.call(hello, { (r) throws(WireError) in try HelloReply(from: &r) }) {
         case .failed(let why):
             close(connection.fd)

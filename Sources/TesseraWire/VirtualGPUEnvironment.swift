@@ -9,6 +9,8 @@ public enum VirtualGPUEnvironment {
     public static let memory = "TESSERA_MEMORY"
     /// Compute share of each vGPU in percent, 1…100 (default 10).
     public static let compute = "TESSERA_COMPUTE"
+    /// How the compute share applies: `share` (default; idle time is lent out) or `limit` (hard cap).
+    public static let computeMode = "TESSERA_COMPUTE_MODE"
     /// `debug` makes the runtime log every connection step to stderr.
     public static let log = "TESSERA_LOG"
 

@@ -12,7 +12,8 @@ struct RunCommand: ParsableCommand {
         discussion: """
             The program loads Tessera's libcudart.so.13 / .so.12 instead of NVIDIA's and asks the node for its
             vGPUs at its first CUDA call. The request travels in the environment (\(VirtualGPUEnvironment.endpoint),
-            \(VirtualGPUEnvironment.virtualGPUs), \(VirtualGPUEnvironment.memory), \(VirtualGPUEnvironment.compute)); options
+            \(VirtualGPUEnvironment.virtualGPUs), \(VirtualGPUEnvironment.memory), \(VirtualGPUEnvironment.compute),
+            \(VirtualGPUEnvironment.computeMode)); options
             given here override it. Exits with the program's status.
             """
     )
@@ -29,6 +30,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Compute share of each vGPU in percent (1–100).")
     var compute: Int?
 
+    @Option(help: "How the compute share applies: share (idle GPU time is lent out) or limit (hard cap).")
+    var computeMode: String?
+
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments (after --).")
     var command: [String] = []
 
@@ -43,12 +47,14 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("--memory: '\(memory)' is not a size like 512MiB or 2GiB (whole MiB)")
         }
         if let compute, !(1...100).contains(compute) { throw ValidationError("--compute must be 1…100") }
+        if let computeMode, ComputeMode(parsing: computeMode) == nil { throw ValidationError("--compute-mode must be share or limit") }
 
         let libraries = try RuntimeLibraries.locate()
         if let endpoint { setenv(VirtualGPUEnvironment.endpoint, endpoint, 1) }
         if let vgpus { setenv(VirtualGPUEnvironment.virtualGPUs, "\(vgpus)", 1) }
         if let memory { setenv(VirtualGPUEnvironment.memory, memory, 1) }
         if let compute { setenv(VirtualGPUEnvironment.compute, "\(compute)", 1) }
+        if let computeMode { setenv(VirtualGPUEnvironment.computeMode, computeMode.lowercased(), 1) }
         let existing = getenv("LD_LIBRARY_PATH").map { String(cString: $0) }
         setenv("LD_LIBRARY_PATH", existing.map { "\(libraries):\($0)" } ?? libraries, 1)
 

@@ -20,8 +20,9 @@ public protocol DeviceBackend: Sendable {
     var gpus: [PhysicalGPU] { get }
     /// Bytes allocated on a GPU by all contexts.
     func memoryUsed(gpu: Int) -> Int
-    /// Opens an isolated context on a GPU whose allocations may total at most `memoryLimit` bytes.
-    func makeContext(gpu: Int, memoryLimit: Int) throws(DeviceError) -> any DeviceContext
+    /// Opens an isolated context on a GPU whose allocations may total at most `memoryLimit` bytes and whose
+    /// work gets `computePercent` of the GPU's time as `computeMode` says.
+    func makeContext(gpu: Int, memoryLimit: Int, computePercent: Int, computeMode: ComputeMode) throws(DeviceError) -> any DeviceContext
 }
 
 /// A queue of device work in a context.
@@ -52,6 +53,10 @@ public protocol DeviceModule: AnyObject, Sendable {
 public protocol DeviceContext: AnyObject, Sendable {
     var memoryInfo: (free: Int, total: Int) { get }
     var memoryUsed: Int { get }
+    /// Fraction of the GPU's time this context's work occupied it over the last second (0…1).
+    var utilization: Double { get }
+    /// Total device time this context's work has used, in nanoseconds.
+    var busyNanoseconds: UInt64 { get }
     /// The error that poisoned the context (illegal address, launch failure), if any.
     var stickyError: DeviceError? { get }
     var defaultStream: any DeviceStream { get }

@@ -47,9 +47,10 @@ public final class SimulatedBackend: DeviceBackend {
 
     public func memoryUsed(gpu: Int) -> Int { devices[gpu].memoryUsed }
 
-    public func makeContext(gpu: Int, memoryLimit: Int) throws(DeviceError) -> any DeviceContext {
+    public func makeContext(gpu: Int, memoryLimit: Int, computePercent: Int, computeMode: ComputeMode) throws(DeviceError) -> any DeviceContext {
         guard devices.indices.contains(gpu) else { throw DeviceError(.invalidDevice, "no GPU \(gpu) on this node") }
-        return SimulatedContext(devices[gpu].makeContext(memoryLimit: memoryLimit))
+        let quota = ComputeQuota(percent: computePercent, mode: computeMode == .limit ? .limit : .share)
+        return SimulatedContext(devices[gpu].makeContext(memoryLimit: memoryLimit, compute: quota))
     }
 }
 
@@ -123,6 +124,8 @@ final class SimulatedContext: DeviceContext {
 
     var memoryInfo: (free: Int, total: Int) { context.memoryInfo }
     var memoryUsed: Int { context.memoryUsed }
+    var utilization: Double { context.utilization }
+    var busyNanoseconds: UInt64 { context.deviceBusyNanoseconds }
     var stickyError: DeviceError? { context.stickyError.map(DeviceError.init) }
 
     private func sim(_ s: any DeviceStream) throws(DeviceError) -> SimStream {

@@ -1,9 +1,14 @@
+import TesseraWire
+
 /// What a session asks for: `count` vGPUs, each with `memoryBytes` of memory and `computePercent` of one GPU.
 public struct VirtualGPURequest: Sendable, Hashable {
     public var count: Int
     public var memoryBytes: Int
     public var computePercent: Int
-    public init(count: Int, memoryBytes: Int, computePercent: Int) {
+    /// How the share applies; placement counts percents the same for both modes.
+    public var computeMode: ComputeMode
+    public init(count: Int, memoryBytes: Int, computePercent: Int, computeMode: ComputeMode = .share) {
+        self.computeMode = computeMode
         self.count = count
         self.memoryBytes = memoryBytes
         self.computePercent = computePercent

@@ -13,8 +13,12 @@ public struct Hello: WireMessage, Hashable {
     /// The client can share memory with the node (same machine, unix socket): bulk data moves through shared
     /// mappings instead of the socket.
     public var sharesMemory: Bool
+    /// How the compute share applies. Sent last; a client that omits it asks for ``ComputeMode/share``.
+    public var computeMode: ComputeMode
 
-    public init(clientPID: Int32, virtualGPUs: Int, memoryBytes: Int, computePercent: Int, programName: String, sharesMemory: Bool) {
+    public init(clientPID: Int32, virtualGPUs: Int, memoryBytes: Int, computePercent: Int, programName: String, sharesMemory: Bool,
+                computeMode: ComputeMode = .share) {
+        self.computeMode = computeMode
         self.clientPID = clientPID
         self.virtualGPUs = virtualGPUs
         self.memoryBytes = memoryBytes
@@ -31,6 +35,7 @@ public struct Hello: WireMessage, Hashable {
         w.size(computePercent)
         w.string(programName)
         w.bool(sharesMemory)
+        w.u8(computeMode.rawValue)
     }
 
     public init(from r: inout WireReader) throws(WireError) {
@@ -41,6 +46,13 @@ public struct Hello: WireMessage, Hashable {
         computePercent = try r.size(max: 100)
         programName = try r.string()
         sharesMemory = try r.bool()
+        if r.remainingCount > 0 {
+            let raw = try r.u8()
+            guard let mode = ComputeMode(rawValue: raw) else { throw WireError(.malformed, "compute mode \(raw)") }
+            computeMode = mode
+        } else {
+            computeMode = .share
+        }
     }
 }
 

@@ -30,9 +30,18 @@ public struct VirtualGPUStatus: Sendable, Hashable {
     public var memoryBytes: Int
     public var computePercent: Int
     public var usedMemory: Int
-    public init(physicalIndex: Int, memoryBytes: Int, computePercent: Int, usedMemory: Int) {
+    public var computeMode: ComputeMode
+    /// Achieved compute utilization over the last second: the fraction of the GPU's time this vGPU's work
+    /// occupied it, in hundredths of a percent (10 000 = the whole GPU).
+    public var utilizationBasisPoints: Int
+    /// Total device time this vGPU's work has used, in nanoseconds (differences give shares over any window).
+    public var busyNanoseconds: UInt64
+    public init(physicalIndex: Int, memoryBytes: Int, computePercent: Int, usedMemory: Int,
+                computeMode: ComputeMode = .share, utilizationBasisPoints: Int = 0, busyNanoseconds: UInt64 = 0) {
+        self.busyNanoseconds = busyNanoseconds
         self.physicalIndex = physicalIndex; self.memoryBytes = memoryBytes
         self.computePercent = computePercent; self.usedMemory = usedMemory
+        self.computeMode = computeMode; self.utilizationBasisPoints = utilizationBasisPoints
     }
 }
 
@@ -70,7 +79,10 @@ public struct NodeStatusReply: Sendable, Hashable {
             w.u64(s.id); w.string(s.programName); w.i64(Int64(s.pid)); w.i64(Int64(s.uid)); w.i64(Int64(s.gid))
             w.string(s.peer)
             w.u32(UInt32(s.virtualGPUs.count))
-            for v in s.virtualGPUs { w.size(v.physicalIndex); w.size(v.memoryBytes); w.size(v.computePercent); w.size(v.usedMemory) }
+            for v in s.virtualGPUs {
+                w.size(v.physicalIndex); w.size(v.memoryBytes); w.size(v.computePercent); w.size(v.usedMemory)
+                w.u8(v.computeMode.rawValue); w.size(v.utilizationBasisPoints); w.u64(v.busyNanoseconds)
+            }
         }
     }
 
@@ -93,7 +105,11 @@ public struct NodeStatusReply: Sendable, Hashable {
             guard n <= WireProtocol.maxVirtualGPUs else { throw WireError(.malformed, "\(n) vGPUs") }
             var v: [VirtualGPUStatus] = []
             for _ in 0..<n {
-                v.append(VirtualGPUStatus(physicalIndex: try r.size(), memoryBytes: try r.size(), computePercent: try r.size(), usedMemory: try r.size()))
+                let physical = try r.size(), memory = try r.size(), compute = try r.size(), used = try r.size()
+                let raw = try r.u8()
+                guard let mode = ComputeMode(rawValue: raw) else { throw WireError(.malformed, "compute mode \(raw)") }
+                v.append(VirtualGPUStatus(physicalIndex: physical, memoryBytes: memory, computePercent: compute, usedMemory: used,
+                                          computeMode: mode, utilizationBasisPoints: try r.size(max: 10_000), busyNanoseconds: try r.u64()))
             }
             sessions.append(SessionStatus(id: id, programName: name, pid: pid, uid: uid, gid: gid, peer: peer, virtualGPUs: v))
         }

@@ -50,8 +50,11 @@ final class TestNode: @unchecked Sendable {
                     timeout: timeout)
     }
 
-    func start(_ sample: String, _ arguments: [String] = [], vgpus: Int = 1, memory: String = "64MiB", compute: Int = 5) -> RunningCommand {
-        Command.start(Products.tessera.path, runArguments(sample, arguments, vgpus: vgpus, memory: memory, compute: compute, endpoint: nil))
+    func start(_ sample: String, _ arguments: [String] = [], vgpus: Int = 1, memory: String = "64MiB", compute: Int = 5,
+               computeMode: ComputeMode = .share) -> RunningCommand {
+        var args = runArguments(sample, arguments, vgpus: vgpus, memory: memory, compute: compute, endpoint: nil)
+        args.insert(contentsOf: ["--compute-mode", computeMode.description], at: 1)
+        return Command.start(Products.tessera.path, args)
     }
 
     private func runArguments(_ sample: String, _ arguments: [String], vgpus: Int, memory: String, compute: Int, endpoint: String?) -> [String] {
