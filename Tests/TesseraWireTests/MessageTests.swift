@@ -19,6 +19,8 @@ import Testing
 
     @Test func messagesRoundTrip() throws {
         try roundTrip(Hello(clientPID: 42, virtualGPUs: 2, memoryBytes: 512 << 20, computePercent: 25, programName: "vadd", sharesMemory: true))
+        try roundTrip(Hello(clientPID: 7, virtualGPUs: 1, memoryBytes: 1 << 20, computePercent: 30, programName: "train", sharesMemory: false,
+                            computeMode: .limit))
         try roundTrip(CopyToDevice(device: 1, stream: 0x101, destination: 0xB00_0000, count: 99, source: .region(3, offset: 4096)))
         try roundTrip(CopyFromDevice(device: 0, stream: 0, source: 0xB00_0000, count: 7, destination: .inline))
         try roundTrip(Copy2D(device: 0, stream: 5, direction: .deviceToHost, destination: 1, destinationPitch: 512, source: 2,

@@ -13,7 +13,7 @@ public struct Hello: WireMessage, Hashable {
     /// The client can share memory with the node (same machine, unix socket): bulk data moves through shared
     /// mappings instead of the socket.
     public var sharesMemory: Bool
-    /// How the compute share applies. Sent last; a client that omits it asks for ``ComputeMode/share``.
+    /// How the compute share applies.
     public var computeMode: ComputeMode
 
     public init(clientPID: Int32, virtualGPUs: Int, memoryBytes: Int, computePercent: Int, programName: String, sharesMemory: Bool,
@@ -46,13 +46,9 @@ public struct Hello: WireMessage, Hashable {
         computePercent = try r.size(max: 100)
         programName = try r.string()
         sharesMemory = try r.bool()
-        if r.remainingCount > 0 {
-            let raw = try r.u8()
-            guard let mode = ComputeMode(rawValue: raw) else { throw WireError(.malformed, "compute mode \(raw)") }
-            computeMode = mode
-        } else {
-            computeMode = .share
-        }
+        let raw = try r.u8()
+        guard let mode = ComputeMode(rawValue: raw) else { throw WireError(.malformed, "compute mode \(raw)") }
+        computeMode = mode
     }
 }
 
