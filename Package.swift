@@ -81,9 +81,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Saturating workloads for compute-isolation tests and benchmarks.
+        .target(name: "TesseraSimLoad", dependencies: ["TesseraSim"], swiftSettings: strict),
         .executableTarget(
             name: "tessera-bench-compute",
-            dependencies: ["TesseraSim"],
+            dependencies: ["TesseraSim", "TesseraSimLoad"],
             path: "bench/ComputeShare",
             swiftSettings: strict
         ),
@@ -94,7 +96,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // CUDA/ holds the .cu sources the tests compile with nvcc at run time.
-        .testTarget(name: "TesseraSimTests", dependencies: ["TesseraSim"], exclude: ["CUDA"], swiftSettings: strict),
+        .testTarget(name: "TesseraSimTests", dependencies: ["TesseraSim", "TesseraSimLoad"], exclude: ["CUDA"], swiftSettings: strict),
         .testTarget(name: "TesseraPlacementTests", dependencies: ["TesseraPlacement"], swiftSettings: strict),
         .testTarget(name: "TesseraWireTests", dependencies: ["TesseraWire"], swiftSettings: strict),
         .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "TesseraWire"], swiftSettings: strict),
