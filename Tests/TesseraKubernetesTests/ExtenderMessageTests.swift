@@ -108,3 +108,21 @@ import TesseraKubernetes
         #expect(PodCgroup.podUID(inCgroupFile: "garbage") == nil)
     }
 }
+
+@Suite struct HandWrittenJSONTests {
+    @Test func prioritiesDecodeAsFoundationsOwn() throws {
+        let priorities = [HostPriority(host: "n1", score: 7), HostPriority(host: "odd\"name\\\n\u{1}", score: 0)]
+        let decoded = try JSONDecoder().decode([HostPriority].self, from: Data(HostPriority.json(priorities)))
+        #expect(decoded == priorities)
+        #expect(try JSONDecoder().decode([HostPriority].self, from: Data(HostPriority.json([]))).isEmpty)
+    }
+
+    @Test func filterResultsDecodeAsFoundationsOwn() throws {
+        let names = ExtenderFilterResult(
+            nodeNames: ["a", "b\"c"], failedNodes: ["x": "full: [1 MiB/2 %]", "y": "tab\there"],
+            failedAndUnresolvableNodes: ["z": "no GPUs"], error: "")
+        #expect(try JSONDecoder().decode(ExtenderFilterResult.self, from: Data(try names.json())) == names)
+        let objects = ExtenderFilterResult(nodes: .object(["items": .array([])]))
+        #expect(try JSONDecoder().decode(ExtenderFilterResult.self, from: Data(try objects.json())) == objects)
+    }
+}

@@ -32,11 +32,11 @@ public struct ExtenderServer: Service {
         let prefix = pathPrefix
         router.post("\(prefix)/filter") { request, _ -> Response in
             let args = try await Self.decode(ExtenderArgs.self, request)
-            return try Self.json(extender.filter(args))
+            return Self.response(try extender.filter(args).json())
         }
         router.post("\(prefix)/prioritize") { request, _ -> Response in
             let args = try await Self.decode(ExtenderArgs.self, request)
-            return try Self.json(extender.prioritize(args))
+            return Self.response(HostPriority.json(extender.prioritize(args)))
         }
         router.post("\(prefix)/bind") { request, _ -> Response in
             let args = try await Self.decode(ExtenderBindingArgs.self, request)
@@ -69,9 +69,12 @@ public struct ExtenderServer: Service {
     }
 
     static func json(_ value: some Encodable) throws -> Response {
-        let data = try JSONEncoder().encode(value)
-        return Response(
-            status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        response(Array(try JSONEncoder().encode(value)))
+    }
+
+    static func response(_ bytes: [UInt8]) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 
