@@ -32,6 +32,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // libzstd (Debian: libzstd-dev) decodes the ZSTD-compressed entries nvcc 13 writes into fatbinaries.
@@ -71,10 +74,22 @@ let package = Package(
                 linkerSettings: cudartLinkerSettings(major: 13)),
         .target(name: "CudartABI12", dependencies: ["TesseraRuntime"], exclude: ["exports.map"], swiftSettings: strict,
                 linkerSettings: cudartLinkerSettings(major: 12)),
+        // Kubernetes integration: the scheduler extender, its reservations and the Kubernetes API client.
+        .target(
+            name: "TesseraKubernetes",
+            dependencies: [
+                "TesseraPlacement",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "TesseraSim", "TesseraNode", "TesseraPlacement",
+                "TesseraSim", "TesseraNode", "TesseraPlacement", "TesseraKubernetes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -90,6 +105,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "tessera-bench-extender",
+            dependencies: ["TesseraKubernetes", "TesseraPlacement"],
+            path: "bench/ExtenderLatency",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "tessera-bench-sim",
             dependencies: ["TesseraSim"],
             path: "bench/SimThroughput",
@@ -100,6 +121,15 @@ let package = Package(
         .testTarget(name: "TesseraPlacementTests", dependencies: ["TesseraPlacement"], swiftSettings: strict),
         .testTarget(name: "TesseraWireTests", dependencies: ["TesseraWire"], swiftSettings: strict),
         .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "TesseraWire"], swiftSettings: strict),
+        .testTarget(
+            name: "TesseraKubernetesTests",
+            dependencies: [
+                "TesseraKubernetes", "TesseraPlacement",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "EndToEndTests", dependencies: ["TesseraWire", "CTesseraPOSIX"], swiftSettings: strict),
     ]
 )

@@ -52,12 +52,7 @@ struct NodeCommand: AsyncParsableCommand {
             }
             listenAddress = (String(listen[..<colon]).trimmingBrackets, port)
         }
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapLogging(level: logLevel)
         let logger = Logger(label: "tessera.node")
         var properties = model.properties(memory: memory)
         if let simSMs { properties.multiprocessorCount = simSMs }

@@ -6,6 +6,6 @@ struct Tessera: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera",
         abstract: "Virtual GPUs of any size, pooled across a cluster.",
-        subcommands: [PlacementCommand.self, NodeCommand.self, RunCommand.self]
+        subcommands: [NodeCommand.self, RunCommand.self, PlacementCommand.self, SchedulerCommand.self]
     )
 }

@@ -1,0 +1,38 @@
+/// Settings of the node's device plugin.
+public struct DevicePluginConfiguration: Sendable, Hashable {
+    /// The extended resource the plugin advertises.
+    public var resourceName: String
+    /// The kubelet's folder (its sockets live under `device-plugins/` and `pod-resources/`).
+    public var kubeletDirectory: String
+    /// How many vGPUs one GPU may host: the number of device IDs advertised per GPU.
+    public var vgpusPerGPU: Int
+    /// The node daemon's socket folder on the host, mounted into every vGPU container at the same path.
+    public var socketDirectory: String
+    /// The socket's file name in that folder.
+    public var socketName: String
+    /// Where the runtime libraries (`libcudart.so.12`, `.13`) are on the host.
+    public var hostLibraryDirectory: String
+    /// Where they appear in containers (prepended to `LD_LIBRARY_PATH`).
+    public var containerLibraryDirectory: String
+
+    public init(
+        resourceName: String = ResourceNames.standard.vgpu, kubeletDirectory: String = "/var/lib/kubelet",
+        vgpusPerGPU: Int = 16, socketDirectory: String = "/var/run/tessera", socketName: String = "node.sock",
+        hostLibraryDirectory: String = "/opt/tessera/lib", containerLibraryDirectory: String = "/usr/local/tessera/lib"
+    ) {
+        self.resourceName = resourceName
+        self.kubeletDirectory = kubeletDirectory
+        self.vgpusPerGPU = vgpusPerGPU
+        self.socketDirectory = socketDirectory
+        self.socketName = socketName
+        self.hostLibraryDirectory = hostLibraryDirectory
+        self.containerLibraryDirectory = containerLibraryDirectory
+    }
+
+    /// `<kubelet>/device-plugins/kubelet.sock`.
+    public var kubeletSocket: String { "\(kubeletDirectory)/device-plugins/kubelet.sock" }
+    /// `<kubelet>/pod-resources/kubelet.sock`.
+    public var podResourcesSocket: String { "\(kubeletDirectory)/pod-resources/kubelet.sock" }
+    /// The plugin's own socket's base name, as `Register` carries it.
+    public var pluginEndpoint: String { "tessera-vgpu.sock" }
+}

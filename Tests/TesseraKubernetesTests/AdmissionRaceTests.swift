@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+import TesseraKubernetes
+import TesseraPlacement
+
+/// Many pods bound to one node at the same moment each get exactly their own vGPUs: the reservation is keyed by
+/// the pod's UID, and a program's pod is read from its cgroup, so no "oldest pending pod" guess exists to race.
+@Suite struct AdmissionRaceTests {
+    @Test func aThousandPodsBoundConcurrentlyToOneNodeEachGetTheirOwnVGPUs() async throws {
+        let count = 1000
+        // 16 GPUs × 100 % holds 1,600 one-percent vGPUs; memory sizes differ per pod so a swap would show.
+        let node = Fixtures.node("gpu-node", gpus: 16)
+        try await Harness.with(nodes: [node]) { h in
+            let pods = (0..<count).map { i in
+                Fixtures.pod("student-\(i)", uid: Fixtures.uid(1000 + i), memory: 64 + i, compute: 1)
+            }
+            for pod in pods { h.api.add(pod) }
+            let errors = try await withThrowingTaskGroup(of: String.self) { group in
+                for pod in pods {
+                    group.addTask {
+                        let (status, body) = try await h.post("bind", Fixtures.bindingArgs(pod, node: "gpu-node"))
+                        return status == 200 ? try JSONDecoder().decode(ExtenderBindingResult.self, from: body).error : "HTTP \(status)"
+                    }
+                }
+                return try await group.reduce(into: [String]()) { if !$1.isEmpty { $0.append($1) } }
+            }
+            #expect(errors.isEmpty, "\(errors.prefix(3))")
+            #expect(h.api.bindings.count == count)
+
+            // Every pod's programs resolve to that pod's reservation, whatever the order of admission.
+            let procRoot = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-proc-\(UUID())").path
+            defer { try? FileManager.default.removeItem(atPath: procRoot) }
+            let resolver = PodGrantResolver(nodeName: "gpu-node", reservations: h.reservations, procRoot: procRoot)
+            for (i, pod) in pods.enumerated() {
+                let pid = 40_000 + i
+                let uid = pod.metadata.uid!
+                let line = i.isMultiple(of: 2)
+                    ? "0::/kubepods.slice/kubepods-guaranteed.slice/kubepods-pod\(uid.replacingOccurrences(of: "-", with: "_")).slice/cri-containerd-\(i).scope\n"
+                    : "11:memory:/kubepods/pod\(uid)/container-\(i)\n"
+                try FileManager.default.createDirectory(atPath: "\(procRoot)/\(pid)", withIntermediateDirectories: true)
+                try line.write(toFile: "\(procRoot)/\(pid)/cgroup", atomically: true, encoding: .utf8)
+            }
+            var usedMemory = [Int](repeating: 0, count: 16)
+            for (i, pod) in pods.enumerated() {
+                let grant = try await resolver.grant(forProcess: Int32(40_000 + i))
+                #expect(grant.podUID == pod.metadata.uid && grant.podName == pod.metadata.name)
+                #expect(grant.memoryMiBPerVGPU == 64 + i && grant.vgpuCount == 1)
+                usedMemory[grant.gpuIndices[0]] += grant.memoryMiBPerVGPU
+            }
+            // The engine's books agree with the sum of the grants, GPU by GPU.
+            let gpus = try #require(h.reservations.nodes.first).gpus
+            #expect(gpus.enumerated().allSatisfy { $1.freeMemoryMiB == 81_920 - usedMemory[$0] })
+            // A process outside any pod, or in a pod without a reservation, gets nothing.
+            try FileManager.default.createDirectory(atPath: "\(procRoot)/1", withIntermediateDirectories: true)
+            try "0::/system.slice/sshd.service\n".write(toFile: "\(procRoot)/1/cgroup", atomically: true, encoding: .utf8)
+            await #expect(throws: KubernetesError.self) { try await resolver.grant(forProcess: 1) }
+        }
+    }
+
+    @Test func concurrentBindsNeverOvercommitANode() async throws {
+        // Room for exactly ten 10 % vGPUs; twenty pods race for it.
+        try await Harness.with(nodes: [Fixtures.node("one-gpu", gpus: 1)]) { h in
+            let pods = (0..<20).map { Fixtures.pod("p\($0)", uid: Fixtures.uid(5000 + $0), memory: 1024, compute: 10) }
+            for pod in pods { h.api.add(pod) }
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for pod in pods {
+                    group.addTask {
+                        let (_, body) = try await h.post("bind", Fixtures.bindingArgs(pod, node: "one-gpu"))
+                        return try JSONDecoder().decode(ExtenderBindingResult.self, from: body).error.isEmpty
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 10)
+            #expect(h.api.bindings.count == 10)
+            #expect(h.reservations.nodes[0].gpus[0].freeMilli == 0)
+        }
+    }
+}

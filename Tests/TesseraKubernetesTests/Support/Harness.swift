@@ -1,0 +1,134 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import TesseraKubernetes
+import TesseraPlacement
+
+/// Runs the real extender server and the Kubernetes API stand-in on free ports for the duration of `body`.
+struct Harness {
+    let api: KubernetesAPIStandIn
+    let reservations: InProcessReservations
+    let extender: SchedulerExtender
+    let extenderURL: String
+
+    static func with<T: Sendable>(
+        nodes: [TesseraPlacement.Node], configuration: ExtenderConfiguration = .init(),
+        _ body: @Sendable (Harness) async throws -> T
+    ) async throws -> T {
+        let api = KubernetesAPIStandIn()
+        // Quiet: the servers log cancellation at shutdown and refused binds, which the tests provoke.
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            let (apiPorts, apiPort) = AsyncStream.makeStream(of: Int.self)
+            let apiApp = Application(
+                router: api.makeRouter(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                onServerRunning: { apiPort.yield($0.localAddress?.port ?? 0) }, logger: logger)
+            group.addTask { try await apiApp.run() }
+            var apiIterator = apiPorts.makeAsyncIterator()
+            let kubePort = await apiIterator.next()!
+
+            let reservations = try InProcessReservations(nodes: nodes)
+            let extender = SchedulerExtender(
+                configuration: configuration, reservations: reservations,
+                kubernetes: KubernetesClient(configuration: .init(baseURL: "http://127.0.0.1:\(kubePort)")),
+                logger: logger)
+            let (extenderPorts, extenderPort) = AsyncStream.makeStream(of: Int.self)
+            let server = ExtenderServer(extender: extender, host: "127.0.0.1", port: 0, pathPrefix: "/tessera") {
+                extenderPort.yield($0)
+            }
+            group.addTask { try await server.run() }
+            var extenderIterator = extenderPorts.makeAsyncIterator()
+            let port = await extenderIterator.next()!
+            let harness = Harness(
+                api: api, reservations: reservations, extender: extender, extenderURL: "http://127.0.0.1:\(port)/tessera")
+            defer { group.cancelAll() }
+            return try await body(harness)
+        }
+    }
+
+    /// POSTs `json` to the extender's `verb` as kube-scheduler does; returns the status and body.
+    func post(_ verb: String, _ json: String) async throws -> (Int, Data) {
+        var request = URLRequest(url: URL(string: "\(extenderURL)/\(verb)")!)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(json.utf8)
+        let (data, response) = try await Self.session.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    static let session: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpMaximumConnectionsPerHost = 32
+        configuration.timeoutIntervalForRequest = 60
+        return URLSession(configuration: configuration)
+    }()
+}
+
+/// Pods and kube-scheduler JSON as the real components write them.
+enum Fixtures {
+    static func uid(_ n: Int) -> String {
+        let hex = String(n, radix: 16)
+        return "4c0f9a2e-1b7d-4e35-9a61-" + String(repeating: "0", count: 12 - hex.count) + hex
+    }
+
+    static func node(_ name: String, gpus: Int, model: String = "A100", memoryMiB: Int = 81_920) -> TesseraPlacement.Node {
+        TesseraPlacement.Node(
+            name: name, cpuMilli: 64_000, memoryMiB: 262_144,
+            gpus: Array(repeating: GPU(model: model, memoryMiB: memoryMiB), count: gpus))
+    }
+
+    /// A student pod as the API server stores it.
+    static func pod(
+        _ name: String, uid: String, namespace: String = "students", vgpus: Int = 1, memory: Int? = 4096,
+        compute: Int? = 25, annotations: [String: String] = [:]
+    ) -> Pod {
+        var limits = ["tessera.dev/vgpu": "\(vgpus)", "cpu": "2", "memory": "8Gi"]
+        if let memory { limits["tessera.dev/vgpu-memory"] = "\(memory)" }
+        if let compute { limits["tessera.dev/vgpu-compute"] = "\(compute)" }
+        return Pod(
+            metadata: .init(name: name, namespace: namespace, uid: uid, annotations: annotations),
+            spec: .init(containers: [.init(name: "notebook", resources: .init(limits: limits, requests: limits))],
+                        schedulerName: "tessera-scheduler"),
+            status: .init(phase: "Pending"))
+    }
+
+    /// The pod's JSON with the fields a real API object carries besides those Tessera reads.
+    static func podJSON(_ pod: Pod) -> String {
+        let limits = pod.spec.containers[0].resources?.limits ?? [:]
+        let quantities = limits.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\"\($0.value)\"" }.joined(separator: ",")
+        let annotations = (pod.metadata.annotations ?? [:]).map { "\"\($0.key)\":\"\($0.value)\"" }.joined(separator: ",")
+        return """
+            {"kind":"Pod","apiVersion":"v1","metadata":{"name":"\(pod.metadata.name)","namespace":"\(pod.metadata.namespace!)",\
+            "uid":"\(pod.metadata.uid!)","resourceVersion":"48213","creationTimestamp":"2026-11-29T10:00:00Z",\
+            "labels":{"app":"jupyterhub","component":"singleuser-server"},"annotations":{\(annotations)}},\
+            "spec":{"containers":[{"name":"notebook","image":"quay.io/jupyter/scipy-notebook:2026-11-01",\
+            "resources":{"limits":{\(quantities)},"requests":{\(quantities)}},"terminationMessagePath":"/dev/termination-log",\
+            "imagePullPolicy":"IfNotPresent"}],"restartPolicy":"Always","terminationGracePeriodSeconds":30,\
+            "schedulerName":"tessera-scheduler","priority":0,"tolerations":[{"key":"node.kubernetes.io/not-ready",\
+            "operator":"Exists","effect":"NoExecute","tolerationSeconds":300}]},"status":{"phase":"Pending","qosClass":"Guaranteed"}}
+            """
+    }
+
+    /// kube-scheduler's `ExtenderArgs` for a node-cache-capable extender.
+    static func argsWithNames(_ pod: Pod, _ names: [String]) -> String {
+        let list = names.map { "\"\($0)\"" }.joined(separator: ",")
+        return #"{"Pod":\#(podJSON(pod)),"Nodes":null,"NodeNames":[\#(list)]}"#
+    }
+
+    /// kube-scheduler's `ExtenderArgs` with full node objects.
+    static func argsWithNodes(_ pod: Pod, _ names: [String]) -> String {
+        let items = names.map {
+            #"{"metadata":{"name":"\#($0)","labels":{"kubernetes.io/hostname":"\#($0)"}},"status":{"allocatable":{"tessera.dev/vgpu":"16"}}}"#
+        }.joined(separator: ",")
+        return #"{"Pod":\#(podJSON(pod)),"Nodes":{"metadata":{},"items":[\#(items)]},"NodeNames":null}"#
+    }
+
+    static func bindingArgs(_ pod: Pod, node: String) -> String {
+        #"{"PodName":"\#(pod.metadata.name)","PodNamespace":"\#(pod.metadata.namespace!)","PodUID":"\#(pod.metadata.uid!)","Node":"\#(node)"}"#
+    }
+}
