@@ -32,6 +32,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // libzstd (Debian: libzstd-dev) decodes the ZSTD-compressed entries nvcc 13 writes into fatbinaries.
@@ -71,10 +74,40 @@ let package = Package(
                 linkerSettings: cudartLinkerSettings(major: 13)),
         .target(name: "CudartABI12", dependencies: ["TesseraRuntime"], exclude: ["exports.map"], swiftSettings: strict,
                 linkerSettings: cudartLinkerSettings(major: 12)),
+        // The pool's shared vocabulary: API documents (JSON), the HTTP client for controller and CLI, and the
+        // node's link to its controller.
+        .target(
+            name: "TesseraPool",
+            dependencies: [
+                "TesseraNode",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // The pool manager: inventory and leases (a pure state machine), durable state in SQLite, the HTTP API.
+        .target(
+            name: "TesseraController",
+            dependencies: [
+                "TesseraPool", "TesseraPlacement",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "tessera-bench-controller",
+            dependencies: ["TesseraController", "TesseraPool", "TesseraPlacement", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "bench/Controller",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "TesseraSim", "TesseraNode", "TesseraPlacement",
+                "TesseraSim", "TesseraNode", "TesseraPlacement", "TesseraPool", "TesseraController",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -92,6 +125,7 @@ let package = Package(
         .testTarget(name: "TesseraPlacementTests", dependencies: ["TesseraPlacement"], swiftSettings: strict),
         .testTarget(name: "TesseraWireTests", dependencies: ["TesseraWire"], swiftSettings: strict),
         .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "TesseraWire"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["TesseraWire", "CTesseraPOSIX"], swiftSettings: strict),
+        .testTarget(name: "TesseraControllerTests", dependencies: ["TesseraController", "TesseraPool", "TesseraPlacement"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["TesseraWire", "CTesseraPOSIX", "TesseraPool"], swiftSettings: strict),
     ]
 )
