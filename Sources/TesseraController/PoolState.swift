@@ -403,10 +403,11 @@ public struct PoolState: Sendable {
     }
 
     private func freeSummary() -> String {
-        let free = gpuInfos().filter { $0.nodeUp && $0.healthy }.map {
+        let free = gpuInfos().filter { $0.nodeUp && $0.healthy && $0.grantedComputePercent < 100 && $0.grantedMemoryMiB < $0.memoryMiB }.map {
             "\($0.node)/\($0.index) \($0.memoryMiB - $0.grantedMemoryMiB) MiB \(100 - $0.grantedComputePercent) %"
         }
-        return free.isEmpty ? "no GPUs up" : free.joined(separator: ", ")
+        if free.isEmpty { return "nothing (every GPU up is fully granted, or none is up)" }
+        return free.prefix(12).joined(separator: ", ") + (free.count > 12 ? " and \(free.count - 12) more GPUs" : "")
     }
 
     // MARK: Helpers

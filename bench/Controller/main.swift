@@ -41,7 +41,7 @@ var pool = PoolState(strategy: .engine(.tessera), now: 0)
 for n in nodes { _ = try pool.register(n, now: 0) }
 // Fill the pool halfway so decisions are made among partly used GPUs.
 var held: [String] = []
-for i in 0..<2000 {
+for i in 0..<700 {
     let (p, m) = shapes[i % shapes.count]
     if let l = try? pool.grant(LeaseRequest(spec: VirtualGPUSpec(memoryMiB: m, computePercent: p), requester: "bench"), now: 0) { held.append(l.0.id) }
 }
@@ -55,7 +55,7 @@ let controllerTime = try seconds {
 var engine = try PlacementEngine(
     nodes: nodes.map { n in Node(name: n.name, cpuMilli: 1 << 30, memoryMiB: 1 << 40, gpus: n.gpus.map { GPU(model: $0.model, memoryMiB: $0.memoryMiB) }) },
     policy: .tessera, workload: TargetWorkload(weights: shapes.map { (try! PlacementRequest.sharedGPU(computePercent: $0.0, memoryMiB: $0.1), 1) }))
-for i in 0..<2000 {
+for i in 0..<700 {
     let (p, m) = shapes[i % shapes.count]
     _ = engine.placeAndAllocate(try PlacementRequest.sharedGPU(computePercent: p, memoryMiB: m))
 }
