@@ -112,7 +112,7 @@ struct DemoCommand: ParsableCommand {
             Student(name: "frances", node: 1, program: "memops", arguments: [], memory: "128MiB", compute: 15, expect: .success),
             Student(name: "ken", node: 1, program: "vadd", arguments: ["100000", "10"], memory: "512MiB", compute: 30, expect: .success),
             Student(name: "dennis", node: 1, program: "vadd", arguments: ["1000", "1"], memory: "8GiB", compute: 10, expect: .refusal),
-            Student(name: "radia", node: 1, program: "memops", arguments: [], memory: "2GiB", compute: 100, expect: .refusal),
+            Student(name: "radia", node: 1, program: "memops", arguments: [], memory: "2049MiB", compute: 20, expect: .refusal),
         ]
         print("== class starts: \(students.count) students at once")
         var running: [(Student, Child)] = []
@@ -123,9 +123,6 @@ struct DemoCommand: ParsableCommand {
             if s.expect == .refusal { usleep(300_000) }  // let the others take their slices first
         }
         children.append(contentsOf: running.map(\.1))
-        // A lease for two vGPUs too large for one GPU each spans both nodes.
-        let spanning = try? client.post("/v1/leases", LeaseRequest(spec: VirtualGPUSpec(vgpus: 2, memoryMiB: 1536, computePercent: 20),
-                                                                   requester: "demo", program: "two-node job", owner: "lin"), as: Lease.self)
         var killedAt: Date?
         let start = Date()
         var peakLeases = 0
@@ -145,7 +142,6 @@ struct DemoCommand: ParsableCommand {
             if Date().timeIntervalSince(start) > 240 { print("== time is up"); break }
             Thread.sleep(forTimeInterval: 1)
         }
-        if let spanning { try? client.delete("/v1/leases/\(spanning.id)") }
         for (_, c) in running { c.process.waitUntilExit() }
         // Wait for the pool to notice the killed program and the finished ones.
         var leftover: [Lease] = []
@@ -154,6 +150,11 @@ struct DemoCommand: ParsableCommand {
             if leftover.isEmpty { break }
             usleep(100_000)
         }
+
+        // Three vGPUs of 1.5 GiB need three of the four 2 GiB GPUs: the pool grants them from both nodes.
+        let spanning = try? client.post("/v1/leases", LeaseRequest(spec: VirtualGPUSpec(vgpus: 3, memoryMiB: 1536, computePercent: 20),
+                                                                   requester: "demo", program: "three-vGPU job", owner: "lin"), as: Lease.self)
+        if let spanning { try? client.delete("/v1/leases/\(spanning.id)") }
 
         print("\n== summary")
         printTable(["STUDENT", "NODE", "PROGRAM", "ASKED", "RESULT", "CHECK"], running.map { s, c in
@@ -174,7 +175,7 @@ struct DemoCommand: ParsableCommand {
             return [s.name, "node-\(s.node + 1)", s.program, "\(s.memory), \(s.compute) %", result, ok ? "pass" : "FAIL"]
         })
         if let spanning {
-            print("two-node lease \(spanning.id): " + spanning.vgpus.map { "\($0.node)/GPU \($0.gpu) \(mib($0.memoryMiB)) \($0.computePercent) %" }.joined(separator: " + "))
+            print("lease across nodes \(spanning.id): " + spanning.vgpus.map { "\($0.node)/GPU \($0.gpu) \(mib($0.memoryMiB)) \($0.computePercent) %" }.joined(separator: " + "))
         }
         let checks = [
             ("every student's program ran, was refused or was killed as intended", running.allSatisfy { s, c in
@@ -184,7 +185,7 @@ struct DemoCommand: ParsableCommand {
                 case .killed: c.process.terminationReason == .uncaughtSignal
                 }
             }),
-            ("a 2-vGPU lease too large for one GPU each spans both nodes (granted by the pool; a program cannot use it yet: the runtime talks to one node)", Set(spanning?.vgpus.map(\.node) ?? []).count == 2),
+            ("a 3-vGPU lease spans both nodes (granted by the pool; no program uses it: the runtime talks to one node so far)", Set(spanning?.vgpus.map(\.node) ?? []).count == 2),
             ("every lease was released after the class (killed program included)", leftover.isEmpty),
             ("leases were seen live", peakLeases > 0),
         ]
