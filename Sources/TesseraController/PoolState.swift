@@ -108,6 +108,14 @@ public struct PoolState: Sendable {
         // Sessions under leases the controller does not hold (ended, or granted by a controller that lost them).
         let unknown = reported.filter { leases[$0] == nil }.sorted()
         var changes: [Change] = []
+        // A node asks for a lease before it knows the program; name the lease after what the session reports.
+        for report in beat.sessions {
+            guard let id = report.lease, var lease = leases[id], lease.requester == name, lease.program.isEmpty else { continue }
+            lease.program = report.program
+            lease.owner = "uid \(report.uid)"
+            leases[id] = lease
+            changes.append(.putLease(lease))
+        }
         // Leases this node asked for whose session is gone.
         let gone = leases.values.filter { $0.requester == name && !reported.contains($0.id) && now - $0.createdAt >= timing.leaseGrace }
         for lease in gone.sorted(by: { $0.id < $1.id }) {

@@ -22,7 +22,7 @@ public final class ControllerPlacement: PlacementPolicy, Sendable {
                                   computePercent: request.computePercent, node: nodeName)
         let lease: Lease
         do throws(PoolError) {
-            lease = try client.post("/v1/leases", LeaseRequest(spec: spec, requester: nodeName, program: "session \(session)"))
+            lease = try client.post("/v1/leases", LeaseRequest(spec: spec, requester: nodeName))
         } catch {
             throw TesseraNode.PlacementError("the pool refused: \(error.message)")
         }

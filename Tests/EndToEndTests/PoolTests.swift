@@ -87,6 +87,7 @@ func blockingFetch(_ request: URLRequest) throws -> (Data?, HTTPURLResponse?) {
         #expect(leases.count == 1 && leases.first?.vgpus.first?.memoryMiB == 128 && leases.first?.vgpus.first?.computePercent == 30)
         // The heartbeat reports the session under its lease, with the program's identity.
         #expect(controller.wait { try controller.admin.get("/v1/sessions", as: [SessionInfo].self).contains { $0.report.program == "hold" && $0.report.lease == leases.first?.id } })
+        #expect(controller.wait { try controller.admin.get("/v1/leases", as: [Lease].self).first?.program == "hold" })
         // A program asking for more than the pool has is refused by the controller.
         let big = a.run("memops", memory: "2GiB")
         #expect(big.status != 0)

@@ -113,6 +113,15 @@ import TesseraPool
         (reply, changes) = p.heartbeat(node: "a", NodeHeartbeat(gpus: [], sessions: report), now: 4)
         #expect(changes == [.deleteLease(gone.id)])
         #expect(p.leases.keys.sorted() == [kept.id])
+        // The kept lease was asked for with a program name, so the report does not rename it.
+        #expect(p.leases[kept.id]?.program == "train")
+        var unnamed = Self.request(node: "a")
+        unnamed.program = ""
+        let (fresh, _) = try p.grant(unnamed, now: 5)
+        let named = p.heartbeat(node: "a", NodeHeartbeat(gpus: [], sessions: [
+            SessionReport(session: 3, lease: fresh.id, program: "resnet", pid: 9, uid: 1000, usedMemoryMiB: 0)] + report), now: 5).1
+        #expect(p.leases[fresh.id]?.program == "resnet" && p.leases[fresh.id]?.owner == "uid 1000")
+        #expect(named.contains { if case .putLease(let l) = $0 { l.id == fresh.id } else { false } })
         #expect(p.heartbeat(node: "zz", NodeHeartbeat(gpus: [], sessions: []), now: 4).0.registerAgain)
     }
 
