@@ -64,7 +64,10 @@ public final class ControllerLink: Service, Sendable {
             SessionReport(session: s.id, lease: leases[s.id], program: s.programName, pid: s.pid, uid: s.uid,
                           usedMemoryMiB: s.virtualGPUs.reduce(0) { $0 + $1.usedMemory } >> 20)
         }
-        let usage = status.gpus.map { GPUUsage(index: $0.index, usedMemoryMiB: $0.usedMemory >> 20, utilizationPercent: 0) }
+        let busy = node.utilization()
+        let usage = status.gpus.map {
+            GPUUsage(index: $0.index, usedMemoryMiB: $0.usedMemory >> 20, utilizationPercent: min(100, 100 * (busy[$0.index] ?? 0)))
+        }
         let reply: HeartbeatReply = try client.post("/v1/nodes/\(placement.nodeName)/heartbeat", NodeHeartbeat(gpus: usage, sessions: sessions))
         let ended = Set(reply.endLeases)
         for (session, lease) in leases where ended.contains(lease) {

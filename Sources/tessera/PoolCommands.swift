@@ -131,12 +131,13 @@ struct TopCommand: ParsableCommand {
         var out = "\u{1B}[H\u{1B}[2J"
         let time = DateFormatter.localizedString(from: Date(), dateStyle: .none, timeStyle: .medium)
         out += "tessera top — \(time) — \(s.summary.nodesUp) nodes up, \(s.summary.nodesDown) down, \(s.summary.gpus) GPUs, \(s.summary.leases) leases, policy \(s.summary.policy)\n\n"
-        out += "NODE/GPU      MODEL           MEMORY granted / used                        COMPUTE granted\n"
+        out += "NODE/GPU      MODEL           MEMORY granted / used                        COMPUTE granted, busy\n"
         for g in s.gpus {
             let name = "\(g.node)/\(g.index)".padding(toLength: 13, withPad: " ", startingAt: 0)
             let model = g.model.padding(toLength: 15, withPad: " ", startingAt: 0)
             out += "\(name) \(model) \(bar(Double(g.grantedMemoryMiB) / Double(max(1, g.memoryMiB)))) \(mib(g.grantedMemoryMiB))/\(mib(g.memoryMiB)) used \(mib(g.usedMemoryMiB))"
-            out += "   \(bar(Double(g.grantedComputePercent) / 100, width: 10)) \(g.grantedComputePercent) %\(g.nodeUp ? "" : "  (node down)")\n"
+            out += "   \(bar(Double(g.grantedComputePercent) / 100, width: 10)) \(g.grantedComputePercent) %"
+            out += String(format: " busy %.0f %%", g.utilizationPercent) + (g.nodeUp ? "" : "  (node down)") + "\n"
         }
         out += "\nSESSION   NODE        PROGRAM               PID     UID    LEASE        VGPUS                         MEMORY USED\n"
         let leases = Dictionary(s.leases.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })

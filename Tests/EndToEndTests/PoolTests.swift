@@ -96,6 +96,10 @@ func blockingFetch(_ request: URLRequest) throws -> (Data?, HTTPURLResponse?) {
         kill(holder.pid, SIGKILL)
         _ = holder.finish(timeout: 10)
         #expect(controller.wait { try controller.admin.get("/v1/leases", as: [Lease].self).isEmpty })
+        // A program launching kernels keeps its GPU busy: the heartbeat reports it.
+        let busy = a.start("vadd", ["1000000", "100000"], memory: "64MiB", compute: 50)
+        #expect(controller.wait(timeout: 30) { try controller.admin.get("/v1/gpus", as: [GPUInfo].self).first?.utilizationPercent ?? 0 > 5 })
+        busy.signalAndWait(SIGKILL)
         let ok = a.run("vadd", ["1000", "2"])
         #expect(ok.status == 0, "\(ok.stderr)")
     }
