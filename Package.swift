@@ -32,7 +32,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
@@ -86,10 +87,40 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The pool's shared vocabulary: API documents (JSON), the HTTP client for controller and CLI, and the
+        // node's link to its controller.
+        .target(
+            name: "TesseraPool",
+            dependencies: [
+                "TesseraNode",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // The pool manager: inventory and leases (a pure state machine), durable state in SQLite, the HTTP API.
+        .target(
+            name: "TesseraController",
+            dependencies: [
+                "TesseraPool", "TesseraPlacement",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "tessera-bench-controller",
+            dependencies: ["TesseraController", "TesseraPool", "TesseraPlacement", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "bench/Controller",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "TesseraSim", "TesseraNode", "TesseraPlacement", "TesseraKubernetes",
+                "TesseraSim", "TesseraNode", "TesseraPlacement", "TesseraPool", "TesseraController", "TesseraKubernetes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -130,6 +161,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["TesseraWire", "CTesseraPOSIX"], swiftSettings: strict),
+        .testTarget(name: "TesseraControllerTests", dependencies: ["TesseraController", "TesseraPool", "TesseraPlacement"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["TesseraWire", "CTesseraPOSIX", "TesseraPool"], swiftSettings: strict),
     ]
 )

@@ -17,14 +17,14 @@ public final class Node: Service, Sendable {
     let policy: any PlacementPolicy
     let logger: Logger
 
-    private struct State {
+    struct State {
         var ledger: NodeLedger
         var sessions: [UInt64: Session] = [:]
         var nextSessionID: UInt64 = 1
         var listeners: [Int32] = []
         var stopping = false
     }
-    private let state: Mutex<State>
+    let state: Mutex<State>
     private let watcher: Int32
     /// The TCP port actually bound (useful with port 0), once listening.
     public let boundTCPPort = Atomic<Int>(0)

@@ -27,15 +27,15 @@ final class Session: @unchecked Sendable {
     let id: UInt64
     let socket: Int32
     let peer: PeerIdentity
-    private let shared = Mutex<Shared>(Shared())
-    private struct Shared {
+    let shared = Mutex<Shared>(Shared())
+    struct Shared {
         var programName = ""
         var vgpus: [VGPUShared] = []
         var aborted = false
         /// The socket is closed (its descriptor number may already belong to another connection).
         var closed = false
     }
-    private struct VGPUShared {
+    struct VGPUShared {
         var physical: Int
         var memory: Int
         var compute: Int

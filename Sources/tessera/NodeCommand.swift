@@ -37,6 +37,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
+    @OptionGroup(title: "Pool") var pool: NodePoolOptions
+
     func run() async throws {
         guard simGPUs >= 0, simGPUs <= 64 else { throw ValidationError("--sim-gpus must be 0…64") }
         guard let memory = VirtualGPUEnvironment.parseSize(simGPUMemory) else {
@@ -57,9 +59,15 @@ struct NodeCommand: AsyncParsableCommand {
         var properties = model.properties(memory: memory)
         if let simSMs { properties.multiprocessorCount = simSMs }
         let backend = SimulatedBackend(count: simGPUs, properties: properties)
-        let node = Node(configuration: NodeConfiguration(socketPath: socket, listen: listenAddress), backend: backend, logger: logger)
+        let placement = try pool.placement()
+        let node = Node(configuration: NodeConfiguration(socketPath: socket, listen: listenAddress), backend: backend,
+                        policy: placement ?? SpreadPlacement(), logger: logger)
         logger.info("\(simGPUs) simulated \(properties.name) GPU(s), \(VirtualGPUEnvironment.formatSize(memory)) each")
-        let group = ServiceGroup(services: [node], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var services: [any Service] = [node]
+        if let placement {
+            services.append(pool.link(node: node, placement: placement, logger: logger))
+        }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }

@@ -6,6 +6,10 @@ struct Tessera: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera",
         abstract: "Virtual GPUs of any size, pooled across a cluster.",
-        subcommands: [NodeCommand.self, RunCommand.self, PlacementCommand.self, SchedulerCommand.self]
+        subcommands: [
+            NodeCommand.self, RunCommand.self, PlacementCommand.self, ControllerCommand.self,
+            UpCommand.self, DemoCommand.self, StatusCommand.self, NodesCommand.self, GPUsCommand.self, LeasesCommand.self, ReservationsCommand.self, TopCommand.self,
+            SchedulerCommand.self,
+        ]
     )
 }

@@ -19,7 +19,7 @@ public struct NodeLedger: Sendable {
     /// is an error.
     public mutating func admit(session: UInt64, _ request: VirtualGPURequest, policy: some PlacementPolicy) throws(PlacementError) -> [Int] {
         guard grants[session] == nil else { throw PlacementError("session \(session) already holds vGPUs") }
-        let chosen = try policy.place(request, on: capacity)
+        let chosen = try policy.place(request, session: session, on: capacity)
         guard chosen.count == request.count, chosen.allSatisfy({ g in capacity.contains { $0.index == g } }) else {
             throw PlacementError("placement returned an invalid assignment \(chosen)")
         }

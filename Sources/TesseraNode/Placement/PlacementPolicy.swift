@@ -4,6 +4,15 @@ public protocol PlacementPolicy: Sendable {
     /// The GPU index for each requested vGPU, in order, or an error saying why the request does not fit.
     /// - Parameter inventory: every GPU of the node with what is already granted on it.
     func place(_ request: VirtualGPURequest, on inventory: [GPUCapacity]) throws(PlacementError) -> [Int]
+    /// The same for a known session (a controller-backed policy keeps the session's lease); by default
+    /// ``place(_:on:)``.
+    func place(_ request: VirtualGPURequest, session: UInt64, on inventory: [GPUCapacity]) throws(PlacementError) -> [Int]
+}
+
+extension PlacementPolicy {
+    public func place(_ request: VirtualGPURequest, session: UInt64, on inventory: [GPUCapacity]) throws(PlacementError) -> [Int] {
+        try place(request, on: inventory)
+    }
 }
 
 /// Places each vGPU on the GPU with the most free memory that can hold it, preferring GPUs the request does

@@ -1,0 +1,25 @@
+import TesseraPlacement
+import TesseraPool
+
+/// How a controller runs. Defaults suit one machine on loopback.
+public struct ControllerConfiguration: Sendable {
+    /// Where the HTTP API listens; port 0 picks one (logged as `listening on HOST:PORT`).
+    public var host: String
+    public var port: Int
+    /// The SQLite database holding leases, reservations and node registrations.
+    public var statePath: String
+    /// Tokens that may do everything (CLI, administrators).
+    public var adminTokens: Set<String>
+    /// Tokens nodes use to register, heartbeat and ask for leases.
+    public var nodeTokens: Set<String>
+    public var strategy: PlacementStrategy
+    public var timing: PoolState.Timing
+    /// How often silent nodes and lapsed reservations are looked for, in seconds.
+    public var sweepInterval: Double
+
+    public init(host: String = "127.0.0.1", port: Int = 7080, statePath: String, adminTokens: Set<String>, nodeTokens: Set<String>,
+                strategy: PlacementStrategy = .engine(.tessera), timing: PoolState.Timing = PoolState.Timing(), sweepInterval: Double = 0.5) {
+        self.host = host; self.port = port; self.statePath = statePath; self.adminTokens = adminTokens
+        self.nodeTokens = nodeTokens; self.strategy = strategy; self.timing = timing; self.sweepInterval = sweepInterval
+    }
+}

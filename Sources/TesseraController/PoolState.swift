@@ -1,0 +1,452 @@
+import TesseraPlacement
+import TesseraPool
+
+/// The pool as the controller knows it: nodes and their GPUs, leases, reservations and recent events. A pure
+/// state machine (no I/O, no clock, no locking): every transition takes the time and returns the durable
+/// changes it made, which ``Controller`` writes to the ``LeaseStore`` before answering.
+public struct PoolState: Sendable {
+    /// A node's registration with what the controller has learned since.
+    public struct NodeRecord: Sendable, Hashable {
+        public var registration: NodeRegistration
+        public var state: NodeInfo.State
+        public var lastHeartbeat: Double
+        public var usage: [GPUUsage] = []
+        public var sessions: [SessionReport] = []
+    }
+
+    /// One change to durable state.
+    public enum Change: Sendable, Hashable {
+        case putNode(NodeRegistration)
+        case putLease(Lease)
+        case deleteLease(String)
+        case putReservation(Reservation)
+        case deleteReservation(String)
+    }
+
+    /// Timings of the pool's life.
+    public struct Timing: Sendable, Hashable {
+        /// A node silent this long is down.
+        public var nodeTimeout: Double
+        /// A lease younger than this is not ended because its node does not report it yet.
+        public var leaseGrace: Double
+        public init(nodeTimeout: Double = 5, leaseGrace: Double = 5) { self.nodeTimeout = nodeTimeout; self.leaseGrace = leaseGrace }
+    }
+
+    public let strategy: PlacementStrategy
+    public let timing: Timing
+    public private(set) var nodes: [String: NodeRecord] = [:]
+    public private(set) var leases: [String: Lease] = [:]
+    public private(set) var reservations: [String: Reservation] = [:]
+    public private(set) var events: [PoolEvent] = []
+    private var nextEvent = 1
+    private var nextID: UInt64 = 1
+    /// A cache of `nodes` and grants for the placement engine; rebuilt when the set of usable nodes changes.
+    private var engine: PlacementEngine?
+    private let workload: TargetWorkload
+    private let maxEvents = 1000
+
+    /// An empty pool, or the pool restored from durable state; restored nodes count as up until their timeout.
+    public init(strategy: PlacementStrategy = .engine(.tessera), timing: Timing = Timing(), now: Double,
+                nodes: [NodeRegistration] = [], leases: [Lease] = [], reservations: [Reservation] = []) {
+        self.strategy = strategy
+        self.timing = timing
+        workload = PoolState.defaultWorkload
+        for n in nodes { self.nodes[n.name] = NodeRecord(registration: n, state: .up, lastHeartbeat: now) }
+        for l in leases { self.leases[l.id] = l }
+        for r in reservations { self.reservations[r.id] = r }
+        let highest = (leases.map(\.id) + reservations.map(\.id)).compactMap { UInt64($0.split(separator: "-").last ?? "") }.max() ?? 0
+        nextID = highest + 1
+        if !nodes.isEmpty || !leases.isEmpty { record(now, "restored", "\(nodes.count) nodes, \(leases.count) leases, \(reservations.count) reservations") }
+    }
+
+    /// The vGPU shapes fragmentation is measured against: common slices and whole GPUs.
+    static let defaultWorkload: TargetWorkload = {
+        var weights: [(PlacementRequest, Double)] = []
+        for (percent, mib, w) in [(10, 2048, 0.3), (25, 4096, 0.25), (50, 8192, 0.2), (100, 16384, 0.1)] {
+            weights.append((try! PlacementRequest.sharedGPU(computePercent: percent, memoryMiB: mib), w))
+        }
+        weights.append((try! PlacementRequest.wholeGPUs(1), 0.15))
+        return try! TargetWorkload(weights: weights)
+    }()
+
+    // MARK: Nodes
+
+    /// A node joins (or rejoins) the pool.
+    public mutating func register(_ registration: NodeRegistration, now: Double) throws(PoolError) -> [Change] {
+        guard !registration.name.isEmpty, registration.name.count <= 253 else {
+            throw PoolError(.invalidRequest, "a node needs a name of 1…253 characters")
+        }
+        guard Set(registration.gpus.map(\.index)).count == registration.gpus.count,
+              registration.gpus.allSatisfy({ $0.memoryMiB > 0 && $0.index >= 0 }) else {
+            throw PoolError(.invalidRequest, "node \(registration.name): GPU indices must be distinct and memory positive")
+        }
+        var changes: [Change] = []
+        if let old = nodes[registration.name], old.registration.gpus != registration.gpus {
+            // The node's GPUs changed: what was granted on the old ones is gone.
+            changes += endGrants(onNode: registration.name, now: now, reason: "its GPUs changed")
+        }
+        let rejoined = nodes[registration.name] != nil
+        nodes[registration.name] = NodeRecord(registration: registration, state: .up, lastHeartbeat: now)
+        engine = nil
+        record(now, "node-registered", "\(registration.name) \(rejoined ? "rejoined" : "joined") with \(registration.gpus.count) GPU(s)")
+        return changes + [.putNode(registration)]
+    }
+
+    /// A node reports usage and sessions; the reply names leases it must end and whether to register again.
+    public mutating func heartbeat(node name: String, _ beat: NodeHeartbeat, now: Double) -> (HeartbeatReply, [Change]) {
+        guard var record = nodes[name] else { return (HeartbeatReply(endLeases: [], registerAgain: true), []) }
+        if record.state == .down {
+            record.state = .up
+            engine = nil
+            self.record(now, "node-up", "\(name) is back")
+        }
+        record.lastHeartbeat = now
+        record.usage = beat.gpus
+        record.sessions = beat.sessions
+        nodes[name] = record
+        let reported = Set(beat.sessions.compactMap(\.lease))
+        // Sessions under leases the controller does not hold (ended, or granted by a controller that lost them).
+        let unknown = reported.filter { leases[$0] == nil }.sorted()
+        var changes: [Change] = []
+        // A node asks for a lease before it knows the program; name the lease after what the session reports.
+        for report in beat.sessions {
+            guard let id = report.lease, var lease = leases[id], lease.requester == name, lease.program.isEmpty else { continue }
+            lease.program = report.program
+            lease.owner = "uid \(report.uid)"
+            leases[id] = lease
+            changes.append(.putLease(lease))
+        }
+        // Leases this node asked for whose session is gone.
+        let gone = leases.values.filter { $0.requester == name && !reported.contains($0.id) && now - $0.createdAt >= timing.leaseGrace }
+        for lease in gone.sorted(by: { $0.id < $1.id }) {
+            changes += release(lease: lease.id, now: now, reason: "its session ended")
+        }
+        return (HeartbeatReply(endLeases: unknown, registerAgain: false), changes)
+    }
+
+    /// Marks nodes silent past the timeout down, ends their leases and reservations, and lets unclaimed
+    /// reservations lapse.
+    public mutating func expire(now: Double) -> [Change] {
+        var changes: [Change] = []
+        for name in nodes.keys.sorted() where nodes[name]!.state == .up && now - nodes[name]!.lastHeartbeat > timing.nodeTimeout {
+            nodes[name]!.state = .down
+            nodes[name]!.sessions = []
+            nodes[name]!.usage = []
+            engine = nil
+            record(now, "node-down", "\(name) silent for \(Int(now - nodes[name]!.lastHeartbeat)) s")
+            changes += endGrants(onNode: name, now: now, reason: "node \(name) is down")
+        }
+        for r in reservations.values.sorted(by: { $0.id < $1.id }) where r.claimedBy == nil {
+            if let e = r.expiresAt, e <= now {
+                changes += dropReservation(r.id, now: now, reason: "expired")
+            }
+        }
+        return changes
+    }
+
+    private mutating func endGrants(onNode name: String, now: Double, reason: String) -> [Change] {
+        var changes: [Change] = []
+        for l in leases.values.sorted(by: { $0.id < $1.id }) where l.vgpus.contains(where: { $0.node == name }) || l.requester == name {
+            changes += release(lease: l.id, now: now, reason: reason)
+        }
+        for r in reservations.values.sorted(by: { $0.id < $1.id }) where r.vgpus.contains(where: { $0.node == name }) {
+            changes += dropReservation(r.id, now: now, reason: reason)
+        }
+        return changes
+    }
+
+    // MARK: Leases
+
+    /// Grants vGPUs for a session: claims a reservation, or places the spec anew.
+    public mutating func grant(_ request: LeaseRequest, now: Double) throws(PoolError) -> (Lease, [Change]) {
+        var changes: [Change] = []
+        let vgpus: [VirtualGPUAssignment]
+        if let rid = request.reservation {
+            guard var r = reservations[rid] else { throw PoolError(.notFound, "no reservation \(rid)") }
+            guard r.claimedBy == nil else { throw PoolError(.conflict, "reservation \(rid) is already claimed by \(r.claimedBy!)") }
+            vgpus = r.vgpus
+            let id = makeID("lease")
+            r.claimedBy = id
+            reservations[rid] = r
+            changes.append(.putReservation(r))
+            let lease = Lease(id: id, requester: request.requester, program: request.program, owner: request.owner,
+                              spec: r.spec, vgpus: vgpus, createdAt: now)
+            leases[id] = lease
+            record(now, "lease-granted", "\(id) claims reservation \(rid) for \(describe(lease.program, lease.owner))")
+            return (lease, changes + [.putLease(lease)])
+        }
+        vgpus = try place(request.spec)
+        let id = makeID("lease")
+        let lease = Lease(id: id, requester: request.requester, program: request.program, owner: request.owner,
+                          spec: request.spec, vgpus: vgpus, createdAt: now)
+        leases[id] = lease
+        record(now, "lease-granted", "\(id) for \(describe(lease.program, lease.owner)): \(summary(vgpus))")
+        return (lease, [.putLease(lease)])
+    }
+
+    /// Ends a lease and frees what it holds (a claimed reservation ends with it). Unknown leases: nothing.
+    public mutating func release(lease id: String, now: Double, reason: String = "released") -> [Change] {
+        guard let lease = leases.removeValue(forKey: id) else { return [] }
+        var changes: [Change] = [.deleteLease(id)]
+        if let r = reservations.values.first(where: { $0.claimedBy == id }) {
+            reservations[r.id] = nil
+            changes.append(.deleteReservation(r.id))
+        }
+        free(lease.vgpus, spec: lease.spec)
+        record(now, "lease-ended", "\(id) (\(describe(lease.program, lease.owner))): \(reason)")
+        return changes
+    }
+
+    // MARK: Reservations
+
+    /// Holds capacity for a consumer until it is claimed, released or lapses.
+    public mutating func reserve(_ request: ReservationRequest, now: Double) throws(PoolError) -> (Reservation, [Change]) {
+        guard !request.consumer.isEmpty else { throw PoolError(.invalidRequest, "a reservation needs a consumer") }
+        if let ttl = request.ttlSeconds, !(ttl > 0) { throw PoolError(.invalidRequest, "ttlSeconds must be positive") }
+        let vgpus = try place(request.spec)
+        let r = Reservation(id: makeID("res"), consumer: request.consumer, spec: request.spec, vgpus: vgpus, createdAt: now,
+                            expiresAt: request.ttlSeconds.map { now + $0 }, claimedBy: nil)
+        reservations[r.id] = r
+        record(now, "reserved", "\(r.id) for \(r.consumer): \(summary(vgpus))")
+        return (r, [.putReservation(r)])
+    }
+
+    /// Releases a reservation; a claimed one ends with its lease instead.
+    public mutating func releaseReservation(_ id: String, now: Double) throws(PoolError) -> [Change] {
+        guard let r = reservations[id] else { throw PoolError(.notFound, "no reservation \(id)") }
+        if let lease = r.claimedBy { return release(lease: lease, now: now, reason: "its reservation was released") }
+        return dropReservation(id, now: now, reason: "released")
+    }
+
+    private mutating func dropReservation(_ id: String, now: Double, reason: String) -> [Change] {
+        guard let r = reservations.removeValue(forKey: id) else { return [] }
+        if r.claimedBy == nil { free(r.vgpus, spec: r.spec) }
+        record(now, "reservation-ended", "\(id) for \(r.consumer): \(reason)")
+        return [.deleteReservation(id)]
+    }
+
+    // MARK: Views
+
+    /// What is granted on each GPU (by leases and unclaimed reservations), keyed by node and index.
+    public func granted() -> [GPUKey: (memoryMiB: Int, computePercent: Int)] {
+        var g: [GPUKey: (memoryMiB: Int, computePercent: Int)] = [:]
+        let held = leases.values.flatMap(\.vgpus) + reservations.values.filter { $0.claimedBy == nil }.flatMap(\.vgpus)
+        for v in held {
+            let k = GPUKey(node: v.node, index: v.gpu)
+            g[k] = ((g[k]?.memoryMiB ?? 0) + v.memoryMiB, (g[k]?.computePercent ?? 0) + v.computePercent)
+        }
+        return g
+    }
+
+    /// Every GPU of every node with grants and usage, sorted by node and index.
+    public func gpuInfos() -> [GPUInfo] {
+        let g = granted()
+        return nodes.keys.sorted().flatMap { name -> [GPUInfo] in
+            let n = nodes[name]!
+            return n.registration.gpus.sorted { $0.index < $1.index }.map { gpu in
+                let u = n.usage.first { $0.index == gpu.index }
+                let k = GPUKey(node: name, index: gpu.index)
+                return GPUInfo(node: name, index: gpu.index, model: gpu.model, memoryMiB: gpu.memoryMiB,
+                               multiprocessors: gpu.multiprocessors, healthy: gpu.healthy, nodeUp: n.state == .up,
+                               grantedMemoryMiB: g[k]?.memoryMiB ?? 0, grantedComputePercent: g[k]?.computePercent ?? 0,
+                               usedMemoryMiB: u?.usedMemoryMiB ?? 0, utilizationPercent: u?.utilizationPercent ?? 0)
+            }
+        }
+    }
+
+    public func nodeInfos() -> [NodeInfo] {
+        nodes.keys.sorted().map { name in
+            let n = nodes[name]!
+            return NodeInfo(name: name, endpoint: n.registration.endpoint, state: n.state, lastHeartbeat: n.lastHeartbeat,
+                            gpus: n.registration.gpus.count, sessions: n.sessions.count)
+        }
+    }
+
+    public func summary() -> PoolSummary {
+        let gpus = gpuInfos().filter(\.nodeUp)
+        return PoolSummary(
+            nodesUp: nodes.values.filter { $0.state == .up }.count, nodesDown: nodes.values.filter { $0.state == .down }.count,
+            gpus: gpus.count, memoryMiB: gpus.reduce(0) { $0 + $1.memoryMiB }, grantedMemoryMiB: gpus.reduce(0) { $0 + $1.grantedMemoryMiB },
+            computePercent: 100 * gpus.count, grantedComputePercent: gpus.reduce(0) { $0 + $1.grantedComputePercent },
+            leases: leases.count, reservations: reservations.count, policy: strategy.description)
+    }
+
+    /// Events after `sequence`, oldest first.
+    public func events(after sequence: Int) -> [PoolEvent] { events.filter { $0.sequence > sequence } }
+
+    // MARK: Placement
+
+    /// Chooses GPUs for a spec and takes them in the engine; throws `unavailable` with what is free when it
+    /// does not fit (nothing is taken then).
+    mutating func place(_ spec: VirtualGPUSpec) throws(PoolError) -> [VirtualGPUAssignment] {
+        guard (1...64).contains(spec.vgpus) else { throw PoolError(.invalidRequest, "vgpus must be 1…64, got \(spec.vgpus)") }
+        if !spec.wholeGPU {
+            guard spec.memoryMiB >= 1 else { throw PoolError(.invalidRequest, "memoryMiB must be at least 1") }
+            guard (1...100).contains(spec.computePercent) else {
+                throw PoolError(.invalidRequest, "computePercent must be 1…100, got \(spec.computePercent)")
+            }
+        }
+        if let only = spec.node {
+            guard let n = nodes[only] else { throw PoolError(.notFound, "no node \(only)") }
+            guard n.state == .up else { throw PoolError(.conflict, "node \(only) is down") }
+        }
+        let allModels = Set(nodes.values.flatMap { $0.registration.gpus.map(\.model) })
+        var models = spec.allowedModels.isEmpty ? allModels : Set(spec.allowedModels)
+        models.subtract(spec.deniedModels)
+        guard !models.isEmpty else { throw PoolError(.unavailable, "no GPU model in the pool is allowed by the request") }
+        let allowed: Set<String>? = spec.allowedModels.isEmpty && spec.deniedModels.isEmpty ? nil : models
+        let one: PlacementRequest
+        do throws(PlacementError) {
+            one = spec.wholeGPU
+                ? try .wholeGPUs(1, allowedModels: allowed)
+                : try .sharedGPU(computePercent: spec.computePercent, memoryMiB: spec.memoryMiB, allowedModels: allowed)
+        } catch {
+            throw PoolError(.invalidRequest, error.message)
+        }
+        var engine = currentEngine()
+        var taken: [(Placement, Int)] = []  // placement, engine node index
+        var result: [VirtualGPUAssignment] = []
+        let upNames = engine.nodes.map(\.name)
+        var candidates = spec.node.map { [$0] } ?? upNames
+        for n in 0..<spec.vgpus {
+            let chosen: Placement?
+            if spec.wholeGPU && spec.sameNode && n == 0 && spec.vgpus > 1 {
+                // All whole GPUs on one node: find a node holding them all, then take them one by one.
+                let all = try! PlacementRequest.wholeGPUs(spec.vgpus, allowedModels: allowed)
+                chosen = pick(all, among: candidates, engine: &engine).map {
+                    Placement(nodeName: $0.nodeName, nodeIndex: $0.nodeIndex, gpuIndices: [$0.gpuIndices[0]], score: $0.score)
+                }
+                if let chosen, let full = pick(all, among: [chosen.nodeName], engine: &engine) {
+                    for g in full.gpuIndices {
+                        let p = Placement(nodeName: full.nodeName, nodeIndex: full.nodeIndex, gpuIndices: [g], score: full.score)
+                        try! engine.allocate(p, for: one)
+                        taken.append((p, 0))
+                    }
+                    candidates = [full.nodeName]
+                    break
+                }
+            } else {
+                chosen = pick(one, among: candidates, engine: &engine)
+            }
+            guard let chosen else {
+                for (p, _) in taken { try? engine.release(p, for: one) }
+                self.engine = engine
+                throw PoolError(.unavailable, "cannot place vGPU \(n + 1) of \(spec.vgpus) (\(describe(spec))): free: \(freeSummary())")
+            }
+            do throws(PlacementError) { try engine.allocate(chosen, for: one) } catch {
+                for (p, _) in taken { try? engine.release(p, for: one) }
+                self.engine = engine
+                throw PoolError(.conflict, error.message)
+            }
+            taken.append((chosen, 0))
+            if spec.sameNode { candidates = [chosen.nodeName] }
+        }
+        self.engine = engine
+        for (p, _) in taken {
+            let node = nodes[p.nodeName]!
+            let gpu = node.registration.gpus.sorted { $0.index < $1.index }[p.gpuIndices[0]]
+            result.append(VirtualGPUAssignment(
+                node: p.nodeName, gpu: gpu.index,
+                memoryMiB: spec.wholeGPU ? gpu.memoryMiB : spec.memoryMiB, computePercent: spec.wholeGPU ? 100 : spec.computePercent,
+                endpoint: node.registration.endpoint))
+        }
+        return result
+    }
+
+    private func pick(_ request: PlacementRequest, among names: [String], engine: inout PlacementEngine) -> Placement? {
+        if case .spread = strategy {
+            let scored = engine.scores(for: request, nodeNames: names).filter(\.fits)
+            let best = scored.max { a, b in
+                let fa = engine.node(named: a.nodeName)!.freeGPUMilli, fb = engine.node(named: b.nodeName)!.freeGPUMilli
+                return fa != fb ? fa < fb : a.nodeName > b.nodeName
+            }
+            guard let best else { return nil }
+            return Placement(nodeName: best.nodeName, nodeIndex: -1, gpuIndices: best.gpuIndices, score: best.score)
+        }
+        if names.count == engine.nodes.count { return engine.place(request) }
+        let scored = engine.scores(for: request, nodeNames: names).filter(\.fits)
+        guard let best = scored.max(by: { $0.score != $1.score ? $0.score < $1.score : $0.nodeName > $1.nodeName }) else { return nil }
+        return Placement(nodeName: best.nodeName, nodeIndex: -1, gpuIndices: best.gpuIndices, score: best.score)
+    }
+
+    private mutating func free(_ vgpus: [VirtualGPUAssignment], spec: VirtualGPUSpec) {
+        guard var engine else { return }
+        for v in vgpus {
+            guard let node = engine.node(named: v.node),
+                  let position = nodes[v.node]?.registration.gpus.sorted(by: { $0.index < $1.index }).firstIndex(where: { $0.index == v.gpu }),
+                  position < node.gpus.count
+            else { continue }
+            let request = spec.wholeGPU
+                ? try! PlacementRequest.wholeGPUs(1)
+                : try! PlacementRequest.sharedGPU(computePercent: v.computePercent, memoryMiB: v.memoryMiB)
+            do throws(PlacementError) {
+                try engine.release(Placement(nodeName: v.node, nodeIndex: -1, gpuIndices: [position], score: 0), for: request)
+            } catch {
+                self.engine = nil  // out of step: rebuild from grants
+                return
+            }
+        }
+        self.engine = engine
+    }
+
+    /// The engine over usable nodes with current grants, rebuilt when the node set changed.
+    private mutating func currentEngine() -> PlacementEngine {
+        if let engine { return engine }
+        let g = granted()
+        let usable = nodes.keys.sorted().compactMap { name -> Node? in
+            let n = nodes[name]!
+            guard n.state == .up else { return nil }
+            let gpus = n.registration.gpus.sorted { $0.index < $1.index }.map { gpu -> GPU in
+                let k = GPUKey(node: name, index: gpu.index)
+                let usedMilli = gpu.healthy ? min(1000, (g[k]?.computePercent ?? 0) * 10) : 1000
+                let usedMemory = gpu.healthy ? min(gpu.memoryMiB, g[k]?.memoryMiB ?? 0) : gpu.memoryMiB
+                return GPU(model: gpu.model, memoryMiB: gpu.memoryMiB, freeMilli: 1000 - usedMilli, freeMemoryMiB: gpu.memoryMiB - usedMemory)
+            }
+            // CPU and host memory are not the controller's to hand out: give every node plenty.
+            return Node(name: name, cpuMilli: 1 << 30, memoryMiB: 1 << 40, gpus: gpus)
+        }
+        let built = try! PlacementEngine(nodes: usable, policy: strategy.enginePolicy, workload: workload)
+        engine = built
+        return built
+    }
+
+    private func freeSummary() -> String {
+        let free = gpuInfos().filter { $0.nodeUp && $0.healthy && $0.grantedComputePercent < 100 && $0.grantedMemoryMiB < $0.memoryMiB }.map {
+            "\($0.node)/\($0.index) \($0.memoryMiB - $0.grantedMemoryMiB) MiB \(100 - $0.grantedComputePercent) %"
+        }
+        if free.isEmpty { return "nothing (every GPU up is fully granted, or none is up)" }
+        return free.prefix(12).joined(separator: ", ") + (free.count > 12 ? " and \(free.count - 12) more GPUs" : "")
+    }
+
+    // MARK: Helpers
+
+    private mutating func makeID(_ prefix: String) -> String {
+        defer { nextID += 1 }
+        return "\(prefix)-\(nextID)"
+    }
+
+    private mutating func record(_ now: Double, _ kind: String, _ message: String) {
+        events.append(PoolEvent(sequence: nextEvent, time: now, kind: kind, message: message))
+        nextEvent += 1
+        if events.count > maxEvents { events.removeFirst(events.count - maxEvents) }
+    }
+
+    private func describe(_ program: String, _ owner: String) -> String {
+        [program.isEmpty ? "a program" : program, owner.isEmpty ? nil : "of \(owner)"].compactMap { $0 }.joined(separator: " ")
+    }
+
+    private func describe(_ spec: VirtualGPUSpec) -> String {
+        spec.wholeGPU ? "whole GPU" : "\(spec.memoryMiB) MiB, \(spec.computePercent) %"
+    }
+
+    private func summary(_ vgpus: [VirtualGPUAssignment]) -> String {
+        vgpus.map { "\($0.node)/\($0.gpu) \($0.memoryMiB) MiB \($0.computePercent) %" }.joined(separator: ", ")
+    }
+}
+
+/// A GPU of the pool: its node's name and its device index there.
+public struct GPUKey: Hashable, Sendable {
+    public var node: String
+    public var index: Int
+    public init(node: String, index: Int) { self.node = node; self.index = index }
+}

@@ -1,0 +1,80 @@
+import Logging
+import ServiceLifecycle
+import TesseraNode
+
+/// Keeps a node in its pool: registers its GPUs, heartbeats usage and sessions, ends the leases of sessions
+/// that are gone and the sessions whose leases the controller ended. A ServiceLifecycle `Service`.
+public final class ControllerLink: Service, Sendable {
+    public let node: Node
+    public let placement: ControllerPlacement
+    /// `HOST:PORT` to advertise; nil advertises the node's TCP listener, if any.
+    public let advertise: String?
+    public let interval: Double
+    let logger: Logger
+
+    public init(node: Node, placement: ControllerPlacement, advertise: String?, interval: Double = 1, logger: Logger) {
+        self.node = node
+        self.placement = placement
+        self.advertise = advertise
+        self.interval = interval
+        self.logger = logger
+    }
+
+    var client: PoolClient { placement.client }
+
+    /// The node's registration document.
+    public func registration() -> NodeRegistration {
+        var endpoint = advertise
+        if endpoint == nil, let listen = node.configuration.listen {
+            endpoint = "\(listen.host):\(node.boundTCPPort.load(ordering: .acquiring))"
+        }
+        return NodeRegistration(name: placement.nodeName, endpoint: endpoint, gpus: node.backend.gpus.map {
+            GPUDescription(index: $0.index, model: $0.name, memoryMiB: $0.totalMemory >> 20,
+                           multiprocessors: $0.template.multiprocessorCount)
+        })
+    }
+
+    public func run() async throws {
+        var registered = false
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                if !registered && node.isListening {
+                    let _: NodeInfo = try client.post("/v1/nodes", registration())
+                    registered = true
+                    logger.info("registered with the controller at \(client.baseURL) as \(placement.nodeName)")
+                }
+                if registered, try beat().registerAgain { registered = false }
+            } catch {
+                logger.warning("controller: \(error)")
+            }
+            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+        }
+    }
+
+    /// One heartbeat: releases leases of ended sessions, reports the rest, ends sessions the pool disowned.
+    public func beat() throws(PoolError) -> HeartbeatReply {
+        let status = node.status()
+        let live = Set(status.sessions.map(\.id))
+        for (session, lease) in placement.sessionLeases where !live.contains(session) {
+            _ = placement.forget(session: session)
+            try? client.delete("/v1/leases/\(lease)")
+        }
+        let leases = placement.sessionLeases
+        let sessions = status.sessions.map { s in
+            SessionReport(session: s.id, lease: leases[s.id], program: s.programName, pid: s.pid, uid: s.uid,
+                          usedMemoryMiB: s.virtualGPUs.reduce(0) { $0 + $1.usedMemory } >> 20)
+        }
+        let busy = node.utilization()
+        let usage = status.gpus.map {
+            GPUUsage(index: $0.index, usedMemoryMiB: $0.usedMemory >> 20, utilizationPercent: min(100, 100 * (busy[$0.index] ?? 0)))
+        }
+        let reply: HeartbeatReply = try client.post("/v1/nodes/\(placement.nodeName)/heartbeat", NodeHeartbeat(gpus: usage, sessions: sessions))
+        let ended = Set(reply.endLeases)
+        for (session, lease) in leases where ended.contains(lease) {
+            logger.notice("the pool ended lease \(lease); ending session \(session)")
+            _ = placement.forget(session: session)
+            node.endSession(id: session)
+        }
+        return reply
+    }
+}

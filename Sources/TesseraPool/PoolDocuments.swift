@@ -1,0 +1,268 @@
+/// The JSON documents of the controller's HTTP API (docs/openapi.yaml), shared by controller, nodes and CLI.
+/// Memory is in MiB, compute in percent of one GPU, times in seconds since 1970.
+
+/// One physical GPU as its node reports it.
+public struct GPUDescription: Codable, Sendable, Hashable {
+    public var index: Int
+    public var model: String
+    public var memoryMiB: Int
+    public var multiprocessors: Int
+    public var healthy: Bool
+    public init(index: Int, model: String, memoryMiB: Int, multiprocessors: Int, healthy: Bool = true) {
+        self.index = index; self.model = model; self.memoryMiB = memoryMiB
+        self.multiprocessors = multiprocessors; self.healthy = healthy
+    }
+}
+
+/// `POST /v1/nodes`: a node joins the pool (again, after a restart of either side).
+public struct NodeRegistration: Codable, Sendable, Hashable {
+    public var name: String
+    /// `HOST:PORT` where runtimes on other machines reach this node; nil for a node that serves only itself.
+    public var endpoint: String?
+    public var gpus: [GPUDescription]
+    public init(name: String, endpoint: String?, gpus: [GPUDescription]) {
+        self.name = name; self.endpoint = endpoint; self.gpus = gpus
+    }
+}
+
+/// What one GPU is doing now, as its node measures it.
+public struct GPUUsage: Codable, Sendable, Hashable {
+    public var index: Int
+    public var usedMemoryMiB: Int
+    public var utilizationPercent: Double
+    public init(index: Int, usedMemoryMiB: Int, utilizationPercent: Double) {
+        self.index = index; self.usedMemoryMiB = usedMemoryMiB; self.utilizationPercent = utilizationPercent
+    }
+}
+
+/// One program session on a node and the lease it runs under.
+public struct SessionReport: Codable, Sendable, Hashable {
+    public var session: UInt64
+    public var lease: String?
+    public var program: String
+    public var pid: Int
+    public var uid: Int
+    public var usedMemoryMiB: Int
+    public init(session: UInt64, lease: String?, program: String, pid: Int, uid: Int, usedMemoryMiB: Int) {
+        self.session = session; self.lease = lease; self.program = program; self.pid = pid; self.uid = uid
+        self.usedMemoryMiB = usedMemoryMiB
+    }
+}
+
+/// `POST /v1/nodes/{name}/heartbeat`.
+public struct NodeHeartbeat: Codable, Sendable, Hashable {
+    public var gpus: [GPUUsage]
+    public var sessions: [SessionReport]
+    public init(gpus: [GPUUsage], sessions: [SessionReport]) { self.gpus = gpus; self.sessions = sessions }
+}
+
+/// The controller's answer to a heartbeat: leases the node must end (sessions the controller does not know or
+/// has ended), and whether the node must register again (the controller forgot it).
+public struct HeartbeatReply: Codable, Sendable, Hashable {
+    public var endLeases: [String]
+    public var registerAgain: Bool
+    public init(endLeases: [String], registerAgain: Bool) { self.endLeases = endLeases; self.registerAgain = registerAgain }
+}
+
+/// A node as the controller knows it.
+public struct NodeInfo: Codable, Sendable, Hashable {
+    public enum State: String, Codable, Sendable { case up, down }
+    public var name: String
+    public var endpoint: String?
+    public var state: State
+    public var lastHeartbeat: Double
+    public var gpus: Int
+    public var sessions: Int
+    public init(name: String, endpoint: String?, state: State, lastHeartbeat: Double, gpus: Int, sessions: Int) {
+        self.name = name; self.endpoint = endpoint; self.state = state; self.lastHeartbeat = lastHeartbeat
+        self.gpus = gpus; self.sessions = sessions
+    }
+}
+
+/// A GPU with what is granted on it (leases and reservations) and what is in use.
+public struct GPUInfo: Codable, Sendable, Hashable {
+    public var node: String
+    public var index: Int
+    public var model: String
+    public var memoryMiB: Int
+    public var multiprocessors: Int
+    public var healthy: Bool
+    public var nodeUp: Bool
+    public var grantedMemoryMiB: Int
+    public var grantedComputePercent: Int
+    public var usedMemoryMiB: Int
+    public var utilizationPercent: Double
+    public init(node: String, index: Int, model: String, memoryMiB: Int, multiprocessors: Int, healthy: Bool, nodeUp: Bool,
+                grantedMemoryMiB: Int, grantedComputePercent: Int, usedMemoryMiB: Int, utilizationPercent: Double) {
+        self.node = node; self.index = index; self.model = model; self.memoryMiB = memoryMiB
+        self.multiprocessors = multiprocessors; self.healthy = healthy; self.nodeUp = nodeUp
+        self.grantedMemoryMiB = grantedMemoryMiB; self.grantedComputePercent = grantedComputePercent
+        self.usedMemoryMiB = usedMemoryMiB; self.utilizationPercent = utilizationPercent
+    }
+}
+
+/// What a program (or a reservation) asks of the pool.
+public struct VirtualGPUSpec: Codable, Sendable, Hashable {
+    public var vgpus: Int
+    public var memoryMiB: Int
+    public var computePercent: Int
+    /// Each vGPU is a whole, otherwise idle GPU (memory and compute are then the GPU's).
+    public var wholeGPU: Bool
+    /// All vGPUs on one node (`true`) or anywhere in the pool.
+    public var sameNode: Bool
+    /// GPU models accepted; empty accepts any.
+    public var allowedModels: [String]
+    /// GPU models refused.
+    public var deniedModels: [String]
+    /// Only this node (a node placing its own local requests without remote endpoints).
+    public var node: String?
+    public init(vgpus: Int = 1, memoryMiB: Int = 1024, computePercent: Int = 10, wholeGPU: Bool = false, sameNode: Bool = false,
+                allowedModels: [String] = [], deniedModels: [String] = [], node: String? = nil) {
+        self.vgpus = vgpus; self.memoryMiB = memoryMiB; self.computePercent = computePercent; self.wholeGPU = wholeGPU
+        self.sameNode = sameNode; self.allowedModels = allowedModels; self.deniedModels = deniedModels; self.node = node
+    }
+}
+
+/// `POST /v1/leases`: vGPUs for a session, or the claim of a reservation.
+public struct LeaseRequest: Codable, Sendable, Hashable {
+    public var spec: VirtualGPUSpec
+    /// Who asks: the node where the program runs, and what it knows of the program.
+    public var requester: String
+    public var program: String
+    public var owner: String
+    /// Claim this reservation's capacity instead of placing anew.
+    public var reservation: String?
+    public init(spec: VirtualGPUSpec, requester: String, program: String = "", owner: String = "", reservation: String? = nil) {
+        self.spec = spec; self.requester = requester; self.program = program; self.owner = owner; self.reservation = reservation
+    }
+}
+
+/// One granted vGPU: a slice of one physical GPU.
+public struct VirtualGPUAssignment: Codable, Sendable, Hashable {
+    public var node: String
+    public var gpu: Int
+    public var memoryMiB: Int
+    public var computePercent: Int
+    /// Where a runtime on another machine reaches the node.
+    public var endpoint: String?
+    public init(node: String, gpu: Int, memoryMiB: Int, computePercent: Int, endpoint: String?) {
+        self.node = node; self.gpu = gpu; self.memoryMiB = memoryMiB; self.computePercent = computePercent; self.endpoint = endpoint
+    }
+}
+
+/// Which slices of which GPUs serve one session.
+public struct Lease: Codable, Sendable, Hashable {
+    public var id: String
+    public var requester: String
+    public var program: String
+    public var owner: String
+    public var spec: VirtualGPUSpec
+    public var vgpus: [VirtualGPUAssignment]
+    public var createdAt: Double
+    public init(id: String, requester: String, program: String, owner: String, spec: VirtualGPUSpec,
+                vgpus: [VirtualGPUAssignment], createdAt: Double) {
+        self.id = id; self.requester = requester; self.program = program; self.owner = owner; self.spec = spec
+        self.vgpus = vgpus; self.createdAt = createdAt
+    }
+}
+
+/// `POST /v1/reservations`: hold capacity for a named consumer.
+public struct ReservationRequest: Codable, Sendable, Hashable {
+    public var consumer: String
+    public var spec: VirtualGPUSpec
+    /// Seconds until the reservation lapses unless claimed; nil holds it until released.
+    public var ttlSeconds: Double?
+    public init(consumer: String, spec: VirtualGPUSpec, ttlSeconds: Double? = nil) {
+        self.consumer = consumer; self.spec = spec; self.ttlSeconds = ttlSeconds
+    }
+}
+
+/// Capacity held for a consumer (later: a Kubernetes pod by UID) until a program claims it.
+public struct Reservation: Codable, Sendable, Hashable {
+    public var id: String
+    public var consumer: String
+    public var spec: VirtualGPUSpec
+    public var vgpus: [VirtualGPUAssignment]
+    public var createdAt: Double
+    public var expiresAt: Double?
+    /// The lease that claimed it, once claimed.
+    public var claimedBy: String?
+    public init(id: String, consumer: String, spec: VirtualGPUSpec, vgpus: [VirtualGPUAssignment], createdAt: Double,
+                expiresAt: Double?, claimedBy: String?) {
+        self.id = id; self.consumer = consumer; self.spec = spec; self.vgpus = vgpus; self.createdAt = createdAt
+        self.expiresAt = expiresAt; self.claimedBy = claimedBy
+    }
+}
+
+/// Something that happened in the pool.
+public struct PoolEvent: Codable, Sendable, Hashable {
+    public var sequence: Int
+    public var time: Double
+    public var kind: String
+    public var message: String
+    public init(sequence: Int, time: Double, kind: String, message: String) {
+        self.sequence = sequence; self.time = time; self.kind = kind; self.message = message
+    }
+}
+
+/// `GET /v1/status`: the pool at a glance.
+public struct PoolSummary: Codable, Sendable, Hashable {
+    public var nodesUp: Int
+    public var nodesDown: Int
+    public var gpus: Int
+    public var memoryMiB: Int
+    public var grantedMemoryMiB: Int
+    public var computePercent: Int
+    public var grantedComputePercent: Int
+    public var leases: Int
+    public var reservations: Int
+    public var policy: String
+    public init(nodesUp: Int, nodesDown: Int, gpus: Int, memoryMiB: Int, grantedMemoryMiB: Int, computePercent: Int,
+                grantedComputePercent: Int, leases: Int, reservations: Int, policy: String) {
+        self.nodesUp = nodesUp; self.nodesDown = nodesDown; self.gpus = gpus; self.memoryMiB = memoryMiB
+        self.grantedMemoryMiB = grantedMemoryMiB; self.computePercent = computePercent
+        self.grantedComputePercent = grantedComputePercent; self.leases = leases; self.reservations = reservations
+        self.policy = policy
+    }
+}
+
+/// `GET /v1/sessions`: every session the nodes report, with its lease.
+public struct SessionInfo: Codable, Sendable, Hashable {
+    public var node: String
+    public var report: SessionReport
+    public init(node: String, report: SessionReport) { self.node = node; self.report = report }
+}
+
+/// The body of every error reply.
+public struct APIErrorBody: Codable, Sendable, Hashable {
+    public var code: String
+    public var message: String
+    public init(code: String, message: String) { self.code = code; self.message = message }
+}
+
+extension VirtualGPUSpec {
+    /// Absent fields take their defaults, so `{"memoryMiB": 512}` is a whole request.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = VirtualGPUSpec()
+        self.init(vgpus: try c.decodeIfPresent(Int.self, forKey: .vgpus) ?? d.vgpus,
+                  memoryMiB: try c.decodeIfPresent(Int.self, forKey: .memoryMiB) ?? d.memoryMiB,
+                  computePercent: try c.decodeIfPresent(Int.self, forKey: .computePercent) ?? d.computePercent,
+                  wholeGPU: try c.decodeIfPresent(Bool.self, forKey: .wholeGPU) ?? false,
+                  sameNode: try c.decodeIfPresent(Bool.self, forKey: .sameNode) ?? false,
+                  allowedModels: try c.decodeIfPresent([String].self, forKey: .allowedModels) ?? [],
+                  deniedModels: try c.decodeIfPresent([String].self, forKey: .deniedModels) ?? [],
+                  node: try c.decodeIfPresent(String.self, forKey: .node))
+    }
+}
+
+extension LeaseRequest {
+    /// `program`, `owner` and `reservation` may be absent.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(spec: try c.decode(VirtualGPUSpec.self, forKey: .spec), requester: try c.decode(String.self, forKey: .requester),
+                  program: try c.decodeIfPresent(String.self, forKey: .program) ?? "",
+                  owner: try c.decodeIfPresent(String.self, forKey: .owner) ?? "",
+                  reservation: try c.decodeIfPresent(String.self, forKey: .reservation))
+    }
+}

@@ -1,0 +1,196 @@
+import ArgumentParser
+import Foundation
+import TesseraPool
+
+/// `tessera demo`: a classroom on a pool of simulated GPUs. Builds the CUDA samples when absent, starts a
+/// controller and two nodes as child processes, runs a dozen student programs at once with different slices
+/// (some asking for more than fits, one killed mid-run), shows the pool live, and ends with a summary and checks.
+/// Leaves no process behind.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "demo", abstract: "A classroom of CUDA programs on a pool of simulated GPUs.")
+
+    @Flag(help: "Do not redraw the live view (for logs).") var plain = false
+
+    struct Student {
+        var name: String
+        var node: Int
+        var program: String
+        var arguments: [String]
+        var memory: String
+        var compute: Int
+        var expect: Expectation
+        enum Expectation { case success, refusal, killed }
+    }
+
+    final class Child: @unchecked Sendable {
+        let process = Process()
+        let log: URL
+        init(_ exe: String, _ args: [String], log: URL) throws {
+            self.log = log
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            process.executableURL = URL(fileURLWithPath: exe)
+            process.arguments = args
+            let handle = try FileHandle(forWritingTo: log)
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+        }
+        var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        func stop(_ signal: Int32 = SIGTERM) {
+            if process.isRunning { kill(process.processIdentifier, signal) }
+            process.waitUntilExit()
+        }
+    }
+
+    func run() throws {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let buildDir = exe.deletingLastPathComponent()
+        var root = buildDir
+        while !FileManager.default.fileExists(atPath: root.appendingPathComponent("samples/build.sh").path) {
+            guard root.path != "/" else { throw ValidationError("cannot find samples/build.sh above \(buildDir.path); run from a Tessera checkout") }
+            root = root.deletingLastPathComponent()
+        }
+        print("== building the CUDA samples (the first run installs NVIDIA's compiler from PyPI; no GPU needed) …")
+        let build = Process()
+        build.executableURL = URL(fileURLWithPath: "/bin/bash")
+        build.arguments = [root.appendingPathComponent("samples/build.sh").path, buildDir.path]
+        try build.run()
+        build.waitUntilExit()
+        guard build.terminationStatus == 0 else { throw ValidationError("building the samples failed (samples/build.sh)") }
+        let bin = root.appendingPathComponent("samples/bin")
+
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-demo-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try Data("demo-admin\n".utf8).write(to: dir.appendingPathComponent("admin.tokens"))
+        try Data("demo-node\n".utf8).write(to: dir.appendingPathComponent("node.tokens"))
+        var children: [Child] = []
+        defer {
+            for c in children.reversed() { c.stop() }
+            try? FileManager.default.removeItem(at: dir)
+        }
+        print("== starting a pool: controller + 2 nodes, each with 2 simulated GPUs of 2 GiB")
+        let controller = try Child(exe.path, ["controller", "--listen", "127.0.0.1:0", "--state", dir.appendingPathComponent("pool.sqlite").path,
+                                              "--admin-token-file", dir.appendingPathComponent("admin.tokens").path,
+                                              "--node-token-file", dir.appendingPathComponent("node.tokens").path,
+                                              "--node-timeout", "3", "--log-level", "notice"],
+                                   log: dir.appendingPathComponent("controller.log"))
+        children.append(controller)
+        var url = ""
+        for _ in 0..<300 where url.isEmpty {
+            if let r = controller.output.range(of: "listening on 127.0.0.1:") {
+                let port = controller.output[r.upperBound...].prefix { $0.isNumber }
+                if !port.isEmpty { url = "http://127.0.0.1:\(port)" }
+            }
+            if url.isEmpty { usleep(50_000) }
+        }
+        guard !url.isEmpty else { throw ValidationError("the controller did not start:\n\(controller.output)") }
+        let client = PoolClient(baseURL: url, token: "demo-admin")
+        var sockets: [String] = []
+        for (i, model) in ["h100", "a100"].enumerated() {
+            let socket = dir.appendingPathComponent("node-\(i + 1).sock").path
+            sockets.append(socket)
+            children.append(try Child(exe.path, ["node", "--controller", url, "--node-token-file", dir.appendingPathComponent("node.tokens").path,
+                                                 "--name", "node-\(i + 1)", "--socket", socket, "--listen", "127.0.0.1:0",
+                                                 "--sim-gpus", "2", "--sim-gpu-memory", "2GiB", "--sim-gpu-model", model,
+                                                 "--heartbeat-interval", "0.5", "--log-level", "warning"],
+                                      log: dir.appendingPathComponent("node-\(i + 1).log")))
+        }
+        for _ in 0..<200 {
+            if let nodes = try? client.get("/v1/nodes", as: [NodeInfo].self), nodes.filter({ $0.state == .up }).count == 2 { break }
+            usleep(50_000)
+        }
+
+        let students: [Student] = [
+            Student(name: "ada", node: 0, program: "vadd", arguments: ["200000", "20"], memory: "256MiB", compute: 25, expect: .success),
+            Student(name: "alan", node: 0, program: "vadd", arguments: ["100000", "30"], memory: "512MiB", compute: 10, expect: .success),
+            Student(name: "grace", node: 0, program: "memops", arguments: [], memory: "64MiB", compute: 5, expect: .success),
+            Student(name: "edsger", node: 0, program: "streams", arguments: [], memory: "256MiB", compute: 20, expect: .success),
+            Student(name: "barbara", node: 0, program: "hold", arguments: ["64"], memory: "128MiB", compute: 10, expect: .killed),
+            Student(name: "donald", node: 0, program: "vadd", arguments: ["50000", "10"], memory: "3GiB", compute: 50, expect: .refusal),
+            Student(name: "margaret", node: 1, program: "vadd", arguments: ["200000", "20"], memory: "1GiB", compute: 40, expect: .success),
+            Student(name: "john", node: 1, program: "symbols", arguments: [], memory: "64MiB", compute: 5, expect: .success),
+            Student(name: "frances", node: 1, program: "memops", arguments: [], memory: "128MiB", compute: 15, expect: .success),
+            Student(name: "ken", node: 1, program: "vadd", arguments: ["100000", "10"], memory: "512MiB", compute: 30, expect: .success),
+            Student(name: "dennis", node: 1, program: "vadd", arguments: ["1000", "1"], memory: "8GiB", compute: 10, expect: .refusal),
+            Student(name: "radia", node: 1, program: "memops", arguments: [], memory: "2049MiB", compute: 20, expect: .refusal),
+        ]
+        print("== class starts: \(students.count) students at once")
+        var running: [(Student, Child)] = []
+        for s in students {
+            let args = ["run", "--endpoint", sockets[s.node], "--memory", s.memory, "--compute", "\(s.compute)", "--",
+                        bin.appendingPathComponent(s.program).path] + s.arguments
+            running.append((s, try Child(exe.path, args, log: dir.appendingPathComponent("student-\(s.name).log"))))
+            if s.expect == .refusal { usleep(300_000) }  // let the others take their slices first
+        }
+        children.append(contentsOf: running.map(\.1))
+        var killedAt: Date?
+        let start = Date()
+        var peakLeases = 0
+        while running.contains(where: { $0.1.process.isRunning && $0.0.expect != .killed }) || killedAt == nil {
+            if let snap = try? TopCommand.Snapshot(summary: client.get("/v1/status"), gpus: client.get("/v1/gpus"),
+                                                   sessions: client.get("/v1/sessions"), leases: client.get("/v1/leases")) {
+                peakLeases = max(peakLeases, snap.leases.count)
+                let view = TopCommand.render(snap)
+                print(plain ? String(view.drop { $0 != "t" }) : view, terminator: "")
+                fflush(nil)
+            }
+            if killedAt == nil, Date().timeIntervalSince(start) > 3, let victim = running.first(where: { $0.0.expect == .killed }) {
+                print("\n== killing \(victim.0.name)'s program mid-run (SIGKILL)")
+                kill(victim.1.process.processIdentifier, SIGKILL)
+                killedAt = Date()
+            }
+            if Date().timeIntervalSince(start) > 240 { print("== time is up"); break }
+            Thread.sleep(forTimeInterval: 1)
+        }
+        for (_, c) in running { c.process.waitUntilExit() }
+        // Wait for the pool to notice the killed program and the finished ones.
+        var leftover: [Lease] = []
+        for _ in 0..<100 {
+            leftover = (try? client.get("/v1/leases", as: [Lease].self)) ?? []
+            if leftover.isEmpty { break }
+            usleep(100_000)
+        }
+
+        // Three vGPUs of 1.5 GiB need three of the four 2 GiB GPUs: the pool grants them from both nodes.
+        let spanning = try? client.post("/v1/leases", LeaseRequest(spec: VirtualGPUSpec(vgpus: 3, memoryMiB: 1536, computePercent: 20),
+                                                                   requester: "demo", program: "three-vGPU job", owner: "lin"), as: Lease.self)
+        if let spanning { try? client.delete("/v1/leases/\(spanning.id)") }
+
+        print("\n== summary")
+        printTable(["STUDENT", "NODE", "PROGRAM", "ASKED", "RESULT", "CHECK"], running.map { s, c in
+            let out = c.output
+            let result: String
+            let ok: Bool
+            switch s.expect {
+            case .success:
+                ok = c.process.terminationStatus == 0 && out.contains("OK")
+                result = ok ? "ran OK" : "failed (\(c.process.terminationStatus))"
+            case .refusal:
+                ok = c.process.terminationStatus != 0 && (out.contains("refused") || out.contains("cannot place"))
+                result = ok ? "refused: does not fit" : "not refused"
+            case .killed:
+                ok = c.process.terminationReason == .uncaughtSignal
+                result = ok ? "killed mid-run, released" : "not killed"
+            }
+            return [s.name, "node-\(s.node + 1)", s.program, "\(s.memory), \(s.compute) %", result, ok ? "pass" : "FAIL"]
+        })
+        if let spanning {
+            print("lease across nodes \(spanning.id): " + spanning.vgpus.map { "\($0.node)/GPU \($0.gpu) \(mib($0.memoryMiB)) \($0.computePercent) %" }.joined(separator: " + "))
+        }
+        let checks = [
+            ("every student's program ran, was refused or was killed as intended", running.allSatisfy { s, c in
+                switch s.expect {
+                case .success: c.process.terminationStatus == 0
+                case .refusal: c.process.terminationStatus != 0
+                case .killed: c.process.terminationReason == .uncaughtSignal
+                }
+            }),
+            ("a 3-vGPU lease spans both nodes (granted by the pool; no program uses it: the runtime talks to one node so far)", Set(spanning?.vgpus.map(\.node) ?? []).count == 2),
+            ("every lease was released after the class (killed program included)", leftover.isEmpty),
+            ("leases were seen live", peakLeases > 0),
+        ]
+        for (what, ok) in checks { print("\(ok ? "pass" : "FAIL"): \(what)") }
+        print("peak concurrent leases: \(peakLeases); elapsed \(Int(Date().timeIntervalSince(start))) s")
+        if checks.contains(where: { !$0.1 }) { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import TesseraNode
+import TesseraPool
+
+/// `tessera node` options for joining a pool. The node token comes from --node-token-file or
+/// $TESSERA_NODE_TOKEN.
+struct NodePoolOptions: ParsableArguments {
+    @Option(help: "Join the pool of the controller at this URL (e.g. http://10.0.0.1:7080).")
+    var controller: String?
+
+    @Option(help: "File holding the node token (else $TESSERA_NODE_TOKEN).")
+    var nodeTokenFile: String?
+
+    @Option(help: "This node's name in the pool (default: the host name).")
+    var name: String?
+
+    @Option(help: "HOST:PORT where programs on other machines reach this node (default: the --listen address).")
+    var advertise: String?
+
+    @Option(help: "Seconds between heartbeats.")
+    var heartbeatInterval: Double = 1
+
+    /// The controller-backed placement, when joining a pool.
+    func placement() throws -> ControllerPlacement? {
+        guard let controller else { return nil }
+        let token: String
+        if let nodeTokenFile { token = try readToken(nodeTokenFile) } else if let t = ProcessInfo.processInfo.environment["TESSERA_NODE_TOKEN"], !t.isEmpty {
+            token = t
+        } else {
+            throw ValidationError("--controller needs a node token: --node-token-file or TESSERA_NODE_TOKEN")
+        }
+        return ControllerPlacement(client: PoolClient(baseURL: controller, token: token), nodeName: name ?? ProcessInfo.processInfo.hostName)
+    }
+
+    /// The link keeping `node` in the pool.
+    func link(node: Node, placement: ControllerPlacement, logger: Logger) -> ControllerLink {
+        ControllerLink(node: node, placement: placement, advertise: advertise, interval: heartbeatInterval, logger: logger)
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import TesseraPool
+
+/// A real `tessera controller` process on loopback with its state in a fresh directory.
+final class TestController: @unchecked Sendable {
+    static let adminToken = "admin-secret"
+    static let nodeToken = "node-secret"
+    let directory: URL
+    let statePath: String
+    private(set) var process: RunningCommand!
+    private(set) var url = ""
+
+    init(directory: URL? = nil, nodeTimeout: Double = 2) throws {
+        self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("tessera-pool-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        statePath = self.directory.appendingPathComponent("state.sqlite").path
+        try Data("\(TestController.adminToken)\n".utf8).write(to: self.directory.appendingPathComponent("admin.tokens"))
+        try Data("\(TestController.nodeToken)\n".utf8).write(to: self.directory.appendingPathComponent("node.tokens"))
+        self.nodeTimeout = nodeTimeout
+        try start()
+    }
+
+    let nodeTimeout: Double
+
+    /// Starts (or restarts) the controller process on a fresh port with the same state.
+    func start() throws {
+        process = Command.start(Products.tessera.path, [
+            "controller", "--listen", "127.0.0.1:0", "--state", statePath,
+            "--admin-token-file", directory.appendingPathComponent("admin.tokens").path,
+            "--node-token-file", directory.appendingPathComponent("node.tokens").path,
+            "--node-timeout", "\(nodeTimeout)",
+        ])
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let log = process.stderr
+            if let range = log.range(of: "listening on 127.0.0.1:") {
+                let port = log[range.upperBound...].prefix { $0.isNumber }
+                if !port.isEmpty { url = "http://127.0.0.1:\(port)"; return }
+            }
+            guard process.process.isRunning else { break }
+            usleep(20_000)
+        }
+        throw TestFailure("controller did not start:\n\(process.stderr)")
+    }
+
+    func kill9() { process.signalAndWait(SIGKILL) }
+
+    deinit {
+        process.signalAndWait(SIGTERM)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    var admin: PoolClient { PoolClient(baseURL: url, token: TestController.adminToken) }
+
+    /// Runs a CLI command against this controller with the admin token in the environment.
+    func cli(_ arguments: [String], token: String = TestController.adminToken) -> CommandResult {
+        Command.run(Products.tessera.path, arguments + ["--controller", url], environment: ["TESSERA_TOKEN": token], timeout: 30)
+    }
+
+    /// Polls until `condition` holds, up to `timeout` seconds.
+    func wait(timeout: Double = 15, _ condition: () throws -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if (try? condition()) == true { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+}
+
+/// A real `tessera node` that joins a controller's pool, serving simulated GPUs on a socket and on TCP.
+final class PoolNode: @unchecked Sendable {
+    let name: String
+    let directory: URL
+    let socketPath: String
+    let process: RunningCommand
+
+    init(_ name: String, controller: TestController, gpus: Int = 1, memory: String = "1GiB") throws {
+        self.name = name
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(name)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        socketPath = directory.appendingPathComponent("node.sock").path
+        let tokenFile = directory.appendingPathComponent("token").path
+        try Data(TestController.nodeToken.utf8).write(to: URL(fileURLWithPath: tokenFile))
+        process = Command.start(Products.tessera.path, [
+            "node", "--controller", controller.url, "--node-token-file", tokenFile, "--name", name,
+            "--socket", socketPath, "--listen", "127.0.0.1:0", "--sim-gpus", "\(gpus)", "--sim-gpu-memory", memory,
+            "--heartbeat-interval", "0.3",
+        ])
+        guard controller.wait(timeout: 30, { try controller.admin.get("/v1/nodes", as: [NodeInfo].self).contains { $0.name == name && $0.state == .up } }) else {
+            throw TestFailure("node \(name) did not join:\n\(process.stderr)")
+        }
+    }
+
+    func kill9() { process.signalAndWait(SIGKILL) }
+
+    deinit {
+        process.signalAndWait(SIGTERM)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func start(_ sample: String, _ arguments: [String], memory: String = "64MiB", compute: Int = 10) -> RunningCommand {
+        Command.start(Products.tessera.path, ["run", "--endpoint", socketPath, "--memory", memory, "--compute", "\(compute)", "--",
+                                              Products.sample(sample)] + arguments)
+    }
+
+    func run(_ sample: String, _ arguments: [String] = [], memory: String = "64MiB", compute: Int = 10) -> CommandResult {
+        start(sample, arguments, memory: memory, compute: compute).finish(timeout: 120)
+    }
+}
+
+extension RunningCommand {
+    /// Sends `signal` and waits for the process to end.
+    func signalAndWait(_ signal: Int32) {
+        kill(pid, signal)
+        _ = finish(timeout: 10)
+    }
+}
