@@ -62,7 +62,8 @@ public final class ControllerLink: Service, Sendable {
         let leases = placement.sessionLeases
         let sessions = status.sessions.map { s in
             SessionReport(session: s.id, lease: leases[s.id], program: s.programName, pid: s.pid, uid: s.uid,
-                          usedMemoryMiB: s.virtualGPUs.reduce(0) { $0 + $1.usedMemory } >> 20)
+                          usedMemoryMiB: s.virtualGPUs.reduce(0) { $0 + $1.usedMemory } >> 20,
+                          utilizationPercent: s.virtualGPUs.map { Double($0.utilizationBasisPoints) / 100 })
         }
         let busy = node.utilization()
         let usage = status.gpus.map {

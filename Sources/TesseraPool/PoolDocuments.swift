@@ -43,9 +43,25 @@ public struct SessionReport: Codable, Sendable, Hashable {
     public var pid: Int
     public var uid: Int
     public var usedMemoryMiB: Int
-    public init(session: UInt64, lease: String?, program: String, pid: Int, uid: Int, usedMemoryMiB: Int) {
+    /// Achieved compute utilization of each of the session's vGPUs over the last second, in percent of its GPU.
+    public var utilizationPercent: [Double]
+    public init(session: UInt64, lease: String?, program: String, pid: Int, uid: Int, usedMemoryMiB: Int, utilizationPercent: [Double] = []) {
         self.session = session; self.lease = lease; self.program = program; self.pid = pid; self.uid = uid
-        self.usedMemoryMiB = usedMemoryMiB
+        self.usedMemoryMiB = usedMemoryMiB; self.utilizationPercent = utilizationPercent
+    }
+
+    enum CodingKeys: String, CodingKey { case session, lease, program, pid, uid, usedMemoryMiB, utilizationPercent }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        session = try c.decode(UInt64.self, forKey: .session)
+        lease = try c.decodeIfPresent(String.self, forKey: .lease)
+        program = try c.decode(String.self, forKey: .program)
+        pid = try c.decode(Int.self, forKey: .pid)
+        uid = try c.decode(Int.self, forKey: .uid)
+        usedMemoryMiB = try c.decode(Int.self, forKey: .usedMemoryMiB)
+        // Nodes of the first release do not report it.
+        utilizationPercent = try c.decodeIfPresent([Double].self, forKey: .utilizationPercent) ?? []
     }
 }
 

@@ -139,7 +139,7 @@ struct TopCommand: ParsableCommand {
             out += "   \(bar(Double(g.grantedComputePercent) / 100, width: 10)) \(g.grantedComputePercent) %"
             out += String(format: " busy %.0f %%", g.utilizationPercent) + (g.nodeUp ? "" : "  (node down)") + "\n"
         }
-        out += "\nSESSION   NODE        PROGRAM               PID     UID    LEASE        VGPUS                         MEMORY USED\n"
+        out += "\nSESSION   NODE        PROGRAM               PID     UID    LEASE        VGPUS                         MEMORY USED  COMPUTE USED\n"
         let leases = Dictionary(s.leases.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         for x in s.sessions {
             let l = x.report.lease.flatMap { leases[$0] }
@@ -150,7 +150,8 @@ struct TopCommand: ParsableCommand {
                          "\(x.report.pid)".padding(toLength: 7, withPad: " ", startingAt: 0),
                          "\(x.report.uid)".padding(toLength: 6, withPad: " ", startingAt: 0),
                          (x.report.lease ?? "-").padding(toLength: 12, withPad: " ", startingAt: 0),
-                         vgpus.padding(toLength: 29, withPad: " ", startingAt: 0), mib(x.report.usedMemoryMiB)]
+                         vgpus.padding(toLength: 29, withPad: " ", startingAt: 0), mib(x.report.usedMemoryMiB).padding(toLength: 12, withPad: " ", startingAt: 0),
+                         x.report.utilizationPercent.isEmpty ? "-" : x.report.utilizationPercent.map { String(format: "%.0f%%", $0) }.joined(separator: ", ")]
             out += cells.joined(separator: " ") + "\n"
         }
         if s.sessions.isEmpty { out += "(no sessions)\n" }

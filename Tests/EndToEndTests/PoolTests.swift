@@ -70,6 +70,8 @@ func blockingFetch(_ request: URLRequest) throws -> (Data?, HTTPURLResponse?) {
         #expect(nodes.stdout.contains("node-a") && nodes.stdout.contains("up"))
         let top = controller.cli(["top", "--count", "1"])
         #expect(top.status == 0 && top.stdout.contains("node-b/0"), "\(top.stdout)\(top.stderr)")
+        // Per vGPU session, top shows the compute each vGPU achieved over the last second, as the node reports it.
+        #expect(top.stdout.contains("COMPUTE USED"), "\(top.stdout)")
         try controller.admin.delete("/v1/leases/\(lease.id)")
         #expect(try controller.admin.get("/v1/leases", as: [Lease].self).isEmpty)
         let missing = Command.run(Products.tessera.path, ["leases", "--controller", "http://127.0.0.1:1"],
