@@ -307,9 +307,11 @@ public final class SimContext: Sendable {
                     }
                 } catch {
                     // An error of queued work has no caller to return to: it poisons the context and surfaces
-                    // at the next synchronization, whatever its kind, so work never fails silently.
+                    // at the next synchronization, so work never fails silently. Whatever its kind, a failure
+                    // during execution is a launch failure (sticky), as on hardware; the message keeps the cause.
+                    let sticky = error.isSticky ? error : SimError(.launchFailure, "\(error.code): \(error.message)")
                     state.withLock { s in
-                        if s.stickyError == nil { s.stickyError = error }
+                        if s.stickyError == nil { s.stickyError = sticky }
                     }
                 }
             }
