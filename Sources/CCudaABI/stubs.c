@@ -308,8 +308,6 @@ int cudaMemcpyFromArray(void) { return tessera_unsupported("cudaMemcpyFromArray"
 int cudaMemcpyFromArrayAsync(void) { return tessera_unsupported("cudaMemcpyFromArrayAsync"); }
 int cudaMemcpyFromArrayAsync_ptsz(void) { return tessera_unsupported("cudaMemcpyFromArrayAsync_ptsz"); }
 int cudaMemcpyFromArray_ptds(void) { return tessera_unsupported("cudaMemcpyFromArray_ptds"); }
-int cudaMemcpyPeer(void) { return tessera_unsupported("cudaMemcpyPeer"); }
-int cudaMemcpyPeerAsync(void) { return tessera_unsupported("cudaMemcpyPeerAsync"); }
 int cudaMemcpyToArray(void) { return tessera_unsupported("cudaMemcpyToArray"); }
 int cudaMemcpyToArrayAsync(void) { return tessera_unsupported("cudaMemcpyToArrayAsync"); }
 int cudaMemcpyToArrayAsync_ptsz(void) { return tessera_unsupported("cudaMemcpyToArrayAsync_ptsz"); }

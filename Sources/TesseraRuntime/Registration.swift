@@ -63,10 +63,10 @@ struct VariableReference {
 
 extension Runtime {
     /// The module of `fatbin` on `device`, loading it there on first use (one round trip per module and device).
-    func module(_ fatbin: FatbinRecord, device: Int, _ c: Connection) -> Result<LoadedModule, RuntimeFailure> {
+    func module(_ fatbin: FatbinRecord, device: Int) -> Result<LoadedModule, RuntimeFailure> {
         if let m = fatbin.loaded[device] { return .success(m) }
         if let e = fatbin.loadErrors[device] { return .failure(RuntimeFailure(e, "")) }
-        let reply = c.call(LoadModule(device: device), payload: fatbin.image) { (r) throws(WireError) in try LoadModuleReply(from: &r) }
+        let reply = link(device).call(LoadModule(device: device), payload: fatbin.image) { (r) throws(WireError) in try LoadModuleReply(from: &r) }
         if case let .done(h, _, _) = reply, !h.status.isOK {
             Log.once("module:\(h.status.message)", "cannot load the program's GPU code: \(h.status)")
         }
@@ -85,9 +85,9 @@ extension Runtime {
     }
 
     /// What `kernel` is on `device`.
-    func resolve(_ kernel: KernelReference, device: Int, _ c: Connection) -> Result<ResolvedKernel, RuntimeFailure> {
+    func resolve(_ kernel: KernelReference, device: Int) -> Result<ResolvedKernel, RuntimeFailure> {
         if device < kernel.resolved.count, let r = kernel.resolved[device] { return .success(r) }
-        switch module(kernel.fatbin, device: device, c) {
+        switch module(kernel.fatbin, device: device) {
         case .failure(let f): return .failure(f)
         case .success(let m):
             guard let k = m.kernels[kernel.name] else {
@@ -102,9 +102,9 @@ extension Runtime {
     }
 
     /// The device address and size of a registered variable on `device`.
-    func resolve(symbol: UnsafeRawPointer, device: Int, _ c: Connection) -> Result<VariableInfo, RuntimeFailure> {
+    func resolve(symbol: UnsafeRawPointer, device: Int) -> Result<VariableInfo, RuntimeFailure> {
         guard let v = variables[symbol] else { return .failure(RuntimeFailure(CUDAError.invalidSymbol, "")) }
-        switch module(v.fatbin, device: device, c) {
+        switch module(v.fatbin, device: device) {
         case .failure(let f): return .failure(f)
         case .success(let m):
             guard let info = m.variables[v.name] else { return .failure(RuntimeFailure(CUDAError.invalidSymbol, "")) }

@@ -22,7 +22,8 @@ extension Runtime {
     }
 
     /// Sends a copy: pipelined when `async`, else one round trip whose reply ends the call.
-    private func submit<M: WireMessage>(_ m: M, device: Int, async: Bool, _ c: Connection) -> Int32 {
+    private func submit<M: WireMessage>(_ m: M, device: Int, async: Bool) -> Int32 {
+        let c = link(device)
         if async {
             c.post(m)
             return 0
@@ -34,12 +35,13 @@ extension Runtime {
     private func copyDevice(_ stream: UInt, devicePointer: UInt) -> (device: Int, handle: UInt64)? {
         guard let (device, handle) = resolveStream(stream) else { return nil }
         if handle != 0 { return (device, handle) }
-        return (deviceOwning(devicePointer) ?? device, 0)
+        let owner = deviceOwning(devicePointer) ?? device
+        return owner < devices.count ? (owner, 0) : nil
     }
 
     /// One linear copy. `async` copies between device and pinned memory are pipelined; every other copy
     /// completes before returning (CUDA's rule for pageable memory), in one round trip.
-    func copy(destination: UInt, source: UInt, count: Int, kind: Int32, stream: UInt, async: Bool, _ c: Connection) -> Int32 {
+    func copy(destination: UInt, source: UInt, count: Int, kind: Int32, stream: UInt, async: Bool) -> Int32 {
         guard count >= 0 else { return CUDAError.invalidValue }
         guard let direction = direction(kind, destination: destination, source: source) else { return CUDAError.invalidMemcpyDirection }
         if count == 0 { return 0 }
@@ -51,26 +53,42 @@ extension Runtime {
         case .deviceToDevice:
             guard let (device, handle) = copyDevice(stream, devicePointer: destination) else { return CUDAError.invalidResourceHandle }
             if sticky(device) != 0 { return sticky(device) }
+            if let from = deviceOwning(source), from != device, let to = deviceOwning(destination) {
+                return copyBetweenDevices(to: to, destination: UInt64(destination), from: from, source: UInt64(source), count: count)
+            }
             let m = CopyOnDevice(device: device, stream: handle, destination: UInt64(destination), source: UInt64(source), count: count)
-            return submit(m, device: device, async: async, c)
+            return submit(m, device: device, async: async)
         case .hostToDevice:
             guard let (device, handle) = copyDevice(stream, devicePointer: destination) else { return CUDAError.invalidResourceHandle }
             if sticky(device) != 0 { return sticky(device) }
-            return copyToDevice(device, handle, destination: UInt64(destination), from: source, count: count, async: async, c)
+            return copyToDevice(device, handle, destination: UInt64(destination), from: source, count: count, async: async)
         case .deviceToHost:
             guard let (device, handle) = copyDevice(stream, devicePointer: source) else { return CUDAError.invalidResourceHandle }
             if sticky(device) != 0 { return sticky(device) }
-            return copyFromDevice(device, handle, source: UInt64(source), to: destination, count: count, async: async, c)
+            return copyFromDevice(device, handle, source: UInt64(source), to: destination, count: count, async: async)
         }
     }
 
-    func copyToDevice(_ device: Int, _ stream: UInt64, destination: UInt64, from source: UInt, count: Int, async: Bool, _ c: Connection) -> Int32 {
+    /// Copies between devices of different vGPUs (on one node or on two): through host memory, as a program
+    /// without peer access gets it; completes before returning.
+    func copyBetweenDevices(to: Int, destination: UInt64, from: Int, source: UInt64, count: Int) -> Int32 {
+        if sticky(from) != 0 { return sticky(from) }
+        if sticky(to) != 0 { return sticky(to) }
+        guard let buffer = malloc(count) else { return CUDAError.memoryAllocation }
+        defer { Glibc.free(buffer) }
+        let e = copyFromDevice(from, 0, source: source, to: UInt(bitPattern: buffer), count: count, async: false)
+        if e != 0 { return e }
+        return copyToDevice(to, 0, destination: destination, from: UInt(bitPattern: buffer), count: count, async: false)
+    }
+
+    func copyToDevice(_ device: Int, _ stream: UInt64, destination: UInt64, from source: UInt, count: Int, async: Bool) -> Int32 {
         let none = { (_: inout WireReader) throws(WireError) in () }
-        // Pinned memory the node has mapped: a direct memcpy on its side.
-        if let b = pinnedBuffer(containing: source, count: count), let region = b.region {
+        let c = link(device)
+        // Pinned memory the (home) node has mapped: a direct memcpy on its side.
+        if isHome(c), let b = pinnedBuffer(containing: source, count: count), let region = b.region {
             let m = CopyToDevice(device: device, stream: stream, destination: destination, count: count,
                                  source: .region(region, offset: Int(source - b.base)))
-            return submit(m, device: device, async: async, c)
+            return submit(m, device: device, async: async)
         }
         // Pageable memory on a local session: through the shared staging area.
         if count <= Self.stagingSize, let staging = stagingBuffer(c), let region = staging.region {
@@ -92,12 +110,13 @@ extension Runtime {
         }
     }
 
-    func copyFromDevice(_ device: Int, _ stream: UInt64, source: UInt64, to destination: UInt, count: Int, async: Bool, _ c: Connection) -> Int32 {
+    func copyFromDevice(_ device: Int, _ stream: UInt64, source: UInt64, to destination: UInt, count: Int, async: Bool) -> Int32 {
         let none = { (_: inout WireReader) throws(WireError) in () }
-        if let b = pinnedBuffer(containing: destination, count: count), let region = b.region {
+        let c = link(device)
+        if isHome(c), let b = pinnedBuffer(containing: destination, count: count), let region = b.region {
             let m = CopyFromDevice(device: device, stream: stream, source: source, count: count,
                                    destination: .region(region, offset: Int(destination - b.base)))
-            return submit(m, device: device, async: async, c)
+            return submit(m, device: device, async: async)
         }
         if count <= Self.stagingSize, let staging = stagingBuffer(c), let region = staging.region {
             let m = CopyFromDevice(device: device, stream: stream, source: source, count: count, destination: .region(region, offset: 0))
@@ -126,7 +145,7 @@ extension Runtime {
 
     /// A 2D copy of `height` rows of `width` bytes.
     func copy2D(destination: UInt, destinationPitch: Int, source: UInt, sourcePitch: Int, width: Int, height: Int,
-                kind: Int32, stream: UInt, async: Bool, _ c: Connection) -> Int32 {
+                kind: Int32, stream: UInt, async: Bool) -> Int32 {
         guard width >= 0, height >= 0 else { return CUDAError.invalidValue }
         if width == 0 || height == 0 { return 0 }
         guard destinationPitch >= width, sourcePitch >= width else { return CUDAError.invalidPitchValue }
@@ -142,17 +161,27 @@ extension Runtime {
             return 0
         case .deviceToDevice:
             guard let (device, handle) = copyDevice(stream, devicePointer: destination) else { return CUDAError.invalidResourceHandle }
+            if let from = deviceOwning(source), from != device {
+                // Row by row through the host, like linear copies between vGPUs.
+                for row in 0..<height {
+                    let e = copy(destination: destination + UInt(row * destinationPitch), source: source + UInt(row * sourcePitch),
+                                 count: width, kind: CopyKind.deviceToDevice.rawValue, stream: 0, async: false)
+                    if e != 0 { return e }
+                }
+                return 0
+            }
             let m = Copy2D(device: device, stream: handle, direction: .deviceToDevice, destination: UInt64(destination),
                            destinationPitch: destinationPitch, source: UInt64(source), sourcePitch: sourcePitch,
                            width: width, height: height, host: .inline)
-            return submit(m, device: device, async: async, c)
+            return submit(m, device: device, async: async)
         case .hostToDevice:
             guard let (device, handle) = copyDevice(stream, devicePointer: destination) else { return CUDAError.invalidResourceHandle }
-            if let b = pinnedBuffer(containing: source, count: hostExtent(sourcePitch)), let region = b.region {
+            let c = link(device)
+            if isHome(c), let b = pinnedBuffer(containing: source, count: hostExtent(sourcePitch)), let region = b.region {
                 let m = Copy2D(device: device, stream: handle, direction: .hostToDevice, destination: UInt64(destination),
                                destinationPitch: destinationPitch, source: 0, sourcePitch: sourcePitch, width: width, height: height,
                                host: .region(region, offset: Int(source - b.base)))
-                return submit(m, device: device, async: async, c)
+                return submit(m, device: device, async: async)
             }
             // Pageable: pack bands of rows and send them in the frames, the last band answered.
             let rowsPerBand = max(1, WireProtocol.maxInlineChunk / width)
@@ -180,11 +209,12 @@ extension Runtime {
             return 0
         case .deviceToHost:
             guard let (device, handle) = copyDevice(stream, devicePointer: source) else { return CUDAError.invalidResourceHandle }
-            if let b = pinnedBuffer(containing: destination, count: hostExtent(destinationPitch)), let region = b.region {
+            let c = link(device)
+            if isHome(c), let b = pinnedBuffer(containing: destination, count: hostExtent(destinationPitch)), let region = b.region {
                 let m = Copy2D(device: device, stream: handle, direction: .deviceToHost, destination: 0,
                                destinationPitch: destinationPitch, source: UInt64(source), sourcePitch: sourcePitch,
                                width: width, height: height, host: .region(region, offset: Int(destination - b.base)))
-                return submit(m, device: device, async: async, c)
+                return submit(m, device: device, async: async)
             }
             let rowsPerBand = max(1, WireProtocol.maxInlineChunk / width)
             var row = 0

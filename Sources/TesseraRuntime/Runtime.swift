@@ -4,10 +4,15 @@ import Glibc
 import CTesseraPOSIX
 import TesseraWire
 
-/// The process-wide state of the drop-in CUDA runtime: the session with the node (opened at the first CUDA
+/// The process-wide state of the drop-in CUDA runtime: the sessions with the nodes (opened at the first CUDA
 /// call, never at load), the granted vGPUs, registered code, and what the program allocated.
 ///
-/// One lock guards everything, including the connection, so calls from several host threads are serialized.
+/// The home node (the one `TESSERA_ENDPOINT` names) may place some of the program's vGPUs on other nodes; the
+/// runtime then holds one connection per node and routes each call to the node of the device it concerns.
+/// Each node session allocates from its own device address window, so device pointers (and stream, event and
+/// module handles) are unique across nodes and travel in kernel arguments untranslated.
+///
+/// One lock guards everything, including the connections, so calls from several host threads are serialized.
 public final class Runtime: @unchecked Sendable {
     /// The runtime of this process.
     public static let shared = Runtime()
@@ -17,12 +22,17 @@ public final class Runtime: @unchecked Sendable {
 
     enum Phase {
         case idle
+        /// Sessions open: the home node's connection first, then one per other node.
         case ready(Connection)
         case failed(Int32)
     }
     var phase = Phase.idle
     /// The granted vGPUs, device 0…n−1.
     var devices: [VirtualDeviceInfo] = []
+    /// The node connections: the home node's first, then one per other node holding some of the vGPUs.
+    var links: [Connection] = []
+    /// The index in ``links`` of each device's node.
+    var deviceLinks: [Int] = []
     /// Sticky errors seen per device: later calls on that device return them at once.
     var stickyErrors: [Int: Int32] = [:]
 
@@ -57,12 +67,18 @@ public final class Runtime: @unchecked Sendable {
             switch openSession() {
             case .success(let c):
                 phase = .ready(c)
-                c.onBuffered = { [self] in
-                    flusher.bufferBecameNonEmpty { [self] in
-                        lock.withLock {
-                            guard case .ready(let c) = phase else { return false }
-                            c.flush()
-                            return c.hasBuffered
+                for link in links {
+                    link.onBuffered = { [self] in
+                        flusher.bufferBecameNonEmpty { [self] in
+                            lock.withLock {
+                                guard case .ready = phase else { return false }
+                                var pending = false
+                                for l in links {
+                                    l.flush()
+                                    pending = pending || l.hasBuffered
+                                }
+                                return pending
+                            }
                         }
                     }
                 }
@@ -112,7 +128,7 @@ public final class Runtime: @unchecked Sendable {
         case .failure(let e): return .failure(RuntimeFailure(CUDAError.noDevice, "\(e.message); no CUDA device is available"))
         }
         let hello = Hello(clientPID: getpid(), virtualGPUs: count, memoryBytes: memory, computePercent: compute,
-                          programName: Self.programName(), sharesMemory: connection.isLocal, computeMode: mode)
+                          programName: Self.programName(), sharesMemory: connection.isLocal, computeMode: mode, acceptsRemoteDevices: true)
         switch connection.call(hello, { (r) throws(WireError) in try HelloReply(from: &r) }) {
         case .failed(let why):
             close(connection.fd)
@@ -123,11 +139,69 @@ public final class Runtime: @unchecked Sendable {
                 let code = header.status.code == .unavailable ? CUDAError.devicesUnavailable : CUDAError.from(header.status.code)
                 return .failure(RuntimeFailure(code, "the Tessera node refused \(count) vGPU(s) of \(VirtualGPUEnvironment.formatSize(memory)), \(compute) %: \(header.status.message)"))
             }
-            devices = reply.devices
-            Log.debug("session \(reply.sessionID) at \(endpoint): \(devices.count) vGPU(s)")
+            var all = reply.devices
+            var opened = [connection]
+            var owners = [Int](repeating: 0, count: reply.devices.count)
+            for group in reply.remote {
+                // The home session keeps the remote vGPUs' lease; attach to them on their node.
+                switch attach(group, hello: hello, expectedFirst: all.count) {
+                case .success(let (remote, infos)):
+                    opened.append(remote)
+                    owners += [Int](repeating: opened.count - 1, count: infos.count)
+                    all += infos
+                case .failure(let f):
+                    for c in opened { close(c.fd) }
+                    return .failure(f)
+                }
+            }
+            devices = all
+            links = opened
+            deviceLinks = owners
+            Log.debug("session \(reply.sessionID) at \(endpoint): \(devices.count) vGPU(s), \(reply.remote.count) other node(s)")
             return .success(connection)
         }
     }
+
+    /// Opens the session on another node for a group of the program's vGPUs.
+    private func attach(_ group: RemoteDeviceGroup, hello: Hello, expectedFirst: Int) -> Result<(Connection, [VirtualDeviceInfo]), RuntimeFailure> {
+        guard group.firstDevice == expectedFirst else {
+            return .failure(RuntimeFailure(CUDAError.noDevice, "the Tessera node listed remote vGPUs out of order"))
+        }
+        let connection: Connection
+        switch Connection.connect(to: group.endpoint) {
+        case .success(let c): connection = c
+        case .failure(let e): return .failure(RuntimeFailure(CUDAError.noDevice, "\(e.message) (it holds \(group.count) of this program's vGPUs)"))
+        }
+        var attach = hello
+        attach.sharesMemory = false
+        attach.virtualGPUs = group.count
+        attach.addressWindow = group.addressWindow
+        attach.deviceBase = group.firstDevice
+        attach.attach = group.credential
+        switch connection.call(attach, { (r) throws(WireError) in try HelloReply(from: &r) }) {
+        case .failed(let why):
+            close(connection.fd)
+            return .failure(RuntimeFailure(CUDAError.noDevice, why))
+        case .done(let header, let reply, _):
+            guard header.status.isOK, let reply, reply.devices.count == group.count, reply.remote.isEmpty else {
+                close(connection.fd)
+                return .failure(RuntimeFailure(CUDAError.devicesUnavailable,
+                                               "the Tessera node at \(group.endpoint) refused this program's \(group.count) vGPU(s): \(header.status.message)"))
+            }
+            Log.debug("attached to session \(reply.sessionID) at \(group.endpoint): devices \(group.firstDevice)…\(group.firstDevice + group.count - 1)")
+            return .success((connection, reply.devices))
+        }
+    }
+
+    /// The connection to the node of `device` (a device the caller checked is granted).
+    @inline(__always)
+    func link(_ device: Int) -> Connection {
+        links[deviceLinks[device]]
+    }
+
+    /// Whether `c` is the home node's connection (host memory regions are registered there only).
+    @inline(__always)
+    func isHome(_ c: Connection) -> Bool { links.first === c }
 
     private static func programName() -> String {
         let fd = open("/proc/self/comm", O_RDONLY)
@@ -206,6 +280,7 @@ public final class Runtime: @unchecked Sendable {
 
     /// The shared staging area for pageable copies (local sessions), created on first use.
     func stagingBuffer(_ c: Connection) -> PinnedBuffer? {
+        guard isHome(c) else { return nil }
         if let staging { return staging }
         guard c.isLocal, case .success(let b) = makePinned(c, size: Self.stagingSize) else { return nil }
         staging = b

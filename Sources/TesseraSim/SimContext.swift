@@ -13,6 +13,8 @@ public final class SimContext: Sendable {
     public let device: SimulatedGPU
     /// The most bytes this context may hold at once; `nil` means the device's free memory is the limit.
     public let memoryLimit: Int?
+    /// Which address window of its device the context allocates from (see ``SimulatedGPU/addressBase(ordinal:window:)``).
+    public let addressWindow: Int
     /// CUDA's legacy default stream (stream 0).
     public let defaultStream: SimStream
 
@@ -33,7 +35,8 @@ public final class SimContext: Sendable {
     /// Set when the context is being torn down; running kernels check it and stop early.
     let cancelled = Atomic<Bool>(false)
 
-    init(device: SimulatedGPU, memoryLimit: Int?) {
+    init(device: SimulatedGPU, memoryLimit: Int?, addressWindow: Int = 0) {
+        self.addressWindow = addressWindow
         self.device = device
         self.memoryLimit = memoryLimit
         let stream = SimStream(id: 0, nonBlocking: false, priority: 0)
@@ -68,7 +71,7 @@ public final class SimContext: Sendable {
         }
         let address: UInt64
         do {
-            address = try device.reserve(size)
+            address = try device.reserve(size, window: addressWindow)
         } catch {
             state.withLock { $0.usedBytes -= size }
             throw error

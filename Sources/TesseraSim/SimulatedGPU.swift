@@ -23,8 +23,14 @@ public final class SimulatedGPU: Sendable {
     /// Time-slices the device between contexts by their compute quotas.
     let scheduler = DeviceScheduler()
 
-    /// Base of the device address window of GPU `ordinal`.
-    static func addressBase(ordinal: Int) -> UInt64 { AddressSpace.globalBase + (UInt64(ordinal) << 44) }
+    /// Base of the device address window `window` of GPU `ordinal`. A program holding vGPUs on several nodes
+    /// gives each node's session its own window, so the program's device pointers are unique across nodes.
+    static func addressBase(ordinal: Int, window: Int = 0) -> UInt64 {
+        AddressSpace.globalBase + (UInt64(window & maxAddressWindow) << 50) + (UInt64(ordinal & 63) << 44)
+    }
+
+    /// Windows are 0…63 (bits 50–55 of an address, above 64 GPUs of 16 TiB each).
+    public static let maxAddressWindow = 63
 
     /// Whether work is time-sliced between contexts by their compute quotas. Off only to measure the
     /// scheduler's own cost: without it contexts' kernels contend freely and quotas are not enforced.
@@ -47,21 +53,22 @@ public final class SimulatedGPU: Sendable {
     /// - Parameters:
     ///   - memoryLimit: the most bytes this context may hold at once (a vGPU's quota); `nil` for the whole device.
     ///   - compute: the context's share of the device's time.
-    public func makeContext(memoryLimit: Int? = nil, compute: ComputeQuota = .whole) -> SimContext {
+    ///   - addressWindow: which window of device addresses the context allocates from (0…``maxAddressWindow``).
+    public func makeContext(memoryLimit: Int? = nil, compute: ComputeQuota = .whole, addressWindow: Int = 0) -> SimContext {
         state.withLock { $0.contexts += 1 }
-        let context = SimContext(device: self, memoryLimit: memoryLimit)
+        let context = SimContext(device: self, memoryLimit: memoryLimit, addressWindow: min(max(addressWindow, 0), Self.maxAddressWindow))
         scheduler.register(ObjectIdentifier(context), quota: compute)
         return context
     }
 
     /// Reserves `size` bytes of device memory and an address range for them.
-    func reserve(_ size: Int) throws(SimError) -> UInt64 {
+    func reserve(_ size: Int, window: Int = 0) throws(SimError) -> UInt64 {
         try state.withLock { (s) throws(SimError) -> UInt64 in
             guard s.usedBytes + size <= properties.totalMemory else {
                 throw SimError(.outOfMemory, "device \(ordinal) has \(properties.totalMemory - s.usedBytes) bytes free, \(size) requested")
             }
             s.usedBytes += size
-            let address = Self.addressBase(ordinal: ordinal) + s.nextOffset
+            let address = Self.addressBase(ordinal: ordinal, window: window) + s.nextOffset
             // 512-byte alignment (more than CUDA's guaranteed 256) plus a guard gap, so overruns fault.
             s.nextOffset += (UInt64(size) + 512 + 511) & ~511
             return address

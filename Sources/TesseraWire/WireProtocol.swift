@@ -22,4 +22,6 @@ public enum WireProtocol {
     public static let maxStringLength = 4096
     /// Most vGPUs one session may ask for.
     public static let maxVirtualGPUs = 64
+    /// Address windows a program's sessions use (one per node it holds vGPUs on).
+    public static let maxAddressWindow = 63
 }

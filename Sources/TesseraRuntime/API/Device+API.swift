@@ -56,10 +56,10 @@ public func cudaGetDeviceFlags(_ flags: UnsafeMutablePointer<UInt32>?) -> Int32 
 @_cdecl("cudaDeviceSynchronize")
 public func cudaDeviceSynchronize() -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         let device = ThreadState.current.device
         guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        return rt.outcome(c.call(SynchronizeDevice(device: device)) { (_) throws(WireError) in () }, device: device, synchronizing: true).0
+        return rt.outcome(rt.link(device).call(SynchronizeDevice(device: device)) { (_) throws(WireError) in () }, device: device, synchronizing: true).0
     })
 }
 
@@ -69,10 +69,10 @@ public func cudaThreadSynchronize() -> Int32 { cudaDeviceSynchronize() }
 @_cdecl("cudaDeviceReset")
 public func cudaDeviceReset() -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         let device = ThreadState.current.device
         guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        let e = rt.outcome(c.call(ResetDevice(device: device)) { (_) throws(WireError) in () }, device: nil, synchronizing: false).0
+        let e = rt.outcome(rt.link(device).call(ResetDevice(device: device)) { (_) throws(WireError) in () }, device: nil, synchronizing: false).0
         if e == 0 {
             rt.stickyErrors[device] = nil
             rt.forgetModules(device: device)
@@ -215,10 +215,11 @@ public func cudaDeviceGetAttribute(_ value: UnsafeMutablePointer<Int32>?, _ attr
 public func cudaFuncGetAttributes(_ attributes: UnsafeMutableRawPointer?, _ function: UnsafeRawPointer?) -> Int32 {
     guard let attributes else { return record(CUDAError.invalidValue) }
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         guard let function, let ref = rt.functions[function] else { return CUDAError.invalidDeviceFunction }
         let device = ThreadState.current.device
-        switch rt.resolve(ref, device: device, c) {
+        guard device < rt.devices.count else { return CUDAError.invalidDevice }
+        switch rt.resolve(ref, device: device) {
         case .failure(let f): return f.code
         case .success(let k):
             // struct cudaFuncAttributes: 144 bytes in CUDA 12 and 13.
@@ -244,10 +245,11 @@ public func cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(
 ) -> Int32 {
     guard let blocks, blockSize > 0 else { return record(CUDAError.invalidValue) }
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         guard let function, let ref = rt.functions[function] else { return CUDAError.invalidDeviceFunction }
         let device = ThreadState.current.device
-        switch rt.resolve(ref, device: device, c) {
+        guard device < rt.devices.count else { return CUDAError.invalidDevice }
+        switch rt.resolve(ref, device: device) {
         case .failure(let f): return f.code
         case .success(let k):
             let d = rt.devices[device]

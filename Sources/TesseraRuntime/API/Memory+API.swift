@@ -9,7 +9,7 @@ private func none(_ r: inout WireReader) throws(WireError) {}
 public func cudaMalloc(_ pointer: UnsafeMutablePointer<UInt>?, _ size: Int) -> Int32 {
     guard let pointer else { return record(CUDAError.invalidValue) }
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         let device = ThreadState.current.device
         guard device < rt.devices.count else { return CUDAError.invalidDevice }
         if rt.sticky(device) != 0 { return rt.sticky(device) }
@@ -17,7 +17,7 @@ public func cudaMalloc(_ pointer: UnsafeMutablePointer<UInt>?, _ size: Int) -> I
             pointer.pointee = 0
             return 0
         }
-        let reply = c.call(Allocate(device: device, size: size)) { (r) throws(WireError) in try AddressReply(from: &r) }
+        let reply = rt.link(device).call(Allocate(device: device, size: size)) { (r) throws(WireError) in try AddressReply(from: &r) }
         let (e, value) = rt.outcome(reply, device: device, synchronizing: false)
         guard e == 0, let value else { return e }
         rt.allocations[value.address] = (device, size)
@@ -29,12 +29,12 @@ public func cudaMalloc(_ pointer: UnsafeMutablePointer<UInt>?, _ size: Int) -> I
 @_cdecl("cudaFree")
 public func cudaFree(_ pointer: UnsafeMutableRawPointer?) -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         guard let pointer else { return 0 }  // cudaFree(0) only initializes
         let address = UInt64(UInt(bitPattern: pointer))
         let device = rt.allocations[address]?.device ?? ThreadState.current.device
         guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        let e = rt.outcome(c.call(Free(device: device, address: address), none), device: device, synchronizing: false).0
+        let e = rt.outcome(rt.link(device).call(Free(device: device, address: address), none), device: device, synchronizing: false).0
         if e == 0 { rt.allocations[address] = nil }
         return e
     })
@@ -52,10 +52,10 @@ public func cudaMallocPitch(_ pointer: UnsafeMutablePointer<UInt>?, _ pitch: Uns
 @_cdecl("cudaMemGetInfo")
 public func cudaMemGetInfo(_ free: UnsafeMutablePointer<Int>?, _ total: UnsafeMutablePointer<Int>?) -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         let device = ThreadState.current.device
         guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        let reply = c.call(MemoryInfo(device: device)) { (r) throws(WireError) in try MemoryInfoReply(from: &r) }
+        let reply = rt.link(device).call(MemoryInfo(device: device)) { (r) throws(WireError) in try MemoryInfoReply(from: &r) }
         let (e, value) = rt.outcome(reply, device: device, synchronizing: false)
         guard e == 0, let value else { return e }
         free?.pointee = value.free
@@ -104,17 +104,17 @@ public func cudaHostGetDevicePointer(_ device: UnsafeMutablePointer<UnsafeMutabl
 @_cdecl("cudaMemcpy")
 public func cudaMemcpy(_ destination: UnsafeMutableRawPointer?, _ source: UnsafeRawPointer?, _ count: Int, _ kind: Int32) -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
-        rt.copy(destination: UInt(bitPattern: destination), source: UInt(bitPattern: source), count: count, kind: kind, stream: 0, async: false, c)
+    return record(rt.withSession { _ in
+        rt.copy(destination: UInt(bitPattern: destination), source: UInt(bitPattern: source), count: count, kind: kind, stream: 0, async: false)
     })
 }
 
 @_cdecl("cudaMemcpyAsync")
 public func cudaMemcpyAsync(_ destination: UnsafeMutableRawPointer?, _ source: UnsafeRawPointer?, _ count: Int, _ kind: Int32, _ stream: UnsafeMutableRawPointer?) -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         rt.copy(destination: UInt(bitPattern: destination), source: UInt(bitPattern: source), count: count, kind: kind,
-                stream: UInt(bitPattern: stream), async: true, c)
+                stream: UInt(bitPattern: stream), async: true)
     })
 }
 
@@ -132,9 +132,9 @@ public func cudaMemcpy_ptds(_ destination: UnsafeMutableRawPointer?, _ source: U
 public func cudaMemcpy2D(_ destination: UnsafeMutableRawPointer?, _ destinationPitch: Int, _ source: UnsafeRawPointer?, _ sourcePitch: Int,
                          _ width: Int, _ height: Int, _ kind: Int32) -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         rt.copy2D(destination: UInt(bitPattern: destination), destinationPitch: destinationPitch, source: UInt(bitPattern: source),
-                  sourcePitch: sourcePitch, width: width, height: height, kind: kind, stream: 0, async: false, c)
+                  sourcePitch: sourcePitch, width: width, height: height, kind: kind, stream: 0, async: false)
     })
 }
 
@@ -142,9 +142,9 @@ public func cudaMemcpy2D(_ destination: UnsafeMutableRawPointer?, _ destinationP
 public func cudaMemcpy2DAsync(_ destination: UnsafeMutableRawPointer?, _ destinationPitch: Int, _ source: UnsafeRawPointer?, _ sourcePitch: Int,
                               _ width: Int, _ height: Int, _ kind: Int32, _ stream: UnsafeMutableRawPointer?) -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         rt.copy2D(destination: UInt(bitPattern: destination), destinationPitch: destinationPitch, source: UInt(bitPattern: source),
-                  sourcePitch: sourcePitch, width: width, height: height, kind: kind, stream: UInt(bitPattern: stream), async: true, c)
+                  sourcePitch: sourcePitch, width: width, height: height, kind: kind, stream: UInt(bitPattern: stream), async: true)
     })
 }
 
@@ -156,14 +156,14 @@ public func cudaMemset(_ destination: UnsafeMutableRawPointer?, _ value: Int32, 
 @_cdecl("cudaMemsetAsync")
 public func cudaMemsetAsync(_ destination: UnsafeMutableRawPointer?, _ value: Int32, _ count: Int, _ stream: UnsafeMutableRawPointer?) -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         let address = UInt(bitPattern: destination)
         guard let (device, handle) = rt.resolveStream(UInt(bitPattern: stream)) else { return CUDAError.invalidResourceHandle }
         let target = handle != 0 ? device : rt.deviceOwning(address) ?? device
         guard target < rt.devices.count else { return CUDAError.invalidDevice }
         if rt.sticky(target) != 0 { return rt.sticky(target) }
         if count == 0 { return 0 }
-        c.post(Memset(device: target, stream: handle, destination: UInt64(address), value: UInt8(truncatingIfNeeded: value), count: count))
+        rt.link(target).post(Memset(device: target, stream: handle, destination: UInt64(address), value: UInt8(truncatingIfNeeded: value), count: count))
         return 0
     })
 }
@@ -177,14 +177,14 @@ public func cudaMemset2D(_ destination: UnsafeMutableRawPointer?, _ pitch: Int, 
 public func cudaMemset2DAsync(_ destination: UnsafeMutableRawPointer?, _ pitch: Int, _ value: Int32, _ width: Int, _ height: Int,
                               _ stream: UnsafeMutableRawPointer?) -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         let address = UInt(bitPattern: destination)
         guard let (device, handle) = rt.resolveStream(UInt(bitPattern: stream)) else { return CUDAError.invalidResourceHandle }
         let target = handle != 0 ? device : rt.deviceOwning(address) ?? device
         guard target < rt.devices.count else { return CUDAError.invalidDevice }
         guard pitch >= width, width >= 0, height >= 0 else { return CUDAError.invalidValue }
         if width == 0 || height == 0 { return 0 }
-        c.post(Memset2D(device: target, stream: handle, destination: UInt64(address), pitch: pitch,
+        rt.link(target).post(Memset2D(device: target, stream: handle, destination: UInt64(address), pitch: pitch,
                         value: UInt8(truncatingIfNeeded: value), width: width, height: height))
         return 0
     })
@@ -192,58 +192,60 @@ public func cudaMemset2DAsync(_ destination: UnsafeMutableRawPointer?, _ pitch: 
 
 // MARK: Symbols
 
-private func symbolCopy(_ symbol: UnsafeRawPointer?, offset: Int, count: Int, _ body: (Runtime, Connection, UInt) -> Int32) -> Int32 {
+private func symbolCopy(_ symbol: UnsafeRawPointer?, offset: Int, count: Int, _ body: (Runtime, UInt) -> Int32) -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         guard let symbol else { return CUDAError.invalidSymbol }
-        switch rt.resolve(symbol: symbol, device: ThreadState.current.device, c) {
+        let device = ThreadState.current.device
+        guard device < rt.devices.count else { return CUDAError.invalidDevice }
+        switch rt.resolve(symbol: symbol, device: device) {
         case .failure(let f): return f.code
         case .success(let v):
             guard offset >= 0, count >= 0, offset + count <= v.size else { return CUDAError.invalidValue }
-            return body(rt, c, UInt(v.address) + UInt(offset))
+            return body(rt, UInt(v.address) + UInt(offset))
         }
     })
 }
 
 @_cdecl("cudaMemcpyToSymbol")
 public func cudaMemcpyToSymbol(_ symbol: UnsafeRawPointer?, _ source: UnsafeRawPointer?, _ count: Int, _ offset: Int, _ kind: Int32) -> Int32 {
-    symbolCopy(symbol, offset: offset, count: count) { rt, c, address in
+    symbolCopy(symbol, offset: offset, count: count) { rt, address in
         rt.copy(destination: address, source: UInt(bitPattern: source), count: count,
-                kind: kind == CopyKind.deviceToDevice.rawValue ? kind : CopyKind.hostToDevice.rawValue, stream: 0, async: false, c)
+                kind: kind == CopyKind.deviceToDevice.rawValue ? kind : CopyKind.hostToDevice.rawValue, stream: 0, async: false)
     }
 }
 
 @_cdecl("cudaMemcpyToSymbolAsync")
 public func cudaMemcpyToSymbolAsync(_ symbol: UnsafeRawPointer?, _ source: UnsafeRawPointer?, _ count: Int, _ offset: Int, _ kind: Int32,
                                     _ stream: UnsafeMutableRawPointer?) -> Int32 {
-    symbolCopy(symbol, offset: offset, count: count) { rt, c, address in
+    symbolCopy(symbol, offset: offset, count: count) { rt, address in
         rt.copy(destination: address, source: UInt(bitPattern: source), count: count,
                 kind: kind == CopyKind.deviceToDevice.rawValue ? kind : CopyKind.hostToDevice.rawValue,
-                stream: UInt(bitPattern: stream), async: true, c)
+                stream: UInt(bitPattern: stream), async: true)
     }
 }
 
 @_cdecl("cudaMemcpyFromSymbol")
 public func cudaMemcpyFromSymbol(_ destination: UnsafeMutableRawPointer?, _ symbol: UnsafeRawPointer?, _ count: Int, _ offset: Int, _ kind: Int32) -> Int32 {
-    symbolCopy(symbol, offset: offset, count: count) { rt, c, address in
+    symbolCopy(symbol, offset: offset, count: count) { rt, address in
         rt.copy(destination: UInt(bitPattern: destination), source: address, count: count,
-                kind: kind == CopyKind.deviceToDevice.rawValue ? kind : CopyKind.deviceToHost.rawValue, stream: 0, async: false, c)
+                kind: kind == CopyKind.deviceToDevice.rawValue ? kind : CopyKind.deviceToHost.rawValue, stream: 0, async: false)
     }
 }
 
 @_cdecl("cudaMemcpyFromSymbolAsync")
 public func cudaMemcpyFromSymbolAsync(_ destination: UnsafeMutableRawPointer?, _ symbol: UnsafeRawPointer?, _ count: Int, _ offset: Int,
                                       _ kind: Int32, _ stream: UnsafeMutableRawPointer?) -> Int32 {
-    symbolCopy(symbol, offset: offset, count: count) { rt, c, address in
+    symbolCopy(symbol, offset: offset, count: count) { rt, address in
         rt.copy(destination: UInt(bitPattern: destination), source: address, count: count,
                 kind: kind == CopyKind.deviceToDevice.rawValue ? kind : CopyKind.deviceToHost.rawValue,
-                stream: UInt(bitPattern: stream), async: true, c)
+                stream: UInt(bitPattern: stream), async: true)
     }
 }
 
 @_cdecl("cudaGetSymbolAddress")
 public func cudaGetSymbolAddress(_ pointer: UnsafeMutablePointer<UInt>?, _ symbol: UnsafeRawPointer?) -> Int32 {
-    symbolCopy(symbol, offset: 0, count: 0) { _, _, address in
+    symbolCopy(symbol, offset: 0, count: 0) { _, address in
         pointer?.pointee = address
         return 0
     }
@@ -281,4 +283,31 @@ public func cudaPointerGetAttributes(_ attributes: UnsafeMutableRawPointer?, _ p
         }
         return 0
     })
+}
+
+// MARK: Peers
+
+@_cdecl("cudaMemcpyPeer")
+public func cudaMemcpyPeer(_ destination: UnsafeMutableRawPointer?, _ destinationDevice: Int32, _ source: UnsafeRawPointer?,
+                           _ sourceDevice: Int32, _ count: Int) -> Int32 {
+    let rt = Runtime.shared
+    return record(rt.withSession { _ in
+        guard rt.checkDevice(Int(destinationDevice)) == 0, rt.checkDevice(Int(sourceDevice)) == 0 else { return CUDAError.invalidDevice }
+        guard count >= 0 else { return CUDAError.invalidValue }
+        if count == 0 { return 0 }
+        guard let destination, let source else { return CUDAError.invalidValue }
+        let to = UInt64(UInt(bitPattern: destination)), from = UInt64(UInt(bitPattern: source))
+        // vGPUs have no peer access (they may be on different nodes): the data goes through host memory.
+        if destinationDevice == sourceDevice {
+            return rt.copy(destination: UInt(to), source: UInt(from), count: count, kind: CopyKind.deviceToDevice.rawValue, stream: 0, async: false)
+        }
+        return rt.copyBetweenDevices(to: Int(destinationDevice), destination: to, from: Int(sourceDevice), source: from, count: count)
+    })
+}
+
+@_cdecl("cudaMemcpyPeerAsync")
+public func cudaMemcpyPeerAsync(_ destination: UnsafeMutableRawPointer?, _ destinationDevice: Int32, _ source: UnsafeRawPointer?,
+                                _ sourceDevice: Int32, _ count: Int, _ stream: UnsafeMutableRawPointer?) -> Int32 {
+    // Completes before returning, which satisfies every ordering an asynchronous copy promises.
+    cudaMemcpyPeer(destination, destinationDevice, source, sourceDevice, count)
 }

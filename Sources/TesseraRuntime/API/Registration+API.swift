@@ -134,11 +134,7 @@ extension Runtime {
     func launch(_ kernel: KernelReference, grid: tessera_dim3, block: tessera_dim3,
                 args: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, sharedMemory: Int, stream: UInt) -> Int32 {
         lock.withLock {
-            let c: Connection
-            switch connection() {
-            case .success(let x): c = x
-            case .failure(let f): return f.code
-            }
+            if case .failure(let f) = connection() { return f.code }
             guard let (device, handle) = resolveStream(stream) else { return CUDAError.invalidResourceHandle }
             guard device < devices.count else { return CUDAError.invalidDevice }
             let s = sticky(device)
@@ -151,7 +147,7 @@ extension Runtime {
                   threads <= d.maxThreadsPerBlock, sharedMemory >= 0, sharedMemory <= d.sharedMemoryPerBlockOptin
             else { return CUDAError.invalidConfiguration }
             let r: ResolvedKernel
-            switch resolve(kernel, device: device, c) {
+            switch resolve(kernel, device: device) {
             case .success(let x): r = x
             case .failure(let f): return f.code
             }
@@ -160,7 +156,7 @@ extension Runtime {
                                        block: (block.x, block.y, block.z), sharedMemoryBytes: sharedMemory, stream: handle)
             let parameters = r.info.parameters
             let size = r.info.parameterBufferSize
-            c.post(.launchKernel) { w in
+            link(device).post(.launchKernel) { w in
                 message.encode(into: &w)
                 let start = w.count
                 w.zeros(size)

@@ -6,10 +6,10 @@ private func none(_ r: inout WireReader) throws(WireError) {}
 public func cudaStreamCreateWithPriority(_ stream: UnsafeMutablePointer<UInt>?, _ flags: UInt32, _ priority: Int32) -> Int32 {
     guard let stream else { return record(CUDAError.invalidValue) }
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         let device = ThreadState.current.device
         guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        let reply = c.call(CreateStream(device: device, flags: flags, priority: priority)) { (r) throws(WireError) in try HandleReply(from: &r) }
+        let reply = rt.link(device).call(CreateStream(device: device, flags: flags, priority: priority)) { (r) throws(WireError) in try HandleReply(from: &r) }
         let (e, value) = rt.outcome(reply, device: device, synchronizing: false)
         guard e == 0, let value else { return e }
         rt.streams[UInt(value.handle)] = device
@@ -29,10 +29,10 @@ public func cudaStreamCreate(_ stream: UnsafeMutablePointer<UInt>?) -> Int32 { c
 @_cdecl("cudaStreamDestroy")
 public func cudaStreamDestroy(_ stream: UnsafeMutableRawPointer?) -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         let s = UInt(bitPattern: stream)
-        guard rt.streams.removeValue(forKey: s) != nil else { return CUDAError.invalidResourceHandle }
-        c.post(DestroyStream(handle: UInt64(s)))
+        guard let device = rt.streams.removeValue(forKey: s) else { return CUDAError.invalidResourceHandle }
+        rt.link(device).post(DestroyStream(handle: UInt64(s)))
         return 0
     })
 }
@@ -40,10 +40,10 @@ public func cudaStreamDestroy(_ stream: UnsafeMutableRawPointer?) -> Int32 {
 @_cdecl("cudaStreamSynchronize")
 public func cudaStreamSynchronize(_ stream: UnsafeMutableRawPointer?) -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         guard let (device, handle) = rt.resolveStream(UInt(bitPattern: stream)) else { return CUDAError.invalidResourceHandle }
         guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        return rt.outcome(c.call(SynchronizeStream(device: device, stream: handle), none), device: device, synchronizing: true).0
+        return rt.outcome(rt.link(device).call(SynchronizeStream(device: device, stream: handle), none), device: device, synchronizing: true).0
     })
 }
 
@@ -53,10 +53,10 @@ public func cudaStreamSynchronize_ptsz(_ stream: UnsafeMutableRawPointer?) -> In
 @_cdecl("cudaStreamQuery")
 public func cudaStreamQuery(_ stream: UnsafeMutableRawPointer?) -> Int32 {
     let rt = Runtime.shared
-    let e = rt.withSession { c in
+    let e = rt.withSession { _ in
         guard let (device, handle) = rt.resolveStream(UInt(bitPattern: stream)) else { return CUDAError.invalidResourceHandle }
         guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        return rt.outcome(c.call(QueryStream(device: device, stream: handle), none), device: device, synchronizing: false).0
+        return rt.outcome(rt.link(device).call(QueryStream(device: device, stream: handle), none), device: device, synchronizing: false).0
     }
     return e == CUDAError.notReady ? e : record(e)
 }
@@ -64,10 +64,15 @@ public func cudaStreamQuery(_ stream: UnsafeMutableRawPointer?) -> Int32 {
 @_cdecl("cudaStreamWaitEvent")
 public func cudaStreamWaitEvent(_ stream: UnsafeMutableRawPointer?, _ event: UnsafeMutableRawPointer?, _ flags: UInt32) -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         guard let (device, handle) = rt.resolveStream(UInt(bitPattern: stream)) else { return CUDAError.invalidResourceHandle }
-        guard rt.events[UInt(bitPattern: event)] != nil else { return CUDAError.invalidResourceHandle }
-        c.post(StreamWaitEvent(device: device, stream: handle, event: UInt64(UInt(bitPattern: event))))
+        guard device < rt.devices.count, let eventDevice = rt.events[UInt(bitPattern: event)] else { return CUDAError.invalidResourceHandle }
+        if rt.link(eventDevice) !== rt.link(device) {
+            // The event is on another node: wait for it here, so the stream's later work starts after it.
+            return rt.outcome(rt.link(eventDevice).call(SynchronizeEvent(handle: UInt64(UInt(bitPattern: event))), none),
+                              device: eventDevice, synchronizing: true).0
+        }
+        rt.link(device).post(StreamWaitEvent(device: device, stream: handle, event: UInt64(UInt(bitPattern: event))))
         return 0
     })
 }
@@ -90,10 +95,10 @@ public func cudaStreamGetPriority(_ stream: UnsafeMutableRawPointer?, _ priority
 public func cudaEventCreateWithFlags(_ event: UnsafeMutablePointer<UInt>?, _ flags: UInt32) -> Int32 {
     guard let event else { return record(CUDAError.invalidValue) }
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         let device = ThreadState.current.device
         guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        let reply = c.call(CreateEvent(device: device, flags: flags)) { (r) throws(WireError) in try HandleReply(from: &r) }
+        let reply = rt.link(device).call(CreateEvent(device: device, flags: flags)) { (r) throws(WireError) in try HandleReply(from: &r) }
         let (e, value) = rt.outcome(reply, device: device, synchronizing: false)
         guard e == 0, let value else { return e }
         rt.events[UInt(value.handle)] = device
@@ -108,10 +113,10 @@ public func cudaEventCreate(_ event: UnsafeMutablePointer<UInt>?) -> Int32 { cud
 @_cdecl("cudaEventDestroy")
 public func cudaEventDestroy(_ event: UnsafeMutableRawPointer?) -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         let e = UInt(bitPattern: event)
-        guard rt.events.removeValue(forKey: e) != nil else { return CUDAError.invalidResourceHandle }
-        c.post(DestroyEvent(handle: UInt64(e)))
+        guard let device = rt.events.removeValue(forKey: e) else { return CUDAError.invalidResourceHandle }
+        rt.link(device).post(DestroyEvent(handle: UInt64(e)))
         return 0
     })
 }
@@ -119,12 +124,14 @@ public func cudaEventDestroy(_ event: UnsafeMutableRawPointer?) -> Int32 {
 @_cdecl("cudaEventRecord")
 public func cudaEventRecord(_ event: UnsafeMutableRawPointer?, _ stream: UnsafeMutableRawPointer?) -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         let e = UInt(bitPattern: event)
-        guard rt.events[e] != nil else { return CUDAError.invalidResourceHandle }
+        guard let eventDevice = rt.events[e] else { return CUDAError.invalidResourceHandle }
         guard let (device, handle) = rt.resolveStream(UInt(bitPattern: stream)) else { return CUDAError.invalidResourceHandle }
         guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        c.post(RecordEvent(device: device, event: UInt64(e), stream: handle))
+        // An event lives on its device's node; a stream of a device on another node cannot record it.
+        guard rt.link(eventDevice) === rt.link(device) else { return CUDAError.invalidResourceHandle }
+        rt.link(device).post(RecordEvent(device: device, event: UInt64(e), stream: handle))
         return 0
     })
 }
@@ -140,20 +147,20 @@ public func cudaEventRecord_ptsz(_ event: UnsafeMutableRawPointer?, _ stream: Un
 @_cdecl("cudaEventSynchronize")
 public func cudaEventSynchronize(_ event: UnsafeMutableRawPointer?) -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         let e = UInt(bitPattern: event)
         guard let device = rt.events[e] else { return CUDAError.invalidResourceHandle }
-        return rt.outcome(c.call(SynchronizeEvent(handle: UInt64(e)), none), device: device, synchronizing: true).0
+        return rt.outcome(rt.link(device).call(SynchronizeEvent(handle: UInt64(e)), none), device: device, synchronizing: true).0
     })
 }
 
 @_cdecl("cudaEventQuery")
 public func cudaEventQuery(_ event: UnsafeMutableRawPointer?) -> Int32 {
     let rt = Runtime.shared
-    let result = rt.withSession { c in
+    let result = rt.withSession { _ in
         let e = UInt(bitPattern: event)
         guard let device = rt.events[e] else { return CUDAError.invalidResourceHandle }
-        return rt.outcome(c.call(QueryEvent(handle: UInt64(e)), none), device: device, synchronizing: false).0
+        return rt.outcome(rt.link(device).call(QueryEvent(handle: UInt64(e)), none), device: device, synchronizing: false).0
     }
     return result == CUDAError.notReady ? result : record(result)
 }
@@ -162,10 +169,10 @@ public func cudaEventQuery(_ event: UnsafeMutableRawPointer?) -> Int32 {
 public func cudaEventElapsedTime(_ milliseconds: UnsafeMutablePointer<Float>?, _ start: UnsafeMutableRawPointer?, _ end: UnsafeMutableRawPointer?) -> Int32 {
     guard let milliseconds else { return record(CUDAError.invalidValue) }
     let rt = Runtime.shared
-    return record(rt.withSession { c in
+    return record(rt.withSession { _ in
         let a = UInt(bitPattern: start), b = UInt(bitPattern: end)
-        guard let device = rt.events[a], rt.events[b] != nil else { return CUDAError.invalidResourceHandle }
-        let reply = c.call(EventElapsedTime(start: UInt64(a), end: UInt64(b))) { (r) throws(WireError) in try ElapsedTimeReply(from: &r) }
+        guard let device = rt.events[a], let other = rt.events[b], rt.link(device) === rt.link(other) else { return CUDAError.invalidResourceHandle }
+        let reply = rt.link(device).call(EventElapsedTime(start: UInt64(a), end: UInt64(b))) { (r) throws(WireError) in try ElapsedTimeReply(from: &r) }
         let (e, value) = rt.outcome(reply, device: device, synchronizing: false)
         guard e == 0, let value else { return e }
         milliseconds.pointee = value.milliseconds

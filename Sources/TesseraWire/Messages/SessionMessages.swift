@@ -15,10 +15,26 @@ public struct Hello: WireMessage, Hashable {
     public var sharesMemory: Bool
     /// How the compute share applies.
     public var computeMode: ComputeMode
+    /// The client can use vGPUs on other nodes (it connects to them itself when ``HelloReply/remote`` names
+    /// them). A node never places an older client's vGPUs elsewhere.
+    public var acceptsRemoteDevices: Bool
+    /// Which device address window the session's allocations come from: a program holding sessions on several
+    /// nodes gives each a distinct window, so its device pointers are unique across all of them.
+    public var addressWindow: Int
+    /// The program's device index of this session's first vGPU; requests name devices by the program's index.
+    public var deviceBase: Int
+    /// Present when the client attaches to vGPUs another node obtained for it: the session is bound to exactly
+    /// the vGPUs of that lease on this node, and the other fields' sizes are ignored.
+    public var attach: AttachCredential?
 
     public init(clientPID: Int32, virtualGPUs: Int, memoryBytes: Int, computePercent: Int, programName: String, sharesMemory: Bool,
-                computeMode: ComputeMode = .share) {
+                computeMode: ComputeMode = .share, acceptsRemoteDevices: Bool = false, addressWindow: Int = 0, deviceBase: Int = 0,
+                attach: AttachCredential? = nil) {
         self.computeMode = computeMode
+        self.acceptsRemoteDevices = acceptsRemoteDevices
+        self.addressWindow = addressWindow
+        self.deviceBase = deviceBase
+        self.attach = attach
         self.clientPID = clientPID
         self.virtualGPUs = virtualGPUs
         self.memoryBytes = memoryBytes
@@ -36,7 +52,18 @@ public struct Hello: WireMessage, Hashable {
         w.string(programName)
         w.bool(sharesMemory)
         w.u8(computeMode.rawValue)
+        // Extension 1, only when something in it differs from what a first-release client means.
+        guard acceptsRemoteDevices || addressWindow != 0 || deviceBase != 0 || attach != nil else { return }
+        w.u16(Self.extensionVersion)
+        w.bool(acceptsRemoteDevices)
+        w.size(addressWindow)
+        w.size(deviceBase)
+        w.bool(attach != nil)
+        attach?.encode(into: &w)
     }
+
+    /// The version of the optional section after the first release's fields.
+    static let extensionVersion: UInt16 = 1
 
     public init(from r: inout WireReader) throws(WireError) {
         guard try r.u32() == WireProtocol.helloMagic else { throw WireError(.unsupportedVersion, "not a Tessera client") }
@@ -49,6 +76,17 @@ public struct Hello: WireMessage, Hashable {
         let raw = try r.u8()
         guard let mode = ComputeMode(rawValue: raw) else { throw WireError(.malformed, "compute mode \(raw)") }
         computeMode = mode
+        acceptsRemoteDevices = false
+        addressWindow = 0
+        deviceBase = 0
+        attach = nil
+        guard r.remainingCount > 0 else { return }  // a first-release client
+        let version = try r.u16()
+        guard version >= Self.extensionVersion else { throw WireError(.malformed, "hello extension \(version)") }
+        acceptsRemoteDevices = try r.bool()
+        addressWindow = try r.size(max: WireProtocol.maxAddressWindow)
+        deviceBase = try r.size(max: WireProtocol.maxVirtualGPUs)
+        if try r.bool() { attach = try AttachCredential(from: &r) }
     }
 }
 
@@ -140,20 +178,34 @@ public struct VirtualDeviceInfo: Sendable, Hashable {
     }
 }
 
-/// The node's answer to ``Hello``: the session id and the granted vGPUs, in device order.
+/// The node's answer to ``Hello``: the session id and the vGPUs granted on this node, in device order, then
+/// (for a client that accepts them) the vGPUs granted on other nodes, which the client attaches to itself.
+/// The program's devices are this node's first, then each remote group's, in order.
 public struct HelloReply: Sendable, Hashable {
     public var sessionID: UInt64
+    /// Devices on this node: the program's devices 0…devices.count−1.
     public var devices: [VirtualDeviceInfo]
+    /// Devices on other nodes, each group one node's.
+    public var remote: [RemoteDeviceGroup]
 
-    public init(sessionID: UInt64, devices: [VirtualDeviceInfo]) {
+    public init(sessionID: UInt64, devices: [VirtualDeviceInfo], remote: [RemoteDeviceGroup] = []) {
         self.sessionID = sessionID
         self.devices = devices
+        self.remote = remote
     }
+
+    /// Every device of the program: this node's and the remote ones.
+    public var deviceCount: Int { devices.count + remote.reduce(0) { $0 + $1.count } }
 
     public func encode(into w: inout WireWriter) {
         w.u64(sessionID)
         w.u32(UInt32(devices.count))
         for d in devices { d.encode(into: &w) }
+        // Extension 1: only when there are remote devices (a first-release client never asks for them).
+        guard !remote.isEmpty else { return }
+        w.u16(Hello.extensionVersion)
+        w.u32(UInt32(remote.count))
+        for g in remote { g.encode(into: &w) }
     }
 
     public init(from r: inout WireReader) throws(WireError) {
@@ -162,6 +214,14 @@ public struct HelloReply: Sendable, Hashable {
         guard n <= WireProtocol.maxVirtualGPUs else { throw WireError(.malformed, "\(n) devices") }
         devices = []
         for _ in 0..<n { devices.append(try VirtualDeviceInfo(from: &r)) }
+        remote = []
+        guard r.remainingCount > 0 else { return }
+        let version = try r.u16()
+        guard version >= Hello.extensionVersion else { throw WireError(.malformed, "hello reply extension \(version)") }
+        let groups = Int(try r.u32())
+        guard groups <= WireProtocol.maxVirtualGPUs else { throw WireError(.malformed, "\(groups) remote groups") }
+        for _ in 0..<groups { remote.append(try RemoteDeviceGroup(from: &r)) }
+        guard deviceCount <= WireProtocol.maxVirtualGPUs else { throw WireError(.malformed, "\(deviceCount) devices") }
     }
 }
 
