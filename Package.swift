@@ -92,7 +92,7 @@ let package = Package(
         .target(
             name: "TesseraPool",
             dependencies: [
-                "TesseraNode",
+                "TesseraNode", "TesseraWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

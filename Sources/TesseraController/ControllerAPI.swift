@@ -32,15 +32,22 @@ public enum ControllerAPI {
         route(router, .get, "/v1/sessions", .node, c) { _, _ in
             c.read { s in s.nodes.keys.sorted().flatMap { n in s.nodes[n]!.sessions.map { SessionInfo(node: n, report: $0) } } }
         }
-        route(router, .get, "/v1/leases", .node, c) { _, _ in c.read { $0.leases.values.sorted { $0.createdAt < $1.createdAt } } }
+        // Attach secrets appear only in the reply to the request that created the lease.
+        route(router, .get, "/v1/leases", .node, c) { _, _ in c.read { $0.leases.values.sorted { $0.createdAt < $1.createdAt }.map(\.redacted) } }
         route(router, .get, "/v1/leases/{id}", .node, c) { _, context in
             let id = try parameter("id", context)
             guard let lease = c.read({ $0.leases[id] }) else { throw PoolError(.notFound, "no lease \(id)") }
-            return lease
+            return lease.redacted
         }
         route(router, .post, "/v1/leases", .node, c, status: .created) { request, _ in
             let lease = try await decode(LeaseRequest.self, request)
-            return try await c.perform { s, now throws(PoolError) in try s.grant(lease, now: now) }
+            let secret = attachSecret()
+            return try await c.perform { s, now throws(PoolError) in try s.grant(lease, now: now, secret: secret) }
+        }
+        route(router, .post, "/v1/leases/{id}/attach", .node, c) { request, context in
+            let id = try parameter("id", context)
+            let attach = try await decode(LeaseAttachRequest.self, request)
+            return try await c.perform { s, now throws(PoolError) in try s.attach(lease: id, attach, now: now) }
         }
         route(router, .delete, "/v1/leases/{id}", .node, c) { _, context in
             let id = try parameter("id", context)
@@ -54,7 +61,7 @@ public enum ControllerAPI {
             let lease = try await decode(LeaseRequest.self, request)
             return try c.read { s throws(PoolError) in
                 var scratch = s
-                return try scratch.grant(lease, now: Controller.now()).0.vgpus
+                return try scratch.grant(lease, now: Controller.now(), secret: nil).0.vgpus
             }
         }
         route(router, .get, "/v1/reservations", .node, c) { _, _ in c.read { $0.reservations.values.sorted { $0.createdAt < $1.createdAt } } }
@@ -74,6 +81,16 @@ public enum ControllerAPI {
     }
 
     struct Empty: Codable, Sendable {}
+
+    /// 128 random bits in hex: a lease's one-time attach credential.
+    static func attachSecret() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in
+            let v = generator.next() as UInt64
+            let hex = String(v, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
 
     private static func route<T: Encodable & Sendable>(
         _ router: Router<BasicRequestContext>, _ method: HTTPRequest.Method, _ path: RouterPath, _ role: Role, _ c: Controller,

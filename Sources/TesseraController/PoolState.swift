@@ -158,7 +158,9 @@ public struct PoolState: Sendable {
     // MARK: Leases
 
     /// Grants vGPUs for a session: claims a reservation, or places the spec anew.
-    public mutating func grant(_ request: LeaseRequest, now: Double) throws(PoolError) -> (Lease, [Change]) {
+    /// - Parameter secret: the lease's attach credential (random, from the caller: this type has no randomness),
+    ///   which the requester hands to its program to attach to the lease's vGPUs on other nodes.
+    public mutating func grant(_ request: LeaseRequest, now: Double, secret: String? = nil) throws(PoolError) -> (Lease, [Change]) {
         var changes: [Change] = []
         let vgpus: [VirtualGPUAssignment]
         if let rid = request.reservation {
@@ -170,7 +172,7 @@ public struct PoolState: Sendable {
             reservations[rid] = r
             changes.append(.putReservation(r))
             let lease = Lease(id: id, requester: request.requester, program: request.program, owner: request.owner,
-                              spec: r.spec, vgpus: vgpus, createdAt: now)
+                              spec: r.spec, vgpus: vgpus, createdAt: now, attachSecret: secret)
             leases[id] = lease
             record(now, "lease-granted", "\(id) claims reservation \(rid) for \(describe(lease.program, lease.owner))")
             return (lease, changes + [.putLease(lease)])
@@ -178,10 +180,38 @@ public struct PoolState: Sendable {
         vgpus = try place(request.spec)
         let id = makeID("lease")
         let lease = Lease(id: id, requester: request.requester, program: request.program, owner: request.owner,
-                          spec: request.spec, vgpus: vgpus, createdAt: now)
+                          spec: request.spec, vgpus: vgpus, createdAt: now, attachSecret: secret)
         leases[id] = lease
         record(now, "lease-granted", "\(id) for \(describe(lease.program, lease.owner)): \(summary(vgpus))")
         return (lease, [.putLease(lease)])
+    }
+
+    /// A program attaches to a lease's vGPUs on `node` (not its requester) with the lease's secret: allowed once
+    /// per node. Returns the lease without its secret.
+    public mutating func attach(lease id: String, _ request: LeaseAttachRequest, now: Double) throws(PoolError) -> (Lease, [Change]) {
+        guard var lease = leases[id] else { throw PoolError(.notFound, "no lease \(id)") }
+        guard let secret = lease.attachSecret, Self.sameSecret(secret, request.secret) else {
+            throw PoolError(.unauthorized, "wrong attach credential for lease \(id)")
+        }
+        guard request.node != lease.requester, lease.vgpus.contains(where: { $0.node == request.node }) else {
+            throw PoolError(.conflict, "lease \(id) holds no vGPUs on node \(request.node) to attach to")
+        }
+        var attached = lease.attachedNodes ?? []
+        guard !attached.contains(request.node) else { throw PoolError(.conflict, "lease \(id) is already attached on node \(request.node)") }
+        attached.append(request.node)
+        lease.attachedNodes = attached
+        leases[id] = lease
+        record(now, "lease-attached", "\(id) (\(describe(lease.program, lease.owner))) attached on \(request.node)")
+        return (lease.redacted, [.putLease(lease)])
+    }
+
+    /// Compares secrets in time independent of where they differ.
+    static func sameSecret(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var difference: UInt8 = 0
+        for i in x.indices { difference |= x[i] ^ y[i] }
+        return difference == 0
     }
 
     /// Ends a lease and frees what it holds (a claimed reservation ends with it). Unknown leases: nothing.
@@ -303,46 +333,66 @@ public struct PoolState: Sendable {
         } catch {
             throw PoolError(.invalidRequest, error.message)
         }
+        guard ["share", "limit"].contains(spec.computeMode) else {
+            throw PoolError(.invalidRequest, "computeMode must be share or limit, got \(spec.computeMode)")
+        }
         var engine = currentEngine()
-        var taken: [(Placement, Int)] = []  // placement, engine node index
+        var taken: [Placement] = []
         var result: [VirtualGPUAssignment] = []
         let upNames = engine.nodes.map(\.name)
-        var candidates = spec.node.map { [$0] } ?? upNames
-        for n in 0..<spec.vgpus {
-            let chosen: Placement?
-            if spec.wholeGPU && spec.sameNode && n == 0 && spec.vgpus > 1 {
-                // All whole GPUs on one node: find a node holding them all, then take them one by one.
-                let all = try! PlacementRequest.wholeGPUs(spec.vgpus, allowedModels: allowed)
-                chosen = pick(all, among: candidates, engine: &engine).map {
-                    Placement(nodeName: $0.nodeName, nodeIndex: $0.nodeIndex, gpuIndices: [$0.gpuIndices[0]], score: $0.score)
+        let candidates = spec.node.map { [$0] } ?? upNames
+        let preferred = spec.preferredNode.flatMap { p in candidates.contains(p) ? p : nil }
+        func undo(_ engine: inout PlacementEngine) {
+            for p in taken { try? engine.release(p, for: one) }
+            taken = []
+        }
+        if spec.sameNode && spec.vgpus > 1 {
+            // All on one node: try the preferred node, then nodes in the order the policy ranks them for one vGPU,
+            // taking every vGPU there before settling on it.
+            var remaining = candidates
+            var order: [String] = preferred.map { [$0] } ?? []
+            remaining.removeAll { order.contains($0) }
+            var settled = false
+            while !settled {
+                if order.isEmpty {
+                    guard let next = pick(one, among: remaining, engine: &engine)?.nodeName else { break }
+                    order = [next]
+                    remaining.removeAll { $0 == next }
                 }
-                if let chosen, let full = pick(all, among: [chosen.nodeName], engine: &engine) {
-                    for g in full.gpuIndices {
-                        let p = Placement(nodeName: full.nodeName, nodeIndex: full.nodeIndex, gpuIndices: [g], score: full.score)
-                        try! engine.allocate(p, for: one)
-                        taken.append((p, 0))
+                let name = order.removeFirst()
+                settled = true
+                for _ in 0..<spec.vgpus {
+                    guard let p = pick(one, among: [name], engine: &engine), (try? engine.allocate(p, for: one)) != nil else {
+                        settled = false
+                        break
                     }
-                    candidates = [full.nodeName]
-                    break
+                    taken.append(p)
                 }
-            } else {
-                chosen = pick(one, among: candidates, engine: &engine)
+                if !settled { undo(&engine) }
             }
-            guard let chosen else {
-                for (p, _) in taken { try? engine.release(p, for: one) }
+            guard settled else {
                 self.engine = engine
-                throw PoolError(.unavailable, "cannot place vGPU \(n + 1) of \(spec.vgpus) (\(describe(spec))): free: \(freeSummary())")
+                throw PoolError(.unavailable, "cannot place \(spec.vgpus) vGPUs (\(describe(spec))) on one node: free: \(freeSummary())")
             }
-            do throws(PlacementError) { try engine.allocate(chosen, for: one) } catch {
-                for (p, _) in taken { try? engine.release(p, for: one) }
-                self.engine = engine
-                throw PoolError(.conflict, error.message)
+        } else {
+            for n in 0..<spec.vgpus {
+                // The preferred node (where the program runs) first, so its vGPUs are local where they fit.
+                let chosen = preferred.flatMap { pick(one, among: [$0], engine: &engine) } ?? pick(one, among: candidates, engine: &engine)
+                guard let chosen else {
+                    undo(&engine)
+                    self.engine = engine
+                    throw PoolError(.unavailable, "cannot place vGPU \(n + 1) of \(spec.vgpus) (\(describe(spec))): free: \(freeSummary())")
+                }
+                do throws(PlacementError) { try engine.allocate(chosen, for: one) } catch {
+                    undo(&engine)
+                    self.engine = engine
+                    throw PoolError(.conflict, error.message)
+                }
+                taken.append(chosen)
             }
-            taken.append((chosen, 0))
-            if spec.sameNode { candidates = [chosen.nodeName] }
         }
         self.engine = engine
-        for (p, _) in taken {
+        for p in taken {
             let node = nodes[p.nodeName]!
             let gpu = node.registration.gpus.sorted { $0.index < $1.index }[p.gpuIndices[0]]
             result.append(VirtualGPUAssignment(

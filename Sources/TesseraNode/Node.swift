@@ -149,25 +149,74 @@ public final class Node: Service, Sendable {
 
     // MARK: Sessions
 
-    /// Places a session's vGPUs and opens a context on each, or throws why not.
-    func admit(_ session: Session, _ request: VirtualGPURequest) throws(DeviceError) -> [(Int, any DeviceContext)] {
-        let gpus = try state.withLock { (s) throws(DeviceError) -> [Int] in
-            guard !s.stopping else { throw DeviceError(.unavailable, "the node is shutting down") }
+    /// Places a session's vGPUs and opens a context on each local one, or throws why not. With `allowRemote`
+    /// (the program's runtime attaches to other nodes itself) a pool node may place vGPUs elsewhere too.
+    ///
+    /// The policy may ask a controller: it runs outside the state lock; the ledger then records the result,
+    /// checking it against what other sessions were granted meanwhile.
+    func admit(_ session: Session, _ request: VirtualGPURequest, allowRemote: Bool,
+               addressWindow: Int) throws(DeviceError) -> (local: [(Int, any DeviceContext)], remote: [RemotePlacement]) {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let inventory = try state.withLock { (s) throws(DeviceError) -> [GPUCapacity] in
+                guard !s.stopping else { throw DeviceError(.unavailable, "the node is shutting down") }
+                return s.ledger.capacity
+            }
+            let placement: SessionPlacement
             do throws(PlacementError) {
-                return try s.ledger.admit(session: session.id, request, policy: policy)
+                placement = try policy.placeSession(request, session: session.id, allowRemote: allowRemote, on: inventory)
             } catch {
                 throw DeviceError(.unavailable, error.message)
             }
+            let placed = placement.local.count + placement.remote.reduce(0) { $0 + $1.count }
+            do throws(PlacementError) {
+                guard placed == request.count else { throw PlacementError("placement returned \(placed) vGPUs for \(request.count)") }
+                try state.withLock { (s) throws(PlacementError) in try s.ledger.commit(session: session.id, request, gpus: placement.local) }
+            } catch {
+                policy.sessionEnded(session.id)
+                // Another session took the capacity between placing and recording: place again.
+                if attempt < 4 && placed == request.count { continue }
+                throw DeviceError(.unavailable, error.message)
+            }
+            let local = try openContexts(session, placement.local, memory: request.memoryBytes, compute: request.computePercent,
+                                         mode: request.computeMode, addressWindow: addressWindow)
+            return (local, placement.remote)
         }
+    }
+
+    /// Binds a session to vGPUs of this node that another node's lease holds for the same program, once the
+    /// pool confirms the credential.
+    func attach(_ session: Session, _ credential: AttachCredential,
+                addressWindow: Int) throws(DeviceError) -> (contexts: [(Int, any DeviceContext)], request: VirtualGPURequest) {
+        try state.withLock { (s) throws(DeviceError) in
+            guard !s.stopping else { throw DeviceError(.unavailable, "the node is shutting down") }
+        }
+        let bound: AttachedVirtualGPUs
+        do throws(PlacementError) {
+            bound = try policy.attach(credential, session: session.id)
+            try state.withLock { (s) throws(PlacementError) in try s.ledger.commit(session: session.id, bound.request, gpus: bound.gpus) }
+        } catch {
+            policy.sessionEnded(session.id)
+            throw DeviceError(.unavailable, error.message)
+        }
+        let r = bound.request
+        return (try openContexts(session, bound.gpus, memory: r.memoryBytes, compute: r.computePercent, mode: r.computeMode,
+                                 addressWindow: addressWindow), r)
+    }
+
+    private func openContexts(_ session: Session, _ gpus: [Int], memory: Int, compute: Int, mode: ComputeMode,
+                              addressWindow: Int) throws(DeviceError) -> [(Int, any DeviceContext)] {
         var contexts: [(Int, any DeviceContext)] = []
         do throws(DeviceError) {
             for g in gpus {
-                contexts.append((g, try backend.makeContext(gpu: g, memoryLimit: request.memoryBytes,
-                                                            computePercent: request.computePercent, computeMode: request.computeMode)))
+                contexts.append((g, try backend.makeContext(gpu: g, memoryLimit: memory, computePercent: compute, computeMode: mode,
+                                                            addressWindow: addressWindow)))
             }
         } catch {
             for (_, c) in contexts { c.destroy() }
             state.withLock { $0.ledger.release(session: session.id) }
+            policy.sessionEnded(session.id)
             throw error
         }
         return contexts
@@ -175,10 +224,13 @@ public final class Node: Service, Sendable {
 
     func sessionEnded(_ session: Session) {
         tessera_hangup_watcher_remove(watcher, session.socket)
-        state.withLock { s in
+        let held = state.withLock { s in
             s.sessions[session.id] = nil
-            s.ledger.release(session: session.id)
+            defer { s.ledger.release(session: session.id) }
+            return s.ledger.grants[session.id] != nil
         }
+        // Outside the lock: a pool node tells the controller.
+        if held { policy.sessionEnded(session.id) }
     }
 
     /// GPUs and sessions as they are now.
@@ -189,7 +241,9 @@ public final class Node: Service, Sendable {
             return GPUStatus(index: g.index, name: g.name, totalMemory: g.totalMemory, usedMemory: backend.memoryUsed(gpu: g.index),
                              grantedMemory: c?.grantedMemory ?? 0, grantedComputePercent: c?.grantedComputePercent ?? 0)
         }
-        return NodeStatusReply(gpus: gpus, sessions: sessions.map { $0.status() }.filter { !$0.virtualGPUs.isEmpty }.sorted { $0.id < $1.id })
+        // Sessions that hold vGPUs (a session whose vGPUs are all on other nodes holds none here but is reported).
+        let admitted = sessions.filter { $0.shared.withLock { $0.admitted } }
+        return NodeStatusReply(gpus: gpus, sessions: admitted.map { $0.status() }.sorted { $0.id < $1.id })
     }
 }
 

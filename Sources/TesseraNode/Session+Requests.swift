@@ -24,10 +24,17 @@ extension Session {
     }
 
     private func context(_ device: Int) throws(DeviceError) -> any DeviceContext {
-        guard device >= 0, device < vgpus.count else {
-            throw DeviceError(.invalidDevice, "device \(device) is not one of this session's \(vgpus.count) vGPUs")
+        vgpus[try slot(device)].context
+    }
+
+    /// The index in ``vgpus`` of the program's device `device` (requests name the program's device index; this
+    /// session serves devices deviceBase…deviceBase+vgpus.count−1).
+    func slot(_ device: Int) throws(DeviceError) -> Int {
+        let i = device - deviceBase
+        guard i >= 0, i < vgpus.count else {
+            throw DeviceError(.invalidDevice, "device \(device) is not one of this session's vGPUs (\(deviceBase)…\(deviceBase + vgpus.count - 1))")
         }
-        return vgpus[device].context
+        return i
     }
 
     /// A stream of `device`: handle 0 is the device's legacy default stream.
@@ -395,15 +402,15 @@ extension Session {
 
     /// `cudaDeviceReset`: a fresh context with the same quota; the device's streams, events and modules go away.
     private func reset(device: Int) throws(DeviceError) {
-        let old = try context(device)
-        old.destroy()
-        let fresh = try node.backend.makeContext(gpu: vgpus[device].physical, memoryLimit: vgpus[device].memory,
-                                                 computePercent: vgpus[device].compute, computeMode: vgpus[device].mode)
-        vgpus[device].context = fresh
+        let i = try slot(device)
+        vgpus[i].context.destroy()
+        let fresh = try node.backend.makeContext(gpu: vgpus[i].physical, memoryLimit: vgpus[i].memory,
+                                                 computePercent: vgpus[i].compute, computeMode: vgpus[i].mode, addressWindow: addressWindow)
+        vgpus[i].context = fresh
         streams = streams.filter { $0.value.device != device }
         events = events.filter { $0.value.device != device }
         modules = modules.filter { $0.value.device != device }
-        replaceSharedContext(device: device, with: fresh)
+        replaceSharedContext(device: i, with: fresh)
     }
 }
 

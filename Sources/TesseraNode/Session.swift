@@ -32,6 +32,8 @@ final class Session: @unchecked Sendable {
         var programName = ""
         var vgpus: [VGPUShared] = []
         var aborted = false
+        /// The greeting was accepted: the session holds vGPUs (here or, through its lease, on other nodes).
+        var admitted = false
         /// The socket is closed (its descriptor number may already belong to another connection).
         var closed = false
     }
@@ -66,6 +68,11 @@ final class Session: @unchecked Sendable {
     var regions: [UInt64: HostRegion] = [:]
     var pending: ReplyStatus?
     var nextHandle: UInt64 = 0x100
+    /// The program's device index of this session's first vGPU (nonzero for a session attached from another node).
+    var deviceBase = 0
+    /// The device address window of this session's contexts; stream, event and module handles carry it too, so
+    /// they are unique across the program's sessions on several nodes.
+    var addressWindow = 0
     var bounce: UnsafeMutableRawPointer?
     private static let bounceSize = WireProtocol.maxInlineChunk
 
@@ -223,10 +230,28 @@ final class Session: @unchecked Sendable {
 
     private func greet(_ header: FrameHeader, _ hello: Hello) throws(WireError) {
         sharesMemory = hello.sharesMemory && peer.isLocal
-        let request = VirtualGPURequest(count: hello.virtualGPUs, memoryBytes: hello.memoryBytes, computePercent: hello.computePercent,
+        addressWindow = hello.addressWindow
+        // Handles carry the window too, so a program's handles from several nodes never collide.
+        nextHandle = UInt64(addressWindow) << 40 | 0x100
+        var request = VirtualGPURequest(count: hello.virtualGPUs, memoryBytes: hello.memoryBytes, computePercent: hello.computePercent,
                                         computeMode: hello.computeMode)
         do throws(DeviceError) {
-            let granted = try node.admit(self, request)
+            let granted: [(Int, any DeviceContext)]
+            var remote: [RemoteDeviceGroup] = []
+            if let credential = hello.attach {
+                // A program attaching to vGPUs its home node obtained here: the lease says what they are.
+                deviceBase = hello.deviceBase
+                (granted, request) = try node.attach(self, credential, addressWindow: addressWindow)
+            } else {
+                let placed = try node.admit(self, request, allowRemote: hello.acceptsRemoteDevices, addressWindow: addressWindow)
+                granted = placed.local
+                var next = granted.count
+                for (i, group) in placed.remote.enumerated() {
+                    remote.append(RemoteDeviceGroup(endpoint: group.endpoint, credential: group.credential, firstDevice: next,
+                                                    count: group.count, addressWindow: addressWindow + i + 1))
+                    next += group.count
+                }
+            }
             var infos: [VirtualDeviceInfo] = []
             for (gpu, context) in granted {
                 vgpus.append(VGPU(physical: gpu, memory: request.memoryBytes, compute: request.computePercent, mode: request.computeMode, context: context))
@@ -237,16 +262,18 @@ final class Session: @unchecked Sendable {
             }
             shared.withLock { s in
                 s.programName = hello.programName
+                s.admitted = true
                 s.vgpus = vgpus.map { VGPUShared(physical: $0.physical, memory: $0.memory, compute: $0.compute, mode: $0.mode, context: $0.context) }
             }
             phase = phase.greeted(accepted: true)
-            logger.info("session started", metadata: [
+            logger.info(hello.attach == nil ? "session started" : "session attached", metadata: [
                 "program": "\(hello.programName)", "pid": "\(peer.pid)", "uid": "\(peer.uid)", "peer": "\(peer.address)",
                 "vgpus": "\(granted.map(\.0))", "memory": "\(request.memoryBytes >> 20) MiB", "compute": "\(request.computePercent) %",
+                "remote": "\(remote.map { "\($0.endpoint)×\($0.count)" })", "lease": "\(hello.attach?.leaseID ?? "")",
             ])
             out.frame(.reply, requestID: header.requestID) { w in
                 ReplyHeader().encode(into: &w)
-                HelloReply(sessionID: id, devices: infos).encode(into: &w)
+                HelloReply(sessionID: id, devices: infos, remote: remote).encode(into: &w)
             }
         } catch {
             logger.info("refused session: \(error.message)", metadata: ["program": "\(hello.programName)", "pid": "\(peer.pid)"])
@@ -272,7 +299,7 @@ final class Session: @unchecked Sendable {
             if !status.isOK && pending == nil { pending = status }
             return
         }
-        if status.isOK, let d = device, d < vgpus.count, let sticky = vgpus[d].context.stickyError {
+        if status.isOK, let d = device, let i = try? slot(d), let sticky = vgpus[i].context.stickyError {
             status = sticky.status
         }
         let deferred = pending ?? .ok

@@ -55,9 +55,9 @@ public final class ControllerLink: Service, Sendable {
     public func beat() throws(PoolError) -> HeartbeatReply {
         let status = node.status()
         let live = Set(status.sessions.map(\.id))
-        for (session, lease) in placement.sessionLeases where !live.contains(session) {
-            _ = placement.forget(session: session)
-            try? client.delete("/v1/leases/\(lease)")
+        for (session, _) in placement.sessionLeases where !live.contains(session) {
+            // Its own lease is released; an attached one is the program's home node's to release.
+            if let lease = placement.forget(session: session) { try? client.delete("/v1/leases/\(lease)") }
         }
         let leases = placement.sessionLeases
         let sessions = status.sessions.map { s in
@@ -73,7 +73,7 @@ public final class ControllerLink: Service, Sendable {
         let ended = Set(reply.endLeases)
         for (session, lease) in leases where ended.contains(lease) {
             logger.notice("the pool ended lease \(lease); ending session \(session)")
-            _ = placement.forget(session: session)
+            placement.forget(session: session)
             node.endSession(id: session)
         }
         return reply

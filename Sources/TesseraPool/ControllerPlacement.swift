@@ -1,12 +1,23 @@
 import Synchronization
 import TesseraNode
+import TesseraWire
 
 /// A node's placement when it belongs to a pool: each session's vGPUs are a lease from the controller, placed
-/// on this node's GPUs. Keeps which lease serves which session, for heartbeats and release.
+/// on this node's GPUs first and, for programs whose runtime can attach to other nodes, on other nodes too.
+/// Keeps which lease serves which session, for heartbeats and release; also the leases of other nodes'
+/// programs attached here.
+///
+/// Every method may call the controller; ``Node`` calls them outside its state lock.
 public final class ControllerPlacement: PlacementPolicy, Sendable {
     public let client: PoolClient
     public let nodeName: String
-    private let leases = Mutex<[UInt64: String]>([:])
+    private struct Leases {
+        /// Sessions whose lease this node asked for (it releases them).
+        var own: [UInt64: String] = [:]
+        /// Sessions attached to another node's lease (that node releases it).
+        var attached: [UInt64: String] = [:]
+    }
+    private let leases = Mutex(Leases())
 
     public init(client: PoolClient, nodeName: String) {
         self.client = client
@@ -18,26 +29,93 @@ public final class ControllerPlacement: PlacementPolicy, Sendable {
     }
 
     public func place(_ request: VirtualGPURequest, session: UInt64, on inventory: [GPUCapacity]) throws(TesseraNode.PlacementError) -> [Int] {
+        try placeSession(request, session: session, allowRemote: false, on: inventory).local
+    }
+
+    public func placeSession(_ request: VirtualGPURequest, session: UInt64, allowRemote: Bool,
+                             on inventory: [GPUCapacity]) throws(TesseraNode.PlacementError) -> SessionPlacement {
         let spec = VirtualGPUSpec(vgpus: request.count, memoryMiB: (request.memoryBytes + (1 << 20) - 1) >> 20,
-                                  computePercent: request.computePercent, node: nodeName)
+                                  computePercent: request.computePercent, node: allowRemote ? nil : nodeName,
+                                  preferredNode: nodeName, computeMode: request.computeMode.description)
         let lease: Lease
         do throws(PoolError) {
             lease = try client.post("/v1/leases", LeaseRequest(spec: spec, requester: nodeName))
         } catch {
             throw TesseraNode.PlacementError("the pool refused: \(error.message)")
         }
-        let gpus = lease.vgpus.map(\.gpu)
-        guard lease.vgpus.allSatisfy({ $0.node == nodeName }), gpus.allSatisfy({ g in inventory.contains { $0.index == g } }) else {
+        do throws(TesseraNode.PlacementError) {
+            let placement = try Self.split(lease, home: nodeName, inventory: inventory)
+            leases.withLock { $0.own[session] = lease.id }
+            return placement
+        } catch {
             try? client.delete("/v1/leases/\(lease.id)")
-            throw TesseraNode.PlacementError("the controller placed vGPUs on GPUs this node does not have")
+            throw error
         }
-        leases.withLock { $0[session] = lease.id }
-        return gpus
     }
 
-    /// The lease of each session that holds one.
-    public var sessionLeases: [UInt64: String] { leases.withLock { $0 } }
+    /// A lease as the home node's session sees it: its own GPUs (which must be this node's), then one group per
+    /// other node in the order the lease names them, each with its endpoint and the lease's attach credential.
+    static func split(_ lease: Lease, home: String, inventory: [GPUCapacity]) throws(TesseraNode.PlacementError) -> SessionPlacement {
+        let local = lease.vgpus.filter { $0.node == home }.map(\.gpu)
+        guard local.allSatisfy({ g in inventory.contains { $0.index == g } }) else {
+            throw TesseraNode.PlacementError("the controller placed vGPUs on GPUs this node does not have")
+        }
+        var order: [String] = []
+        var counts: [String: Int] = [:]
+        var endpoints: [String: String] = [:]
+        for v in lease.vgpus where v.node != home {
+            if counts[v.node] == nil { order.append(v.node) }
+            counts[v.node, default: 0] += 1
+            guard let e = v.endpoint, !e.isEmpty else {
+                throw TesseraNode.PlacementError("the controller placed vGPUs on node \(v.node), which programs cannot reach (it has no endpoint)")
+            }
+            endpoints[v.node] = e
+        }
+        guard order.isEmpty || lease.attachSecret != nil else {
+            throw TesseraNode.PlacementError("the controller placed vGPUs on other nodes without an attach credential")
+        }
+        let remote = order.map { n in
+            RemotePlacement(node: n, endpoint: endpoints[n]!, count: counts[n]!,
+                            credential: AttachCredential(leaseID: lease.id, secret: lease.attachSecret ?? ""))
+        }
+        return SessionPlacement(local: local, remote: remote)
+    }
 
-    /// Forgets a session's lease and returns it.
-    func forget(session: UInt64) -> String? { leases.withLock { $0.removeValue(forKey: session) } }
+    public func attach(_ credential: AttachCredential, session: UInt64) throws(TesseraNode.PlacementError) -> AttachedVirtualGPUs {
+        let lease: Lease
+        do throws(PoolError) {
+            lease = try client.post("/v1/leases/\(credential.leaseID)/attach", LeaseAttachRequest(node: nodeName, secret: credential.secret))
+        } catch {
+            throw TesseraNode.PlacementError("the pool refused the attachment: \(error.message)")
+        }
+        let mine = lease.vgpus.filter { $0.node == nodeName }
+        guard let first = mine.first, mine.allSatisfy({ $0.memoryMiB == first.memoryMiB && $0.computePercent == first.computePercent }) else {
+            throw TesseraNode.PlacementError("lease \(lease.id) holds no vGPUs on this node")
+        }
+        leases.withLock { $0.attached[session] = lease.id }
+        let mode = ComputeMode(parsing: lease.spec.computeMode) ?? .share
+        return AttachedVirtualGPUs(gpus: mine.map(\.gpu), request: VirtualGPURequest(
+            count: mine.count, memoryBytes: first.memoryMiB << 20, computePercent: first.computePercent, computeMode: mode))
+    }
+
+    /// Releases the lease of an ended session this node asked for; forgets an attached one.
+    public func sessionEnded(_ session: UInt64) {
+        guard let lease = forget(session: session) else { return }
+        try? client.delete("/v1/leases/\(lease)")
+    }
+
+    /// The lease of each session that holds one: its own or the one it attached to.
+    public var sessionLeases: [UInt64: String] { leases.withLock { $0.own.merging($0.attached) { a, _ in a } } }
+
+    /// Leases this node asked for, by session.
+    public var ownLeases: [UInt64: String] { leases.withLock { $0.own } }
+
+    /// Forgets a session's lease and returns it when this node owns it (nil for attached or unknown ones).
+    @discardableResult
+    func forget(session: UInt64) -> String? {
+        leases.withLock { l in
+            l.attached[session] = nil
+            return l.own.removeValue(forKey: session)
+        }
+    }
 }

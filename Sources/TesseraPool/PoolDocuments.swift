@@ -132,10 +132,16 @@ public struct VirtualGPUSpec: Codable, Sendable, Hashable {
     public var deniedModels: [String]
     /// Only this node (a node placing its own local requests without remote endpoints).
     public var node: String?
+    /// Put as many vGPUs as fit on this node first (the node where the program runs), the rest anywhere.
+    public var preferredNode: String?
+    /// How each vGPU's compute share applies: `share` (a guaranteed share, idle time usable) or `limit` (a cap).
+    public var computeMode: String
     public init(vgpus: Int = 1, memoryMiB: Int = 1024, computePercent: Int = 10, wholeGPU: Bool = false, sameNode: Bool = false,
-                allowedModels: [String] = [], deniedModels: [String] = [], node: String? = nil) {
+                allowedModels: [String] = [], deniedModels: [String] = [], node: String? = nil, preferredNode: String? = nil,
+                computeMode: String = "share") {
         self.vgpus = vgpus; self.memoryMiB = memoryMiB; self.computePercent = computePercent; self.wholeGPU = wholeGPU
         self.sameNode = sameNode; self.allowedModels = allowedModels; self.deniedModels = deniedModels; self.node = node
+        self.preferredNode = preferredNode; self.computeMode = computeMode
     }
 }
 
@@ -175,11 +181,32 @@ public struct Lease: Codable, Sendable, Hashable {
     public var spec: VirtualGPUSpec
     public var vgpus: [VirtualGPUAssignment]
     public var createdAt: Double
+    /// The one-time credential with which the program attaches to the lease's vGPUs on other nodes. Only the
+    /// reply to the request that created the lease carries it; every other view leaves it out.
+    public var attachSecret: String?
+    /// Nodes other than the requester where the program has attached (each attaches once).
+    public var attachedNodes: [String]?
     public init(id: String, requester: String, program: String, owner: String, spec: VirtualGPUSpec,
-                vgpus: [VirtualGPUAssignment], createdAt: Double) {
+                vgpus: [VirtualGPUAssignment], createdAt: Double, attachSecret: String? = nil, attachedNodes: [String]? = nil) {
         self.id = id; self.requester = requester; self.program = program; self.owner = owner; self.spec = spec
-        self.vgpus = vgpus; self.createdAt = createdAt
+        self.vgpus = vgpus; self.createdAt = createdAt; self.attachSecret = attachSecret; self.attachedNodes = attachedNodes
     }
+
+    /// The lease without its attach secret, as listings show it.
+    public var redacted: Lease {
+        var l = self
+        l.attachSecret = nil
+        return l
+    }
+}
+
+/// `POST /v1/leases/{id}/attach`: a node checks that a program may attach to the lease's vGPUs on it.
+public struct LeaseAttachRequest: Codable, Sendable, Hashable {
+    /// The node the program attaches to.
+    public var node: String
+    /// The secret the program presented.
+    public var secret: String
+    public init(node: String, secret: String) { self.node = node; self.secret = secret }
 }
 
 /// `POST /v1/reservations`: hold capacity for a named consumer.
@@ -268,7 +295,9 @@ extension VirtualGPUSpec {
                   sameNode: try c.decodeIfPresent(Bool.self, forKey: .sameNode) ?? false,
                   allowedModels: try c.decodeIfPresent([String].self, forKey: .allowedModels) ?? [],
                   deniedModels: try c.decodeIfPresent([String].self, forKey: .deniedModels) ?? [],
-                  node: try c.decodeIfPresent(String.self, forKey: .node))
+                  node: try c.decodeIfPresent(String.self, forKey: .node),
+                  preferredNode: try c.decodeIfPresent(String.self, forKey: .preferredNode),
+                  computeMode: try c.decodeIfPresent(String.self, forKey: .computeMode) ?? d.computeMode)
     }
 }
 

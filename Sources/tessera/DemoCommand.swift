@@ -19,6 +19,7 @@ struct DemoCommand: ParsableCommand {
         var memory: String
         var compute: Int
         var expect: Expectation
+        var vgpus = 1
         enum Expectation { case success, refusal, killed }
     }
 
@@ -101,6 +102,10 @@ struct DemoCommand: ParsableCommand {
         }
 
         let students: [Student] = [
+            // Three vGPUs of 1.5 GiB need three of the four 2 GiB GPUs: two on node-1, one on node-2. The program
+            // sees devices 0…2, runs a kernel on each and copies between them.
+            Student(name: "lin", node: 0, program: "multigpu", arguments: ["3", "1536"], memory: "1536MiB", compute: 20, expect: .success,
+                    vgpus: 3),
             Student(name: "ada", node: 0, program: "vadd", arguments: ["200000", "20"], memory: "256MiB", compute: 25, expect: .success),
             Student(name: "alan", node: 0, program: "vadd", arguments: ["100000", "30"], memory: "512MiB", compute: 10, expect: .success),
             Student(name: "grace", node: 0, program: "memops", arguments: [], memory: "64MiB", compute: 5, expect: .success),
@@ -117,10 +122,14 @@ struct DemoCommand: ParsableCommand {
         print("== class starts: \(students.count) students at once")
         var running: [(Student, Child)] = []
         for s in students {
-            let args = ["run", "--endpoint", sockets[s.node], "--memory", s.memory, "--compute", "\(s.compute)", "--",
+            let args = ["run", "--endpoint", sockets[s.node], "--vgpus", "\(s.vgpus)", "--memory", s.memory, "--compute", "\(s.compute)", "--",
                         bin.appendingPathComponent(s.program).path] + s.arguments
             running.append((s, try Child(exe.path, args, log: dir.appendingPathComponent("student-\(s.name).log"))))
             if s.expect == .refusal { usleep(300_000) }  // let the others take their slices first
+            if s.vgpus > 1 {
+                // The big job takes its slices first (it is over in a moment), so the rest of the class fits after it.
+                for _ in 0..<100 where running.last!.1.process.isRunning { usleep(50_000) }
+            }
         }
         children.append(contentsOf: running.map(\.1))
         var killedAt: Date?
@@ -151,10 +160,12 @@ struct DemoCommand: ParsableCommand {
             usleep(100_000)
         }
 
-        // Three vGPUs of 1.5 GiB need three of the four 2 GiB GPUs: the pool grants them from both nodes.
-        let spanning = try? client.post("/v1/leases", LeaseRequest(spec: VirtualGPUSpec(vgpus: 3, memoryMiB: 1536, computePercent: 20),
-                                                                   requester: "demo", program: "three-vGPU job", owner: "lin"), as: Lease.self)
-        if let spanning { try? client.delete("/v1/leases/\(spanning.id)") }
+        // Where lin's job ran: the lease granted across nodes and the node it attached to.
+        let events = (try? client.get("/v1/events", as: [PoolEvent].self)) ?? []
+        let attached = events.filter { $0.kind == "lease-attached" }
+        let spanning = events.first { e in
+            e.kind == "lease-granted" && attached.contains { $0.message.hasPrefix(e.message.prefix { $0 != " " } + " ") }
+        }
 
         print("\n== summary")
         printTable(["STUDENT", "NODE", "PROGRAM", "ASKED", "RESULT", "CHECK"], running.map { s, c in
@@ -172,10 +183,13 @@ struct DemoCommand: ParsableCommand {
                 ok = c.process.terminationReason == .uncaughtSignal
                 result = ok ? "killed mid-run, released" : "not killed"
             }
-            return [s.name, "node-\(s.node + 1)", s.program, "\(s.memory), \(s.compute) %", result, ok ? "pass" : "FAIL"]
+            let asked = s.vgpus > 1 ? "\(s.vgpus) × \(s.memory), \(s.compute) %" : "\(s.memory), \(s.compute) %"
+            return [s.name, "node-\(s.node + 1)", s.program, asked, result, ok ? "pass" : "FAIL"]
         })
         if let spanning {
-            print("lease across nodes \(spanning.id): " + spanning.vgpus.map { "\($0.node)/GPU \($0.gpu) \(mib($0.memoryMiB)) \($0.computePercent) %" }.joined(separator: " + "))
+            let vgpus = spanning.message.drop { $0 != ":" }.dropFirst().trimmingCharacters(in: .whitespaces)
+            print("lin's program ran on vGPUs of two nodes as devices 0…2: \(vgpus)")
+            for a in attached { print("  \(a.message)") }
         }
         let checks = [
             ("every student's program ran, was refused or was killed as intended", running.allSatisfy { s, c in
@@ -185,7 +199,8 @@ struct DemoCommand: ParsableCommand {
                 case .killed: c.process.terminationReason == .uncaughtSignal
                 }
             }),
-            ("a 3-vGPU lease spans both nodes (granted by the pool; no program uses it: the runtime talks to one node so far)", Set(spanning?.vgpus.map(\.node) ?? []).count == 2),
+            ("lin's program used vGPUs of both nodes (node-1's two GPUs and one on node-2, attached directly)",
+             spanning.map { $0.message.contains("node-1/") && $0.message.contains("node-2/") } ?? false),
             ("every lease was released after the class (killed program included)", leftover.isEmpty),
             ("leases were seen live", peakLeases > 0),
         ]

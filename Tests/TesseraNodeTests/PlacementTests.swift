@@ -66,3 +66,26 @@ import TesseraWire
         if case .reject = SessionPhase.closed.action(for: .free) {} else { Issue.record("closed session executes") }
     }
 }
+
+/// Grants decided outside the node's lock (by a controller) or bound by another node's lease.
+@Suite struct LedgerCommitTests {
+    let gib = 1 << 30
+
+    @Test func commitsChecksAndAllowsNoLocalGPUs() throws {
+        var ledger = NodeLedger(gpus: [(0, 4 * gib)])
+        // Some vGPUs elsewhere: only the local ones count here.
+        try ledger.commit(session: 1, VirtualGPURequest(count: 3, memoryBytes: 3 * gib, computePercent: 40), gpus: [0])
+        #expect(ledger.capacity[0].grantedMemory == 3 * gib)
+        // All elsewhere: recorded, holding nothing here.
+        try ledger.commit(session: 2, VirtualGPURequest(count: 2, memoryBytes: gib, computePercent: 10), gpus: [])
+        #expect(ledger.grants[2]?.gpus == [] && ledger.capacity[0].grantedMemory == 3 * gib)
+        // Overcommitting, an unknown GPU, or a session twice: refused, nothing changes.
+        #expect(throws: PlacementError.self) { try ledger.commit(session: 3, VirtualGPURequest(count: 1, memoryBytes: 2 * gib, computePercent: 1), gpus: [0]) }
+        #expect(throws: PlacementError.self) { try ledger.commit(session: 3, VirtualGPURequest(count: 1, memoryBytes: gib, computePercent: 1), gpus: [7]) }
+        #expect(throws: PlacementError.self) { try ledger.commit(session: 1, VirtualGPURequest(count: 1, memoryBytes: gib, computePercent: 1), gpus: [0]) }
+        #expect(ledger.capacity[0].grantedMemory == 3 * gib && ledger.capacity[0].grantedComputePercent == 40)
+        ledger.release(session: 1)
+        ledger.release(session: 2)
+        #expect(ledger.capacity[0].grantedMemory == 0 && ledger.grants.isEmpty)
+    }
+}

@@ -21,8 +21,16 @@ public protocol DeviceBackend: Sendable {
     /// Bytes allocated on a GPU by all contexts.
     func memoryUsed(gpu: Int) -> Int
     /// Opens an isolated context on a GPU whose allocations may total at most `memoryLimit` bytes and whose
-    /// work gets `computePercent` of the GPU's time as `computeMode` says.
-    func makeContext(gpu: Int, memoryLimit: Int, computePercent: Int, computeMode: ComputeMode) throws(DeviceError) -> any DeviceContext
+    /// work gets `computePercent` of the GPU's time as `computeMode` says, allocating device addresses from
+    /// window `addressWindow` (distinct per node session of one program, so its pointers are unique).
+    func makeContext(gpu: Int, memoryLimit: Int, computePercent: Int, computeMode: ComputeMode, addressWindow: Int) throws(DeviceError) -> any DeviceContext
+}
+
+extension DeviceBackend {
+    /// A context in address window 0.
+    public func makeContext(gpu: Int, memoryLimit: Int, computePercent: Int, computeMode: ComputeMode) throws(DeviceError) -> any DeviceContext {
+        try makeContext(gpu: gpu, memoryLimit: memoryLimit, computePercent: computePercent, computeMode: computeMode, addressWindow: 0)
+    }
 }
 
 /// A queue of device work in a context.

@@ -47,10 +47,10 @@ public final class SimulatedBackend: DeviceBackend {
 
     public func memoryUsed(gpu: Int) -> Int { devices[gpu].memoryUsed }
 
-    public func makeContext(gpu: Int, memoryLimit: Int, computePercent: Int, computeMode: ComputeMode) throws(DeviceError) -> any DeviceContext {
+    public func makeContext(gpu: Int, memoryLimit: Int, computePercent: Int, computeMode: ComputeMode, addressWindow: Int) throws(DeviceError) -> any DeviceContext {
         guard devices.indices.contains(gpu) else { throw DeviceError(.invalidDevice, "no GPU \(gpu) on this node") }
         let quota = ComputeQuota(percent: computePercent, mode: computeMode == .limit ? .limit : .share)
-        return SimulatedContext(devices[gpu].makeContext(memoryLimit: memoryLimit, compute: quota))
+        return SimulatedContext(devices[gpu].makeContext(memoryLimit: memoryLimit, compute: quota, addressWindow: addressWindow))
     }
 }
 

@@ -20,7 +20,17 @@ public struct NodeLedger: Sendable {
     public mutating func admit(session: UInt64, _ request: VirtualGPURequest, policy: some PlacementPolicy) throws(PlacementError) -> [Int] {
         guard grants[session] == nil else { throw PlacementError("session \(session) already holds vGPUs") }
         let chosen = try policy.place(request, session: session, on: capacity)
-        guard chosen.count == request.count, chosen.allSatisfy({ g in capacity.contains { $0.index == g } }) else {
+        guard chosen.count == request.count else { throw PlacementError("placement returned an invalid assignment \(chosen)") }
+        try commit(session: session, request, gpus: chosen)
+        return chosen
+    }
+
+    /// Records a grant decided elsewhere (placed outside the node's lock, or a lease of another node this node
+    /// serves): `gpus` may be fewer than `request.count` (the rest are on other nodes) or none. Throws, changing
+    /// nothing, when a GPU is unknown or the grant would overcommit one.
+    public mutating func commit(session: UInt64, _ request: VirtualGPURequest, gpus chosen: [Int]) throws(PlacementError) {
+        guard grants[session] == nil else { throw PlacementError("session \(session) already holds vGPUs") }
+        guard chosen.allSatisfy({ g in capacity.contains { $0.index == g } }) else {
             throw PlacementError("placement returned an invalid assignment \(chosen)")
         }
         for g in chosen {
@@ -38,7 +48,6 @@ public struct NodeLedger: Sendable {
             throw PlacementError("placement overcommitted a GPU")
         }
         grants[session] = Grant(request: request, gpus: chosen)
-        return chosen
     }
 
     /// Returns a session's vGPUs to the pool. Releasing an unknown session does nothing.

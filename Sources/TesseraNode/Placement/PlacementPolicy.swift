@@ -1,3 +1,5 @@
+import TesseraWire
+
 /// Decides which physical GPUs a session's vGPUs go on. Standalone nodes use ``SpreadPlacement``; a
 /// controller will supply its own decisions through this interface.
 public protocol PlacementPolicy: Sendable {
@@ -7,11 +9,69 @@ public protocol PlacementPolicy: Sendable {
     /// The same for a known session (a controller-backed policy keeps the session's lease); by default
     /// ``place(_:on:)``.
     func place(_ request: VirtualGPURequest, session: UInt64, on inventory: [GPUCapacity]) throws(PlacementError) -> [Int]
+    /// Places a session whose program may also use vGPUs of other nodes (`allowRemote`, when its runtime can
+    /// attach to them); by default only this node's GPUs.
+    func placeSession(_ request: VirtualGPURequest, session: UInt64, allowRemote: Bool, on inventory: [GPUCapacity]) throws(PlacementError) -> SessionPlacement
+    /// Checks a program's claim to vGPUs of this node that another node obtained for it, and returns them.
+    func attach(_ credential: AttachCredential, session: UInt64) throws(PlacementError) -> AttachedVirtualGPUs
+    /// A session placed or attached by this policy has ended (its vGPUs on this node are already free).
+    func sessionEnded(_ session: UInt64)
 }
 
 extension PlacementPolicy {
     public func place(_ request: VirtualGPURequest, session: UInt64, on inventory: [GPUCapacity]) throws(PlacementError) -> [Int] {
         try place(request, on: inventory)
+    }
+
+    /// Only this node's GPUs.
+    public func placeSession(_ request: VirtualGPURequest, session: UInt64, allowRemote: Bool,
+                             on inventory: [GPUCapacity]) throws(PlacementError) -> SessionPlacement {
+        SessionPlacement(local: try place(request, session: session, on: inventory))
+    }
+
+    /// A node outside a pool accepts no attachments.
+    public func attach(_ credential: AttachCredential, session: UInt64) throws(PlacementError) -> AttachedVirtualGPUs {
+        throw PlacementError("this node is not in a pool; it accepts no vGPU attachments")
+    }
+
+    public func sessionEnded(_ session: UInt64) {}
+}
+
+/// Where a session's vGPUs go: GPUs of this node first, then groups on other nodes.
+public struct SessionPlacement: Sendable, Hashable {
+    /// This node's GPU of each local vGPU, in device order.
+    public var local: [Int]
+    /// vGPUs on other nodes, one group per node, in device order after the local ones.
+    public var remote: [RemotePlacement]
+    public init(local: [Int], remote: [RemotePlacement] = []) {
+        self.local = local
+        self.remote = remote
+    }
+}
+
+/// A session's vGPUs on another node: where the program reaches it and what it attaches with.
+public struct RemotePlacement: Sendable, Hashable {
+    public var node: String
+    /// `HOST:PORT` of that node's TCP listener.
+    public var endpoint: String
+    public var count: Int
+    public var credential: AttachCredential
+    public init(node: String, endpoint: String, count: Int, credential: AttachCredential) {
+        self.node = node
+        self.endpoint = endpoint
+        self.count = count
+        self.credential = credential
+    }
+}
+
+/// This node's vGPUs of a lease another node obtained, as the pool confirmed them for an attaching program.
+public struct AttachedVirtualGPUs: Sendable, Hashable {
+    /// This node's GPU of each vGPU, in the lease's order.
+    public var gpus: [Int]
+    public var request: VirtualGPURequest
+    public init(gpus: [Int], request: VirtualGPURequest) {
+        self.gpus = gpus
+        self.request = request
     }
 }
 

@@ -106,6 +106,17 @@ final class RawConnection {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// A TCP connection to `HOST:PORT`.
+    init(tcp endpoint: String) throws {
+        guard let colon = endpoint.lastIndex(of: ":"), let port = Int32(endpoint[endpoint.index(after: colon)...]) else {
+            throw TestFailure("bad endpoint \(endpoint)")
+        }
+        fd = tessera_connect_tcp(String(endpoint[..<colon]), port)
+        guard fd >= 0 else { throw TestFailure("cannot connect to \(endpoint)") }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     deinit { close(fd) }
 
     func send(_ bytes: [UInt8]) {

@@ -1,5 +1,6 @@
 import Foundation
 import TesseraPool
+import TesseraWire
 
 /// A real `tessera controller` process on loopback with its state in a fresh directory.
 final class TestController: @unchecked Sendable {
@@ -99,13 +100,28 @@ final class PoolNode: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    func start(_ sample: String, _ arguments: [String], memory: String = "64MiB", compute: Int = 10) -> RunningCommand {
-        Command.start(Products.tessera.path, ["run", "--endpoint", socketPath, "--memory", memory, "--compute", "\(compute)", "--",
-                                              Products.sample(sample)] + arguments)
+    func start(_ sample: String, _ arguments: [String], vgpus: Int = 1, memory: String = "64MiB", compute: Int = 10) -> RunningCommand {
+        Command.start(Products.tessera.path, ["run", "--endpoint", socketPath, "--vgpus", "\(vgpus)", "--memory", memory,
+                                              "--compute", "\(compute)", "--", Products.sample(sample)] + arguments)
     }
 
-    func run(_ sample: String, _ arguments: [String] = [], memory: String = "64MiB", compute: Int = 10) -> CommandResult {
-        start(sample, arguments, memory: memory, compute: compute).finish(timeout: 120)
+    func run(_ sample: String, _ arguments: [String] = [], vgpus: Int = 1, memory: String = "64MiB", compute: Int = 10) -> CommandResult {
+        start(sample, arguments, vgpus: vgpus, memory: memory, compute: compute).finish(timeout: 120)
+    }
+
+    /// The node's GPUs and sessions, asked over the wire.
+    func status() throws -> NodeStatusReply {
+        let c = try RawConnection(unix: socketPath)
+        var w = WireWriter()
+        w.frame(NodeStatusRequest(), flags: .replyExpected, requestID: 1)
+        c.send(w.bytes)
+        guard let (header, body) = c.receiveFrame(), header.opcode == .reply else { throw TestFailure("no status reply") }
+        return try body.withUnsafeBytes { b in
+            var r = WireReader(b)
+            let h = try ReplyHeader(from: &r)
+            guard h.status.isOK else { throw TestFailure("status failed: \(h.status)") }
+            return try NodeStatusReply(from: &r)
+        }
     }
 }
 
