@@ -161,7 +161,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "TesseraControllerTests", dependencies: ["TesseraController", "TesseraPool", "TesseraPlacement"], swiftSettings: strict),
+        .testTarget(name: "TesseraControllerTests", dependencies: ["TesseraController", "TesseraPool", "TesseraPlacement", "TesseraNode", "TesseraWire"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TesseraWire", "CTesseraPOSIX", "TesseraPool"], swiftSettings: strict),
     ]
 )

@@ -8,6 +8,11 @@ extension Node {
         NodeThread.start { session.abort() }
         return true
     }
+
+    /// Every connected session, greeted or not (a session being placed has a lease before it holds vGPUs).
+    public func sessionIDs() -> Set<UInt64> {
+        state.withLock { Set($0.sessions.keys) }
+    }
 }
 
 extension Node {

@@ -222,6 +222,12 @@ public final class Node: Service, Sendable {
         return contexts
     }
 
+    /// Undoes an admission the session will not use: frees its ledger grant and, in a pool, its lease.
+    func releaseAdmission(_ session: Session) {
+        state.withLock { $0.ledger.release(session: session.id) }
+        policy.sessionEnded(session.id)
+    }
+
     func sessionEnded(_ session: Session) {
         tessera_hangup_watcher_remove(watcher, session.socket)
         let held = state.withLock { s in

@@ -234,7 +234,8 @@ final class Session: @unchecked Sendable {
         // Handles carry the window too, so a program's handles from several nodes never collide.
         nextHandle = UInt64(addressWindow) << 40 | 0x100
         var request = VirtualGPURequest(count: hello.virtualGPUs, memoryBytes: hello.memoryBytes, computePercent: hello.computePercent,
-                                        computeMode: hello.computeMode)
+                                        computeMode: hello.computeMode, program: hello.programName,
+                                        owner: peer.uid >= 0 ? "uid \(peer.uid)" : peer.address)
         do throws(DeviceError) {
             let granted: [(Int, any DeviceContext)]
             var remote: [RemoteDeviceGroup] = []
@@ -243,7 +244,14 @@ final class Session: @unchecked Sendable {
                 deviceBase = hello.deviceBase
                 (granted, request) = try node.attach(self, credential, addressWindow: addressWindow)
             } else {
-                let placed = try node.admit(self, request, allowRemote: hello.acceptsRemoteDevices, addressWindow: addressWindow)
+                // Each other node's session gets the next address window; a program has at most maxAddressWindow + 1.
+                let allowRemote = hello.acceptsRemoteDevices && addressWindow < WireProtocol.maxAddressWindow
+                let placed = try node.admit(self, request, allowRemote: allowRemote, addressWindow: addressWindow)
+                guard addressWindow + placed.remote.count <= WireProtocol.maxAddressWindow else {
+                    for (_, context) in placed.local { context.destroy() }
+                    node.releaseAdmission(self)
+                    throw DeviceError(.unavailable, "the vGPUs span more nodes than a program can address")
+                }
                 granted = placed.local
                 var next = granted.count
                 for (i, group) in placed.remote.enumerated() {

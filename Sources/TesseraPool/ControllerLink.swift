@@ -54,7 +54,8 @@ public final class ControllerLink: Service, Sendable {
     /// One heartbeat: releases leases of ended sessions, reports the rest, ends sessions the pool disowned.
     public func beat() throws(PoolError) -> HeartbeatReply {
         let status = node.status()
-        let live = Set(status.sessions.map(\.id))
+        // Sessions still connected, including ones being placed right now (their lease is already known).
+        let live = node.sessionIDs()
         for (session, _) in placement.sessionLeases where !live.contains(session) {
             // Its own lease is released; an attached one is the program's home node's to release.
             if let lease = placement.forget(session: session) { try? client.delete("/v1/leases/\(lease)") }

@@ -39,7 +39,7 @@ public final class ControllerPlacement: PlacementPolicy, Sendable {
                                   preferredNode: nodeName, computeMode: request.computeMode.description)
         let lease: Lease
         do throws(PoolError) {
-            lease = try client.post("/v1/leases", LeaseRequest(spec: spec, requester: nodeName))
+            lease = try client.post("/v1/leases", LeaseRequest(spec: spec, requester: nodeName, program: request.program, owner: request.owner))
         } catch {
             throw TesseraNode.PlacementError("the pool refused: \(error.message)")
         }

@@ -7,8 +7,13 @@ public struct VirtualGPURequest: Sendable, Hashable {
     public var computePercent: Int
     /// How the share applies; placement counts percents the same for both modes.
     public var computeMode: ComputeMode
-    public init(count: Int, memoryBytes: Int, computePercent: Int, computeMode: ComputeMode = .share) {
+    /// Who asks, for the pool's records: the program's name and its owner (e.g. "uid 1000"); may be empty.
+    public var program: String
+    public var owner: String
+    public init(count: Int, memoryBytes: Int, computePercent: Int, computeMode: ComputeMode = .share, program: String = "", owner: String = "") {
         self.computeMode = computeMode
+        self.program = program
+        self.owner = owner
         self.count = count
         self.memoryBytes = memoryBytes
         self.computePercent = computePercent
