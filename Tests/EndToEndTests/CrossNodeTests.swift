@@ -44,18 +44,39 @@ import TesseraWire
         let controller = try TestController()
         let a = try PoolNode("node-a", controller: controller)
         let b = try PoolNode("node-b", controller: controller)
-        let holder = a.start("hold", ["100"], vgpus: 2, memory: "768MiB")
+        let holder = a.start("hold", ["100"], vgpus: 2, memory: "768MiB", compute: 30, computeMode: .limit)
         #expect(holder.waitForOutput("READY"), "\(holder.stderr)")
-        // Each node holds one vGPU of the program, with its memory in use.
+        // Each node holds one vGPU of the program, with its memory in use, its quota and compute mode as leased.
         let onA = try a.status(), onB = try b.status()
-        #expect(onA.sessions.count == 1 && onA.sessions[0].virtualGPUs.count == 1 && onA.sessions[0].virtualGPUs[0].usedMemory >= 100 << 20)
-        #expect(onB.sessions.count == 1 && onB.sessions[0].virtualGPUs.count == 1 && onB.sessions[0].virtualGPUs[0].usedMemory >= 100 << 20)
+        for (name, status) in [("node-a", onA), ("node-b", onB)] {
+            #expect(status.sessions.count == 1 && status.sessions[0].virtualGPUs.count == 1, "\(name): \(status)")
+            let v = try #require(status.sessions.first?.virtualGPUs.first)
+            #expect(v.usedMemory >= 100 << 20 && v.memoryBytes == 768 << 20 && v.computePercent == 30 && v.computeMode == .limit, "\(name): \(v)")
+            #expect(status.sessions[0].programName == "hold")
+        }
         let leases = try controller.admin.get("/v1/leases", as: [Lease].self)
         #expect(leases.count == 1 && Set(leases[0].vgpus.map(\.node)) == ["node-a", "node-b"] && leases[0].attachSecret == nil)
+        #expect(leases.first?.spec.computeMode == "limit" && leases.first?.program == "hold")
         // Both nodes report the session under the one lease.
         #expect(controller.wait { try controller.admin.get("/v1/sessions", as: [SessionInfo].self).filter { $0.report.lease == leases[0].id }.count == 2 })
         holder.signalAndWait(SIGKILL)
         expectNothingHeld(controller, [a, b])
+    }
+
+    @Test func deathOfTheOtherNodeEndsTheWholeSession() throws {
+        let controller = try TestController(nodeTimeout: 1.5)
+        let a = try PoolNode("node-a", controller: controller)
+        let b = try PoolNode("node-b", controller: controller)
+        let holder = a.start("hold", ["16"], vgpus: 2, memory: "768MiB")
+        defer { holder.signalAndWait(SIGKILL) }
+        #expect(holder.waitForOutput("READY"), "\(holder.stderr)")
+        #expect(try a.status().sessions.count == 1)
+        // node-b dies: the controller marks it down and ends the lease; node-a ends the program's home session.
+        b.kill9()
+        #expect(controller.wait { try controller.admin.get("/v1/leases", as: [Lease].self).isEmpty })
+        #expect(controller.wait { try a.status().sessions.isEmpty && a.status().gpus.allSatisfy { $0.grantedMemory == 0 } })
+        let events = try controller.admin.get("/v1/events", as: [PoolEvent].self)
+        #expect(events.contains { $0.kind == "lease-ended" && $0.message.contains("node-b is down") }, "\(events.map(\.message))")
     }
 
     @Test func forgedAttachmentsAreRefused() throws {

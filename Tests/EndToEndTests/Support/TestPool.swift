@@ -100,9 +100,11 @@ final class PoolNode: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    func start(_ sample: String, _ arguments: [String], vgpus: Int = 1, memory: String = "64MiB", compute: Int = 10) -> RunningCommand {
+    func start(_ sample: String, _ arguments: [String], vgpus: Int = 1, memory: String = "64MiB", compute: Int = 10,
+               computeMode: ComputeMode = .share) -> RunningCommand {
         Command.start(Products.tessera.path, ["run", "--endpoint", socketPath, "--vgpus", "\(vgpus)", "--memory", memory,
-                                              "--compute", "\(compute)", "--", Products.sample(sample)] + arguments)
+                                              "--compute", "\(compute)", "--compute-mode", computeMode.description, "--",
+                                              Products.sample(sample)] + arguments)
     }
 
     func run(_ sample: String, _ arguments: [String] = [], vgpus: Int = 1, memory: String = "64MiB", compute: Int = 10) -> CommandResult {
