@@ -1,7 +1,8 @@
 import TesseraWire
 
-/// Decides which physical GPUs a session's vGPUs go on. Standalone nodes use ``SpreadPlacement``; a
-/// controller will supply its own decisions through this interface.
+/// Decides which physical GPUs a session's vGPUs go on. Standalone nodes use ``SpreadPlacement``; a pool node
+/// asks its controller through this interface (and may then place vGPUs on other nodes, or bind sessions to
+/// vGPUs another node obtained). Methods may do I/O: ``Node`` never calls them while holding its state lock.
 public protocol PlacementPolicy: Sendable {
     /// The GPU index for each requested vGPU, in order, or an error saying why the request does not fit.
     /// - Parameter inventory: every GPU of the node with what is already granted on it.
@@ -35,44 +36,6 @@ extension PlacementPolicy {
     }
 
     public func sessionEnded(_ session: UInt64) {}
-}
-
-/// Where a session's vGPUs go: GPUs of this node first, then groups on other nodes.
-public struct SessionPlacement: Sendable, Hashable {
-    /// This node's GPU of each local vGPU, in device order.
-    public var local: [Int]
-    /// vGPUs on other nodes, one group per node, in device order after the local ones.
-    public var remote: [RemotePlacement]
-    public init(local: [Int], remote: [RemotePlacement] = []) {
-        self.local = local
-        self.remote = remote
-    }
-}
-
-/// A session's vGPUs on another node: where the program reaches it and what it attaches with.
-public struct RemotePlacement: Sendable, Hashable {
-    public var node: String
-    /// `HOST:PORT` of that node's TCP listener.
-    public var endpoint: String
-    public var count: Int
-    public var credential: AttachCredential
-    public init(node: String, endpoint: String, count: Int, credential: AttachCredential) {
-        self.node = node
-        self.endpoint = endpoint
-        self.count = count
-        self.credential = credential
-    }
-}
-
-/// This node's vGPUs of a lease another node obtained, as the pool confirmed them for an attaching program.
-public struct AttachedVirtualGPUs: Sendable, Hashable {
-    /// This node's GPU of each vGPU, in the lease's order.
-    public var gpus: [Int]
-    public var request: VirtualGPURequest
-    public init(gpus: [Int], request: VirtualGPURequest) {
-        self.gpus = gpus
-        self.request = request
-    }
 }
 
 /// Places each vGPU on the GPU with the most free memory that can hold it, preferring GPUs the request does
