@@ -23,6 +23,13 @@ public protocol DeviceBackend: Sendable {
     /// Opens an isolated context on a GPU whose allocations may total at most `memoryLimit` bytes and whose
     /// work gets `computePercent` of the GPU's time as `computeMode` says.
     func makeContext(gpu: Int, memoryLimit: Int, computePercent: Int, computeMode: ComputeMode) throws(DeviceError) -> any DeviceContext
+    /// Whether GPU `index` works; the device plugin reports an unhealthy GPU's vGPUs to the kubelet.
+    func isHealthy(gpu index: Int) -> Bool
+}
+
+extension DeviceBackend {
+    /// Backends that cannot fail (the simulator) keep this default: always healthy.
+    public func isHealthy(gpu index: Int) -> Bool { true }
 }
 
 /// A queue of device work in a context.
