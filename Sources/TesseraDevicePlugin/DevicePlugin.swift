@@ -91,7 +91,11 @@ public final class DevicePlugin: Service, Sendable {
         let server = GRPCServer(transport: transport, services: [DevicePluginHandler(registry: registry)])
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [logger] in
-                do { try await server.serve() } catch { logger.error("device plugin server on \(socket) failed: \(error)") }
+                do {
+                    try await server.serve()
+                } catch where !Task.isCancelled {
+                    logger.error("device plugin server on \(socket) failed: \(error)")
+                } catch {}
             }
             var retryAfterFailure = false
             do {
@@ -142,7 +146,7 @@ public final class DevicePlugin: Service, Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: pollInterval)
             if SocketFileIdentity(path: configuration.kubeletSocket) != kubelet {
-                logger.notice("the kubelet's socket was recreated: the kubelet restarted; registering again")
+                logger.notice("the kubelet's socket was deleted or recreated: the kubelet restarted; registering again")
                 return
             }
             if SocketFileIdentity(path: configuration.pluginSocket) == nil {
