@@ -145,6 +145,7 @@ public final class DevicePlugin: Service, Sendable {
     private func watchSockets(kubelet: SocketFileIdentity) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: pollInterval)
+            guard !Task.isCancelled else { return }
             if SocketFileIdentity(path: configuration.kubeletSocket) != kubelet {
                 logger.notice("the kubelet's socket was deleted or recreated: the kubelet restarted; registering again")
                 return

@@ -1,7 +1,7 @@
 import GRPCCore
 import Synchronization
 import Testing
-@testable import TesseraDevicePlugin
+import TesseraDevicePlugin
 import TesseraKubernetes
 
 /// The real device plugin against a kubelet stand-in speaking v1beta1 over unix sockets.

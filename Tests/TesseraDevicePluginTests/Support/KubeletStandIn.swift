@@ -1,7 +1,7 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Synchronization
-@testable import TesseraDevicePlugin
+import TesseraDevicePlugin
 
 /// The kubelet's side of the device-plugin API v1beta1 and the pod-resources API v1, as the kubelet implements
 /// them, over real unix sockets under `<kubeletDirectory>`:
