@@ -36,6 +36,11 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // The kubelet's gRPC APIs (device plugin, pod resources); only TesseraDevicePlugin links them.
+        .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", exact: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         // libzstd (Debian: libzstd-dev) decodes the ZSTD-compressed entries nvcc 13 writes into fatbinaries.
@@ -87,6 +92,21 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The kubelet-facing gRPC side of the node: the device plugin (v1beta1) and the pod-resources client (v1).
+        // Generated/ comes from Protos/ through scripts/generate-grpc.sh.
+        .target(
+            name: "TesseraDevicePlugin",
+            dependencies: [
+                "TesseraKubernetes",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         // The pool's shared vocabulary: API documents (JSON), the HTTP client for controller and CLI, and the
         // node's link to its controller.
         .target(
@@ -121,6 +141,7 @@ let package = Package(
             name: "tessera",
             dependencies: [
                 "TesseraSim", "TesseraNode", "TesseraPlacement", "TesseraPool", "TesseraController", "TesseraKubernetes",
+                "TesseraDevicePlugin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -158,6 +179,18 @@ let package = Package(
                 "TesseraKubernetes", "TesseraPlacement",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TesseraDevicePluginTests",
+            dependencies: [
+                "TesseraDevicePlugin", "TesseraKubernetes", "TesseraPlacement",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),

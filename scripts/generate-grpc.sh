@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Generates Swift code for the kubelet APIs in Protos/ (device plugin v1beta1, pod resources v1) into
-# Sources/TesseraKubernetes/Generated/. Needs protoc (Debian: protobuf-compiler) and the two plugins, built
+# Sources/TesseraDevicePlugin/Generated/ (the module that links gRPC). Needs protoc (Debian:
+# protobuf-compiler) and the two plugins, built
 # once in a scratch folder outside the repository (slow, ~10 min):
 #   git clone --branch 1.39.0 https://github.com/apple/swift-protobuf  && swift build -c release --product protoc-gen-swift
 #   git clone --branch 2.4.1 https://github.com/grpc/grpc-swift-protobuf && swift build -c release --product protoc-gen-grpc-swift-2
@@ -8,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${PLUGINS:?set PLUGINS to the folder holding protoc-gen-swift and protoc-gen-grpc-swift-2}"
-OUT=Sources/TesseraKubernetes/Generated
+OUT=Sources/TesseraDevicePlugin/Generated
 mkdir -p "$OUT"
 protoc --proto_path=Protos \
   --plugin=protoc-gen-swift="$PLUGINS/protoc-gen-swift" \

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import ServiceLifecycle
+import TesseraDevicePlugin
 import TesseraNode
 import TesseraSim
 import TesseraWire
@@ -13,6 +14,8 @@ struct NodeCommand: AsyncParsableCommand {
         discussion: """
             Standalone mode with simulated GPUs: `tessera node --sim-gpus 2 --sim-gpu-memory 16GiB`.
             Programs on this machine connect through the unix socket; programs elsewhere through --listen.
+            On a Kubernetes node, --device-plugin (or --kubelet-dir DIR) also registers the vGPU resource with
+            the kubelet: `tessera node --socket /var/run/tessera/node.sock --device-plugin`.
             """
     )
 
@@ -39,6 +42,8 @@ struct NodeCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Pool") var pool: NodePoolOptions
 
+    @OptionGroup(title: "Kubernetes device plugin") var kubelet: DevicePluginOptions
+
     func run() async throws {
         guard simGPUs >= 0, simGPUs <= 64 else { throw ValidationError("--sim-gpus must be 0…64") }
         guard let memory = VirtualGPUEnvironment.parseSize(simGPUMemory) else {
@@ -54,6 +59,7 @@ struct NodeCommand: AsyncParsableCommand {
             }
             listenAddress = (String(listen[..<colon]).trimmingBrackets, port)
         }
+        let pluginConfiguration = kubelet.enabled ? try kubelet.configuration(socket: socket) : nil
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "tessera.node")
         var properties = model.properties(memory: memory)
@@ -66,6 +72,10 @@ struct NodeCommand: AsyncParsableCommand {
         var services: [any Service] = [node]
         if let placement {
             services.append(pool.link(node: node, placement: placement, logger: logger))
+        }
+        if let pluginConfiguration {
+            services.append(DevicePlugin(gpuCount: backend.gpus.count, configuration: pluginConfiguration,
+                                         healthProbe: { backend.isHealthy(gpu: $0) }, logger: Logger(label: "tessera.device-plugin")))
         }
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()

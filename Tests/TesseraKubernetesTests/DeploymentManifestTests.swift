@@ -92,6 +92,31 @@ import Yams
         #expect(ports.contains { $0["name"] as? String == target })
     }
 
+    @Test func nodeServesTheDevicePluginWithTheKubeletFoldersMounted() throws {
+        let node = try #require(Self.named(try Self.plainManifests(), kind: "DaemonSet")["tessera-node"])
+        let pod = try #require(Self.podSpec(node))
+        let container = try #require((pod["containers"] as? [Object])?.first { $0["name"] as? String == "node" })
+        let args = try #require(container["args"] as? [String])
+        func value(_ flag: String) -> String? { args.firstIndex(of: flag).map { args[$0 + 1] } }
+        #expect(args.contains("--device-plugin"))
+        #expect(value("--resource-name") == ResourceNames.standard.vgpu)
+        let kubelet = try #require(value("--kubelet-dir"))
+        let socket = try #require(value("--socket"))
+        let mounts = Dictionary(uniqueKeysWithValues: ((container["volumeMounts"] as? [Object]) ?? []).compactMap { m in
+            (m["mountPath"] as? String).map { ($0, m["name"] as? String ?? "") }
+        })
+        let hostPaths = Dictionary(uniqueKeysWithValues: ((pod["volumes"] as? [Object]) ?? []).compactMap { v in
+            ((v["hostPath"] as? Object)?["path"] as? String).map { (v["name"] as? String ?? "", $0) }
+        })
+        // The kubelet's sockets are where --kubelet-dir says; the node's socket folder is mounted at its host path,
+        // because Allocate hands that same path to containers; the runtime libraries' host path is the flag's.
+        #expect(mounts["\(kubelet)/device-plugins"].flatMap { hostPaths[$0] } == "/var/lib/kubelet/device-plugins")
+        #expect(mounts["\(kubelet)/pod-resources"].flatMap { hostPaths[$0] } == "/var/lib/kubelet/pod-resources")
+        let socketDirectory = String(socket[..<socket.lastIndex(of: "/")!])
+        #expect(mounts[socketDirectory].flatMap { hostPaths[$0] } == socketDirectory)
+        #expect(hostPaths.values.contains(try #require(value("--runtime-library-dir"))))
+    }
+
     @Test func rbacIsLeastPrivilegeAndBindsExistingSubjects() throws {
         let objects = try Self.plainManifests()
         let accounts = Set(Self.named(objects, kind: "ServiceAccount").keys)

@@ -11,11 +11,20 @@ public struct PodGrantResolver: Sendable {
     public let reservations: any ReservationService
     /// Where `/proc` is (the host's, mounted into the daemon's pod).
     public let procRoot: String
+    /// When set, the kubelet must also confirm that the pod holds devices of ``resourceName`` on this node.
+    public let podResources: (any PodResourcesSource)?
+    /// The device plugin's resource, as the kubelet reports it in pod resources.
+    public let resourceName: String
 
-    public init(nodeName: String, reservations: any ReservationService, procRoot: String = "/proc") {
+    public init(
+        nodeName: String, reservations: any ReservationService, procRoot: String = "/proc",
+        podResources: (any PodResourcesSource)? = nil, resourceName: String = ResourceNames.standard.vgpu
+    ) {
         self.nodeName = nodeName
         self.reservations = reservations
         self.procRoot = procRoot
+        self.podResources = podResources
+        self.resourceName = resourceName
     }
 
     /// The reservation the process `pid` may use. Throws ``KubernetesError/Code/notFound`` when it is in no pod
@@ -31,6 +40,18 @@ public struct PodGrantResolver: Sendable {
         guard let reservation = try await reservations.reservation(podUID: uid), reservation.nodeName == nodeName else {
             throw KubernetesError(.notFound, "pod \(uid) holds no vGPU reservation on node \(nodeName)")
         }
+        try await confirmAdmitted(reservation)
         return reservation
+    }
+
+    /// Throws unless the kubelet reports devices of ``resourceName`` for the reservation's pod (when a
+    /// ``podResources`` source is configured): a reservation alone does not prove the pod was admitted here.
+    func confirmAdmitted(_ reservation: Reservation) async throws(KubernetesError) {
+        guard let podResources else { return }
+        let ids = try await podResources.deviceIDs(
+            namespace: reservation.podNamespace, name: reservation.podName, resourceName: resourceName)
+        guard !ids.isEmpty else {
+            throw KubernetesError(.notFound, "the kubelet reports no \(resourceName) devices for pod \(reservation.podNamespace)/\(reservation.podName) on node \(nodeName)")
+        }
     }
 }

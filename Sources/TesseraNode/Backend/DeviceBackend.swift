@@ -24,6 +24,8 @@ public protocol DeviceBackend: Sendable {
     /// work gets `computePercent` of the GPU's time as `computeMode` says, allocating device addresses from
     /// window `addressWindow` (distinct per node session of one program, so its pointers are unique).
     func makeContext(gpu: Int, memoryLimit: Int, computePercent: Int, computeMode: ComputeMode, addressWindow: Int) throws(DeviceError) -> any DeviceContext
+    /// Whether GPU `index` works; the device plugin reports an unhealthy GPU's vGPUs to the kubelet.
+    func isHealthy(gpu index: Int) -> Bool
 }
 
 extension DeviceBackend {
@@ -31,6 +33,9 @@ extension DeviceBackend {
     public func makeContext(gpu: Int, memoryLimit: Int, computePercent: Int, computeMode: ComputeMode) throws(DeviceError) -> any DeviceContext {
         try makeContext(gpu: gpu, memoryLimit: memoryLimit, computePercent: computePercent, computeMode: computeMode, addressWindow: 0)
     }
+
+    /// Backends that cannot fail (the simulator) keep this default: always healthy.
+    public func isHealthy(gpu index: Int) -> Bool { true }
 }
 
 /// A queue of device work in a context.

@@ -1,0 +1,81 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import ServiceLifecycle
+import TesseraDevicePlugin
+import TesseraKubernetes
+
+/// A fresh kubelet folder (`device-plugins/`, `pod-resources/`) in a temporary directory, removed afterwards.
+final class KubeletDirectory {
+    let path: String
+
+    init() throws {
+        // Short: unix socket paths are limited to 107 bytes.
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("tdp-\(UUID().uuidString.prefix(8))").path
+        for sub in ["device-plugins", "pod-resources"] {
+            try FileManager.default.createDirectory(atPath: "\(path)/\(sub)", withIntermediateDirectories: true)
+        }
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: "\(path)/\(relative)") }
+    func remove(_ relative: String) { try? FileManager.default.removeItem(atPath: "\(path)/\(relative)") }
+}
+
+/// Runs `body` with a kubelet stand-in serving `directory` (stopped afterwards).
+func withKubelet<T: Sendable>(
+    _ directory: String, podResources: [V1_PodResources] = [], _ body: (KubeletStandIn) async throws -> T
+) async throws -> T {
+    let kubelet = KubeletStandIn(kubeletDirectory: directory)
+    kubelet.record.withLock { $0.podResources = podResources }
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await kubelet.run() }
+        defer { group.cancelAll() }
+        return try await body(kubelet)
+    }
+}
+
+/// Runs `body` with the real device plugin serving in a ServiceGroup, shut down gracefully afterwards.
+func withPlugin<T: Sendable>(
+    _ plugin: DevicePlugin, _ body: (DevicePlugin) async throws -> T
+) async throws -> T {
+    let group = ServiceGroup(services: [plugin], logger: Logger(label: "test.service-group"))
+    return try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        do {
+            let result = try await body(plugin)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return result
+        } catch {
+            await group.triggerGracefulShutdown()
+            try? await tasks.waitForAll()
+            throw error
+        }
+    }
+}
+
+/// Calls the plugin on its socket as the kubelet does.
+func withPluginClient<T: Sendable>(
+    _ configuration: DevicePluginConfiguration,
+    _ body: (V1beta1_DevicePlugin.Client<HTTP2ClientTransport.Posix>) async throws -> T
+) async throws -> T {
+    let transport = try HTTP2ClientTransport.Posix(
+        target: .unixDomainSocket(path: configuration.pluginSocket), transportSecurity: .plaintext)
+    return try await withGRPCClient(transport: transport) { client in
+        try await body(V1beta1_DevicePlugin.Client(wrapping: client))
+    }
+}
+
+/// `(id, health)` of each device, for exact comparisons.
+func summary(_ devices: [V1beta1_Device]?) -> [String] {
+    (devices ?? []).map { "\($0.id)=\($0.health)" }
+}
+
+var testLogger: Logger {
+    var logger = Logger(label: "test.device-plugin")
+    logger.logLevel = .debug
+    return logger
+}
