@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "TesseraKubernetes",
             dependencies: [
-                "TesseraPlacement",
+                "TesseraPlacement", "TesseraPool",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -92,7 +92,7 @@ let package = Package(
         .target(
             name: "TesseraPool",
             dependencies: [
-                "TesseraNode",
+                "TesseraNode", "TesseraWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -155,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "TesseraKubernetesTests",
             dependencies: [
-                "TesseraKubernetes", "TesseraPlacement",
+                "TesseraKubernetes", "TesseraPlacement", "TesseraPool", "TesseraController", "TesseraNode", "CTesseraPOSIX",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
             ],

@@ -150,15 +150,19 @@ public final class Node: Service, Sendable {
     // MARK: Sessions
 
     /// Places a session's vGPUs and opens a context on each, or throws why not.
-    func admit(_ session: Session, _ request: VirtualGPURequest) throws(DeviceError) -> [(Int, any DeviceContext)] {
-        let gpus = try state.withLock { (s) throws(DeviceError) -> [Int] in
+    /// Places a session's vGPUs and makes their contexts; returns the granted size (the policy's, which may
+    /// differ from what was asked) and each vGPU's GPU and context.
+    func admit(_ session: Session, _ asked: VirtualGPURequest) throws(DeviceError) -> (VirtualGPURequest, [(Int, any DeviceContext)]) {
+        let admission = try state.withLock { (s) throws(DeviceError) -> Admission in
             guard !s.stopping else { throw DeviceError(.unavailable, "the node is shutting down") }
             do throws(PlacementError) {
-                return try s.ledger.admit(session: session.id, request, policy: policy)
+                return try s.ledger.admit(session: session.id, asked, peer: session.peer, policy: policy)
             } catch {
                 throw DeviceError(.unavailable, error.message)
             }
         }
+        let gpus = admission.gpus
+        let request = admission.request
         var contexts: [(Int, any DeviceContext)] = []
         do throws(DeviceError) {
             for g in gpus {
@@ -170,7 +174,7 @@ public final class Node: Service, Sendable {
             state.withLock { $0.ledger.release(session: session.id) }
             throw error
         }
-        return contexts
+        return (request, contexts)
     }
 
     func sessionEnded(_ session: Session) {

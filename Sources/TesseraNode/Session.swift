@@ -15,6 +15,10 @@ public struct PeerIdentity: Sendable, Hashable {
     /// "unix" or the TCP peer's address.
     public var address: String
 
+    public init(pid: Int, uid: Int, gid: Int, address: String) {
+        self.pid = pid; self.uid = uid; self.gid = gid; self.address = address
+    }
+
     public var isLocal: Bool { address == "unix" }
 }
 
@@ -223,10 +227,13 @@ final class Session: @unchecked Sendable {
 
     private func greet(_ header: FrameHeader, _ hello: Hello) throws(WireError) {
         sharesMemory = hello.sharesMemory && peer.isLocal
-        let request = VirtualGPURequest(count: hello.virtualGPUs, memoryBytes: hello.memoryBytes, computePercent: hello.computePercent,
+        var request = VirtualGPURequest(count: hello.virtualGPUs, memoryBytes: hello.memoryBytes, computePercent: hello.computePercent,
                                         computeMode: hello.computeMode)
         do throws(DeviceError) {
-            let granted = try node.admit(self, request)
+            // The grant may be sized by what was reserved for this peer rather than by what it asked.
+            let admitted = try node.admit(self, request)
+            request = admitted.0
+            let granted = admitted.1
             var infos: [VirtualDeviceInfo] = []
             for (gpu, context) in granted {
                 vgpus.append(VGPU(physical: gpu, memory: request.memoryBytes, compute: request.computePercent, mode: request.computeMode, context: context))

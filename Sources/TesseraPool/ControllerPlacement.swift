@@ -6,11 +6,14 @@ import TesseraNode
 public final class ControllerPlacement: PlacementPolicy, Sendable {
     public let client: PoolClient
     public let nodeName: String
-    private let leases = Mutex<[UInt64: String]>([:])
+    /// Where a connecting process's reservation is found (Kubernetes: its pod's); nil places every session anew.
+    public let claims: (any ReservationClaims)?
+    let leases = Mutex<[UInt64: String]>([:])
 
-    public init(client: PoolClient, nodeName: String) {
+    public init(client: PoolClient, nodeName: String, claims: (any ReservationClaims)? = nil) {
         self.client = client
         self.nodeName = nodeName
+        self.claims = claims
     }
 
     public func place(_ request: VirtualGPURequest, on inventory: [GPUCapacity]) throws(TesseraNode.PlacementError) -> [Int] {

@@ -18,8 +18,22 @@ public struct NodeLedger: Sendable {
     /// Places a session's vGPUs and records the grant; throws when they do not fit. Admitting a session twice
     /// is an error.
     public mutating func admit(session: UInt64, _ request: VirtualGPURequest, policy: some PlacementPolicy) throws(PlacementError) -> [Int] {
+        try admit(session: session, request, peer: nil, policy: policy).gpus
+    }
+
+    /// The same for a session whose peer is known: the policy may grant other sizes than asked (what was
+    /// reserved for the peer); the grant recorded is the policy's.
+    public mutating func admit(
+        session: UInt64, _ asked: VirtualGPURequest, peer: PeerIdentity?, policy: some PlacementPolicy
+    ) throws(PlacementError) -> Admission {
         guard grants[session] == nil else { throw PlacementError("session \(session) already holds vGPUs") }
-        let chosen = try policy.place(request, session: session, on: capacity)
+        let admission = if let peer {
+            try policy.admit(asked, session: session, peer: peer, on: capacity)
+        } else {
+            Admission(gpus: try policy.place(asked, session: session, on: capacity), request: asked)
+        }
+        let request = admission.request
+        let chosen = admission.gpus
         guard chosen.count == request.count, chosen.allSatisfy({ g in capacity.contains { $0.index == g } }) else {
             throw PlacementError("placement returned an invalid assignment \(chosen)")
         }
@@ -38,7 +52,7 @@ public struct NodeLedger: Sendable {
             throw PlacementError("placement overcommitted a GPU")
         }
         grants[session] = Grant(request: request, gpus: chosen)
-        return chosen
+        return admission
     }
 
     /// Returns a session's vGPUs to the pool. Releasing an unknown session does nothing.

@@ -7,11 +7,29 @@ public protocol PlacementPolicy: Sendable {
     /// The same for a known session (a controller-backed policy keeps the session's lease); by default
     /// ``place(_:on:)``.
     func place(_ request: VirtualGPURequest, session: UInt64, on inventory: [GPUCapacity]) throws(PlacementError) -> [Int]
+    /// The grant of a session whose peer the kernel identified: by default what it asked for, placed by
+    /// ``place(_:session:on:)``. A policy may instead grant what was reserved for the peer (a Kubernetes pod's
+    /// reservation), whatever the program asked.
+    func admit(_ request: VirtualGPURequest, session: UInt64, peer: PeerIdentity, on inventory: [GPUCapacity]) throws(PlacementError) -> Admission
+}
+
+/// What a session is granted: the physical GPU of each vGPU and the vGPUs' size and compute mode.
+public struct Admission: Sendable, Hashable {
+    public var gpus: [Int]
+    public var request: VirtualGPURequest
+    public init(gpus: [Int], request: VirtualGPURequest) {
+        self.gpus = gpus
+        self.request = request
+    }
 }
 
 extension PlacementPolicy {
     public func place(_ request: VirtualGPURequest, session: UInt64, on inventory: [GPUCapacity]) throws(PlacementError) -> [Int] {
         try place(request, on: inventory)
+    }
+
+    public func admit(_ request: VirtualGPURequest, session: UInt64, peer: PeerIdentity, on inventory: [GPUCapacity]) throws(PlacementError) -> Admission {
+        Admission(gpus: try place(request, session: session, on: inventory), request: request)
     }
 }
 
