@@ -101,6 +101,13 @@ struct SchedulerCommand: AsyncParsableCommand {
                 client: client,
                 configuration: .init(policy: placementPolicy, refreshIntervalSeconds: refreshInterval, unboundTTLSeconds: unboundGrace),
                 logger: logger)
+            // Fill the mirror before serving, so the first pods are not filtered against an empty pool; if the
+            // controller is not up yet, the mirror's service keeps trying.
+            do throws(KubernetesError) {
+                try await mirrored.refresh()
+            } catch {
+                logger.warning("the controller's capacity is not known yet", metadata: ["error": "\(error.message)"])
+            }
             reservations = mirrored
             services.append(mirrored)
             inventoryDescription = controller
