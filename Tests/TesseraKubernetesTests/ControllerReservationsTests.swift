@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Logging
 import Testing
 import TesseraController
@@ -50,6 +53,23 @@ import TesseraPool
             await #expect(throws: KubernetesError.self) {
                 try await replica.reserve(request, podUID: Fixtures.uid(31), podNamespace: "students", podName: "alice", on: "a100-1", now: 0)
             }
+        }
+    }
+
+    @Test func theExtenderIsReadyOnceItKnowsThePoolsCapacity() async throws {
+        try await Harness.with(nodes: ExtenderServerTests.nodes, backend: .controller) { h in
+            let fresh = ControllerReservations(
+                client: ControllerClient(baseURL: h.controllerURL!, token: Harness.schedulerToken), logger: Self.logger)
+            #expect(!fresh.isReady && fresh.nodes.isEmpty)
+            try await fresh.refresh()
+            #expect(fresh.isReady && fresh.nodes.map(\.name).sorted() == ["a100-1", "a100-2", "t4-1"])
+            let health = URL(string: h.extenderURL.replacingOccurrences(of: "/tessera", with: "/healthz"))!
+            let (_, response) = try await Harness.session.data(from: health)
+            #expect((response as? HTTPURLResponse)?.statusCode == 200)
+            // A wrong token is refused by the controller: the mirror stays as it was and says why.
+            let wrong = ControllerReservations(client: ControllerClient(baseURL: h.controllerURL!, token: "nope"), logger: Self.logger)
+            await #expect(throws: KubernetesError.self) { try await wrong.refresh() }
+            #expect(!wrong.isReady)
         }
     }
 

@@ -42,7 +42,13 @@ public struct ExtenderServer: Service {
             let args = try await Self.decode(ExtenderBindingArgs.self, request)
             return try Self.json(await extender.bind(args))
         }
-        router.get("/healthz") { _, _ -> String in "ok" }
+        // Ready once the capacity is known (a controller-backed extender: after its first refresh).
+        router.get("/healthz") { _, _ -> Response in
+            guard extender.reservations.isReady else {
+                return Response(status: .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: "capacity not known yet")))
+            }
+            return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ok")))
+        }
         let callback = onServerRunning
         let app = Application(
             router: router,

@@ -51,6 +51,8 @@ public final class ControllerReservations: ReservationService, Service {
     public let client: ControllerClient
     public let configuration: Configuration
     private let mirror: Mutex<Mirror>
+    /// The controller's id of each pod's reservation taken here, saving a lookup when the pod is bound.
+    private let knownIDs = Mutex<[String: String]>([:])
     private let refreshes: AsyncStream<Void>
     private let refreshRequests: AsyncStream<Void>.Continuation
     private let logger: Logger
@@ -83,6 +85,11 @@ public final class ControllerReservations: ReservationService, Service {
 
     /// Whether the mirror has been filled from the controller at least once.
     public var isReady: Bool { mirror.withLock { $0.refreshed } }
+
+    /// Forgets the ids of pods no longer known (they only save lookups), so the map cannot grow without bound.
+    private func forgetIDs(keeping live: Set<String>) {
+        knownIDs.withLock { ids in ids = ids.filter { live.contains($0.key) } }
+    }
 
     /// The nodes of the mirror with their free amounts.
     public var nodes: [Node] { mirror.withLock { $0.engine.nodes } }
@@ -194,10 +201,19 @@ public final class ControllerReservations: ReservationService, Service {
             throw KubernetesError(.conflict, "pod \(podNamespace)/\(podName) (\(podUID)) already holds capacity elsewhere (\(held.id))")
         }
         takeLocally(held)
+        knownIDs.withLock { $0[podUID] = held.id }
         return Self.reservation(held)!
     }
 
     public func markBound(podUID: String) async throws(KubernetesError) {
+        if let id = knownIDs.withLock({ $0[podUID] }) {
+            do throws(KubernetesError) {
+                let held: TesseraPool.Reservation = try await client.post("/v1/reservations/\(id)/hold", ReservationHold(ttlSeconds: nil))
+                if held.consumer == Self.consumer(podUID: podUID) { return }
+            } catch where error.code == .notFound {
+                // Released and taken again meanwhile (another replica): look it up.
+            }
+        }
         guard let held = try await held(podUID: podUID).first else {
             throw KubernetesError(.notFound, "no reservation for pod \(podUID)")
         }
@@ -206,6 +222,7 @@ public final class ControllerReservations: ReservationService, Service {
 
     @discardableResult
     public func release(podUID: String) async throws(KubernetesError) -> Reservation? {
+        knownIDs.withLock { _ = $0.removeValue(forKey: podUID) }
         let held = try await held(podUID: podUID)
         for r in held {
             do throws(KubernetesError) {
@@ -224,7 +241,9 @@ public final class ControllerReservations: ReservationService, Service {
 
     public func reservations() async throws(KubernetesError) -> [Reservation] {
         let all: [TesseraPool.Reservation] = try await client.get("/v1/reservations")
-        return all.compactMap(Self.reservation)
+        let pods = all.compactMap(Self.reservation)
+        forgetIDs(keeping: Set(pods.map(\.podUID)))
+        return pods
     }
 
     private func held(podUID: String) async throws(KubernetesError) -> [TesseraPool.Reservation] {

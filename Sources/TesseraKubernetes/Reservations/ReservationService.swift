@@ -36,9 +36,14 @@ public protocol ReservationService: Sendable {
 
     /// Every reservation.
     func reservations() async throws(KubernetesError) -> [Reservation]
+
+    /// Whether filter and prioritize have the pool's capacity to answer from (a mirror filled at least once).
+    var isReady: Bool { get }
 }
 
 extension ReservationService {
+    public var isReady: Bool { true }
+
     public func rejections(of request: VGPURequest, on nodeNames: [String]) -> [String?] {
         nodeNames.map { rejection(of: request, on: $0) }
     }
