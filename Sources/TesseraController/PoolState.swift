@@ -349,8 +349,15 @@ public struct PoolState: Sendable {
         let upNames = engine.nodes.map(\.name)
         var candidates = spec.node.map { [$0] } ?? upNames
         if !spec.wholeGPU && spec.vgpus > 1 && (spec.distinctGPUs || spec.sameGPU) {
-            taken = try placeTogether(spec, one: one, allowed: allowed, among: candidates, engine: &engine)
-        } else {
+            let together = try placeTogether(spec, one: one, allowed: allowed, among: candidates, engine: &engine)
+            self.engine = engine
+            return together.map { p in
+                let node = nodes[p.nodeName]!
+                let gpu = node.registration.gpus.sorted { $0.index < $1.index }[p.gpuIndices[0]]
+                return VirtualGPUAssignment(node: p.nodeName, gpu: gpu.index, memoryMiB: spec.memoryMiB,
+                                            computePercent: spec.computePercent, endpoint: node.registration.endpoint)
+            }
+        }
         for n in 0..<spec.vgpus {
             let chosen: Placement?
             if spec.wholeGPU && spec.sameNode && n == 0 && spec.vgpus > 1 {
@@ -384,7 +391,6 @@ public struct PoolState: Sendable {
             taken.append((chosen, 0))
             if spec.sameNode { candidates = [chosen.nodeName] }
         }
-        }
         self.engine = engine
         for (p, _) in taken {
             let node = nodes[p.nodeName]!
@@ -401,7 +407,7 @@ public struct PoolState: Sendable {
     /// throws with nothing taken.
     private mutating func placeTogether(
         _ spec: VirtualGPUSpec, one: PlacementRequest, allowed: Set<String>?, among candidates: [String], engine: inout PlacementEngine
-    ) throws(PoolError) -> [(Placement, Int)] {
+    ) throws(PoolError) -> [Placement] {
         let together: PlacementRequest
         do throws(PlacementError) {
             together = spec.sameGPU
@@ -417,15 +423,15 @@ public struct PoolState: Sendable {
             throw PoolError(.unavailable, "cannot place \(spec.vgpus) vGPUs of \(describe(spec)) \(spec.sameGPU ? "on one GPU" : "on distinct GPUs of one node"): free: \(freeSummary())")
         }
         let positions = spec.sameGPU ? Array(repeating: chosen.gpuIndices[0], count: spec.vgpus) : chosen.gpuIndices
-        var taken: [(Placement, Int)] = []
+        var taken: [Placement] = []
         for position in positions {
             let p = Placement(nodeName: chosen.nodeName, nodeIndex: chosen.nodeIndex, gpuIndices: [position], score: chosen.score)
             do throws(PlacementError) { try engine.allocate(p, for: one) } catch {
-                for (q, _) in taken { try? engine.release(q, for: one) }
+                for q in taken { try? engine.release(q, for: one) }
                 self.engine = engine
                 throw PoolError(.conflict, error.message)
             }
-            taken.append((p, 0))
+            taken.append(p)
         }
         return taken
     }
