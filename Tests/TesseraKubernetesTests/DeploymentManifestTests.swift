@@ -162,6 +162,15 @@ import Yams
         #expect(extenderSecret == controllerSecret && extenderSecret.key == "scheduler")
         let secret = try #require(Self.named(objects, kind: "Secret")[extenderSecret.secret])
         #expect((secret["stringData"] as? Object)?[extenderSecret.key] is String)
+        // The node daemons join the same controller with the node token it accepts, and claim pods' reservations.
+        let daemonSet = try #require(Self.named(objects, kind: "DaemonSet")["tessera-node"])
+        let nodeArgs = try #require((Self.podSpec(daemonSet)?["containers"] as? [Object])?.first { $0["name"] as? String == "node" }?["args"] as? [String])
+        #expect(nodeArgs.contains("--controller=\(controllerURL)") && nodeArgs.contains("--pod-reservations"))
+        let nodeTokenFile = try #require(nodeArgs.first { $0.hasPrefix("--node-token-file=") }?.dropFirst("--node-token-file=".count))
+        let acceptedNodeFile = try #require(controllerArgs.first { $0.hasPrefix("--node-token-file=") }?.dropFirst("--node-token-file=".count))
+        let nodeSecret = try Self.secretKey(mountedAt: String(nodeTokenFile), in: daemonSet, container: "node")
+        #expect(nodeSecret == (try Self.secretKey(mountedAt: String(acceptedNodeFile), in: controllerDeployment, container: "controller")))
+        #expect((secret["stringData"] as? Object)?[nodeSecret.key] is String)
 
         // Whoever uses the profile uses its name and the same resource names.
         let student = try #require(try Self.documents("examples/student-pod.yaml").first)
