@@ -267,33 +267,3 @@ public final class ControllerReservations: ReservationService, Service {
             bound: r.expiresAt == nil, createdAt: r.createdAt, computeMode: r.spec.computeMode, controllerID: r.id)
     }
 }
-
-extension VGPURequest {
-    /// The controller's spec for this request pinned to `nodeName`: spread puts each vGPU on its own GPU of the
-    /// node, pack all on one GPU.
-    public func spec(on nodeName: String) -> VirtualGPUSpec {
-        VirtualGPUSpec(
-            vgpus: vgpuCount, memoryMiB: memoryMiBPerVGPU, computePercent: computePercentPerVGPU, sameNode: true,
-            allowedModels: allowedModels.map { $0.sorted() } ?? [], node: nodeName, computeMode: computeMode,
-            distinctGPUs: layout == .spread, sameGPU: layout == .pack)
-    }
-}
-
-extension String {
-    /// Percent-encodes everything but unreserved characters, for a query parameter's value.
-    func addingPercentEncodingForQuery() -> String {
-        var out = ""
-        for byte in utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
-            }
-        }
-        return out
-    }
-
-    fileprivate func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
-}
