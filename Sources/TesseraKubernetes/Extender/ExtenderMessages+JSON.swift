@@ -13,13 +13,13 @@ extension HostPriority {
     /// `[{"Host":"n1","Score":7},…]`, the same bytes' meaning as `JSONEncoder`'s output.
     public static func json(_ priorities: [HostPriority]) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(priorities.count * 32 + 2)
+        out.reserveCapacity(priorities.count * 40 + 2)
         out.append(UInt8(ascii: "["))
         for (i, priority) in priorities.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"Host":"#.utf8)
+            out.append(contentsOf: hostKey)
             appendJSONString(priority.host, to: &out)
-            out.append(contentsOf: #","Score":"#.utf8)
+            out.append(contentsOf: scoreKey)
             if (0...9).contains(priority.score) {
                 out.append(UInt8(ascii: "0") + UInt8(priority.score))  // scores are 0…10: no String per node
             } else {
@@ -53,6 +53,9 @@ extension ExtenderFilterResult {
         return out
     }
 }
+
+private let hostKey = Array(#"{"Host":"#.utf8)
+private let scoreKey = Array(#","Score":"#.utf8)
 
 private func appendJSONObject(_ members: [String: String], to out: inout [UInt8]) {
     out.append(UInt8(ascii: "{"))

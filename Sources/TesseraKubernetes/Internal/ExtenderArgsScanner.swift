@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Reads `ExtenderArgs` without building a Foundation object tree for the node list: with 1,000+ node names,
 /// `JSONDecoder` spends most of the extender's time there. The scanner walks the top-level object itself,
@@ -92,8 +93,46 @@ struct ExtenderArgsScanner {
         guard let podRange, !isNull(at: podRange.lowerBound) else {
             throw KubernetesError(.invalidRequest, "extender arguments without a Pod")
         }
-        let pod = try JSONDecoder().decode(Pod.self, from: Data(UnsafeBufferPointer(rebasing: bytes[podRange])))
+        let podBytes = UnsafeBufferPointer(rebasing: bytes[podRange])
+        if let pod = Self.recentPods.withLock({ $0.pod(for: podBytes) }) {
+            return ExtenderArgs(pod: pod, nodes: nil, nodeNames: nodeNames)
+        }
+        let pod = try JSONDecoder().decode(Pod.self, from: Data(podBytes))
+        Self.recentPods.withLock { $0.remember(pod, for: podBytes) }
         return ExtenderArgs(pod: pod, nodes: nil, nodeNames: nodeNames)
+    }
+
+    /// kube-scheduler sends the same pod, byte for byte, to filter and then to prioritize: the second call
+    /// reuses the first's decoding (the pod is most of the decoder's time once the node names are scanned).
+    static let recentPods = Mutex(RecentPods())
+
+    /// The last few pods decoded, keyed by their exact JSON bytes.
+    struct RecentPods {
+        private var entries: [(hash: Int, bytes: [UInt8], pod: Pod)] = []
+        private var next = 0
+        static let capacity = 16
+
+        func pod(for bytes: UnsafeBufferPointer<UInt8>) -> Pod? {
+            let hash = Self.hash(bytes)
+            for entry in entries where entry.hash == hash && entry.bytes.elementsEqual(bytes) { return entry.pod }
+            return nil
+        }
+
+        mutating func remember(_ pod: Pod, for bytes: UnsafeBufferPointer<UInt8>) {
+            let entry = (Self.hash(bytes), Array(bytes), pod)
+            if entries.count < Self.capacity {
+                entries.append(entry)
+            } else {
+                entries[next] = entry
+                next = (next + 1) % Self.capacity
+            }
+        }
+
+        static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+            var hasher = Hasher()
+            hasher.combine(bytes: UnsafeRawBufferPointer(bytes))
+            return hasher.finalize()
+        }
     }
 
     private enum Key { case pod, nodes, nodeNames, other }
