@@ -35,7 +35,14 @@ import TesseraKubernetes
             #expect(fast.pod == expected.pod, "\(body.prefix(60))")
             #expect(fast.nodeNames == expected.nodeNames, "\(body.prefix(60))")
             #expect(fast.candidateNames == expected.candidateNames, "\(body.prefix(60))")
+            // The same body again (prioritize after filter) reuses the decoded pod: still the same value.
+            #expect(try ExtenderArgs(json: Array(body.utf8)) == fast)
         }
+        // A pod differing in one byte is decoded afresh.
+        var other = pod
+        other.metadata.uid = Fixtures.uid(2)
+        let otherBody = Fixtures.argsWithNames(other, ["n1"])
+        #expect(try ExtenderArgs(json: Array(otherBody.utf8)).pod.metadata.uid == Fixtures.uid(2))
         #expect(try ExtenderArgs(json: Array(bodies[5].utf8)).nodeNames == ["café", "n\"2"])
     }
 
