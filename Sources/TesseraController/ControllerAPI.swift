@@ -6,11 +6,13 @@ import TesseraPool
 
 /// The controller's HTTP JSON API (docs/openapi.yaml). Every request carries `Authorization: Bearer TOKEN`:
 /// admin tokens may do everything, node tokens only what nodes do (register, heartbeat, ask for and end
-/// leases), scheduler tokens only what a scheduler extender does (read the pool, hold and release reservations). Errors are `{"code": …, "message": …}` with the status ``PoolError/Code/httpStatus`` gives.
+/// leases), scheduler tokens only what a scheduler extender does (read the pool, hold and release
+/// reservations). Errors are `{"code": …, "message": …}` with the status ``PoolError/Code/httpStatus`` gives.
 public enum ControllerAPI {
     /// Who may call a route besides admins.
     struct Role: OptionSet {
         let rawValue: Int
+        /// Admins only.
         static let admin: Role = []
         static let node = Role(rawValue: 1)
         static let scheduler = Role(rawValue: 2)
