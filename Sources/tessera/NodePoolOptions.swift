@@ -32,7 +32,10 @@ struct NodePoolOptions: ParsableArguments {
 
     /// The controller-backed placement, when joining a pool.
     func placement() throws -> ControllerPlacement? {
-        guard let controller else { return nil }
+        guard let controller else {
+            if podReservations { throw ValidationError("--pod-reservations needs --controller: pods' reservations are held there") }
+            return nil
+        }
         let token: String
         if let nodeTokenFile { token = try readToken(nodeTokenFile) } else if let t = ProcessInfo.processInfo.environment["TESSERA_NODE_TOKEN"], !t.isEmpty {
             token = t
