@@ -84,7 +84,7 @@ let package = Package(
         .target(
             name: "TesseraKubernetes",
             dependencies: [
-                "TesseraPlacement",
+                "TesseraPlacement", "TesseraPool",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -176,7 +176,7 @@ let package = Package(
         .testTarget(
             name: "TesseraKubernetesTests",
             dependencies: [
-                "TesseraKubernetes", "TesseraPlacement",
+                "TesseraKubernetes", "TesseraPlacement", "TesseraPool", "TesseraController", "TesseraNode", "CTesseraPOSIX",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
             ],

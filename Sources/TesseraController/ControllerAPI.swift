@@ -6,16 +6,25 @@ import TesseraPool
 
 /// The controller's HTTP JSON API (docs/openapi.yaml). Every request carries `Authorization: Bearer TOKEN`:
 /// admin tokens may do everything, node tokens only what nodes do (register, heartbeat, ask for and end
-/// leases). Errors are `{"code": …, "message": …}` with the status ``PoolError/Code/httpStatus`` gives.
+/// leases), scheduler tokens only what a scheduler extender does (read the pool, hold and release
+/// reservations). Errors are `{"code": …, "message": …}` with the status ``PoolError/Code/httpStatus`` gives.
 public enum ControllerAPI {
-    enum Role { case admin, node }
+    /// Who may call a route besides admins.
+    struct Role: OptionSet {
+        let rawValue: Int
+        /// Admins only.
+        static let admin: Role = []
+        static let node = Role(rawValue: 1)
+        static let scheduler = Role(rawValue: 2)
+        static let reader: Role = [.node, .scheduler]
+    }
 
     /// The router serving `controller`.
     public static func router(for controller: Controller) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let c = controller
-        route(router, .get, "/v1/status", .node, c) { _, _ in c.read { $0.summary() } }
-        route(router, .get, "/v1/nodes", .node, c) { _, _ in c.read { $0.nodeInfos() } }
+        route(router, .get, "/v1/status", .reader, c) { _, _ in c.read { $0.summary() } }
+        route(router, .get, "/v1/nodes", .reader, c) { _, _ in c.read { $0.nodeInfos() } }
         route(router, .post, "/v1/nodes", .node, c) { request, _ in
             let registration = try await decode(NodeRegistration.self, request)
             return try await c.perform { s, now throws(PoolError) in
@@ -28,7 +37,7 @@ public enum ControllerAPI {
             let beat = try await decode(NodeHeartbeat.self, request)
             return try await c.perform { s, now in s.heartbeat(node: name, beat, now: now) }
         }
-        route(router, .get, "/v1/gpus", .node, c) { _, _ in c.read { $0.gpuInfos() } }
+        route(router, .get, "/v1/gpus", .reader, c) { _, _ in c.read { $0.gpuInfos() } }
         route(router, .get, "/v1/sessions", .node, c) { _, _ in
             c.read { s in s.nodes.keys.sorted().flatMap { n in s.nodes[n]!.sessions.map { SessionInfo(node: n, report: $0) } } }
         }
@@ -64,16 +73,30 @@ public enum ControllerAPI {
                 return try scratch.grant(lease, now: Controller.now(), secret: nil).0.vgpus
             }
         }
-        route(router, .get, "/v1/reservations", .node, c) { _, _ in c.read { $0.reservations.values.sorted { $0.createdAt < $1.createdAt } } }
-        route(router, .post, "/v1/reservations", .admin, c, status: .created) { request, _ in
+        route(router, .get, "/v1/reservations", .reader, c) { request, _ in
+            // `?consumer=pod/<UID>`: one consumer's reservations (a node looking up a pod's).
+            if let consumer = request.uri.queryParameters.get("consumer") { return c.read { $0.reservations(of: consumer) } }
+            return c.read { $0.reservations.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) } }
+        }
+        route(router, .get, "/v1/reservations/{id}", .reader, c) { _, context in
+            let id = try parameter("id", context)
+            guard let r = c.read({ $0.reservations[id] }) else { throw PoolError(.notFound, "no reservation \(id)") }
+            return r
+        }
+        route(router, .post, "/v1/reservations", .scheduler, c, status: .created) { request, _ in
             let r = try await decode(ReservationRequest.self, request)
             return try await c.perform { s, now throws(PoolError) in try s.reserve(r, now: now) }
         }
-        route(router, .delete, "/v1/reservations/{id}", .admin, c) { _, context in
+        route(router, .post, "/v1/reservations/{id}/hold", .scheduler, c) { request, context in
+            let id = try parameter("id", context)
+            let hold = try await decode(ReservationHold.self, request)
+            return try await c.perform { s, now throws(PoolError) in try s.holdReservation(id, ttl: hold.ttlSeconds, now: now) }
+        }
+        route(router, .delete, "/v1/reservations/{id}", .scheduler, c) { _, context in
             let id = try parameter("id", context)
             return try await c.perform { s, now throws(PoolError) in (Empty(), try s.releaseReservation(id, now: now)) }
         }
-        route(router, .get, "/v1/events", .node, c) { request, _ in
+        route(router, .get, "/v1/events", .reader, c) { request, _ in
             let after = request.uri.queryParameters.get("after").flatMap { Int($0) } ?? 0
             return c.read { $0.events(after: after) }
         }
@@ -118,8 +141,11 @@ public enum ControllerAPI {
         }
         let token = String(header.dropFirst("Bearer ".count))
         if configuration.adminTokens.contains(token) { return }
-        if role == .node && configuration.nodeTokens.contains(token) { return }
-        throw PoolError(.unauthorized, configuration.nodeTokens.contains(token) ? "a node token may not do this" : "invalid token")
+        if role.contains(.node) && configuration.nodeTokens.contains(token) { return }
+        if role.contains(.scheduler) && configuration.schedulerTokens.contains(token) { return }
+        if configuration.nodeTokens.contains(token) { throw PoolError(.unauthorized, "a node token may not do this") }
+        if configuration.schedulerTokens.contains(token) { throw PoolError(.unauthorized, "a scheduler token may not do this") }
+        throw PoolError(.unauthorized, "invalid token")
     }
 
     private static func parameter(_ name: String, _ context: BasicRequestContext) throws(PoolError) -> String {

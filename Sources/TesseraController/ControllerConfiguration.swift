@@ -12,14 +12,17 @@ public struct ControllerConfiguration: Sendable {
     public var adminTokens: Set<String>
     /// Tokens nodes use to register, heartbeat and ask for leases.
     public var nodeTokens: Set<String>
+    /// Tokens scheduler extenders use to read the pool and hold, keep and release reservations.
+    public var schedulerTokens: Set<String>
     public var strategy: PlacementStrategy
     public var timing: PoolState.Timing
     /// How often silent nodes and lapsed reservations are looked for, in seconds.
     public var sweepInterval: Double
 
     public init(host: String = "127.0.0.1", port: Int = 7080, statePath: String, adminTokens: Set<String>, nodeTokens: Set<String>,
-                strategy: PlacementStrategy = .engine(.tessera), timing: PoolState.Timing = PoolState.Timing(), sweepInterval: Double = 0.5) {
+                strategy: PlacementStrategy = .engine(.tessera), timing: PoolState.Timing = PoolState.Timing(), sweepInterval: Double = 0.5,
+                schedulerTokens: Set<String> = []) {
         self.host = host; self.port = port; self.statePath = statePath; self.adminTokens = adminTokens
-        self.nodeTokens = nodeTokens; self.strategy = strategy; self.timing = timing; self.sweepInterval = sweepInterval
+        self.nodeTokens = nodeTokens; self.schedulerTokens = schedulerTokens; self.strategy = strategy; self.timing = timing; self.sweepInterval = sweepInterval
     }
 }

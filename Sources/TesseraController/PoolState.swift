@@ -214,11 +214,22 @@ public struct PoolState: Sendable {
         return difference == 0
     }
 
-    /// Ends a lease and frees what it holds (a claimed reservation ends with it). Unknown leases: nothing.
+    /// Ends a lease and frees what it holds (a claimed reservation ends with it, unless it is persistent: then
+    /// it is unclaimed again and keeps the capacity). Unknown leases: nothing.
     public mutating func release(lease id: String, now: Double, reason: String = "released") -> [Change] {
+        release(lease: id, now: now, reason: reason, endingReservation: false)
+    }
+
+    private mutating func release(lease id: String, now: Double, reason: String, endingReservation: Bool) -> [Change] {
         guard let lease = leases.removeValue(forKey: id) else { return [] }
         var changes: [Change] = [.deleteLease(id)]
-        if let r = reservations.values.first(where: { $0.claimedBy == id }) {
+        if var r = reservations.values.first(where: { $0.claimedBy == id }) {
+            if r.persistent && !endingReservation {
+                r.claimedBy = nil
+                reservations[r.id] = r
+                record(now, "lease-ended", "\(id) (\(describe(lease.program, lease.owner))): \(reason); reservation \(r.id) is unclaimed again")
+                return changes + [.putReservation(r)]
+            }
             reservations[r.id] = nil
             changes.append(.deleteReservation(r.id))
         }
@@ -233,9 +244,20 @@ public struct PoolState: Sendable {
     public mutating func reserve(_ request: ReservationRequest, now: Double) throws(PoolError) -> (Reservation, [Change]) {
         guard !request.consumer.isEmpty else { throw PoolError(.invalidRequest, "a reservation needs a consumer") }
         if let ttl = request.ttlSeconds, !(ttl > 0) { throw PoolError(.invalidRequest, "ttlSeconds must be positive") }
+        guard ["share", "limit"].contains(request.spec.computeMode) else {
+            throw PoolError(.invalidRequest, "computeMode must be share or limit, got '\(request.spec.computeMode)'")
+        }
+        if request.unique, let held = reservations(of: request.consumer).first {
+            // The same request again (a retry, a second scheduler replica): what is held. Anything else: refused.
+            guard held.spec == request.spec else {
+                throw PoolError(.conflict, "\(request.consumer) already holds reservation \(held.id) (\(summary(held.vgpus)))")
+            }
+            return (held, [])
+        }
         let vgpus = try place(request.spec)
         let r = Reservation(id: makeID("res"), consumer: request.consumer, spec: request.spec, vgpus: vgpus, createdAt: now,
-                            expiresAt: request.ttlSeconds.map { now + $0 }, claimedBy: nil)
+                            expiresAt: request.ttlSeconds.map { now + $0 }, claimedBy: nil, displayName: request.displayName,
+                            persistent: request.persistent)
         reservations[r.id] = r
         record(now, "reserved", "\(r.id) for \(r.consumer): \(summary(vgpus))")
         return (r, [.putReservation(r)])
@@ -244,8 +266,26 @@ public struct PoolState: Sendable {
     /// Releases a reservation; a claimed one ends with its lease instead.
     public mutating func releaseReservation(_ id: String, now: Double) throws(PoolError) -> [Change] {
         guard let r = reservations[id] else { throw PoolError(.notFound, "no reservation \(id)") }
-        if let lease = r.claimedBy { return release(lease: lease, now: now, reason: "its reservation was released") }
+        if let lease = r.claimedBy {
+            return release(lease: lease, now: now, reason: "its reservation was released", endingReservation: true)
+        }
         return dropReservation(id, now: now, reason: "released")
+    }
+
+    /// Sets when an unclaimed reservation lapses: `ttl` seconds from now, or never (`nil`). A claimed one does
+    /// not lapse; its time is kept for when it is unclaimed again.
+    public mutating func holdReservation(_ id: String, ttl: Double?, now: Double) throws(PoolError) -> (Reservation, [Change]) {
+        guard var r = reservations[id] else { throw PoolError(.notFound, "no reservation \(id)") }
+        if let ttl, !(ttl > 0) { throw PoolError(.invalidRequest, "ttlSeconds must be positive") }
+        r.expiresAt = ttl.map { now + $0 }
+        reservations[id] = r
+        record(now, "reservation-held", "\(id) for \(r.consumer) \(ttl.map { "for \(Int($0)) s" } ?? "until released")")
+        return (r, [.putReservation(r)])
+    }
+
+    /// The reservations of `consumer`, oldest first.
+    public func reservations(of consumer: String) -> [Reservation] {
+        reservations.values.filter { $0.consumer == consumer }.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 
     private mutating func dropReservation(_ id: String, now: Double, reason: String) -> [Change] {
@@ -346,6 +386,16 @@ public struct PoolState: Sendable {
             for p in taken { try? engine.release(p, for: one) }
             taken = []
         }
+        if !spec.wholeGPU && spec.vgpus > 1 && (spec.distinctGPUs || spec.sameGPU) {
+            let together = try placeTogether(spec, one: one, allowed: allowed, among: candidates, engine: &engine)
+            self.engine = engine
+            return together.map { p in
+                let node = nodes[p.nodeName]!
+                let gpu = node.registration.gpus.sorted { $0.index < $1.index }[p.gpuIndices[0]]
+                return VirtualGPUAssignment(node: p.nodeName, gpu: gpu.index, memoryMiB: spec.memoryMiB,
+                                            computePercent: spec.computePercent, endpoint: node.registration.endpoint)
+            }
+        }
         if spec.sameNode && spec.vgpus > 1 {
             // All on one node: try the preferred node, then nodes in the order the policy ranks them for one vGPU,
             // taking every vGPU there before settling on it.
@@ -401,6 +451,39 @@ public struct PoolState: Sendable {
                 endpoint: node.registration.endpoint))
         }
         return result
+    }
+
+    /// All vGPUs of `spec` at once: on distinct GPUs of one node, or all on one GPU. Takes them in `engine`, or
+    /// throws with nothing taken.
+    private mutating func placeTogether(
+        _ spec: VirtualGPUSpec, one: PlacementRequest, allowed: Set<String>?, among candidates: [String], engine: inout PlacementEngine
+    ) throws(PoolError) -> [Placement] {
+        let together: PlacementRequest
+        do throws(PlacementError) {
+            together = spec.sameGPU
+                ? try PlacementRequest(gpuCount: 1, computeMilliPerGPU: spec.computePercent * 10 * spec.vgpus,
+                                       gpuMemory: .mebibytes(spec.memoryMiB * spec.vgpus), allowedModels: allowed)
+                : try PlacementRequest(gpuCount: spec.vgpus, computeMilliPerGPU: spec.computePercent * 10,
+                                       gpuMemory: .mebibytes(spec.memoryMiB), allowedModels: allowed)
+        } catch {
+            throw PoolError(.invalidRequest, "\(spec.vgpus) vGPUs of \(describe(spec)) on \(spec.sameGPU ? "one GPU" : "distinct GPUs"): \(error.message)")
+        }
+        guard let chosen = pick(together, among: candidates, engine: &engine) else {
+            self.engine = engine
+            throw PoolError(.unavailable, "cannot place \(spec.vgpus) vGPUs of \(describe(spec)) \(spec.sameGPU ? "on one GPU" : "on distinct GPUs of one node"): free: \(freeSummary())")
+        }
+        let positions = spec.sameGPU ? Array(repeating: chosen.gpuIndices[0], count: spec.vgpus) : chosen.gpuIndices
+        var taken: [Placement] = []
+        for position in positions {
+            let p = Placement(nodeName: chosen.nodeName, nodeIndex: chosen.nodeIndex, gpuIndices: [position], score: chosen.score)
+            do throws(PlacementError) { try engine.allocate(p, for: one) } catch {
+                for q in taken { try? engine.release(q, for: one) }
+                self.engine = engine
+                throw PoolError(.conflict, error.message)
+            }
+            taken.append(p)
+        }
+        return taken
     }
 
     private func pick(_ request: PlacementRequest, among names: [String], engine: inout PlacementEngine) -> Placement? {

@@ -10,17 +10,21 @@ public struct ResourceNames: Sendable, Hashable {
     public var gpuModelAnnotation: String
     /// Pod annotation `spread` (default: each vGPU on its own GPU) or `pack` (all vGPUs on one GPU).
     public var placementAnnotation: String
+    /// Pod annotation `share` (default: the compute share is guaranteed, idle time of others usable) or
+    /// `limit` (the share is a hard cap).
+    public var computeModeAnnotation: String
 
     public init(
         vgpu: String = "tessera.dev/vgpu", vgpuMemory: String = "tessera.dev/vgpu-memory",
         vgpuCompute: String = "tessera.dev/vgpu-compute", gpuModelAnnotation: String = "tessera.dev/gpu-model",
-        placementAnnotation: String = "tessera.dev/vgpu-placement"
+        placementAnnotation: String = "tessera.dev/vgpu-placement", computeModeAnnotation: String = "tessera.dev/compute-mode"
     ) {
         self.vgpu = vgpu
         self.vgpuMemory = vgpuMemory
         self.vgpuCompute = vgpuCompute
         self.gpuModelAnnotation = gpuModelAnnotation
         self.placementAnnotation = placementAnnotation
+        self.computeModeAnnotation = computeModeAnnotation
     }
 
     /// The default names under `tessera.dev/`.

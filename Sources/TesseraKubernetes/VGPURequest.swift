@@ -29,6 +29,9 @@ public struct VGPURequest: Sendable, Hashable {
     public var allowedModels: Set<String>?
     /// How the vGPUs share GPUs.
     public var layout: Layout
+    /// How each vGPU's compute share is enforced: `"share"` (guaranteed, idle time of others usable) or
+    /// `"limit"` (a hard cap).
+    public var computeMode: String
 
     /// Total vGPUs over all containers.
     public var vgpuCount: Int { containers.reduce(0) { $0 + $1.vgpus } }
@@ -89,7 +92,16 @@ public struct VGPURequest: Sendable, Hashable {
             }
             layout = parsed
         }
-        self.init(containers: containers, allowedModels: models, layout: layout)
+        var computeMode = "share"
+        if let text = annotations[names.computeModeAnnotation] {
+            let mode = text.trimmingWhitespace().lowercased()
+            guard mode == "share" || mode == "limit" else {
+                throw KubernetesError(
+                    .invalidRequest, "pod \(pod.qualifiedName): \(names.computeModeAnnotation) must be 'share' or 'limit', got '\(text)'")
+            }
+            computeMode = mode
+        }
+        self.init(containers: containers, allowedModels: models, layout: layout, computeMode: computeMode)
         if layout == .pack, computePercentPerVGPU * vgpuCount > 100 {
             throw KubernetesError(
                 .invalidRequest, "pod \(pod.qualifiedName): \(vgpuCount) packed vGPUs of \(computePercentPerVGPU) % exceed one GPU")
@@ -97,10 +109,11 @@ public struct VGPURequest: Sendable, Hashable {
     }
 
     /// A request from its parts.
-    public init(containers: [Container], allowedModels: Set<String>? = nil, layout: Layout = .spread) {
+    public init(containers: [Container], allowedModels: Set<String>? = nil, layout: Layout = .spread, computeMode: String = "share") {
         self.containers = containers
         self.allowedModels = allowedModels
         self.layout = layout
+        self.computeMode = computeMode
     }
 
     /// The placement engine's view: one share per GPU (spread) or one share of one GPU holding all (pack).
@@ -124,7 +137,47 @@ public struct VGPURequest: Sendable, Hashable {
     /// The request in words, for filter reasons.
     public var summary: String {
         let models = allowedModels.map { " on \($0.sorted().joined(separator: "/"))" } ?? ""
-        return "\(vgpuCount) vGPU(s) of \(memoryMiBPerVGPU) MiB, \(computePercentPerVGPU) % (\(layout.rawValue))\(models)"
+        return "\(vgpuCount) vGPU(s) of \(memoryMiBPerVGPU) MiB, \(computePercentPerVGPU) % (\(layout.rawValue), \(computeMode))\(models)"
+    }
+}
+
+extension VGPURequest {
+    /// Why the request does not fit on `node` (with its free amounts), in words, for a filter's reasons.
+    public func rejection(on node: Node) -> String {
+        rejections(on: [node])[0]!
+    }
+
+    /// The reasons for many nodes at once (`nil` for an unknown node): a filter rejects up to every node of the
+    /// cluster, so the words shared between nodes are made once.
+    public func rejections(on nodes: [Node?]) -> [String?] {
+        let summary = self.summary
+        let allowed = allowedModels.map { $0.sorted().joined(separator: ",") }
+        var modelReasons: [String: String] = [:]
+        return nodes.map { node -> String? in
+            guard let node else { return nil }
+            if let models = allowedModels, !node.gpus.contains(where: { models.contains($0.model) }) {
+                // Nodes have one model as a rule: one sentence per model.
+                let single = node.gpus.first.map { first in node.gpus.allSatisfy { $0.model == first.model } } ?? true
+                let key = single ? (node.gpus.first?.model ?? "none") : Set(node.gpus.map(\.model)).sorted().joined(separator: ",")
+                if let reason = modelReasons[key] { return reason }
+                let reason = "GPU model \(key) not in \(allowed ?? "")"
+                modelReasons[key] = reason
+                return reason
+            }
+            var text = "cannot host "
+            text.reserveCapacity(summary.utf8.count + 32 + node.gpus.count * 20)
+            text += summary
+            text += "; free per GPU: ["
+            for (i, gpu) in node.gpus.enumerated() {
+                if i > 0 { text += ", " }
+                text += String(gpu.freeMemoryMiB)
+                text += " MiB/"
+                text += String(gpu.freeMilli / 10)
+                text += " %"
+            }
+            text += "]"
+            return text
+        }
     }
 }
 

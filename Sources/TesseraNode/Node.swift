@@ -153,9 +153,10 @@ public final class Node: Service, Sendable {
     /// (the program's runtime attaches to other nodes itself) a pool node may place vGPUs elsewhere too.
     ///
     /// The policy may ask a controller: it runs outside the state lock; the ledger then records the result,
-    /// checking it against what other sessions were granted meanwhile.
-    func admit(_ session: Session, _ request: VirtualGPURequest, allowRemote: Bool,
-               addressWindow: Int) throws(DeviceError) -> (local: [(Int, any DeviceContext)], remote: [RemotePlacement]) {
+    /// checking it against what other sessions were granted meanwhile. Returns what was granted: the policy may
+    /// size it differently from what was asked (a pod's reservation).
+    func admit(_ session: Session, _ asked: VirtualGPURequest, allowRemote: Bool, addressWindow: Int)
+        throws(DeviceError) -> (request: VirtualGPURequest, local: [(Int, any DeviceContext)], remote: [RemotePlacement]) {
         var attempt = 0
         while true {
             attempt += 1
@@ -165,10 +166,12 @@ public final class Node: Service, Sendable {
             }
             let placement: SessionPlacement
             do throws(PlacementError) {
-                placement = try policy.placeSession(request, session: session.id, allowRemote: allowRemote, on: inventory)
+                placement = try policy.placeSession(asked, session: session.id, peer: session.peer, allowRemote: allowRemote,
+                                                    on: inventory)
             } catch {
                 throw DeviceError(.unavailable, error.message)
             }
+            let request = placement.granted ?? asked
             let placed = placement.local.count + placement.remote.reduce(0) { $0 + $1.count }
             do throws(PlacementError) {
                 guard placed == request.count else { throw PlacementError("placement returned \(placed) vGPUs for \(request.count)") }
@@ -181,7 +184,7 @@ public final class Node: Service, Sendable {
             }
             let local = try openContexts(session, placement.local, memory: request.memoryBytes, compute: request.computePercent,
                                          mode: request.computeMode, addressWindow: addressWindow)
-            return (local, placement.remote)
+            return (request, local, placement.remote)
         }
     }
 

@@ -15,6 +15,10 @@ public struct PeerIdentity: Sendable, Hashable {
     /// "unix" or the TCP peer's address.
     public var address: String
 
+    public init(pid: Int, uid: Int, gid: Int, address: String) {
+        self.pid = pid; self.uid = uid; self.gid = gid; self.address = address
+    }
+
     public var isLocal: Bool { address == "unix" }
 }
 
@@ -247,6 +251,8 @@ final class Session: @unchecked Sendable {
                 // Each other node's session gets the next address window; a program has at most maxAddressWindow + 1.
                 let allowRemote = hello.acceptsRemoteDevices && addressWindow < WireProtocol.maxAddressWindow
                 let placed = try node.admit(self, request, allowRemote: allowRemote, addressWindow: addressWindow)
+                // The grant may be sized by what was reserved for this peer rather than by what it asked.
+                request = placed.request
                 guard addressWindow + placed.remote.count <= WireProtocol.maxAddressWindow else {
                     for (_, context) in placed.local { context.destroy() }
                     node.releaseAdmission(self)

@@ -11,17 +11,20 @@ import TesseraWire
 public final class ControllerPlacement: PlacementPolicy, Sendable {
     public let client: PoolClient
     public let nodeName: String
-    private struct Leases {
+    struct Leases {
         /// Sessions whose lease this node asked for (it releases them).
         var own: [UInt64: String] = [:]
         /// Sessions attached to another node's lease (that node releases it).
         var attached: [UInt64: String] = [:]
     }
-    private let leases = Mutex(Leases())
+    let leases = Mutex(Leases())
+    /// Where a connecting process's reservation is found (Kubernetes: its pod's); nil places every session anew.
+    public let claims: (any ReservationClaims)?
 
-    public init(client: PoolClient, nodeName: String) {
+    public init(client: PoolClient, nodeName: String, claims: (any ReservationClaims)? = nil) {
         self.client = client
         self.nodeName = nodeName
+        self.claims = claims
     }
 
     public func place(_ request: VirtualGPURequest, on inventory: [GPUCapacity]) throws(TesseraNode.PlacementError) -> [Int] {
@@ -29,11 +32,18 @@ public final class ControllerPlacement: PlacementPolicy, Sendable {
     }
 
     public func place(_ request: VirtualGPURequest, session: UInt64, on inventory: [GPUCapacity]) throws(TesseraNode.PlacementError) -> [Int] {
-        try placeSession(request, session: session, allowRemote: false, on: inventory).local
+        try placeAnew(request, session: session, allowRemote: false, on: inventory).local
     }
 
-    public func placeSession(_ request: VirtualGPURequest, session: UInt64, allowRemote: Bool,
+    public func placeSession(_ request: VirtualGPURequest, session: UInt64, peer: PeerIdentity, allowRemote: Bool,
                              on inventory: [GPUCapacity]) throws(TesseraNode.PlacementError) -> SessionPlacement {
+        if claims != nil { return try claimReservation(request, session: session, peer: peer, on: inventory) }
+        return try placeAnew(request, session: session, allowRemote: allowRemote, on: inventory)
+    }
+
+    /// A new lease for what the program asked.
+    func placeAnew(_ request: VirtualGPURequest, session: UInt64, allowRemote: Bool,
+                   on inventory: [GPUCapacity]) throws(TesseraNode.PlacementError) -> SessionPlacement {
         let spec = VirtualGPUSpec(vgpus: request.count, memoryMiB: (request.memoryBytes + (1 << 20) - 1) >> 20,
                                   computePercent: request.computePercent, node: allowRemote ? nil : nodeName,
                                   preferredNode: nodeName, computeMode: request.computeMode.description)

@@ -134,14 +134,19 @@ public struct VirtualGPUSpec: Codable, Sendable, Hashable {
     public var node: String?
     /// Put as many vGPUs as fit on this node first (the node where the program runs), the rest anywhere.
     public var preferredNode: String?
-    /// How each vGPU's compute share applies: `share` (a guaranteed share, idle time usable) or `limit` (a cap).
+    /// How the compute share is enforced: `"share"` (a guaranteed share, idle time of others usable) or
+    /// `"limit"` (a hard cap).
     public var computeMode: String
+    /// Each vGPU on its own GPU (with `sameNode`: distinct GPUs of one node), as multi-GPU programs expect.
+    public var distinctGPUs: Bool
+    /// All vGPUs on one GPU.
+    public var sameGPU: Bool
     public init(vgpus: Int = 1, memoryMiB: Int = 1024, computePercent: Int = 10, wholeGPU: Bool = false, sameNode: Bool = false,
                 allowedModels: [String] = [], deniedModels: [String] = [], node: String? = nil, preferredNode: String? = nil,
-                computeMode: String = "share") {
+                computeMode: String = "share", distinctGPUs: Bool = false, sameGPU: Bool = false) {
         self.vgpus = vgpus; self.memoryMiB = memoryMiB; self.computePercent = computePercent; self.wholeGPU = wholeGPU
         self.sameNode = sameNode; self.allowedModels = allowedModels; self.deniedModels = deniedModels; self.node = node
-        self.preferredNode = preferredNode; self.computeMode = computeMode
+        self.preferredNode = preferredNode; self.computeMode = computeMode; self.distinctGPUs = distinctGPUs; self.sameGPU = sameGPU
     }
 }
 
@@ -211,16 +216,44 @@ public struct LeaseAttachRequest: Codable, Sendable, Hashable {
 
 /// `POST /v1/reservations`: hold capacity for a named consumer.
 public struct ReservationRequest: Codable, Sendable, Hashable {
+    /// Who the capacity is for, e.g. `pod/<UID>` for a Kubernetes pod.
     public var consumer: String
     public var spec: VirtualGPUSpec
     /// Seconds until the reservation lapses unless claimed; nil holds it until released.
     public var ttlSeconds: Double?
-    public init(consumer: String, spec: VirtualGPUSpec, ttlSeconds: Double? = nil) {
+    /// The consumer in words (a pod's `namespace/name`).
+    public var displayName: String?
+    /// At most one reservation for this consumer: asking again with the same spec returns the one held, with a
+    /// different spec is a conflict. Makes a retried request (or a second scheduler replica) harmless.
+    public var unique: Bool
+    /// The reservation outlives its leases: when the claiming lease ends it is unclaimed again and keeps its
+    /// capacity (a pod's programs come and go; the pod's reservation stays until it is released).
+    public var persistent: Bool
+    public init(consumer: String, spec: VirtualGPUSpec, ttlSeconds: Double? = nil, displayName: String? = nil,
+                unique: Bool = false, persistent: Bool = false) {
         self.consumer = consumer; self.spec = spec; self.ttlSeconds = ttlSeconds
+        self.displayName = displayName; self.unique = unique; self.persistent = persistent
+    }
+
+    /// `displayName`, `unique` and `persistent` may be absent.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(consumer: try c.decode(String.self, forKey: .consumer), spec: try c.decode(VirtualGPUSpec.self, forKey: .spec),
+                  ttlSeconds: try c.decodeIfPresent(Double.self, forKey: .ttlSeconds),
+                  displayName: try c.decodeIfPresent(String.self, forKey: .displayName),
+                  unique: try c.decodeIfPresent(Bool.self, forKey: .unique) ?? false,
+                  persistent: try c.decodeIfPresent(Bool.self, forKey: .persistent) ?? false)
     }
 }
 
-/// Capacity held for a consumer (later: a Kubernetes pod by UID) until a program claims it.
+/// `POST /v1/reservations/{id}/hold`: a new lapse time for an unclaimed reservation.
+public struct ReservationHold: Codable, Sendable, Hashable {
+    /// Seconds from now until it lapses unless claimed; nil holds it until released.
+    public var ttlSeconds: Double?
+    public init(ttlSeconds: Double?) { self.ttlSeconds = ttlSeconds }
+}
+
+/// Capacity held for a consumer (such as a Kubernetes pod, by UID) until a program claims it.
 public struct Reservation: Codable, Sendable, Hashable {
     public var id: String
     public var consumer: String
@@ -230,10 +263,25 @@ public struct Reservation: Codable, Sendable, Hashable {
     public var expiresAt: Double?
     /// The lease that claimed it, once claimed.
     public var claimedBy: String?
+    /// The consumer in words.
+    public var displayName: String?
+    /// Whether it outlives its leases (see ``ReservationRequest/persistent``).
+    public var persistent: Bool
     public init(id: String, consumer: String, spec: VirtualGPUSpec, vgpus: [VirtualGPUAssignment], createdAt: Double,
-                expiresAt: Double?, claimedBy: String?) {
+                expiresAt: Double?, claimedBy: String?, displayName: String? = nil, persistent: Bool = false) {
         self.id = id; self.consumer = consumer; self.spec = spec; self.vgpus = vgpus; self.createdAt = createdAt
-        self.expiresAt = expiresAt; self.claimedBy = claimedBy
+        self.expiresAt = expiresAt; self.claimedBy = claimedBy; self.displayName = displayName; self.persistent = persistent
+    }
+
+    /// Reservations stored by earlier releases lack `displayName` and `persistent`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(id: try c.decode(String.self, forKey: .id), consumer: try c.decode(String.self, forKey: .consumer),
+                  spec: try c.decode(VirtualGPUSpec.self, forKey: .spec), vgpus: try c.decode([VirtualGPUAssignment].self, forKey: .vgpus),
+                  createdAt: try c.decode(Double.self, forKey: .createdAt), expiresAt: try c.decodeIfPresent(Double.self, forKey: .expiresAt),
+                  claimedBy: try c.decodeIfPresent(String.self, forKey: .claimedBy),
+                  displayName: try c.decodeIfPresent(String.self, forKey: .displayName),
+                  persistent: try c.decodeIfPresent(Bool.self, forKey: .persistent) ?? false)
     }
 }
 
@@ -297,7 +345,9 @@ extension VirtualGPUSpec {
                   deniedModels: try c.decodeIfPresent([String].self, forKey: .deniedModels) ?? [],
                   node: try c.decodeIfPresent(String.self, forKey: .node),
                   preferredNode: try c.decodeIfPresent(String.self, forKey: .preferredNode),
-                  computeMode: try c.decodeIfPresent(String.self, forKey: .computeMode) ?? d.computeMode)
+                  computeMode: try c.decodeIfPresent(String.self, forKey: .computeMode) ?? d.computeMode,
+                  distinctGPUs: try c.decodeIfPresent(Bool.self, forKey: .distinctGPUs) ?? false,
+                  sameGPU: try c.decodeIfPresent(Bool.self, forKey: .sameGPU) ?? false)
     }
 }
 

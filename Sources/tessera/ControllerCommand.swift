@@ -13,7 +13,8 @@ struct ControllerCommand: AsyncParsableCommand {
         abstract: "Run the pool controller: inventory, leases, reservations, placement, HTTP API.",
         discussion: """
             Tokens: admin tokens from --admin-token-file (one a line) and/or $TESSERA_ADMIN_TOKENS (comma-separated);
-            node tokens from --node-token-file and/or $TESSERA_NODE_TOKENS. At least one admin token is required.
+            node tokens from --node-token-file and/or $TESSERA_NODE_TOKENS; scheduler-extender tokens from \
+            --scheduler-token-file and/or $TESSERA_SCHEDULER_TOKENS. At least one admin token is required.
             """
     )
 
@@ -28,6 +29,9 @@ struct ControllerCommand: AsyncParsableCommand {
 
     @Option(help: "File with node tokens, one a line.")
     var nodeTokenFile: String?
+
+    @Option(help: "File with scheduler-extender tokens, one a line (read the pool, hold and release reservations).")
+    var schedulerTokenFile: String?
 
     @Option(help: "Placement policy: tessera (default), binpack, spread, fgd, …")
     var policy: String = "tessera"
@@ -50,13 +54,14 @@ struct ControllerCommand: AsyncParsableCommand {
         let admin = try readTokens(file: adminTokenFile, environment: "TESSERA_ADMIN_TOKENS")
         guard !admin.isEmpty else { throw ValidationError("no admin token: pass --admin-token-file or set TESSERA_ADMIN_TOKENS") }
         let nodeTokens = try readTokens(file: nodeTokenFile, environment: "TESSERA_NODE_TOKENS")
+        let schedulerTokens = try readTokens(file: schedulerTokenFile, environment: "TESSERA_SCHEDULER_TOKENS")
         let strategy: PlacementStrategy
         do { strategy = try PlacementStrategy(name: policy) } catch { throw ValidationError("\(error)") }
         bootstrapLogging(logLevel)
         let logger = Logger(label: "tessera.controller")
         let configuration = ControllerConfiguration(
             host: host, port: port, statePath: state, adminTokens: admin, nodeTokens: nodeTokens, strategy: strategy,
-            timing: PoolState.Timing(nodeTimeout: nodeTimeout, leaseGrace: max(2, nodeTimeout)))
+            timing: PoolState.Timing(nodeTimeout: nodeTimeout, leaseGrace: max(2, nodeTimeout)), schedulerTokens: schedulerTokens)
         let controller = try Controller(configuration: configuration, logger: logger)
         let services = try controllerServices(controller, logger: logger)
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import TesseraKubernetes
 import TesseraNode
 import TesseraPool
 
@@ -23,16 +24,27 @@ struct NodePoolOptions: ParsableArguments {
     @Option(help: "Seconds between heartbeats.")
     var heartbeatInterval: Double = 1
 
+    @Flag(help: "Kubernetes mode: a program on the unix socket gets only its pod's reservation (pod from the process's cgroup).")
+    var podReservations = false
+
+    @Option(help: "Where the host's /proc is mounted (with --pod-reservations).")
+    var procRoot: String = "/proc"
+
     /// The controller-backed placement, when joining a pool.
     func placement() throws -> ControllerPlacement? {
-        guard let controller else { return nil }
+        guard let controller else {
+            if podReservations { throw ValidationError("--pod-reservations needs --controller: pods' reservations are held there") }
+            return nil
+        }
         let token: String
         if let nodeTokenFile { token = try readToken(nodeTokenFile) } else if let t = ProcessInfo.processInfo.environment["TESSERA_NODE_TOKEN"], !t.isEmpty {
             token = t
         } else {
             throw ValidationError("--controller needs a node token: --node-token-file or TESSERA_NODE_TOKEN")
         }
-        return ControllerPlacement(client: PoolClient(baseURL: controller, token: token), nodeName: name ?? ProcessInfo.processInfo.hostName)
+        let client = PoolClient(baseURL: controller, token: token)
+        let claims = podReservations ? PodReservationClaims(client: client, procRoot: procRoot) : nil
+        return ControllerPlacement(client: client, nodeName: name ?? ProcessInfo.processInfo.hostName, claims: claims)
     }
 
     /// The link keeping `node` in the pool.

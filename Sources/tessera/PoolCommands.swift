@@ -85,7 +85,7 @@ struct ReservationsCommand: ParsableCommand {
             if output == .json { return try printJSON(rs) }
             let now = Date().timeIntervalSince1970
             printTable(["RESERVATION", "CONSUMER", "VGPUS", "CLAIMED BY", "EXPIRES"], rs.map { r in
-                [r.id, r.consumer, r.vgpus.map { "\($0.node)/\($0.gpu):\(mib($0.memoryMiB)),\($0.computePercent)%" }.joined(separator: " "),
+                [r.id, r.displayName.map { "\(r.consumer) (\($0))" } ?? r.consumer, r.vgpus.map { "\($0.node)/\($0.gpu):\(mib($0.memoryMiB)),\($0.computePercent)%" }.joined(separator: " "),
                  r.claimedBy ?? "-", r.expiresAt.map { String(format: "in %.0f s", $0 - now) } ?? "never"]
             })
         }

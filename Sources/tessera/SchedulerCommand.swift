@@ -11,9 +11,11 @@ struct SchedulerCommand: AsyncParsableCommand {
         commandName: "scheduler",
         abstract: "Serve the kube-scheduler extender: filter, prioritize and bind pods asking for vGPUs.",
         discussion: """
-            kube-scheduler calls POST <prefix>/filter, /prioritize and /bind (see deploy/scheduler/). Reservations \
-            are held in this process until the controller's reservation API takes them over; the nodes' GPUs \
-            come from --nodes (CSV: name,cpu_milli,memory_mib,gpu,model[,gpu_memory_mib]).
+            kube-scheduler calls POST <prefix>/filter, /prioritize and /bind (see deploy/scheduler/). With \
+            --controller, reservations are held in the controller under pod/<UID> (its single source of truth; \
+            replicas and restarts lose nothing) and filter/prioritize read a mirror of its capacity; the token \
+            comes from --controller-token-file or $TESSERA_SCHEDULER_TOKEN. Without it, reservations live in this \
+            process on the GPUs of --nodes (CSV: name,cpu_milli,memory_mib,gpu,model[,gpu_memory_mib]).
             """
     )
 
@@ -26,8 +28,17 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Path prefix of the verbs (the urlPrefix's path).")
     var pathPrefix: String = ""
 
-    @Option(help: "Node inventory CSV: name,cpu_milli,memory_mib,gpu,model[,gpu_memory_mib].")
-    var nodes: String
+    @Option(help: "The controller's URL, e.g. http://tessera-controller:7080; reservations are held there.")
+    var controller: String?
+
+    @Option(help: "File holding the controller's scheduler token (else $TESSERA_SCHEDULER_TOKEN).")
+    var controllerTokenFile: String?
+
+    @Option(help: "Seconds between refreshes of the controller's capacity mirror.")
+    var refreshInterval: Double = 5
+
+    @Option(help: "Without --controller: node inventory CSV: name,cpu_milli,memory_mib,gpu,model[,gpu_memory_mib].")
+    var nodes: String?
 
     @Option(help: "Placement policy: \(PlacementPolicy.allCases.map(\.rawValue).joined(separator: ", ")).")
     var policy: String = PlacementPolicy.tessera.rawValue
@@ -73,12 +84,43 @@ struct SchedulerCommand: AsyncParsableCommand {
         } else {
             throw ValidationError("--kube-api is needed outside a cluster")
         }
-        let text: String
-        do { text = try String(contentsOfFile: nodes, encoding: .utf8) } catch {
-            throw ValidationError("--nodes: cannot read \(nodes): \(error.localizedDescription)")
+        let placementPolicy = try PlacementPolicy(name: policy)
+        let reservations: any ReservationService
+        var services: [any Service] = []
+        let inventoryDescription: String
+        if let controller {
+            let client: ControllerClient
+            if let controllerTokenFile {
+                client = ControllerClient(baseURL: controller, tokenFile: controllerTokenFile)
+            } else if let token = ProcessInfo.processInfo.environment["TESSERA_SCHEDULER_TOKEN"], !token.isEmpty {
+                client = ControllerClient(baseURL: controller, token: token)
+            } else {
+                throw ValidationError("--controller needs a token: pass --controller-token-file or set TESSERA_SCHEDULER_TOKEN")
+            }
+            let mirrored = ControllerReservations(
+                client: client,
+                configuration: .init(policy: placementPolicy, refreshIntervalSeconds: refreshInterval, unboundTTLSeconds: unboundGrace),
+                logger: logger)
+            // Fill the mirror before serving, so the first pods are not filtered against an empty pool; if the
+            // controller is not up yet, the mirror's service keeps trying.
+            do throws(KubernetesError) {
+                try await mirrored.refresh()
+            } catch {
+                logger.warning("the controller's capacity is not known yet", metadata: ["error": "\(error.message)"])
+            }
+            reservations = mirrored
+            services.append(mirrored)
+            inventoryDescription = controller
+        } else {
+            guard let nodes else { throw ValidationError("pass --controller URL (or --nodes CSV for reservations in this process)") }
+            let text: String
+            do { text = try String(contentsOfFile: nodes, encoding: .utf8) } catch {
+                throw ValidationError("--nodes: cannot read \(nodes): \(error.localizedDescription)")
+            }
+            let inventory = try OpenbTrace.parseNodes(text, file: nodes)
+            reservations = try InProcessReservations(nodes: inventory, policy: placementPolicy)
+            inventoryDescription = "\(inventory.count) nodes of \(nodes)"
         }
-        let inventory = try OpenbTrace.parseNodes(text, file: nodes)
-        let reservations = try InProcessReservations(nodes: inventory, policy: try PlacementPolicy(name: policy))
         let names = ResourceNames(vgpu: vgpuResource, vgpuMemory: vgpuMemoryResource, vgpuCompute: vgpuComputeResource)
         let extender = SchedulerExtender(
             configuration: ExtenderConfiguration(
@@ -86,9 +128,9 @@ struct SchedulerCommand: AsyncParsableCommand {
                 unboundGraceSeconds: unboundGrace, reconcileIntervalSeconds: reconcileInterval),
             reservations: reservations, kubernetes: KubernetesClient(configuration: apiConfiguration), logger: logger)
         let server = ExtenderServer(extender: extender, host: host, port: port, pathPrefix: pathPrefix) { port in
-            logger.info("serving the scheduler extender", metadata: ["port": "\(port)", "nodes": "\(inventory.count)"])
+            logger.info("serving the scheduler extender", metadata: ["port": "\(port)", "capacity": "\(inventoryDescription)"])
         }
-        let group = ServiceGroup(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = ServiceGroup(services: services + [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }

@@ -6,11 +6,14 @@ import TesseraPlacement
 /// Many pods bound to one node at the same moment each get exactly their own vGPUs: the reservation is keyed by
 /// the pod's UID, and a program's pod is read from its cgroup, so no "oldest pending pod" guess exists to race.
 @Suite struct AdmissionRaceTests {
-    @Test func aThousandPodsBoundConcurrentlyToOneNodeEachGetTheirOwnVGPUs() async throws {
+    /// Both where reservations live: in the extender's process, and in the controller (reached over HTTP, whose
+    /// state machine is then the one refusing double bookings).
+    @Test(arguments: Backend.allCases)
+    func aThousandPodsBoundConcurrentlyToOneNodeEachGetTheirOwnVGPUs(backend: Backend) async throws {
         let count = 1000
         // 16 GPUs × 100 % holds 1,600 one-percent vGPUs; memory sizes differ per pod so a swap would show.
         let node = Fixtures.node("gpu-node", gpus: 16)
-        try await Harness.with(nodes: [node]) { h in
+        try await Harness.with(nodes: [node], backend: backend) { h in
             let pods = (0..<count).map { i in
                 Fixtures.pod("student-\(i)", uid: Fixtures.uid(1000 + i), memory: 64 + i, compute: 1)
             }
@@ -48,7 +51,7 @@ import TesseraPlacement
                 usedMemory[grant.gpuIndices[0]] += grant.memoryMiBPerVGPU
             }
             // The engine's books agree with the sum of the grants, GPU by GPU.
-            let gpus = try #require(h.reservations.nodes.first).gpus
+            let gpus = try #require(try await h.nodes().first).gpus
             #expect(gpus.enumerated().allSatisfy { $1.freeMemoryMiB == 81_920 - usedMemory[$0] })
             // A process outside any pod, or in a pod without a reservation, gets nothing.
             try FileManager.default.createDirectory(atPath: "\(procRoot)/1", withIntermediateDirectories: true)
@@ -57,9 +60,10 @@ import TesseraPlacement
         }
     }
 
-    @Test func concurrentBindsNeverOvercommitANode() async throws {
+    @Test(arguments: Backend.allCases)
+    func concurrentBindsNeverOvercommitANode(backend: Backend) async throws {
         // Room for exactly ten 10 % vGPUs; twenty pods race for it.
-        try await Harness.with(nodes: [Fixtures.node("one-gpu", gpus: 1)]) { h in
+        try await Harness.with(nodes: [Fixtures.node("one-gpu", gpus: 1)], backend: backend) { h in
             let pods = (0..<20).map { Fixtures.pod("p\($0)", uid: Fixtures.uid(5000 + $0), memory: 1024, compute: 10) }
             for pod in pods { h.api.add(pod) }
             let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -73,7 +77,7 @@ import TesseraPlacement
             }
             #expect(outcomes.filter { $0 }.count == 10)
             #expect(h.api.bindings.count == 10)
-            #expect(h.reservations.nodes[0].gpus[0].freeMilli == 0)
+            #expect(try await h.nodes()[0].gpus[0].freeMilli == 0)
         }
     }
 }

@@ -70,8 +70,10 @@ import Yams
             #expect(accounts[pod["serviceAccountName"] as? String ?? ""] != nil)
             let volumes = (pod["volumes"] as? [Object]) ?? []
             let volumeNames = Set(volumes.compactMap { $0["name"] as? String })
+            let secrets = Self.named(objects, kind: "Secret")
             for volume in volumes {
                 if let name = (volume["configMap"] as? Object)?["name"] as? String { #expect(configMaps[name] != nil) }
+                if let name = (volume["secret"] as? Object)?["secretName"] as? String { #expect(secrets[name] != nil, "\(name)") }
                 if let name = (volume["persistentVolumeClaim"] as? Object)?["claimName"] as? String { #expect(claims[name] != nil) }
             }
             let containers = ((pod["containers"] as? [Object]) ?? []) + ((pod["initContainers"] as? [Object]) ?? [])
@@ -97,7 +99,11 @@ import Yams
         let pod = try #require(Self.podSpec(node))
         let container = try #require((pod["containers"] as? [Object])?.first { $0["name"] as? String == "node" })
         let args = try #require(container["args"] as? [String])
-        func value(_ flag: String) -> String? { args.firstIndex(of: flag).map { args[$0 + 1] } }
+        // `--flag value` or `--flag=value`, as kube and ArgumentParser both accept.
+        func value(_ flag: String) -> String? {
+            if let i = args.firstIndex(of: flag), i + 1 < args.count { return args[i + 1] }
+            return args.first { $0.hasPrefix(flag + "=") }.map { String($0.dropFirst(flag.count + 1)) }
+        }
         #expect(args.contains("--device-plugin"))
         #expect(value("--resource-name") == ResourceNames.standard.vgpu)
         let kubelet = try #require(value("--kubelet-dir"))
@@ -170,8 +176,30 @@ import Yams
         let prefix = try #require(args.first { $0.hasPrefix("--path-prefix=") }?.dropFirst("--path-prefix=".count))
         #expect(extender["urlPrefix"] as? String == "http://127.0.0.1:\(port)\(prefix)")
         #expect(args.contains("scheduler"))
-        let inventoryMount = args.first { $0.hasPrefix("--nodes=") }?.dropFirst("--nodes=".count)
-        #expect(inventoryMount.map { $0.hasPrefix("/etc/tessera-inventory/") } == true)
+        // The extender holds reservations in the controller: its Service's name and port, and the scheduler token
+        // from the same Secret key the controller accepts scheduler tokens from.
+        let controllerURL = try #require(args.first { $0.hasPrefix("--controller=") }?.dropFirst("--controller=".count))
+        let service = try #require(Self.named(objects, kind: "Service")["tessera-controller"])
+        let servicePort = try #require(((service["spec"] as? Object)?["ports"] as? [Object])?.first?["port"] as? Int)
+        #expect(controllerURL == "http://tessera-controller.tessera.svc:\(servicePort)")
+        let tokenFile = try #require(args.first { $0.hasPrefix("--controller-token-file=") }?.dropFirst("--controller-token-file=".count))
+        let extenderSecret = try Self.secretKey(mountedAt: String(tokenFile), in: deployment, container: "extender")
+        let controllerDeployment = try #require(Self.named(objects, kind: "Deployment")["tessera-controller"])
+        let controllerArgs = try #require((Self.podSpec(controllerDeployment)?["containers"] as? [Object])?.first?["args"] as? [String])
+        let acceptedFile = try #require(controllerArgs.first { $0.hasPrefix("--scheduler-token-file=") }?.dropFirst("--scheduler-token-file=".count))
+        let controllerSecret = try Self.secretKey(mountedAt: String(acceptedFile), in: controllerDeployment, container: "controller")
+        #expect(extenderSecret == controllerSecret && extenderSecret.key == "scheduler")
+        let secret = try #require(Self.named(objects, kind: "Secret")[extenderSecret.secret])
+        #expect((secret["stringData"] as? Object)?[extenderSecret.key] is String)
+        // The node daemons join the same controller with the node token it accepts, and claim pods' reservations.
+        let daemonSet = try #require(Self.named(objects, kind: "DaemonSet")["tessera-node"])
+        let nodeArgs = try #require((Self.podSpec(daemonSet)?["containers"] as? [Object])?.first { $0["name"] as? String == "node" }?["args"] as? [String])
+        #expect(nodeArgs.contains("--controller=\(controllerURL)") && nodeArgs.contains("--pod-reservations"))
+        let nodeTokenFile = try #require(nodeArgs.first { $0.hasPrefix("--node-token-file=") }?.dropFirst("--node-token-file=".count))
+        let acceptedNodeFile = try #require(controllerArgs.first { $0.hasPrefix("--node-token-file=") }?.dropFirst("--node-token-file=".count))
+        let nodeSecret = try Self.secretKey(mountedAt: String(nodeTokenFile), in: daemonSet, container: "node")
+        #expect(nodeSecret == (try Self.secretKey(mountedAt: String(acceptedNodeFile), in: controllerDeployment, container: "controller")))
+        #expect((secret["stringData"] as? Object)?[nodeSecret.key] is String)
 
         // Whoever uses the profile uses its name and the same resource names.
         let student = try #require(try Self.documents("examples/student-pod.yaml").first)
@@ -227,6 +255,27 @@ import Yams
             }
         }
         #expect(chartNames == plainNames)
+    }
+
+    /// The Secret and key a file path of `container` comes from (through a `secret` volume mounted above it).
+    static func secretKey(mountedAt path: String, in workload: Object, container name: String) throws -> (secret: String, key: String) {
+        let pod = try #require(podSpec(workload))
+        let container = try #require((pod["containers"] as? [Object])?.first { $0["name"] as? String == name })
+        for mount in (container["volumeMounts"] as? [Object]) ?? [] {
+            guard let mountPath = mount["mountPath"] as? String, path.hasPrefix(mountPath + "/") else { continue }
+            let volume = try #require((pod["volumes"] as? [Object])?.first { $0["name"] as? String == mount["name"] as? String })
+            let secret = try #require(volume["secret"] as? Object)
+            let file = String(path.dropFirst(mountPath.count + 1))
+            let items = (secret["items"] as? [Object]) ?? []
+            let key = items.first { $0["path"] as? String == file }?["key"] as? String ?? file
+            return (try #require(secret["secretName"] as? String), key)
+        }
+        throw TestFailure("\(path) is on no secret volume of \(name)")
+    }
+
+    struct TestFailure: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
     }
 
     /// `.Values.a.b` paths in a template.

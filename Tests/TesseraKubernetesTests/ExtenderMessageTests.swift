@@ -14,6 +14,49 @@ import TesseraKubernetes
         #expect(full.candidateNames == ["a", "b"])
     }
 
+    /// The server's scanner (hand-written for speed) reads exactly what `JSONDecoder` reads, in every shape.
+    @Test func theFastDecoderAgreesWithJSONDecoder() throws {
+        let pod = Fixtures.pod("alice", uid: Fixtures.uid(1), annotations: ["tessera.dev/gpu-model": "A100"])
+        let podJSON = Fixtures.podJSON(pod)
+        let bodies = [
+            Fixtures.argsWithNames(pod, ["n1", "n2", "gpu-node-1213"]),
+            Fixtures.argsWithNodes(pod, ["a", "b"]),
+            #"{"pod":\#(podJSON),"nodenames":["x"]}"#,
+            #"{"NODENAMES":[],"POD":\#(podJSON),"Nodes":null,"Extra":{"k":[1,2.5e3,true,null,{"z":"\"]}"}]}}"#,
+            " {\n\t\"Pod\" : \(podJSON) ,\r\n \"NodeNames\" : [ \"a\" , \"b\" ] } \n",
+            #"{"Pod":\#(podJSON),"NodeNames":["caf\u00e9","n\"2"]}"#,
+            #"{"P\u006fd":\#(podJSON),"NodeNames":["n"]}"#,
+            #"{"Pod":\#(podJSON),"NodeNames":null,"Nodes":null}"#,
+            #"{"Pod":\#(podJSON),"NodeNames":["ünï-ｃｏｄｅ"],"Empty":{},"EmptyList":[]}"#,
+        ]
+        for body in bodies {
+            let expected = try JSONDecoder().decode(ExtenderArgs.self, from: Data(body.utf8))
+            let fast = try ExtenderArgs(json: Array(body.utf8))
+            #expect(fast.pod == expected.pod, "\(body.prefix(60))")
+            #expect(fast.nodeNames == expected.nodeNames, "\(body.prefix(60))")
+            #expect(fast.candidateNames == expected.candidateNames, "\(body.prefix(60))")
+            // The same body again (prioritize after filter) reuses the decoded pod: still the same value.
+            #expect(try ExtenderArgs(json: Array(body.utf8)) == fast)
+        }
+        // A pod differing in one byte is decoded afresh.
+        var other = pod
+        other.metadata.uid = Fixtures.uid(2)
+        let otherBody = Fixtures.argsWithNames(other, ["n1"])
+        #expect(try ExtenderArgs(json: Array(otherBody.utf8)).pod.metadata.uid == Fixtures.uid(2))
+        #expect(try ExtenderArgs(json: Array(bodies[5].utf8)).nodeNames == ["café", "n\"2"])
+    }
+
+    @Test func theFastDecoderRefusesWhatIsNotARequest() {
+        let pod = Fixtures.podJSON(Fixtures.pod("alice", uid: Fixtures.uid(1)))
+        for body in [
+            "", "[]", #"{"Pod":"#, #"{"Pod":{"metadata":"#, #"{"NodeNames":["a"]}"#, #"{"Pod":null,"NodeNames":["a"]}"#,
+            #"{"Pod":\#(pod),"NodeNames":["a",]}"#, #"{"Pod":\#(pod),"NodeNames":["a"]} trailing"#,
+            #"{"Pod":\#(pod),"NodeNames":["a"}"#, #"{"Pod":\#(pod) "NodeNames":["a"]}"#, #"{"Pod":{"metadata":{"name":1}}}"#,
+        ] {
+            #expect(throws: KubernetesError.self, "\(body)") { try ExtenderArgs(json: Array(body.utf8)) }
+        }
+    }
+
     @Test func decodesKeysCaseInsensitivelyLikeGo() throws {
         let binding = try JSONDecoder().decode(
             ExtenderBindingArgs.self, from: Data(#"{"podname":"p","PODNAMESPACE":"ns","podUID":"u","node":"n"}"#.utf8))

@@ -31,18 +31,24 @@ public struct ExtenderServer: Service {
         let extender = self.extender
         let prefix = pathPrefix
         router.post("\(prefix)/filter") { request, _ -> Response in
-            let args = try await Self.decode(ExtenderArgs.self, request)
+            let args = try await Self.decodeArgs(request)
             return Self.response(try extender.filter(args).json())
         }
         router.post("\(prefix)/prioritize") { request, _ -> Response in
-            let args = try await Self.decode(ExtenderArgs.self, request)
+            let args = try await Self.decodeArgs(request)
             return Self.response(HostPriority.json(extender.prioritize(args)))
         }
         router.post("\(prefix)/bind") { request, _ -> Response in
             let args = try await Self.decode(ExtenderBindingArgs.self, request)
             return try Self.json(await extender.bind(args))
         }
-        router.get("/healthz") { _, _ -> String in "ok" }
+        // Ready once the capacity is known (a controller-backed extender: after its first refresh).
+        router.get("/healthz") { _, _ -> Response in
+            guard extender.reservations.isReady else {
+                return Response(status: .serviceUnavailable, body: ResponseBody(byteBuffer: ByteBuffer(string: "capacity not known yet")))
+            }
+            return Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(string: "ok")))
+        }
         let callback = onServerRunning
         let app = Application(
             router: router,
@@ -55,6 +61,16 @@ public struct ExtenderServer: Service {
 
     /// Bodies above this are refused; 1,213 nodes as full objects stay well below.
     static let maximumBodyBytes = 64 << 20
+
+    static func decodeArgs(_ request: Request) async throws -> ExtenderArgs {
+        var request = request
+        let buffer = try await request.collectBody(upTo: maximumBodyBytes)
+        do throws(KubernetesError) {
+            return try ExtenderArgs(json: buffer.readableBytesView)
+        } catch {
+            throw HTTPError(.badRequest, message: error.message)
+        }
+    }
 
     static func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
         var request = request

@@ -39,19 +39,21 @@ public struct SchedulerExtender: Sendable {
         } catch {
             return ExtenderFilterResult(nodes: args.nodes == nil ? nil : .null, nodeNames: args.nodeNames == nil ? nil : [], error: error.message)
         }
-        var kept = Set<String>()
+        // Verdicts come in the candidates' order, so the kept names need no set.
+        let verdicts = reservations.scores(for: placementRequest, nodeNames: candidates)
+        var kept: [String] = []
+        kept.reserveCapacity(verdicts.count)
+        var rejected: [String] = []
+        for verdict in verdicts {
+            if verdict.fits { kept.append(verdict.nodeName) } else { rejected.append(verdict.nodeName) }
+        }
         var failed: [String: String] = [:]
         var unresolvable: [String: String] = [:]
-        for verdict in reservations.scores(for: placementRequest, nodeNames: candidates) {
-            if verdict.fits {
-                kept.insert(verdict.nodeName)
-            } else if let reason = reservations.rejection(of: vgpuRequest!, on: verdict.nodeName) {
-                failed[verdict.nodeName] = reason
-            } else {
-                unresolvable[verdict.nodeName] = "node has no Tessera GPUs"
-            }
+        failed.reserveCapacity(rejected.count)
+        for (name, reason) in zip(rejected, reservations.rejections(of: vgpuRequest!, on: rejected)) {
+            if let reason { failed[name] = reason } else { unresolvable[name] = "node has no Tessera GPUs" }
         }
-        var result = passThrough(args, keeping: kept)
+        var result = args.nodeNames != nil ? ExtenderFilterResult(nodeNames: kept) : passThrough(args, keeping: Set(kept))
         result.failedNodes = failed
         result.failedAndUnresolvableNodes = unresolvable
         return result
@@ -98,8 +100,8 @@ public struct SchedulerExtender: Sendable {
         }
     }
 
-    /// Releases reservations whose pod is gone, finished, or still unbound after the grace period. Returns the
-    /// released reservations.
+    /// Releases reservations whose pod is gone, finished, bound to another node, or still unbound after the
+    /// grace period. Returns the released reservations.
     @discardableResult
     public func reconcile(now: Double) async throws(KubernetesError) -> [Reservation] {
         let held = try await reservations.reservations()
@@ -112,8 +114,11 @@ public struct SchedulerExtender: Sendable {
             let stale: Bool
             if let pod = live[reservation.podUID] {
                 let finished = pod.status?.phase == "Succeeded" || pod.status?.phase == "Failed"
-                let unbound = (pod.spec.nodeName ?? "").isEmpty && now - reservation.createdAt > configuration.unboundGraceSeconds
-                stale = finished || unbound
+                let node = pod.spec.nodeName ?? ""
+                let unbound = node.isEmpty && now - reservation.createdAt > configuration.unboundGraceSeconds
+                // Bound by someone else to another node: the capacity held here serves nobody.
+                let elsewhere = !node.isEmpty && node != reservation.nodeName
+                stale = finished || unbound || elsewhere
             } else {
                 // A reservation younger than the grace period may belong to a pod the list has not caught up with.
                 stale = reservation.bound || now - reservation.createdAt > configuration.unboundGraceSeconds

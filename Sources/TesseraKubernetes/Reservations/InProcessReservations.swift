@@ -26,12 +26,12 @@ public final class InProcessReservations: ReservationService {
 
     public func rejection(of request: VGPURequest, on nodeName: String) -> String? {
         guard let node = state.withLock({ $0.engine.node(named: nodeName) }) else { return nil }
-        if let models = request.allowedModels, !node.gpus.contains(where: { models.contains($0.model) }) {
-            let present = Set(node.gpus.map(\.model)).sorted().joined(separator: ",")
-            return "GPU model \(present.isEmpty ? "none" : present) not in \(models.sorted().joined(separator: ","))"
-        }
-        let free = node.gpus.map { "\($0.freeMemoryMiB) MiB/\($0.freeMilli / 10) %" }.joined(separator: ", ")
-        return "cannot host \(request.summary); free per GPU: [\(free)]"
+        return request.rejection(on: node)
+    }
+
+    public func rejections(of request: VGPURequest, on nodeNames: [String]) -> [String?] {
+        let nodes = state.withLock { s in nodeNames.map { s.engine.node(named: $0) } }
+        return request.rejections(on: nodes)
     }
 
     public func reserve(
@@ -60,7 +60,7 @@ public final class InProcessReservations: ReservationService {
                 podUID: podUID, podNamespace: podNamespace, podName: podName, nodeName: nodeName,
                 gpuIndices: verdict.gpuIndices, vgpuCount: request.vgpuCount,
                 memoryMiBPerVGPU: request.memoryMiBPerVGPU, computePercentPerVGPU: request.computePercentPerVGPU,
-                createdAt: now)
+                createdAt: now, computeMode: request.computeMode)
             state.byPod[podUID] = (reservation, placement, placementRequest)
             return reservation
         }

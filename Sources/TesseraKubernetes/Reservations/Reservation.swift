@@ -19,10 +19,15 @@ public struct Reservation: Codable, Sendable, Hashable {
     public var bound: Bool
     /// Seconds since the epoch when the capacity was taken.
     public var createdAt: Double
+    /// `"share"` or `"limit"`: how each vGPU's compute share is enforced.
+    public var computeMode: String
+    /// The controller's id of the reservation, when the controller holds it (what a node claims).
+    public var controllerID: String?
 
     public init(
         podUID: String, podNamespace: String, podName: String, nodeName: String, gpuIndices: [Int], vgpuCount: Int,
-        memoryMiBPerVGPU: Int, computePercentPerVGPU: Int, bound: Bool = false, createdAt: Double
+        memoryMiBPerVGPU: Int, computePercentPerVGPU: Int, bound: Bool = false, createdAt: Double,
+        computeMode: String = "share", controllerID: String? = nil
     ) {
         self.podUID = podUID
         self.podNamespace = podNamespace
@@ -34,5 +39,7 @@ public struct Reservation: Codable, Sendable, Hashable {
         self.computePercentPerVGPU = computePercentPerVGPU
         self.bound = bound
         self.createdAt = createdAt
+        self.computeMode = computeMode
+        self.controllerID = controllerID
     }
 }

@@ -2,8 +2,9 @@ import TesseraPlacement
 
 /// Where the extender reads capacity and takes reservations.
 ///
-/// ``InProcessReservations`` keeps both in this process; the controller's reservation API replaces it (a
-/// client that mirrors node capacity locally for filter/prioritize and reserves through the controller).
+/// ``ControllerReservations`` holds them in the controller (the pool's single source of truth) and answers
+/// filter/prioritize from a local mirror of its capacity; ``InProcessReservations`` keeps both in this process
+/// (a scheduler without a controller, and benchmarks).
 public protocol ReservationService: Sendable {
     /// Filter verdicts and 0…1 scores for `request` on `nodeNames` (unknown nodes do not fit). Must be fast:
     /// kube-scheduler calls it for every pod with every candidate.
@@ -11,6 +12,9 @@ public protocol ReservationService: Sendable {
 
     /// Why `request` does not fit on `nodeName`, in words; `nil` when Tessera does not know the node.
     func rejection(of request: VGPURequest, on nodeName: String) -> String?
+
+    /// ``rejection(of:on:)`` for many nodes, in their order; an implementation reads its state once.
+    func rejections(of request: VGPURequest, on nodeNames: [String]) -> [String?]
 
     /// Takes capacity for `request` on `nodeName` under `podUID`. Idempotent: the same pod on the same node gets
     /// its existing reservation back. Throws ``KubernetesError/Code/conflict`` when it no longer fits or the
@@ -32,4 +36,15 @@ public protocol ReservationService: Sendable {
 
     /// Every reservation.
     func reservations() async throws(KubernetesError) -> [Reservation]
+
+    /// Whether filter and prioritize have the pool's capacity to answer from (a mirror filled at least once).
+    var isReady: Bool { get }
+}
+
+extension ReservationService {
+    public var isReady: Bool { true }
+
+    public func rejections(of request: VGPURequest, on nodeNames: [String]) -> [String?] {
+        nodeNames.map { rejection(of: request, on: $0) }
+    }
 }

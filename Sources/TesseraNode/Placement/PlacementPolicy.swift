@@ -11,8 +11,11 @@ public protocol PlacementPolicy: Sendable {
     /// ``place(_:on:)``.
     func place(_ request: VirtualGPURequest, session: UInt64, on inventory: [GPUCapacity]) throws(PlacementError) -> [Int]
     /// Places a session whose program may also use vGPUs of other nodes (`allowRemote`, when its runtime can
-    /// attach to them); by default only this node's GPUs.
-    func placeSession(_ request: VirtualGPURequest, session: UInt64, allowRemote: Bool, on inventory: [GPUCapacity]) throws(PlacementError) -> SessionPlacement
+    /// attach to them); by default only this node's GPUs, as asked. `peer` is who the kernel says connected: a
+    /// policy may grant what was reserved for it (a Kubernetes pod's reservation) instead of what it asked
+    /// (``SessionPlacement/granted``).
+    func placeSession(_ request: VirtualGPURequest, session: UInt64, peer: PeerIdentity, allowRemote: Bool,
+                      on inventory: [GPUCapacity]) throws(PlacementError) -> SessionPlacement
     /// Checks a program's claim to vGPUs of this node that another node obtained for it, and returns them.
     func attach(_ credential: AttachCredential, session: UInt64) throws(PlacementError) -> AttachedVirtualGPUs
     /// A session placed or attached by this policy has ended (its vGPUs on this node are already free).
@@ -25,7 +28,7 @@ extension PlacementPolicy {
     }
 
     /// Only this node's GPUs.
-    public func placeSession(_ request: VirtualGPURequest, session: UInt64, allowRemote: Bool,
+    public func placeSession(_ request: VirtualGPURequest, session: UInt64, peer: PeerIdentity, allowRemote: Bool,
                              on inventory: [GPUCapacity]) throws(PlacementError) -> SessionPlacement {
         SessionPlacement(local: try place(request, session: session, on: inventory))
     }

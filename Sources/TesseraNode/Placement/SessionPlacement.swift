@@ -6,9 +6,13 @@ public struct SessionPlacement: Sendable, Hashable {
     public var local: [Int]
     /// vGPUs on other nodes, one group per node, in device order after the local ones.
     public var remote: [RemotePlacement]
-    public init(local: [Int], remote: [RemotePlacement] = []) {
+    /// What the session is granted when the policy sized it rather than the program (a pod's reservation);
+    /// nil: as asked.
+    public var granted: VirtualGPURequest?
+    public init(local: [Int], remote: [RemotePlacement] = [], granted: VirtualGPURequest? = nil) {
         self.local = local
         self.remote = remote
+        self.granted = granted
     }
 }
 

@@ -76,7 +76,7 @@ final class PoolNode: @unchecked Sendable {
     let socketPath: String
     let process: RunningCommand
 
-    init(_ name: String, controller: TestController, gpus: Int = 1, memory: String = "1GiB") throws {
+    init(_ name: String, controller: TestController, gpus: Int = 1, memory: String = "1GiB", extraArguments: [String] = []) throws {
         self.name = name
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(name)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -87,7 +87,7 @@ final class PoolNode: @unchecked Sendable {
             "node", "--controller", controller.url, "--node-token-file", tokenFile, "--name", name,
             "--socket", socketPath, "--listen", "127.0.0.1:0", "--sim-gpus", "\(gpus)", "--sim-gpu-memory", memory,
             "--heartbeat-interval", "0.3",
-        ])
+        ] + extraArguments)
         guard controller.wait(timeout: 30, { try controller.admin.get("/v1/nodes", as: [NodeInfo].self).contains { $0.name == name && $0.state == .up } }) else {
             throw TestFailure("node \(name) did not join:\n\(process.stderr)")
         }
