@@ -23,7 +23,7 @@ import Darwin
 /// See docs/placement.md for why each term is there and how the weights were chosen.
 struct TesseraCostModel: Sendable {
     static let sizeExponent = -3.5
-    static let wasteWeight = 0.75
+    static let wasteWeight = 0.4
     static let strandingWeight = 0.5
 
     let fragmentation: FragmentationModel
