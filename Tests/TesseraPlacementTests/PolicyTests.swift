@@ -111,6 +111,24 @@ import TesseraPlacement
         #expect(fgd.place(try Fixtures.cpuOnly(40_000))?.nodeName == "a-gpu-heavy")
     }
 
+    @Test func tesseraLeavesLeftoversThatSmallSharesCanFill() throws {
+        // Workload: 470-milli shares and whole GPUs, 45 % each, and rare 160-milli shares (10 %). A 470 share on
+        // "a-tight" (530 free) leaves 60 that nothing fits; on "b-roomy" (680 free) it leaves 210, which a 160
+        // share fits. Best fit takes the tighter GPU. M′ weighs tasks by (GPUs)^-3.5, so the small share counts
+        // most, and T grows by about 60 on a-tight but by about 20 on b-roomy.
+        let workload = try TargetWorkload(weights: [
+            (Fixtures.share(470), 45), (Fixtures.whole(1), 45), (Fixtures.share(160), 10),
+        ])
+        let nodes = [
+            Fixtures.node("a-tight", gpus: 1, freeMilli: [530]),
+            Fixtures.node("b-roomy", gpus: 1, freeMilli: [680]),
+        ]
+        var tessera = try Fixtures.engine(nodes, .tessera, workload: workload)
+        var bestFit = try Fixtures.engine(nodes, .bestFit, workload: workload)
+        #expect(tessera.place(try Fixtures.share(470))?.nodeName == "b-roomy")
+        #expect(bestFit.place(try Fixtures.share(470))?.nodeName == "a-tight")
+    }
+
     @Test func tesseraBreaksNearTiesTowardsTheFullerNode() throws {
         // Both nodes keep every expected task feasible; the one with less left over wins.
         let workload = try TargetWorkload(weights: [(Fixtures.whole(1), 1)])

@@ -1,10 +1,10 @@
 /// Tessera's default policy: descend Tessera's node cost (``TesseraCostModel``) like FGD descends its
-/// fragmentation, in steps of 10 milli so that near-equal moves tie, and break ties towards the fullest node
+/// fragmentation, in steps of 12 milli so that near-equal moves tie, and break ties towards the fullest node
 /// (best fit on GPUs and CPU left), then the smallest name. For a share, the GPU on the node that lowers the
 /// cost most (ties: larger raw decrease, then lower index).
 extension NodeScorer {
     /// Cost differences smaller than this many milli-GPUs count as equal.
-    static let tesseraStep = 10.0
+    static let tesseraStep = 12.0
 
     func tessera(_ request: ResolvedRequest, on node: NodeView) -> Evaluation {
         guard let model = tesseraCost else { return .doesNotFit }

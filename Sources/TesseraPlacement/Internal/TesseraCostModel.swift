@@ -9,24 +9,27 @@ import Darwin
 /// Tessera's node cost: how much of a node's idle GPU compute the expected workload will probably never use.
 ///
 /// T_n = F_n(M′) + μ·W_n + λ·S_n, where
-/// - M′ is the target workload with each GPU task's weight scaled by (GPUs it asks for)^-0.6 (renormalised):
-///   shares and single GPUs, whose leftovers are what actually strands capacity, count for more than FGD's
-///   per-pod weights give them, 8-GPU tasks for less;
+/// - M′ is the target workload with each GPU task's weight scaled by (GPUs it asks for)^-3.5 (renormalised):
+///   the smaller a task, the more it counts (a 0.16-GPU share about 600 times a single GPU, an 8-GPU task
+///   almost nothing). Leftovers that only small shares can still fill are what strands capacity, so F(M′) and
+///   the look-ahead judge leftovers by whether small shares fit them;
 /// - F_n(M′) is FGD's fragmentation measure against M′;
 /// - W_n = Σ over the node's GPUs of w(free), the expected compute of a GPU with that much free that is never
 ///   handed out if every later request that fits lands on it (a one-GPU look-ahead on M′, computed once);
 /// - S_n is the idle compute the node's CPU cannot feed: max(0, idle − F − μW − cpuFree / c̄), with c̄ the CPU
-///   M′'s GPU tasks ask per milli-GPU on average.
+///   M's GPU tasks ask per milli-GPU on average (M, not M′: M′'s small shares ask for far more CPU per
+///   milli-GPU than the workload as a whole, and a c̄ taken from them makes S keep nodes free for CPU that
+///   never comes, which breaks up the whole nodes 8-GPU tasks need).
 /// See docs/placement.md for why each term is there and how the weights were chosen.
 struct TesseraCostModel: Sendable {
-    static let sizeExponent = -0.6
-    static let wasteWeight = 0.25
-    static let strandingWeight = 0.25
+    static let sizeExponent = -3.5
+    static let wasteWeight = 0.4
+    static let strandingWeight = 0.5
 
     let fragmentation: FragmentationModel
     /// expectedWaste[r]: expected never-used milli of a GPU with r milli free.
     let expectedWaste: [Double]
-    /// Average CPU milli per GPU milli of M′'s GPU tasks.
+    /// Average CPU milli per GPU milli of M's GPU tasks.
     let cpuPerGPUMilli: Double
 
     init(workload: TargetWorkload, modelIDs: [String: Int32]) {
@@ -45,9 +48,9 @@ struct TesseraCostModel: Sendable {
 
         var cpu = 0.0
         var gpu = 0.0
-        for (task, p) in zip(fragmentation.tasks, fragmentation.probabilities) {
-            cpu += p * Double(task.cpu)
-            gpu += p * Double(task.totalMilli)
+        for entry in entries where entry.request.gpuCount > 0 {
+            cpu += entry.probability * Double(entry.request.cpuMilli)
+            gpu += entry.probability * Double(entry.request.totalGPUMilli)
         }
         cpuPerGPUMilli = gpu > 0 && cpu > 0 ? cpu / gpu : 1
 
