@@ -8,7 +8,7 @@ extension ControllerPlacement {
     /// vGPUs it uses, never enlarge anything. Programs over TCP only attach to other nodes' leases: they are
     /// no pod of this node, and placing them anew would bypass the pods' reservations.
     func claimReservation(
-        _ request: VirtualGPURequest, session: UInt64, peer: PeerIdentity, on inventory: [GPUCapacity]
+        _ request: VirtualGPURequest, session: UInt64, peer: PeerIdentity, allowRemote: Bool, on inventory: [GPUCapacity]
     ) throws(TesseraNode.PlacementError) -> SessionPlacement {
         guard peer.isLocal, let claims else {
             throw TesseraNode.PlacementError("node \(nodeName) serves Kubernetes pods' reservations: connect through its unix socket from a pod")
@@ -19,9 +19,8 @@ extension ControllerPlacement {
         } catch {
             throw TesseraNode.PlacementError(error.message)
         }
-        guard let reservation else {
-            throw TesseraNode.PlacementError("process \(peer.pid) holds no vGPU reservation on node \(nodeName)")
-        }
+        // No reservation and no refusal: the claims admit this process as it is (e.g. the node's own tools).
+        guard let reservation else { return try placeAnew(request, session: session, allowRemote: allowRemote, on: inventory) }
         return try claim(reservation, asked: request, session: session, on: inventory)
     }
 

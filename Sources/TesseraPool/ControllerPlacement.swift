@@ -37,7 +37,7 @@ public final class ControllerPlacement: PlacementPolicy, Sendable {
 
     public func placeSession(_ request: VirtualGPURequest, session: UInt64, peer: PeerIdentity, allowRemote: Bool,
                              on inventory: [GPUCapacity]) throws(TesseraNode.PlacementError) -> SessionPlacement {
-        if claims != nil { return try claimReservation(request, session: session, peer: peer, on: inventory) }
+        if claims != nil { return try claimReservation(request, session: session, peer: peer, allowRemote: allowRemote, on: inventory) }
         return try placeAnew(request, session: session, allowRemote: allowRemote, on: inventory)
     }
 
