@@ -50,7 +50,7 @@ public struct PoolState: Sendable {
                 nodes: [NodeRegistration] = [], leases: [Lease] = [], reservations: [Reservation] = []) {
         self.strategy = strategy
         self.timing = timing
-        workload = PoolState.defaultWorkload
+        workload = .commonSlices
         for n in nodes { self.nodes[n.name] = NodeRecord(registration: n, state: .up, lastHeartbeat: now) }
         for l in leases { self.leases[l.id] = l }
         for r in reservations { self.reservations[r.id] = r }
@@ -59,15 +59,6 @@ public struct PoolState: Sendable {
         if !nodes.isEmpty || !leases.isEmpty { record(now, "restored", "\(nodes.count) nodes, \(leases.count) leases, \(reservations.count) reservations") }
     }
 
-    /// The vGPU shapes fragmentation is measured against: common slices and whole GPUs.
-    static let defaultWorkload: TargetWorkload = {
-        var weights: [(PlacementRequest, Double)] = []
-        for (percent, mib, w) in [(10, 2048, 0.3), (25, 4096, 0.25), (50, 8192, 0.2), (100, 16384, 0.1)] {
-            weights.append((try! PlacementRequest.sharedGPU(computePercent: percent, memoryMiB: mib), w))
-        }
-        weights.append((try! PlacementRequest.wholeGPUs(1), 0.15))
-        return try! TargetWorkload(weights: weights)
-    }()
 
     // MARK: Nodes
 

@@ -62,7 +62,7 @@ public final class ControllerReservations: ReservationService, Service {
         self.client = client
         self.configuration = configuration
         self.logger = logger
-        mirror = Mutex(Mirror(engine: try! PlacementEngine(nodes: [], policy: configuration.policy, workload: .empty)))
+        mirror = Mutex(Mirror(engine: try! PlacementEngine(nodes: [], policy: configuration.policy, workload: .commonSlices)))
         (refreshes, refreshRequests) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -148,7 +148,7 @@ public final class ControllerReservations: ReservationService, Service {
             nodes.append(Node(name: name, cpuMilli: 1 << 30, memoryMiB: 1 << 40, gpus: engineGPUs))
         }
         do throws(PlacementError) {
-            return (try PlacementEngine(nodes: nodes, policy: policy, workload: .empty), indices)
+            return (try PlacementEngine(nodes: nodes, policy: policy, workload: .commonSlices), indices)
         } catch {
             throw KubernetesError(.upstream, "the controller's GPUs make no cluster: \(error.message)")
         }

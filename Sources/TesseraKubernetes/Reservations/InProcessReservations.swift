@@ -12,7 +12,7 @@ public final class InProcessReservations: ReservationService {
     private let state: Mutex<State>
 
     /// Reservations on `nodes` (their GPUs' capacities), scored by `policy` against `workload`.
-    public init(nodes: [Node], policy: PlacementPolicy = .tessera, workload: TargetWorkload = .empty) throws(KubernetesError) {
+    public init(nodes: [Node], policy: PlacementPolicy = .tessera, workload: TargetWorkload = .commonSlices) throws(KubernetesError) {
         do throws(PlacementError) {
             state = Mutex(State(engine: try PlacementEngine(nodes: nodes, policy: policy, workload: workload)))
         } catch {
