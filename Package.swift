@@ -168,6 +168,21 @@ let package = Package(
             path: "bench/SimThroughput",
             swiftSettings: strict
         ),
+        // Stand-ins for the external systems the Kubernetes tests talk to (kubelet, Kubernetes API server);
+        // used only by test targets.
+        .target(
+            name: "TesseraTestSupport",
+            dependencies: [
+                "TesseraDevicePlugin", "TesseraKubernetes", "TesseraPlacement",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TesseraTestSupport",
+            swiftSettings: strict
+        ),
         // CUDA/ holds the .cu sources the tests compile with nvcc at run time.
         .testTarget(name: "TesseraSimTests", dependencies: ["TesseraSim", "TesseraSimLoad"], exclude: ["CUDA"], swiftSettings: strict),
         .testTarget(name: "TesseraPlacementTests", dependencies: ["TesseraPlacement"], swiftSettings: strict),
@@ -177,6 +192,7 @@ let package = Package(
             name: "TesseraKubernetesTests",
             dependencies: [
                 "TesseraKubernetes", "TesseraPlacement", "TesseraPool", "TesseraController", "TesseraNode", "CTesseraPOSIX",
+                "TesseraTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -185,7 +201,7 @@ let package = Package(
         .testTarget(
             name: "TesseraDevicePluginTests",
             dependencies: [
-                "TesseraDevicePlugin", "TesseraKubernetes", "TesseraPlacement",
+                "TesseraDevicePlugin", "TesseraKubernetes", "TesseraPlacement", "TesseraTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -195,6 +211,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "TesseraControllerTests", dependencies: ["TesseraController", "TesseraPool", "TesseraPlacement", "TesseraNode", "TesseraWire"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["TesseraWire", "CTesseraPOSIX", "TesseraPool"], swiftSettings: strict),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "TesseraWire", "CTesseraPOSIX", "TesseraPool", "TesseraKubernetes", "TesseraDevicePlugin", "TesseraTestSupport",
+            ],
+            swiftSettings: strict
+        ),
     ]
 )

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import TesseraDevicePlugin
 import TesseraKubernetes
+import TesseraTestSupport
 
 /// The real device plugin against a kubelet stand-in speaking v1beta1 over unix sockets.
 @Suite struct DevicePluginTests {

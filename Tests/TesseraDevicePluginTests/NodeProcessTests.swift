@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TesseraDevicePlugin
 import TesseraKubernetes
+import TesseraTestSupport
 
 /// The real `tessera node --kubelet-dir …` process against the kubelet stand-in.
 @Suite struct NodeProcessTests {

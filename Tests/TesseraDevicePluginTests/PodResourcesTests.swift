@@ -3,6 +3,7 @@ import Testing
 import TesseraDevicePlugin
 import TesseraKubernetes
 import TesseraPlacement
+import TesseraTestSupport
 
 /// The pod-resources client against the kubelet stand-in, and the grant resolver's extra check with it.
 @Suite struct PodResourcesTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TesseraKubernetes
 import TesseraPlacement
+import TesseraTestSupport
 
 /// Many pods bound to one node at the same moment each get exactly their own vGPUs: the reservation is keyed by
 /// the pod's UID, and a program's pod is read from its cgroup, so no "oldest pending pod" guess exists to race.

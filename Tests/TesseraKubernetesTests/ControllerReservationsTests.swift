@@ -8,6 +8,7 @@ import TesseraController
 import TesseraKubernetes
 import TesseraPlacement
 import TesseraPool
+import TesseraTestSupport
 
 /// The extender with its reservations in a real controller over HTTP: the controller is the single source of
 /// truth, so a second replica or a restarted extender sees every reservation and can never double-book.

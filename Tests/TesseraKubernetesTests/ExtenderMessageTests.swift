@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TesseraKubernetes
+import TesseraTestSupport
 
 @Suite struct ExtenderMessageTests {
     @Test func decodesKubeSchedulerArgumentsAndIgnoresUnknownFields() throws {

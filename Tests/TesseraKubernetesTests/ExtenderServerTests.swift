@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TesseraKubernetes
 import TesseraPlacement
+import TesseraTestSupport
 
 /// The extender over real HTTP, called with kube-scheduler's exact JSON, binding through the API stand-in.
 @Suite struct ExtenderServerTests {

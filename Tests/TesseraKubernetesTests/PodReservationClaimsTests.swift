@@ -4,6 +4,7 @@ import TesseraKubernetes
 import TesseraNode
 import TesseraPlacement
 import TesseraPool
+import TesseraTestSupport
 
 /// The node's side in Kubernetes mode, against a real controller: a process is mapped to its pod by its cgroup
 /// file and gets that pod's reservation (claimed in the controller), sized by the reservation whatever it asks;

@@ -8,36 +8,38 @@ import TesseraDevicePlugin
 /// - serves `v1beta1.Registration` on `device-plugins/kubelet.sock`; on `Register` it checks the version and the
 ///   resource name, dials `device-plugins/<endpoint>` and calls `GetDevicePluginOptions` before answering (a
 ///   plugin that registers before serving fails), then keeps a `ListAndWatch` stream open, recording every list;
-/// - serves `v1.PodResourcesLister` on `pod-resources/kubelet.sock`, answering `List` with ``podResources``.
-final class KubeletStandIn: Sendable {
-    struct Record {
-        var registrations: [V1beta1_RegisterRequest] = []
-        var pluginOptions: [V1beta1_DevicePluginOptions] = []
+/// - admits pods' containers (``admit(namespace:name:container:count:)``): picks free healthy devices, asks the
+///   plugin `GetPreferredAllocation` and `Allocate`, and records the assignment;
+/// - serves `v1.PodResourcesLister` on `pod-resources/kubelet.sock`, answering `List` with ``Record/podResources``.
+public final class KubeletStandIn: Sendable {
+    public struct Record {
+        public var registrations: [V1beta1_RegisterRequest] = []
+        public var pluginOptions: [V1beta1_DevicePluginOptions] = []
         /// Every list received on `ListAndWatch`, oldest first.
-        var deviceLists: [[V1beta1_Device]] = []
-        var errors: [String] = []
-        var podResources: [V1_PodResources] = []
-        var listCalls = 0
+        public var deviceLists: [[V1beta1_Device]] = []
+        public var errors: [String] = []
+        public var podResources: [V1_PodResources] = []
+        public var listCalls = 0
     }
 
-    let kubeletDirectory: String
-    let record = Mutex(Record())
+    public let kubeletDirectory: String
+    public let record = Mutex(Record())
     private let endpoints: AsyncStream<String>
     private let endpointsContinuation: AsyncStream<String>.Continuation
 
-    init(kubeletDirectory: String) {
+    public init(kubeletDirectory: String) {
         self.kubeletDirectory = kubeletDirectory
         (endpoints, endpointsContinuation) = AsyncStream.makeStream()
     }
 
-    var registrationSocket: String { "\(kubeletDirectory)/device-plugins/kubelet.sock" }
-    var podResourcesSocket: String { "\(kubeletDirectory)/pod-resources/kubelet.sock" }
+    public var registrationSocket: String { "\(kubeletDirectory)/device-plugins/kubelet.sock" }
+    public var podResourcesSocket: String { "\(kubeletDirectory)/pod-resources/kubelet.sock" }
 
-    var registrations: [V1beta1_RegisterRequest] { record.withLock { $0.registrations } }
-    var latestDevices: [V1beta1_Device]? { record.withLock { $0.deviceLists.last } }
+    public var registrations: [V1beta1_RegisterRequest] { record.withLock { $0.registrations } }
+    public var latestDevices: [V1beta1_Device]? { record.withLock { $0.deviceLists.last } }
 
     /// Serves both sockets and watches registered plugins until cancelled.
-    func run() async throws {
+    public func run() async throws {
         let registration = GRPCServer(
             transport: HTTP2ServerTransport.Posix(address: .unixDomainSocket(path: registrationSocket), transportSecurity: .plaintext),
             services: [RegistrationHandler(kubelet: self)])
@@ -93,8 +95,73 @@ final class KubeletStandIn: Sendable {
         }
     }
 
+    /// What the kubelet got for one admitted container: the device IDs it assigned and the plugin's answer.
+    public struct Admission: Sendable {
+        public var deviceIDs: [String]
+        public var response: V1beta1_ContainerAllocateResponse
+    }
+
+    /// Admits container `container` of pod `namespace/name` asking for `count` devices of the registered resource,
+    /// as the kubelet's device manager does: from the healthy devices of the latest `ListAndWatch` list that no
+    /// admitted container holds, it asks the plugin's `GetPreferredAllocation` (when the plugin offers it), calls
+    /// `Allocate` with the chosen IDs, and records them for the pod-resources API. Throws when too few devices are
+    /// free or the plugin refuses.
+    public func admit(namespace: String, name: String, container: String, count: Int) async throws -> Admission {
+        let (registration, options, devices, held) = record.withLock { record in
+            (record.registrations.last, record.pluginOptions.last, record.deviceLists.last ?? [],
+             Set(record.podResources.flatMap { $0.containers.flatMap { $0.devices.flatMap(\.deviceIds) } }))
+        }
+        guard let registration else { throw RPCError(code: .failedPrecondition, message: "no device plugin registered") }
+        let available = devices.filter { $0.health == "Healthy" && !held.contains($0.id) }.map(\.id)
+        guard available.count >= count else {
+            throw RPCError(code: .resourceExhausted, message: "\(registration.resourceName): \(count) requested, \(available.count) free")
+        }
+        let transport = try HTTP2ClientTransport.Posix(
+            target: .unixDomainSocket(path: "\(kubeletDirectory)/device-plugins/\(registration.endpoint)"), transportSecurity: .plaintext)
+        return try await withGRPCClient(transport: transport) { client in
+            let plugin = V1beta1_DevicePlugin.Client(wrapping: client)
+            var chosen = Array(available.prefix(count))
+            if options?.getPreferredAllocationAvailable == true {
+                let preferred = try await plugin.getPreferredAllocation(.with {
+                    $0.containerRequests = [.with {
+                        $0.availableDeviceIds = available
+                        $0.allocationSize = Int32(count)
+                    }]
+                })
+                let ids = preferred.containerResponses.first?.deviceIds ?? []
+                // The kubelet uses the preference only when it is a valid choice.
+                if ids.count == count, Set(ids).count == count, ids.allSatisfy(available.contains) { chosen = ids }
+            }
+            let response = try await plugin.allocate(.with { $0.containerRequests = [.with { $0.devicesIds = chosen }] })
+            guard let answer = response.containerResponses.first, response.containerResponses.count == 1 else {
+                throw RPCError(code: .internalError, message: "Allocate answered \(response.containerResponses.count) containers for 1")
+            }
+            self.record.withLock { record in
+                var pod = record.podResources.first { $0.namespace == namespace && $0.name == name } ?? .with {
+                    $0.namespace = namespace
+                    $0.name = name
+                }
+                pod.containers.append(.with {
+                    $0.name = container
+                    $0.devices = [.with {
+                        $0.resourceName = registration.resourceName
+                        $0.deviceIds = chosen
+                    }]
+                })
+                record.podResources.removeAll { $0.namespace == namespace && $0.name == name }
+                record.podResources.append(pod)
+            }
+            return Admission(deviceIDs: chosen, response: answer)
+        }
+    }
+
+    /// Forgets pod `namespace/name` as the kubelet does once it is deleted: its devices are free again.
+    public func remove(namespace: String, name: String) {
+        record.withLock { $0.podResources.removeAll { $0.namespace == namespace && $0.name == name } }
+    }
+
     /// Polls `condition` every 20 ms for up to `seconds` (a generous bound, not a speed requirement).
-    func wait(upTo seconds: Double = 20, _ condition: (Record) -> Bool) async -> Bool {
+    public func wait(upTo seconds: Double = 20, _ condition: (Record) -> Bool) async -> Bool {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: .milliseconds(Int(seconds * 1000)))
         while clock.now < deadline {

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 import Synchronization
 import TesseraKubernetes
@@ -8,28 +9,30 @@ import TesseraKubernetes
 /// contract: `GET /api/v1/namespaces/{ns}/pods/{name}`, `GET /api/v1/pods`, and
 /// `POST /api/v1/namespaces/{ns}/pods/{name}/binding` (201; 409 when already bound or the UID differs;
 /// 404 when the pod does not exist).
-final class KubernetesAPIStandIn: Sendable {
-    struct State {
-        var pods: [String: Pod] = [:]
-        var bindings: [(pod: String, uid: String, node: String)] = []
-        var requestsSeen = 0
+public final class KubernetesAPIStandIn: Sendable {
+    public struct State {
+        public var pods: [String: Pod] = [:]
+        public var bindings: [(pod: String, uid: String, node: String)] = []
+        public var requestsSeen = 0
     }
 
-    let state = Mutex(State())
+    public let state = Mutex(State())
 
-    func add(_ pod: Pod) {
+    public init() {}
+
+    public func add(_ pod: Pod) {
         state.withLock { $0.pods[pod.qualifiedName] = pod }
     }
 
-    func delete(_ qualifiedName: String) {
+    public func delete(_ qualifiedName: String) {
         _ = state.withLock { $0.pods.removeValue(forKey: qualifiedName) }
     }
 
-    func pod(_ qualifiedName: String) -> Pod? { state.withLock { $0.pods[qualifiedName] } }
+    public func pod(_ qualifiedName: String) -> Pod? { state.withLock { $0.pods[qualifiedName] } }
 
-    var bindings: [(pod: String, uid: String, node: String)] { state.withLock { $0.bindings } }
+    public var bindings: [(pod: String, uid: String, node: String)] { state.withLock { $0.bindings } }
 
-    func makeRouter() -> Router<BasicRequestContext> {
+    public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/api/v1/namespaces/:namespace/pods/:name") { _, context -> Response in
             let key = "\(try context.parameters.require("namespace"))/\(try context.parameters.require("name"))"
@@ -68,13 +71,25 @@ final class KubernetesAPIStandIn: Sendable {
         return router
     }
 
-    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    /// Serves the API over HTTP on 127.0.0.1 at a free port until cancelled; `onPort` learns the port once it
+    /// listens.
+    public func serve(onPort: @escaping @Sendable (Int) -> Void) async throws {
+        // Quiet: the server logs cancellation at shutdown.
+        var logger = Logger(label: "test.kubernetes-api")
+        logger.logLevel = .critical
+        let app = Application(
+            router: makeRouter(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { onPort($0.localAddress?.port ?? 0) }, logger: logger)
+        try await app.run()
+    }
+
+    public static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         Response(
             status: status, headers: [.contentType: "application/json"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(value))))
     }
 
-    static func status(_ code: Int, _ message: String) -> Response {
+    public static func status(_ code: Int, _ message: String) -> Response {
         let body = #"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"\#(message)","code":\#(code)}"#
         return Response(
             status: HTTPResponse.Status(code: code), headers: [.contentType: "application/json"],

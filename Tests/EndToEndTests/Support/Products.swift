@@ -46,8 +46,12 @@ enum Command {
         return p.finish(timeout: timeout)
     }
 
-    static func start(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) -> RunningCommand {
-        RunningCommand(executable, arguments, environment: environment)
+    /// Starts a program; its environment is the test's plus `environment`, or only `environment` when
+    /// `inheritingEnvironment` is false.
+    static func start(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], inheritingEnvironment: Bool = true
+    ) -> RunningCommand {
+        RunningCommand(executable, arguments, environment: environment, inheritingEnvironment: inheritingEnvironment)
     }
 }
 
@@ -57,7 +61,7 @@ final class RunningCommand: @unchecked Sendable {
     private let out: URL
     private let err: URL
 
-    init(_ executable: String, _ arguments: [String], environment: [String: String]) {
+    init(_ executable: String, _ arguments: [String], environment: [String: String], inheritingEnvironment: Bool = true) {
         let dir = FileManager.default.temporaryDirectory
         out = dir.appendingPathComponent("tessera-test-\(UUID().uuidString).out")
         err = dir.appendingPathComponent("tessera-test-\(UUID().uuidString).err")
@@ -65,7 +69,7 @@ final class RunningCommand: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
+        var env = inheritingEnvironment ? ProcessInfo.processInfo.environment : [:]
         for (k, v) in environment { env[k] = v }
         process.environment = env
         process.standardOutput = try? FileHandle(forWritingTo: out)

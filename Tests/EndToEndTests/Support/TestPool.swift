@@ -6,6 +6,8 @@ import TesseraWire
 final class TestController: @unchecked Sendable {
     static let adminToken = "admin-secret"
     static let nodeToken = "node-secret"
+    /// The scheduler extender's token (`tessera scheduler --controller-token-file`).
+    static let schedulerToken = "scheduler-secret"
     let directory: URL
     let statePath: String
     private(set) var process: RunningCommand!
@@ -17,6 +19,7 @@ final class TestController: @unchecked Sendable {
         statePath = self.directory.appendingPathComponent("state.sqlite").path
         try Data("\(TestController.adminToken)\n".utf8).write(to: self.directory.appendingPathComponent("admin.tokens"))
         try Data("\(TestController.nodeToken)\n".utf8).write(to: self.directory.appendingPathComponent("node.tokens"))
+        try Data("\(TestController.schedulerToken)\n".utf8).write(to: self.directory.appendingPathComponent("scheduler.tokens"))
         self.nodeTimeout = nodeTimeout
         try start()
     }
@@ -29,6 +32,7 @@ final class TestController: @unchecked Sendable {
             "controller", "--listen", "127.0.0.1:0", "--state", statePath,
             "--admin-token-file", directory.appendingPathComponent("admin.tokens").path,
             "--node-token-file", directory.appendingPathComponent("node.tokens").path,
+            "--scheduler-token-file", directory.appendingPathComponent("scheduler.tokens").path,
             "--node-timeout", "\(nodeTimeout)",
         ])
         let deadline = Date().addingTimeInterval(30)

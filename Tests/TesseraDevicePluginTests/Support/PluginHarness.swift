@@ -5,37 +5,7 @@ import Logging
 import ServiceLifecycle
 import TesseraDevicePlugin
 import TesseraKubernetes
-
-/// A fresh kubelet folder (`device-plugins/`, `pod-resources/`) in a temporary directory, removed afterwards.
-final class KubeletDirectory {
-    let path: String
-
-    init() throws {
-        // Short: unix socket paths are limited to 107 bytes.
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("tdp-\(UUID().uuidString.prefix(8))").path
-        for sub in ["device-plugins", "pod-resources"] {
-            try FileManager.default.createDirectory(atPath: "\(path)/\(sub)", withIntermediateDirectories: true)
-        }
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: "\(path)/\(relative)") }
-    func remove(_ relative: String) { try? FileManager.default.removeItem(atPath: "\(path)/\(relative)") }
-}
-
-/// Runs `body` with a kubelet stand-in serving `directory` (stopped afterwards).
-func withKubelet<T: Sendable>(
-    _ directory: String, podResources: [V1_PodResources] = [], _ body: (KubeletStandIn) async throws -> T
-) async throws -> T {
-    let kubelet = KubeletStandIn(kubeletDirectory: directory)
-    kubelet.record.withLock { $0.podResources = podResources }
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await kubelet.run() }
-        defer { group.cancelAll() }
-        return try await body(kubelet)
-    }
-}
+import TesseraTestSupport
 
 /// Runs `body` with the real device plugin serving in a ServiceGroup, shut down gracefully afterwards.
 func withPlugin<T: Sendable>(

@@ -1,0 +1,33 @@
+import Foundation
+import TesseraDevicePlugin
+
+/// A fresh kubelet folder (`device-plugins/`, `pod-resources/`) in a temporary directory, removed afterwards.
+public final class KubeletDirectory: Sendable {
+    public let path: String
+
+    public init() throws {
+        // Short: unix socket paths are limited to 107 bytes.
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("tdp-\(UUID().uuidString.prefix(8))").path
+        for sub in ["device-plugins", "pod-resources"] {
+            try FileManager.default.createDirectory(atPath: "\(path)/\(sub)", withIntermediateDirectories: true)
+        }
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    public func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: "\(path)/\(relative)") }
+    public func remove(_ relative: String) { try? FileManager.default.removeItem(atPath: "\(path)/\(relative)") }
+}
+
+/// Runs `body` with a kubelet stand-in serving `directory` (stopped afterwards).
+public func withKubelet<T: Sendable>(
+    _ directory: String, podResources: [V1_PodResources] = [], _ body: (KubeletStandIn) async throws -> T
+) async throws -> T {
+    let kubelet = KubeletStandIn(kubeletDirectory: directory)
+    kubelet.record.withLock { $0.podResources = podResources }
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await kubelet.run() }
+        defer { group.cancelAll() }
+        return try await body(kubelet)
+    }
+}
