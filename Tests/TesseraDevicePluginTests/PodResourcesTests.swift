@@ -33,7 +33,7 @@ import TesseraTestSupport
 
     @Test func listsThePodsHoldingTesseraDevices() async throws {
         let directory = try KubeletDirectory()
-        let client = PodResourcesClient(configuration: DevicePluginConfiguration(kubeletDirectory: directory.path))
+        let client = PodResourcesClient(configuration: DevicePluginConfiguration(kubeletDirectory: directory.path), timeout: .seconds(60))
         try await withKubelet(directory.path, podResources: Self.pods) { kubelet in
             let pods = try await client.pods(holding: "tessera.dev/vgpu")
             #expect(pods == [
@@ -77,7 +77,7 @@ import TesseraTestSupport
             _ = try await reservations.reserve(
                 request, podUID: uid, podNamespace: "students", podName: name, on: "gpu-node-1", now: 0)
         }
-        let client = PodResourcesClient(configuration: DevicePluginConfiguration(kubeletDirectory: directory.path))
+        let client = PodResourcesClient(configuration: DevicePluginConfiguration(kubeletDirectory: directory.path), timeout: .seconds(60))
         let resolver = PodGrantResolver(nodeName: "gpu-node-1", reservations: reservations, procRoot: proc, podResources: client)
         try await withKubelet(directory.path, podResources: Self.pods) { _ in
             let grant = try await resolver.grant(forProcess: 101)

@@ -28,6 +28,12 @@ public func withKubelet<T: Sendable>(
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await kubelet.run() }
         defer { group.cancelAll() }
+        // Like the real kubelet, it is there once its sockets are (bounded generously; not a speed requirement).
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .seconds(120))
+        while clock.now < deadline, ![kubelet.registrationSocket, kubelet.podResourcesSocket].allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         return try await body(kubelet)
     }
 }

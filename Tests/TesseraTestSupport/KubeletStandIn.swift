@@ -160,8 +160,9 @@ public final class KubeletStandIn: Sendable {
         record.withLock { $0.podResources.removeAll { $0.namespace == namespace && $0.name == name } }
     }
 
-    /// Polls `condition` every 20 ms for up to `seconds` (a generous bound, not a speed requirement).
-    public func wait(upTo seconds: Double = 20, _ condition: (Record) -> Bool) async -> Bool {
+    /// Polls `condition` every 20 ms for up to `seconds` (a generous bound, not a speed requirement: on a
+    /// 2-core machine the whole suite's blocking tests can hold the concurrency pool for long stretches).
+    public func wait(upTo seconds: Double = 120, _ condition: (Record) -> Bool) async -> Bool {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: .milliseconds(Int(seconds * 1000)))
         while clock.now < deadline {
