@@ -108,7 +108,8 @@ import TesseraTestSupport
         }
         let poolNodes = nodes
         let api = KubernetesAPIStandIn()
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        // The stand-ins and this test's awaits on a thread of their own (see StandInExecutor).
+        try await withTaskExecutorPreference(StandInExecutor.shared) { try await withThrowingTaskGroup(of: Void.self) { group in
             let (ports, port) = AsyncStream.makeStream(of: Int.self)
             group.addTask { try await api.serve { port.yield($0) } }
             var iterator = ports.makeAsyncIterator()
@@ -128,7 +129,7 @@ import TesseraTestSupport
                         procRoot: procRoot, libraries: libraries)
                 }
             }
-        }
+        } }
     }
 
     static func runStream(

@@ -19,13 +19,20 @@ public final class KubeletDirectory: Sendable {
     public func remove(_ relative: String) { try? FileManager.default.removeItem(atPath: "\(path)/\(relative)") }
 }
 
-/// Runs `body` with a kubelet stand-in serving `directory` (stopped afterwards).
+/// Runs `body` with a kubelet stand-in serving `directory` (stopped afterwards), both on the
+/// ``StandInExecutor``.
 public func withKubelet<T: Sendable>(
     _ directory: String, podResources: [V1_PodResources] = [], _ body: (KubeletStandIn) async throws -> T
 ) async throws -> T {
     let kubelet = KubeletStandIn(kubeletDirectory: directory)
     kubelet.record.withLock { $0.podResources = podResources }
-    return try await withThrowingTaskGroup(of: Void.self) { group in
+    return try await withTaskExecutorPreference(StandInExecutor.shared) {
+        try await serve(kubelet, body)
+    }
+}
+
+private func serve<T: Sendable>(_ kubelet: KubeletStandIn, _ body: (KubeletStandIn) async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await kubelet.run() }
         defer { group.cancelAll() }
         // Like the real kubelet, it is there once its sockets are (bounded generously; not a speed requirement).

@@ -12,7 +12,15 @@ func withPlugin<T: Sendable>(
     _ plugin: DevicePlugin, _ body: (DevicePlugin) async throws -> T
 ) async throws -> T {
     let group = ServiceGroup(services: [plugin], logger: Logger(label: "test.service-group"))
-    return try await withThrowingTaskGroup(of: Void.self) { tasks in
+    return try await withTaskExecutorPreference(StandInExecutor.shared) {
+        try await run(group, plugin, body)
+    }
+}
+
+private func run<T: Sendable>(
+    _ group: ServiceGroup, _ plugin: DevicePlugin, _ body: (DevicePlugin) async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
         do {
             let result = try await body(plugin)
