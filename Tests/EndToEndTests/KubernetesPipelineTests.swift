@@ -80,7 +80,7 @@ import TesseraTestSupport
     ]
 
     @Test func podsAreScheduledAdmittedAndRunInTheirOwnIdentity() async throws {
-        _ = Products.samples  // built once, before any daemon starts
+        _ = try await offPool { Products.samples }  // built once, before any daemon starts
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-k8s-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -121,8 +121,8 @@ import TesseraTestSupport
                 try await withKubelet(kubeletDirectories[1].path) { kubeletB in
                     let kubelets = [Self.nodeNames[0]: kubeletA, Self.nodeNames[1]: kubeletB]
                     for (name, kubelet) in kubelets {
-                        let registered = await kubelet.wait(upTo: 60) { !$0.registrations.isEmpty && $0.deviceLists.last?.count == 16 }
-                        #expect(registered, "node \(name) log:\n\(poolNodes[name]!.process.stderr)")
+                        let registered = await kubelet.wait { !$0.registrations.isEmpty && $0.deviceLists.last?.count == 16 }
+                        try #require(registered, "node \(name) log:\n\(poolNodes[name]!.process.stderr)")
                     }
                     try await Self.runStream(
                         api: api, scheduler: scheduler, kubelets: kubelets, nodes: poolNodes, controller: controller,
