@@ -44,26 +44,30 @@ import TesseraTestSupport
             defer { try? FileManager.default.removeItem(atPath: root) }
             let placement = Self.placement(h, procRoot: root)
 
-            // The program's environment asks for a whole GPU's memory and compute, unlimited: it gets the pod's.
-            let greedy = VirtualGPURequest(count: 1, memoryBytes: 64 * Self.gib, computePercent: 100, computeMode: .share)
-            let admission = try placement.placeSession(greedy, session: 7, peer: Self.me, allowRemote: false, on: Self.inventory)
-            #expect(admission.local == reservation.gpuIndices)
-            #expect(admission.granted == VirtualGPURequest(count: 1, memoryBytes: 2048 << 20, computePercent: 25, computeMode: .limit))
-            let lease = try #require(placement.sessionLeases[7])
-            #expect(h.controller!.read { $0.reservations[reservation.controllerID!]?.claimedBy } == lease)
-            #expect(h.controller!.read { $0.leases.count } == 1)  // claimed, not placed anew
+            // The node calls the controller synchronously (from a session thread); so does this, off the pool.
+            try await onOwnThread {
+                // The program's environment asks for a whole GPU's memory and compute, unlimited: it gets the pod's.
+                let greedy = VirtualGPURequest(count: 1, memoryBytes: 64 * Self.gib, computePercent: 100, computeMode: .share)
+                let admission = try placement.placeSession(greedy, session: 7, peer: Self.me, allowRemote: false, on: Self.inventory)
+                #expect(admission.local == reservation.gpuIndices)
+                #expect(admission.granted == VirtualGPURequest(count: 1, memoryBytes: 2048 << 20, computePercent: 25, computeMode: .limit))
+                let lease = try #require(placement.sessionLeases[7])
+                #expect(h.controller!.read { $0.reservations[reservation.controllerID!]?.claimedBy } == lease)
+                #expect(h.controller!.read { $0.leases.count } == 1)  // claimed, not placed anew
 
-            // While claimed, a second program of the pod is refused (one program at a time holds the vGPUs).
-            #expect(throws: TesseraNode.PlacementError.self) {
-                try placement.placeSession(greedy, session: 8, peer: Self.me, allowRemote: false, on: Self.inventory)
-            }
-            // When the program's lease ends, the reservation is the pod's again.
-            try placement.client.delete("/v1/leases/\(lease)")
-            #expect(h.controller!.read { $0.reservations[reservation.controllerID!]?.claimedBy } == .some(nil))
-            // More vGPUs than the pod reserved cannot be had.
-            let more = VirtualGPURequest(count: 2, memoryBytes: 1 << 20, computePercent: 1)
-            #expect(throws: TesseraNode.PlacementError("students/alice reserved 1 vGPU(s) on gpu-node; the program asks for 2")) {
-                try placement.placeSession(more, session: 9, peer: Self.me, allowRemote: false, on: Self.inventory)
+                // While claimed, a second program of the pod is refused (one program at a time holds the vGPUs).
+                #expect(throws: TesseraNode.PlacementError.self) {
+                    try placement.placeSession(greedy, session: 8, peer: Self.me, allowRemote: false, on: Self.inventory)
+                }
+                // When the program's lease ends, the reservation is the pod's again.
+                try placement.client.delete("/v1/leases/\(lease)")
+                #expect(h.controller!.read { $0.reservations[reservation.controllerID!]?.claimedBy } == .some(nil))
+                // More vGPUs than the pod reserved cannot be had.
+                let more = VirtualGPURequest(count: 2, memoryBytes: 1 << 20, computePercent: 1)
+                #expect(throws: TesseraNode.PlacementError("students/alice reserved 1 vGPU(s) on gpu-node; the program asks for 2")) {
+                    try placement.placeSession(more, session: 9, peer: Self.me, allowRemote: false, on: Self.inventory)
+                }
+
             }
         }
     }
@@ -73,34 +77,42 @@ import TesseraTestSupport
             let request = VirtualGPURequest(count: 1, memoryBytes: 1 << 20, computePercent: 1)
             let stranger = try Self.procRoot(cgroup: Self.podCgroup(Fixtures.uid(42)))
             let outside = try Self.procRoot(cgroup: "0::/system.slice/sshd.service\n")
+            let bobs = try Self.procRoot(cgroup: Self.podCgroup(Fixtures.uid(43)))
             defer {
-                try? FileManager.default.removeItem(atPath: stranger)
-                try? FileManager.default.removeItem(atPath: outside)
+                for root in [stranger, outside, bobs] { try? FileManager.default.removeItem(atPath: root) }
             }
-            #expect(throws: TesseraNode.PlacementError("pod \(Fixtures.uid(42)) holds no vGPU reservation on node gpu-node")) {
-                try Self.placement(h, procRoot: stranger).placeSession(request, session: 1, peer: Self.me, allowRemote: false, on: Self.inventory)
-            }
-            #expect(throws: TesseraNode.PlacementError.self) {
-                try Self.placement(h, procRoot: outside).placeSession(request, session: 2, peer: Self.me, allowRemote: false, on: Self.inventory)
+            // The node calls the controller synchronously (from a session thread); so does this, off the pool.
+            try await onOwnThread {
+                #expect(throws: TesseraNode.PlacementError("pod \(Fixtures.uid(42)) holds no vGPU reservation on node gpu-node")) {
+                    try Self.placement(h, procRoot: stranger).placeSession(request, session: 1, peer: Self.me, allowRemote: false, on: Self.inventory)
+                }
+                #expect(throws: TesseraNode.PlacementError.self) {
+                    try Self.placement(h, procRoot: outside).placeSession(request, session: 2, peer: Self.me, allowRemote: false, on: Self.inventory)
+                }
+
             }
             // A pod with a reservation on another node gets nothing here either.
             let elsewhere = Fixtures.pod("bob", uid: Fixtures.uid(43))
             _ = try await h.reservations.reserve(
                 try #require(try VGPURequest(pod: elsewhere)), podUID: Fixtures.uid(43), podNamespace: "students", podName: "bob",
                 on: "gpu-node", now: 0)
-            let other = ControllerPlacement(
-                client: PoolClient(baseURL: h.controllerURL!, token: Harness.nodeToken), nodeName: "other-node",
-                claims: PodReservationClaims(client: PoolClient(baseURL: h.controllerURL!, token: Harness.nodeToken),
-                                             procRoot: try Self.procRoot(cgroup: Self.podCgroup(Fixtures.uid(43)))))
-            #expect(throws: TesseraNode.PlacementError.self) {
-                try other.placeSession(request, session: 3, peer: Self.me, allowRemote: false, on: Self.inventory)
-            }
-            #expect(h.controller!.read { $0.leases.isEmpty })
-            // A TCP peer is no pod of this node: it may only attach to other nodes' leases, never be placed
-            // anew around the pods' reservations.
-            let tcp = PeerIdentity(pid: -1, uid: -1, gid: -1, address: "10.0.0.9:5000")
-            #expect(throws: TesseraNode.PlacementError.self) {
-                _ = try Self.placement(h, procRoot: outside).placeSession(request, session: 4, peer: tcp, allowRemote: false, on: Self.inventory)
+            // The node calls the controller synchronously (from a session thread); so does this, off the pool.
+            try await onOwnThread {
+                let other = ControllerPlacement(
+                    client: PoolClient(baseURL: h.controllerURL!, token: Harness.nodeToken), nodeName: "other-node",
+                    claims: PodReservationClaims(client: PoolClient(baseURL: h.controllerURL!, token: Harness.nodeToken),
+                                                 procRoot: bobs))
+                #expect(throws: TesseraNode.PlacementError.self) {
+                    try other.placeSession(request, session: 3, peer: Self.me, allowRemote: false, on: Self.inventory)
+                }
+                #expect(h.controller!.read { $0.leases.isEmpty })
+                // A TCP peer is no pod of this node: it may only attach to other nodes' leases, never be placed
+                // anew around the pods' reservations.
+                let tcp = PeerIdentity(pid: -1, uid: -1, gid: -1, address: "10.0.0.9:5000")
+                #expect(throws: TesseraNode.PlacementError.self) {
+                    _ = try Self.placement(h, procRoot: outside).placeSession(request, session: 4, peer: tcp, allowRemote: false, on: Self.inventory)
+                }
+
             }
         }
     }
