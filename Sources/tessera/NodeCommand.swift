@@ -65,7 +65,8 @@ struct NodeCommand: AsyncParsableCommand {
         var properties = model.properties(memory: memory)
         if let simSMs { properties.multiprocessorCount = simSMs }
         let backend = SimulatedBackend(count: simGPUs, properties: properties)
-        let placement = try pool.placement()
+        let placement = try pool.placement(
+            kubelet: pluginConfiguration.map { PodResourcesClient(configuration: $0) }, resourceName: kubelet.resourceName)
         let node = Node(configuration: NodeConfiguration(socketPath: socket, listen: listenAddress), backend: backend,
                         policy: placement ?? SpreadPlacement(), logger: logger)
         logger.info("\(simGPUs) simulated \(properties.name) GPU(s), \(VirtualGPUEnvironment.formatSize(memory)) each")

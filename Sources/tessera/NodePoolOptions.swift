@@ -31,7 +31,9 @@ struct NodePoolOptions: ParsableArguments {
     var procRoot: String = "/proc"
 
     /// The controller-backed placement, when joining a pool.
-    func placement() throws -> ControllerPlacement? {
+    /// - Parameter kubelet: the kubelet's pod-resources API, when the node serves the device plugin: pods' programs
+    ///   then also need the kubelet to confirm their pod holds Tessera devices.
+    func placement(kubelet: (any PodResourcesSource)? = nil, resourceName: String = ResourceNames.standard.vgpu) throws -> ControllerPlacement? {
         guard let controller else {
             if podReservations { throw ValidationError("--pod-reservations needs --controller: pods' reservations are held there") }
             return nil
@@ -43,7 +45,8 @@ struct NodePoolOptions: ParsableArguments {
             throw ValidationError("--controller needs a node token: --node-token-file or TESSERA_NODE_TOKEN")
         }
         let client = PoolClient(baseURL: controller, token: token)
-        let claims = podReservations ? PodReservationClaims(client: client, procRoot: procRoot) : nil
+        let claims = podReservations
+            ? PodReservationClaims(client: client, procRoot: procRoot, podResources: kubelet, resourceName: resourceName) : nil
         return ControllerPlacement(client: client, nodeName: name ?? ProcessInfo.processInfo.hostName, claims: claims)
     }
 

@@ -80,7 +80,7 @@ import TesseraTestSupport
     ]
 
     @Test func podsAreScheduledAdmittedAndRunInTheirOwnIdentity() async throws {
-        _ = try await offPool { Products.samples }  // built once, before any daemon starts
+        _ = try await onOwnThread { Products.samples }  // built once, before any daemon starts
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-k8s-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -95,11 +95,11 @@ import TesseraTestSupport
         let procRoot = directory.appendingPathComponent("proc").path
         try FileManager.default.createDirectory(atPath: procRoot, withIntermediateDirectories: true)
 
-        let controller = try await offPool { try TestController(nodeTimeout: 10) }
+        let controller = try await onOwnThread { try TestController(nodeTimeout: 10) }
         let kubeletDirectories = try Self.nodeNames.map { _ in try KubeletDirectory() }
         var nodes: [String: PoolNode] = [:]
         for (name, kubelet) in zip(Self.nodeNames, kubeletDirectories) {
-            nodes[name] = try await offPool {
+            nodes[name] = try await onOwnThread {
                 try PoolNode(name, controller: controller, gpus: 2, memory: "1GiB", extraArguments: [
                     "--pod-reservations", "--proc-root", procRoot, "--kubelet-dir", kubelet.path, "--vgpus-per-gpu", "8",
                     "--runtime-library-dir", libraries, "--container-library-dir", Self.containerLibraryDirectory,
@@ -115,7 +115,7 @@ import TesseraTestSupport
             var iterator = ports.makeAsyncIterator()
             let apiPort = try #require(await iterator.next())
             defer { group.cancelAll() }
-            let scheduler = try await offPool { try SchedulerProcess(controller: controller, kubeAPI: "http://127.0.0.1:\(apiPort)", in: directory) }
+            let scheduler = try await onOwnThread { try SchedulerProcess(controller: controller, kubeAPI: "http://127.0.0.1:\(apiPort)", in: directory) }
             defer { scheduler.process.signalAndWait(SIGTERM) }
             try await withKubelet(kubeletDirectories[0].path) { kubeletA in
                 try await withKubelet(kubeletDirectories[1].path) { kubeletB in
@@ -143,7 +143,7 @@ import TesseraTestSupport
             let pod = student.pod
             api.add(pod)
             // Which nodes can host it, from the controller's own account of its GPUs.
-            let gpus = try await offPool { try controller.admin.get("/v1/gpus", as: [GPUInfo].self) }
+            let gpus = try await onOwnThread { try controller.admin.get("/v1/gpus", as: [GPUInfo].self) }
             let hosts = nodeNames.filter { node in
                 gpus.filter {
                     $0.node == node && $0.healthy && $0.nodeUp && $0.memoryMiB - $0.grantedMemoryMiB >= student.memoryMiB
@@ -177,7 +177,7 @@ import TesseraTestSupport
             #expect((bind["Error"] as? String ?? "").isEmpty, "\(student.name): \(bind)")
             #expect(api.bindings.contains { $0.pod == student.qualifiedName && $0.uid == student.uid && $0.node == node })
             #expect(api.pod(student.qualifiedName)?.spec.nodeName == node)
-            let found = try await offPool { try reservationOf(student, in: controller) }
+            let found = try await onOwnThread { try reservationOf(student, in: controller) }
             let reservation = try #require(found, "\(student.name): no reservation")
             #expect(reservation.vgpus.count == student.vgpus && reservation.vgpus.allSatisfy {
                 $0.node == node && $0.memoryMiB == student.memoryMiB && $0.computePercent == student.computePercent
@@ -203,7 +203,7 @@ import TesseraTestSupport
         #expect(Set(admitted.map(\.node)) == Set(nodeNames), "\(admitted.map { "\($0.student.name)@\($0.node)" })")
         for student in unscheduled {
             #expect(api.pod(student.qualifiedName)?.spec.nodeName == nil)
-            #expect(try await offPool { try reservationOf(student, in: controller) } == nil)
+            #expect(try await onOwnThread { try reservationOf(student, in: controller) } == nil)
         }
         // The kubelets' pod-resources answers name each pod's devices, none given twice.
         for (node, kubelet) in kubelets {
@@ -221,11 +221,11 @@ import TesseraTestSupport
         }
         defer { for holder in holders where holder.process.isRunning { holder.signalAndWait(SIGKILL) } }
         for (pod, holder) in zip(admitted, holders) {
-            let ready = try await offPool { holder.waitForOutput("READY", timeout: 180) }
+            let ready = try await onOwnThread { holder.waitForOutput("READY", timeout: 180) }
             #expect(ready, "\(pod.student.name): \(holder.stderr)")
         }
         for pod in admitted {
-            let (reservation, lease) = try await offPool { () throws -> (TesseraPool.Reservation?, Lease?) in
+            let (reservation, lease) = try await onOwnThread { () throws -> (TesseraPool.Reservation?, Lease?) in
                 let reservation = try reservationOf(pod.student, in: controller)
                 let lease = try reservation?.claimedBy.map { try controller.admin.get("/v1/leases/\($0)", as: Lease.self) }
                 return (reservation, lease)
@@ -237,10 +237,10 @@ import TesseraTestSupport
             #expect(claimed.spec.computeMode == pod.student.computeMode)
         }
         // Nothing placed anew: one lease per pod, each from its reservation.
-        #expect(try await offPool { try controller.admin.get("/v1/leases", as: [Lease].self).count } == admitted.count)
-        for holder in holders { try await offPool { holder.signalAndWait(SIGKILL) } }
+        #expect(try await onOwnThread { try controller.admin.get("/v1/leases", as: [Lease].self).count } == admitted.count)
+        for holder in holders { try await onOwnThread { holder.signalAndWait(SIGKILL) } }
         // The programs are gone; the reservations are their pods' again, unclaimed.
-        let released = try await offPool {
+        let released = try await onOwnThread {
             controller.wait(timeout: 60) {
                 try controller.admin.get("/v1/leases", as: [Lease].self).isEmpty
                     && admittedPods.allSatisfy { pod in
@@ -255,7 +255,7 @@ import TesseraTestSupport
         // results, every vGPU of a multi-vGPU pod.
         let runs = admitted.map { pod in startInPod(cgroup: pod.student.cgroup, procRoot: procRoot, environment: pod.environment, pod.student.program) }
         for (pod, run) in zip(admitted, runs) {
-            let result = try await offPool { run.finish(timeout: 300) }
+            let result = try await onOwnThread { run.finish(timeout: 300) }
             #expect(result.status == 0 && result.stdout.contains(pod.student.expected),
                     "\(pod.student.name) on \(pod.node): status \(result.status)\n\(result.stdout)\n\(result.stderr)")
         }
@@ -273,20 +273,28 @@ import TesseraTestSupport
             ("a process in no pod", "0::/user.slice/user-1000.slice/session-3.scope\n", first.environment, "in no Kubernetes pod"),
         ]
         for (what, cgroup, environment, reason) in refusals {
-            let result = try await offPool { startInPod(cgroup: cgroup, procRoot: procRoot, environment: environment, ["quota", "64"]).finish(timeout: 120) }
+            let result = try await onOwnThread { startInPod(cgroup: cgroup, procRoot: procRoot, environment: environment, ["quota", "64"]).finish(timeout: 120) }
             #expect(result.status != 0 && result.stderr.contains(reason), "\(what): status \(result.status)\n\(result.stderr)")
         }
 
         // A pod deleted from the API: the extender's reconciliation releases its reservation, its capacity returns,
         // and a program still claiming to be in it gets nothing.
         let deleted = try #require(admitted.first { $0.student.name == "bob" })
-        api.delete(deleted.student.qualifiedName)
+        // The kubelet forgets the pod first (it is being torn down): its reservation still exists, yet the node
+        // grants nothing the kubelet's pod-resources API does not confirm.
         kubelets[deleted.node]!.remove(namespace: "students", name: deleted.student.name)
-        let gone = try await offPool { controller.wait(timeout: 90) { try reservationOf(deleted.student, in: controller) == nil } }
+        let unconfirmed = try await onOwnThread {
+            startInPod(cgroup: deleted.student.cgroup, procRoot: procRoot, environment: deleted.environment, ["quota", "64"]).finish(timeout: 120)
+        }
+        #expect(unconfirmed.status != 0
+                    && unconfirmed.stderr.contains("the kubelet reports no tessera.dev/vgpu devices for pod \(deleted.student.qualifiedName)"),
+                "\(unconfirmed.stderr)")
+        api.delete(deleted.student.qualifiedName)
+        let gone = try await onOwnThread { controller.wait(timeout: 90) { try reservationOf(deleted.student, in: controller) == nil } }
         #expect(gone, "scheduler log:\n\(scheduler.process.stderr)")
         try await expectGrantedCapacityMatchesReservations(controller)
-        #expect(try await offPool { try controller.admin.get("/v1/reservations", as: [TesseraPool.Reservation].self).count } == admitted.count - 1)
-        let late = try await offPool {
+        #expect(try await onOwnThread { try controller.admin.get("/v1/reservations", as: [TesseraPool.Reservation].self).count } == admitted.count - 1)
+        let late = try await onOwnThread {
             startInPod(cgroup: deleted.student.cgroup, procRoot: procRoot, environment: deleted.environment, ["quota", "64"]).finish(timeout: 120)
         }
         #expect(late.status != 0 && late.stderr.contains("holds no vGPU reservation on node \(deleted.node)"), "\(late.stderr)")
@@ -300,7 +308,7 @@ import TesseraTestSupport
 
     /// What the controller counts as granted on its GPUs is exactly what the pods reserved.
     static func expectGrantedCapacityMatchesReservations(_ controller: TestController) async throws {
-        let (gpus, reservations) = try await offPool {
+        let (gpus, reservations) = try await onOwnThread {
             (try controller.admin.get("/v1/gpus", as: [GPUInfo].self), try controller.admin.get("/v1/reservations", as: [TesseraPool.Reservation].self))
         }
         var reserved: [String: (memory: Int, compute: Int)] = [:]
@@ -394,14 +402,6 @@ final class SchedulerProcess: @unchecked Sendable {
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard status == 200 else { throw TestFailure("\(verb): HTTP \(status): \(String(decoding: data, as: UTF8.self))") }
         return data
-    }
-}
-
-/// Runs blocking work (process waits, synchronous HTTP) on a Dispatch thread, keeping the concurrency pool free
-/// for the in-process stand-ins.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
     }
 }
 

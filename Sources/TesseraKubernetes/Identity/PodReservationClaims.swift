@@ -1,10 +1,14 @@
+import Dispatch
+import Synchronization
 import TesseraPool
 
 /// The node daemon's rule in Kubernetes mode: a program connecting over the unix socket gets its pod's
 /// reservation, found from the kernel's facts — the peer's pid (`SO_PEERCRED`), that process's cgroup
 /// (`/proc/<pid>/cgroup`) naming the pod UID, and the controller's reservation for `pod/<UID>` on this node.
 /// A process in a pod without such a reservation is refused with the reason; so, by default, is a process in
-/// no pod at all. What the program says about itself (its environment) plays no part.
+/// no pod at all. With a ``podResources`` source (the kubelet's pod-resources API) the kubelet must also report
+/// Tessera devices for that pod: a reservation alone does not prove the kubelet admitted the pod here. What the
+/// program says about itself (its environment) plays no part.
 public struct PodReservationClaims: ReservationClaims {
     /// The controller, asked with the node's token.
     public let client: PoolClient
@@ -12,11 +16,20 @@ public struct PodReservationClaims: ReservationClaims {
     public let procRoot: String
     /// Whether processes outside every pod (the node's own tools) are placed anew instead of refused.
     public let admitsProcessesOutsidePods: Bool
+    /// The kubelet's record of the pods' devices; nil trusts the cgroup and the controller alone.
+    public let podResources: (any PodResourcesSource)?
+    /// The device plugin's resource the kubelet must report for the pod.
+    public let resourceName: String
 
-    public init(client: PoolClient, procRoot: String = "/proc", admitsProcessesOutsidePods: Bool = false) {
+    public init(
+        client: PoolClient, procRoot: String = "/proc", admitsProcessesOutsidePods: Bool = false,
+        podResources: (any PodResourcesSource)? = nil, resourceName: String = ResourceNames.standard.vgpu
+    ) {
         self.client = client
         self.procRoot = procRoot.hasSuffix("/") ? String(procRoot.dropLast()) : procRoot
         self.admitsProcessesOutsidePods = admitsProcessesOutsidePods
+        self.podResources = podResources
+        self.resourceName = resourceName
     }
 
     public func reservation(forProcess pid: Int, on nodeName: String) throws(PoolError) -> TesseraPool.Reservation? {
@@ -35,6 +48,40 @@ public struct PodReservationClaims: ReservationClaims {
         guard let reservation = held.first(where: { $0.vgpus.contains { $0.node == nodeName } }) else {
             throw PoolError(.notFound, "pod \(uid) holds no vGPU reservation on node \(nodeName)")
         }
+        try confirmAdmitted(reservation, on: nodeName)
         return reservation
+    }
+
+    /// Throws unless the kubelet reports ``resourceName`` devices for the reservation's pod (`namespace/name`).
+    /// Called on the node's session threads, never from Swift concurrency's pool: it waits for the kubelet.
+    private func confirmAdmitted(_ reservation: TesseraPool.Reservation, on nodeName: String) throws(PoolError) {
+        guard let podResources else { return }
+        let pod = reservation.displayName ?? ""
+        guard let slash = pod.firstIndex(of: "/") else {
+            throw PoolError(.notFound, "reservation \(reservation.id) names no pod the kubelet could confirm")
+        }
+        let namespace = String(pod[..<slash]), name = String(pod[pod.index(after: slash)...])
+        let resource = resourceName
+        let answer = Mutex<Result<[String], KubernetesError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let result: Result<[String], KubernetesError>
+            do throws(KubernetesError) {
+                result = .success(try await podResources.deviceIDs(namespace: namespace, name: name, resourceName: resource))
+            } catch {
+                result = .failure(error)
+            }
+            answer.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        switch answer.withLock({ $0 })! {
+        case .failure(let error):
+            throw PoolError(.unavailable, "cannot ask the kubelet about pod \(pod): \(error.message)")
+        case .success(let ids) where ids.isEmpty:
+            throw PoolError(.notFound, "the kubelet reports no \(resource) devices for pod \(pod) on node \(nodeName)")
+        case .success:
+            return
+        }
     }
 }
