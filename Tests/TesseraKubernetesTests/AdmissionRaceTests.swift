@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 import TesseraKubernetes
+import TesseraNode
 import TesseraPlacement
+import TesseraPool
 import TesseraTestSupport
 
 /// Many pods bound to one node at the same moment each get exactly their own vGPUs: the reservation is keyed by
@@ -45,11 +47,34 @@ import TesseraTestSupport
                 try line.write(toFile: "\(procRoot)/\(pid)/cgroup", atomically: true, encoding: .utf8)
             }
             var usedMemory = [Int](repeating: 0, count: 16)
+            var reservedGPU: [Int] = []
             for (i, pod) in pods.enumerated() {
                 let grant = try await resolver.grant(forProcess: Int32(40_000 + i))
                 #expect(grant.podUID == pod.metadata.uid && grant.podName == pod.metadata.name)
                 #expect(grant.memoryMiBPerVGPU == 64 + i && grant.vgpuCount == 1)
                 usedMemory[grant.gpuIndices[0]] += grant.memoryMiBPerVGPU
+                reservedGPU.append(grant.gpuIndices[0])
+            }
+            if backend == .controller {
+                // The node's own path (`tessera node --pod-reservations`, on its session threads): every process
+                // claims exactly its pod's reservation — its GPU and size, whatever it asks for.
+                let client = PoolClient(baseURL: h.controllerURL!, token: Harness.nodeToken)
+                let placement = ControllerPlacement(
+                    client: client, nodeName: "gpu-node", claims: PodReservationClaims(client: client, procRoot: procRoot))
+                let inventory = (0..<16).map { GPUCapacity(index: $0, totalMemory: 80 << 30) }
+                let reserved = reservedGPU
+                let wrong = try await onOwnThread { () throws -> [String] in
+                    var wrong: [String] = []
+                    for i in 0..<count {
+                        let asked = VirtualGPURequest(count: 1, memoryBytes: 1 << 30, computePercent: 100)
+                        let peer = PeerIdentity(pid: 40_000 + i, uid: 0, gid: 0, address: "unix")
+                        let placed = try placement.placeSession(asked, session: UInt64(i + 1), peer: peer, allowRemote: false, on: inventory)
+                        if placed.local != [reserved[i]] || placed.granted?.memoryBytes != (64 + i) << 20 { wrong.append("student-\(i)") }
+                    }
+                    return wrong
+                }
+                #expect(wrong.isEmpty, "claimed another pod's vGPUs: \(wrong.prefix(3))")
+                #expect(h.controller!.read { s in s.leases.count == count && s.reservations.values.allSatisfy { $0.claimedBy != nil } })
             }
             // The engine's books agree with the sum of the grants, GPU by GPU.
             let gpus = try #require(try await h.nodes().first).gpus
