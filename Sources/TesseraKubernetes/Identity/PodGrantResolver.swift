@@ -47,11 +47,7 @@ public struct PodGrantResolver: Sendable {
     /// Throws unless the kubelet reports devices of ``resourceName`` for the reservation's pod (when a
     /// ``podResources`` source is configured): a reservation alone does not prove the pod was admitted here.
     func confirmAdmitted(_ reservation: Reservation) async throws(KubernetesError) {
-        guard let podResources else { return }
-        let ids = try await podResources.deviceIDs(
-            namespace: reservation.podNamespace, name: reservation.podName, resourceName: resourceName)
-        guard !ids.isEmpty else {
-            throw KubernetesError(.notFound, "the kubelet reports no \(resourceName) devices for pod \(reservation.podNamespace)/\(reservation.podName) on node \(nodeName)")
-        }
+        try await podResources?.confirmAdmitted(
+            namespace: reservation.podNamespace, name: reservation.podName, resourceName: resourceName, on: nodeName)
     }
 }

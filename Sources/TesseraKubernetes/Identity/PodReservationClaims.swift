@@ -62,26 +62,19 @@ public struct PodReservationClaims: ReservationClaims {
         }
         let namespace = String(pod[..<slash]), name = String(pod[pod.index(after: slash)...])
         let resource = resourceName
-        let answer = Mutex<Result<[String], KubernetesError>?>(nil)
+        let refusal = Mutex<KubernetesError?>(nil)
         let done = DispatchSemaphore(value: 0)
         Task {
-            let result: Result<[String], KubernetesError>
             do throws(KubernetesError) {
-                result = .success(try await podResources.deviceIDs(namespace: namespace, name: name, resourceName: resource))
+                try await podResources.confirmAdmitted(namespace: namespace, name: name, resourceName: resource, on: nodeName)
             } catch {
-                result = .failure(error)
+                refusal.withLock { $0 = error }
             }
-            answer.withLock { $0 = result }
             done.signal()
         }
         done.wait()
-        switch answer.withLock({ $0 })! {
-        case .failure(let error):
-            throw PoolError(.unavailable, "cannot ask the kubelet about pod \(pod): \(error.message)")
-        case .success(let ids) where ids.isEmpty:
-            throw PoolError(.notFound, "the kubelet reports no \(resource) devices for pod \(pod) on node \(nodeName)")
-        case .success:
-            return
+        if let refusal = refusal.withLock({ $0 }) {
+            throw PoolError(refusal.code == .notFound ? .notFound : .unavailable, refusal.message)
         }
     }
 }

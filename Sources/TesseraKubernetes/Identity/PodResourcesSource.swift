@@ -8,3 +8,14 @@ public protocol PodResourcesSource: Sendable {
     /// this node; empty when the pod holds none or is not on this node.
     func deviceIDs(namespace: String, name: String, resourceName: String) async throws(KubernetesError) -> [String]
 }
+
+extension PodResourcesSource {
+    /// Throws ``KubernetesError/Code/notFound`` unless the kubelet reports devices of `resourceName` for pod
+    /// `namespace/name`: a reservation alone does not prove the kubelet admitted the pod on `nodeName`.
+    public func confirmAdmitted(namespace: String, name: String, resourceName: String, on nodeName: String) async throws(KubernetesError) {
+        let ids = try await deviceIDs(namespace: namespace, name: name, resourceName: resourceName)
+        guard !ids.isEmpty else {
+            throw KubernetesError(.notFound, "the kubelet reports no \(resourceName) devices for pod \(namespace)/\(name) on node \(nodeName)")
+        }
+    }
+}
