@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
-import TesseraPool
+import TesseraPoolAPI
 
 /// The pool manager: the pool's state behind a mutex, made durable through a ``LeaseStore`` before any caller
 /// hears of a change, and a sweep that finds silent nodes and lapsed reservations. ``ControllerAPI`` serves it

@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
-import TesseraPool
+import TesseraPoolAPI
 
 /// The controller's HTTP JSON API (docs/openapi.yaml). Every request carries `Authorization: Bearer TOKEN`:
 /// admin tokens may do everything, node tokens only what nodes do (register, heartbeat, ask for and end

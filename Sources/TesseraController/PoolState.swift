@@ -1,5 +1,5 @@
 import TesseraPlacement
-import TesseraPool
+import TesseraPoolAPI
 
 /// The pool as the controller knows it: nodes and their GPUs, leases, reservations and recent events. A pure
 /// state machine (no I/O, no clock, no locking): every transition takes the time and returns the durable
@@ -357,7 +357,7 @@ public struct PoolState: Sendable {
         guard !models.isEmpty else { throw PoolError(.unavailable, "no GPU model in the pool is allowed by the request") }
         let allowed: Set<String>? = spec.allowedModels.isEmpty && spec.deniedModels.isEmpty ? nil : models
         let one: PlacementRequest
-        do throws(PlacementError) {
+        do throws(PlacementEngineError) {
             one = spec.wholeGPU
                 ? try .wholeGPUs(1, allowedModels: allowed)
                 : try .sharedGPU(computePercent: spec.computePercent, memoryMiB: spec.memoryMiB, allowedModels: allowed)
@@ -424,7 +424,7 @@ public struct PoolState: Sendable {
                     self.engine = engine
                     throw PoolError(.unavailable, "cannot place vGPU \(n + 1) of \(spec.vgpus) (\(describe(spec))): free: \(freeSummary())")
                 }
-                do throws(PlacementError) { try engine.allocate(chosen, for: one) } catch {
+                do throws(PlacementEngineError) { try engine.allocate(chosen, for: one) } catch {
                     undo(&engine)
                     self.engine = engine
                     throw PoolError(.conflict, error.message)
@@ -450,7 +450,7 @@ public struct PoolState: Sendable {
         _ spec: VirtualGPUSpec, one: PlacementRequest, allowed: Set<String>?, among candidates: [String], engine: inout PlacementEngine
     ) throws(PoolError) -> [Placement] {
         let together: PlacementRequest
-        do throws(PlacementError) {
+        do throws(PlacementEngineError) {
             together = spec.sameGPU
                 ? try PlacementRequest(gpuCount: 1, computeMilliPerGPU: spec.computePercent * 10 * spec.vgpus,
                                        gpuMemory: .mebibytes(spec.memoryMiB * spec.vgpus), allowedModels: allowed)
@@ -467,7 +467,7 @@ public struct PoolState: Sendable {
         var taken: [Placement] = []
         for position in positions {
             let p = Placement(nodeName: chosen.nodeName, nodeIndex: chosen.nodeIndex, gpuIndices: [position], score: chosen.score)
-            do throws(PlacementError) { try engine.allocate(p, for: one) } catch {
+            do throws(PlacementEngineError) { try engine.allocate(p, for: one) } catch {
                 for q in taken { try? engine.release(q, for: one) }
                 self.engine = engine
                 throw PoolError(.conflict, error.message)
@@ -503,7 +503,7 @@ public struct PoolState: Sendable {
             let request = spec.wholeGPU
                 ? try! PlacementRequest.wholeGPUs(1)
                 : try! PlacementRequest.sharedGPU(computePercent: v.computePercent, memoryMiB: v.memoryMiB)
-            do throws(PlacementError) {
+            do throws(PlacementEngineError) {
                 try engine.release(Placement(nodeName: v.node, nodeIndex: -1, gpuIndices: [position], score: 0), for: request)
             } catch {
                 self.engine = nil  // out of step: rebuild from grants
@@ -517,7 +517,7 @@ public struct PoolState: Sendable {
     private mutating func currentEngine() -> PlacementEngine {
         if let engine { return engine }
         let g = granted()
-        let usable = nodes.keys.sorted().compactMap { name -> Node? in
+        let usable = nodes.keys.sorted().compactMap { name -> PlacementNode? in
             let n = nodes[name]!
             guard n.state == .up else { return nil }
             let gpus = n.registration.gpus.sorted { $0.index < $1.index }.map { gpu -> GPU in
@@ -527,7 +527,7 @@ public struct PoolState: Sendable {
                 return GPU(model: gpu.model, memoryMiB: gpu.memoryMiB, freeMilli: 1000 - usedMilli, freeMemoryMiB: gpu.memoryMiB - usedMemory)
             }
             // CPU and host memory are not the controller's to hand out: give every node plenty.
-            return Node(name: name, cpuMilli: 1 << 30, memoryMiB: 1 << 40, gpus: gpus)
+            return PlacementNode(name: name, cpuMilli: 1 << 30, memoryMiB: 1 << 40, gpus: gpus)
         }
         let built = try! PlacementEngine(nodes: usable, policy: strategy.enginePolicy, workload: workload)
         engine = built

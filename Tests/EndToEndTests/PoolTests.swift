@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TesseraPool
+import TesseraPoolAPI
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -24,10 +24,10 @@ func blockingFetch(_ request: URLRequest) throws -> (Data?, HTTPURLResponse?) {
 
     @Test func tokensAreRequiredAndScoped() throws {
         let controller = try TestController()
-        let anonymous = PoolClient(baseURL: controller.url, token: "wrong")
+        let anonymous = ControllerClient(baseURL: controller.url, token: "wrong").blocking
         #expect(throws: PoolError.self) { try anonymous.get("/v1/nodes", as: [NodeInfo].self) }
         do throws(PoolError) { _ = try anonymous.get("/v1/status", as: PoolSummary.self) } catch { #expect(error.code == .unauthorized) }
-        let node = PoolClient(baseURL: controller.url, token: TestController.nodeToken)
+        let node = ControllerClient(baseURL: controller.url, token: TestController.nodeToken).blocking
         #expect(try node.get("/v1/nodes", as: [NodeInfo].self).isEmpty)
         // Nodes may not make reservations; admins may.
         do throws(PoolError) {

@@ -1,5 +1,5 @@
 import Testing
-import TesseraPool
+import TesseraPoolAPI
 @testable import TesseraController
 
 /// The controller's state machine, without I/O: registration, placement, leases, reservations, down nodes.
