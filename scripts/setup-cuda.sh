@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs NVIDIA's CUDA compiler (no GPU needed) into a project-local virtual environment, `.venv-cuda/`,
 # and prints the nvcc path. Idempotent: a second run only checks.
+# --samples also installs the headers NVIDIA's cuda-samples need (CCCL, the profiler API).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.venv-cuda"
@@ -10,6 +11,9 @@ if ! ls $nvcc >/dev/null 2>&1; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
     "nvidia-cuda-nvcc==$version" "nvidia-cuda-runtime==$version" "nvidia-cuda-crt==$version"
+fi
+if [ "${1:-}" = --samples ] && ! ls "$venv"/lib/python3*/site-packages/nvidia/cu13/include/cuda_profiler_api.h >/dev/null 2>&1; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "nvidia-cuda-cccl==13.3.5.0.6" "nvidia-cuda-profiler-api==13.5.25"
 fi
 cu=$(ls -d "$venv"/lib/python3*/site-packages/nvidia/cu13)
 # nvcc's linker step looks for the unversioned name; the wheel ships only the soname.

@@ -60,7 +60,12 @@ struct RunCommand: ParsableCommand {
         let existing = getenv("LD_LIBRARY_PATH").map { String(cString: $0) }
         setenv("LD_LIBRARY_PATH", existing.map { "\(libraries):\($0)" } ?? libraries, 1)
 
-        // Become the program: its exit status and signals are ours.
+        // Become the program: its exit status and signals are ours. `run()` executes on a concurrency worker
+        // thread, which blocks asynchronous signals; exec keeps the calling thread's mask, so without this the
+        // program would ignore SIGTERM and Ctrl-C for ever.
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        pthread_sigmask(SIG_SETMASK, &unblocked, nil)
         var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) }
         argv.append(nil)
         execvp(program, &argv)
