@@ -228,8 +228,6 @@ int cuLaunchCooperativeKernelMultiDevice(void) { return tessera_cu_unsupported("
 int cuLaunchCooperativeKernel_ptsz(void) { return tessera_cu_unsupported("cuLaunchCooperativeKernel_ptsz"); }
 int cuLaunchGrid(void) { return tessera_cu_unsupported("cuLaunchGrid"); }
 int cuLaunchGridAsync(void) { return tessera_cu_unsupported("cuLaunchGridAsync"); }
-int cuLaunchHostFunc_v2(void) { return tessera_cu_unsupported("cuLaunchHostFunc_v2"); }
-int cuLaunchHostFunc_v2_ptsz(void) { return tessera_cu_unsupported("cuLaunchHostFunc_v2_ptsz"); }
 int cuLibraryEnumerateKernels(void) { return tessera_cu_unsupported("cuLibraryEnumerateKernels"); }
 int cuLibraryGetManaged(void) { return tessera_cu_unsupported("cuLibraryGetManaged"); }
 int cuLibraryGetUnifiedFunction(void) { return tessera_cu_unsupported("cuLibraryGetUnifiedFunction"); }
