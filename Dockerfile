@@ -1,5 +1,6 @@
 # The Tessera image: the `tessera` binary (node daemon, scheduler extender, controller) and the drop-in CUDA
-# runtime libraries, which the node DaemonSet copies to the host for the device plugin to mount into pods.
+# runtime and driver libraries (libcudart.so.13/.12, libcuda.so.1), which the node DaemonSet copies to the host
+# for the device plugin to mount into pods.
 #   docker build -t ghcr.io/tessera-gpu/tessera:0.1.0 .
 FROM swift:6.3-noble AS build
 RUN apt-get update && apt-get install -y --no-install-recommends libzstd-dev && rm -rf /var/lib/apt/lists/*
@@ -11,10 +12,12 @@ COPY bench bench
 RUN swift build -c release --product tessera --static-swift-stdlib \
  && swift build -c release --product TesseraCudart13 \
  && swift build -c release --product TesseraCudart12 \
+ && swift build -c release --product TesseraCuda \
  && mkdir -p /out/bin /out/lib \
  && cp .build/release/tessera /out/bin/ \
  && cp .build/release/libTesseraCudart13.so /out/lib/libcudart.so.13 \
- && cp .build/release/libTesseraCudart12.so /out/lib/libcudart.so.12
+ && cp .build/release/libTesseraCudart12.so /out/lib/libcudart.so.12 \
+ && cp .build/release/libTesseraCuda.so /out/lib/libcuda.so.1
 
 FROM ubuntu:24.04
 RUN apt-get update && apt-get install -y --no-install-recommends libzstd1 ca-certificates libcurl4 libxml2 \

@@ -17,6 +17,17 @@ func cudartLinkerSettings(major: Int) -> [LinkerSetting] {
     ])]
 }
 
+/// Linker settings that turn the driver face into a drop-in `libcuda.so.1`: its soname, only CUDA's driver
+/// names exported (unversioned, as NVIDIA's are), and the Swift runtime linked in statically.
+func cudaDriverLinkerSettings() -> [LinkerSetting] {
+    [.unsafeFlags([
+        "-static-stdlib",
+        "-Xlinker", "-soname=libcuda.so.1",
+        "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/CudaDriverABI/exports.map",
+        "-Xlinker", "-z", "-Xlinker", "nodelete",
+    ])]
+}
+
 let package = Package(
     name: "Tessera",
     platforms: [.macOS(.v15)],
@@ -27,6 +38,8 @@ let package = Package(
         // Drop-in CUDA runtimes; `tessera run` exposes them as libcudart.so.13 and libcudart.so.12.
         .library(name: "TesseraCudart13", type: .dynamic, targets: ["CudartABI13"]),
         .library(name: "TesseraCudart12", type: .dynamic, targets: ["CudartABI12"]),
+        // Drop-in CUDA driver; `tessera run` exposes it as libcuda.so.1.
+        .library(name: "TesseraCuda", type: .dynamic, targets: ["CudaDriverABI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -70,16 +83,28 @@ let package = Package(
         .target(name: "CTesseraPOSIX"),
         // CUDA's C types and the generated stubs for libcudart functions the runtime does not implement.
         .target(name: "CCudaABI", exclude: ["cudart-exports.txt"]),
-        // The CUDA runtime implementation shared by both sonames. No Foundation, no Dispatch.
+        // The client side shared by every ABI face: connections, pipelining, handle tables, the vGPU request,
+        // cross-node routing. No Foundation, no Dispatch.
         .target(
-            name: "TesseraRuntime",
-            dependencies: ["TesseraWire", "CTesseraPOSIX", "CCudaABI"],
+            name: "TesseraClientCore",
+            dependencies: ["TesseraWire", "CTesseraPOSIX"],
             swiftSettings: strict
         ),
-        .target(name: "CudartABI13", dependencies: ["TesseraRuntime"], exclude: ["exports.map"], swiftSettings: strict,
+        // The CUDA runtime API (libcudart) over the client core, shared by both sonames.
+        .target(
+            name: "TesseraRuntime",
+            dependencies: ["TesseraClientCore", "TesseraWire", "CTesseraPOSIX", "CCudaABI"],
+            swiftSettings: strict
+        ),
+        .target(name: "CudartABI13", dependencies: ["TesseraRuntime", "TesseraClientCore"], exclude: ["exports.map"], swiftSettings: strict,
                 linkerSettings: cudartLinkerSettings(major: 13)),
-        .target(name: "CudartABI12", dependencies: ["TesseraRuntime"], exclude: ["exports.map"], swiftSettings: strict,
+        .target(name: "CudartABI12", dependencies: ["TesseraRuntime", "TesseraClientCore"], exclude: ["exports.map"], swiftSettings: strict,
                 linkerSettings: cudartLinkerSettings(major: 12)),
+        // The driver face's C glue: NVIDIA's private tables, cuGetProcAddress's version table, generated stubs.
+        .target(name: "CCudaDriver", exclude: ["cuda-exports.txt", "proc-versions.txt"]),
+        // The CUDA driver API (libcuda.so.1) over the client core.
+        .target(name: "CudaDriverABI", dependencies: ["TesseraClientCore", "TesseraWire", "CCudaDriver"],
+                exclude: ["exports.map"], swiftSettings: strict, linkerSettings: cudaDriverLinkerSettings()),
         // Kubernetes integration: the scheduler extender, its reservations and the Kubernetes API client.
         .target(
             name: "TesseraKubernetes",

@@ -1,3 +1,4 @@
+import TesseraClientCore
 import TesseraRuntime
 
 // The libcudart.so.12 ABI: CUDA 12's `cudaDeviceProp` (1032 bytes; the header maps cudaGetDeviceProperties
@@ -17,12 +18,12 @@ let layout12 = DevicePropertiesLayout(size: 1032, offsets: [
 
 @_cdecl("cudaGetDeviceProperties")
 public func cudaGetDeviceProperties(_ properties: UnsafeMutableRawPointer?, _ device: Int32) -> Int32 {
-    Runtime.shared.getDeviceProperties(properties, device, layout: layout12)
+    ClientCore.shared.getDeviceProperties(properties, device, layout: layout12)
 }
 
 @_cdecl("cudaGetDeviceProperties_v2")
 public func cudaGetDeviceProperties_v2(_ properties: UnsafeMutableRawPointer?, _ device: Int32) -> Int32 {
-    Runtime.shared.getDeviceProperties(properties, device, layout: layout12)
+    ClientCore.shared.getDeviceProperties(properties, device, layout: layout12)
 }
 
 @_cdecl("cudaRuntimeGetVersion")

@@ -1,3 +1,4 @@
+import TesseraClientCore
 import TesseraRuntime
 
 // The libcudart.so.13 ABI: CUDA 13's `cudaDeviceProp` (1008 bytes) and version. Everything else is shared.
@@ -15,7 +16,7 @@ let layout13 = DevicePropertiesLayout(size: 1008, offsets: [
 
 @_cdecl("cudaGetDeviceProperties")
 public func cudaGetDeviceProperties(_ properties: UnsafeMutableRawPointer?, _ device: Int32) -> Int32 {
-    Runtime.shared.getDeviceProperties(properties, device, layout: layout13)
+    ClientCore.shared.getDeviceProperties(properties, device, layout: layout13)
 }
 
 @_cdecl("cudaRuntimeGetVersion")

@@ -1,4 +1,5 @@
 import TesseraWire
+import TesseraClientCore
 
 /// Where each field of `struct cudaDeviceProp` lives in one CUDA major version's layout. The two ABI layers
 /// (libcudart.so.12, libcudart.so.13) each supply theirs; fields absent from a version have no offset.

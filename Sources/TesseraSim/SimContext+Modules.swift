@@ -6,6 +6,9 @@ extension SimContext {
         if image.count >= 4, image.loadUnaligned(as: UInt32.self) == 0xBA55_ED50 {
             return try loadModule(ptx: Fatbinary.ptx(fromContainer: image, smVersion: device.properties.smVersion))
         }
+        if image.count >= 4, image.loadUnaligned(as: UInt32.self) == 0x464C_457F {
+            throw SimError(.noKernelImage, "an ELF cubin holds machine code only; the simulated GPU runs PTX")
+        }
         // PTX text, possibly NUL-terminated.
         let end = image.firstIndex(of: 0) ?? image.count
         return try loadModule(ptx: String(decoding: image[..<end], as: UTF8.self))

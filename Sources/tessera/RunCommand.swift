@@ -4,13 +4,15 @@ import TesseraWire
 import Glibc
 #endif
 
-/// `tessera run`: runs a CUDA program on vGPUs, with Tessera's runtime in place of NVIDIA's libcudart.
+/// `tessera run`: runs a CUDA program on vGPUs, with Tessera's runtime and driver in place of NVIDIA's
+/// libcudart and libcuda.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a CUDA program on vGPUs of a Tessera node.",
         discussion: """
-            The program loads Tessera's libcudart.so.13 / .so.12 instead of NVIDIA's and asks the node for its
+            The program loads Tessera's libcudart.so.13 / .so.12 and libcuda.so.1 instead of NVIDIA's (so programs
+            built with nvcc's defaults, NVIDIA's own runtime, CuPy and Numba run too) and asks the node for its
             vGPUs at its first CUDA call. The request travels in the environment (\(VirtualGPUEnvironment.endpoint),
             \(VirtualGPUEnvironment.virtualGPUs), \(VirtualGPUEnvironment.memory), \(VirtualGPUEnvironment.compute),
             \(VirtualGPUEnvironment.computeMode)); options
@@ -82,15 +84,15 @@ struct RunError: Error, CustomStringConvertible {
 
 /// Finds Tessera's runtime next to the `tessera` executable and exposes it under NVIDIA's sonames.
 enum RuntimeLibraries {
-    /// A directory holding libcudart.so.13 and libcudart.so.12 links to Tessera's runtime libraries.
+    /// A directory holding libcudart.so.13, libcudart.so.12 and libcuda.so.1 links to Tessera's libraries.
     static func locate() throws -> String {
         var buffer = [CChar](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard n > 0 else { throw RunError("cannot find the tessera executable", status: 1) }
         let exe = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let dir = String(exe[..<exe.lastIndex(of: "/")!])
-        for major in [13, 12] where access("\(dir)/libTesseraCudart\(major).so", R_OK) != 0 {
-            throw RunError("Tessera's CUDA runtime libTesseraCudart\(major).so is missing next to \(exe); build it with `swift build`", status: 1)
+        for library in links.values where access("\(dir)/\(library)", R_OK) != 0 {
+            throw RunError("Tessera's CUDA library \(library) is missing next to \(exe); build it with `swift build`", status: 1)
         }
         // The links live beside the libraries (created once); a read-only install falls back to a per-user cache.
         for links in ["\(dir)/cudart", "/tmp/tessera-cudart-\(getuid())"] {
@@ -99,10 +101,19 @@ enum RuntimeLibraries {
         throw RunError("cannot create libcudart links for Tessera's runtime", status: 1)
     }
 
-    private static func makeLinks(in links: String, target: String) -> Bool {
-        mkdir(links, 0o755)
-        for major in [13, 12] {
-            let link = "\(links)/libcudart.so.\(major)", library = "\(target)/libTesseraCudart\(major).so"
+    /// NVIDIA's sonames and the Tessera library behind each: the runtime's two, and the driver's, which
+    /// programs with NVIDIA's own runtime (nvcc's default static build, `libcudart.so` from NVIDIA) and
+    /// frameworks (CuPy, Numba) load.
+    static let links = [
+        "libcudart.so.13": "libTesseraCudart13.so",
+        "libcudart.so.12": "libTesseraCudart12.so",
+        "libcuda.so.1": "libTesseraCuda.so",
+    ]
+
+    private static func makeLinks(in directory: String, target: String) -> Bool {
+        mkdir(directory, 0o755)
+        for (soname, file) in links.sorted(by: { $0.key < $1.key }) {
+            let link = "\(directory)/\(soname)", library = "\(target)/\(file)"
             var buffer = [CChar](repeating: 0, count: 4096)
             let n = readlink(link, &buffer, buffer.count - 1)
             if n > 0, String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == library { continue }

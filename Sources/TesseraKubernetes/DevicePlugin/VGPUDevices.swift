@@ -90,8 +90,9 @@ public struct VGPUDevices: Sendable, Hashable {
         return chosen
     }
 
-    /// What the kubelet puts into a container given `deviceIDs`: the node's socket, the drop-in runtime ahead of
-    /// NVIDIA's, and the vGPU count. Throws for IDs this plugin never advertised.
+    /// What the kubelet puts into a container given `deviceIDs`: the node's socket, the drop-in libraries
+    /// (`libcudart.so.12`/`.13` and the driver `libcuda.so.1`, one read-only directory) ahead of NVIDIA's, and the
+    /// vGPU count. Throws for IDs this plugin never advertised.
     public func allocate(deviceIDs: [String]) throws(KubernetesError) -> ContainerAllocation {
         guard !deviceIDs.isEmpty else { throw KubernetesError(.invalidRequest, "Allocate without device IDs") }
         for id in deviceIDs where gpuIndex(of: id) == nil {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import TesseraWire
+import TesseraClientCore
 
 @_cdecl("cudaGetDeviceCount")
 public func cudaGetDeviceCount(_ count: UnsafeMutablePointer<Int32>?) -> Int32 {
@@ -56,10 +57,8 @@ public func cudaGetDeviceFlags(_ flags: UnsafeMutablePointer<UInt32>?) -> Int32 
 @_cdecl("cudaDeviceSynchronize")
 public func cudaDeviceSynchronize() -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        let device = ThreadState.current.device
-        guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        return rt.outcome(rt.link(device).call(SynchronizeDevice(device: device)) { (_) throws(WireError) in () }, device: device, synchronizing: true).0
+    return record(rt.withDevice(checkSticky: false) { device, link in
+        return rt.outcome(link.call(SynchronizeDevice(device: device)) { (_) throws(WireError) in () }, device: device, synchronizing: true).0
     })
 }
 
@@ -69,20 +68,9 @@ public func cudaThreadSynchronize() -> Int32 { cudaDeviceSynchronize() }
 @_cdecl("cudaDeviceReset")
 public func cudaDeviceReset() -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        let device = ThreadState.current.device
-        guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        let e = rt.outcome(rt.link(device).call(ResetDevice(device: device)) { (_) throws(WireError) in () }, device: nil, synchronizing: false).0
-        if e == 0 {
-            rt.stickyErrors[device] = nil
-            rt.forgetModules(device: device)
-            rt.allocations = rt.allocations.filter { $0.value.device != device }
-            rt.streams = rt.streams.filter { $0.value != device }
-            rt.events = rt.events.filter { $0.value != device }
-            ThreadState.current.lastError = 0
-        }
-        return e
-    })
+    let e = rt.resetDevice()
+    if e == 0 { ThreadState.current.lastError = 0 }
+    return record(e)
 }
 
 @_cdecl("cudaDeviceCanAccessPeer")
@@ -157,55 +145,7 @@ public func cudaDeviceGetAttribute(_ value: UnsafeMutablePointer<Int32>?, _ attr
     let rt = Runtime.shared
     return record(rt.withSession { _ in
         guard rt.checkDevice(Int(device)) == 0 else { return CUDAError.invalidDevice }
-        let d = rt.devices[Int(device)]
-        let v: Int
-        switch attribute {
-        case 1: v = d.maxThreadsPerBlock
-        case 2, 3, 4: v = d.maxBlockDim[Int(attribute) - 2]
-        case 5, 6, 7: v = d.maxGridDim[Int(attribute) - 5]
-        case 8: v = d.sharedMemoryPerBlock
-        case 9: v = d.totalConstantMemory
-        case 10: v = d.warpSize
-        case 11: v = min(d.memoryPitch, Int(Int32.max))
-        case 12: v = d.registersPerBlock
-        case 13: v = d.clockRateKHz
-        case 14: v = d.textureAlignment
-        case 15: v = 1  // gpu overlap
-        case 16: v = d.multiprocessorCount
-        case 17, 18: v = 0  // kernel exec timeout, integrated
-        case 19: v = 1  // can map host memory
-        case 20: v = 0  // compute mode default
-        case 30: v = 512  // surface alignment
-        case 31: v = 1  // concurrent kernels
-        case 32: v = 0  // ECC
-        case 33: v = d.pciBusID
-        case 34, 35, 50: v = 0  // PCI device, TCC, PCI domain
-        case 36: v = d.memoryClockRateKHz
-        case 37: v = d.memoryBusWidth
-        case 38: v = d.l2CacheSize
-        case 39: v = d.maxThreadsPerMultiprocessor
-        case 40: v = 2  // async engines
-        case 41: v = 1  // unified addressing
-        case 51: v = 32  // texture pitch alignment
-        case 75: v = d.computeCapabilityMajor
-        case 76: v = d.computeCapabilityMinor
-        case 78, 79, 80: v = 1  // stream priorities, global/local L1
-        case 81: v = d.sharedMemoryPerMultiprocessor
-        case 82: v = d.registersPerMultiprocessor
-        case 83, 84, 85, 86, 88, 89: v = 0  // managed memory, multi-GPU board, native atomics, pageable access
-        case 87: v = 2  // single-to-double performance ratio
-        case 90: v = 1  // compute preemption
-        case 91: v = 0
-        case 95: v = 0  // cooperative launch
-        case 97: v = d.sharedMemoryPerBlockOptin
-        case 99, 100, 101: v = 0
-        case 106: v = d.maxBlocksPerMultiprocessor
-        case 108, 109: v = 0
-        case 111: v = 1024  // reserved shared memory per block
-        case 112...160: v = 0
-        default:
-            if (21...74).contains(attribute) { v = 0 } else { return CUDAError.invalidValue }
-        }
+        guard let v = DeviceAttributes.value(attribute, of: rt.devices[Int(device)]) else { return CUDAError.invalidValue }
         value.pointee = Int32(truncatingIfNeeded: v)
         return 0
     })
@@ -252,18 +192,7 @@ public func cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(
         switch rt.resolve(ref, device: device) {
         case .failure(let f): return f.code
         case .success(let k):
-            let d = rt.devices[device]
-            guard Int(blockSize) <= min(d.maxThreadsPerBlock, k.info.maxThreadsPerBlock) else {
-                blocks.pointee = 0
-                return 0
-            }
-            let warps = (Int(blockSize) + d.warpSize - 1) / d.warpSize
-            var limit = min(d.maxBlocksPerMultiprocessor, d.maxThreadsPerMultiprocessor / (warps * d.warpSize))
-            let registers = max(1, k.info.registersPerThread) * warps * d.warpSize
-            limit = min(limit, d.registersPerMultiprocessor / registers)
-            let shared = k.info.staticSharedBytes + dynamicSharedMemory
-            if shared > 0 { limit = min(limit, d.sharedMemoryPerMultiprocessor / (shared + 1024)) }
-            blocks.pointee = Int32(max(0, limit))
+            blocks.pointee = Int32(rt.occupancy(k.info, device: device, blockSize: Int(blockSize), dynamicSharedMemory: dynamicSharedMemory))
             return 0
         }
     })

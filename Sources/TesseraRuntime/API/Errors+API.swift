@@ -1,26 +1,13 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TesseraClientCore
 
 /// Records a failed call's error as the thread's last error and returns it.
 @inline(__always)
 func record(_ e: Int32) -> Int32 {
     if e != 0 { ThreadState.current.lastError = e }
     return e
-}
-
-extension Runtime {
-    /// Runs `body` with the session's connection under the runtime lock; a runtime that cannot reach its
-    /// node answers every call with the reason it failed.
-    @inline(__always)
-    func withSession(_ body: (Connection) -> Int32) -> Int32 {
-        lock.withLock {
-            switch connection() {
-            case .success(let c): body(c)
-            case .failure(let f): f.code
-            }
-        }
-    }
 }
 
 /// C strings for error names and texts, made once and kept for the life of the process.

@@ -2,42 +2,23 @@
 import Glibc
 #endif
 import TesseraWire
+import TesseraClientCore
 
 private func none(_ r: inout WireReader) throws(WireError) {}
 
 @_cdecl("cudaMalloc")
 public func cudaMalloc(_ pointer: UnsafeMutablePointer<UInt>?, _ size: Int) -> Int32 {
     guard let pointer else { return record(CUDAError.invalidValue) }
-    let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        let device = ThreadState.current.device
-        guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        if rt.sticky(device) != 0 { return rt.sticky(device) }
-        if size == 0 {
-            pointer.pointee = 0
-            return 0
-        }
-        let reply = rt.link(device).call(Allocate(device: device, size: size)) { (r) throws(WireError) in try AddressReply(from: &r) }
-        let (e, value) = rt.outcome(reply, device: device, synchronizing: false)
-        guard e == 0, let value else { return e }
-        rt.allocations[value.address] = (device, size)
-        pointer.pointee = UInt(value.address)
-        return 0
-    })
+    let (e, address) = Runtime.shared.allocate(size)
+    if e == 0 { pointer.pointee = UInt(address) }
+    return record(e)
 }
 
 @_cdecl("cudaFree")
 public func cudaFree(_ pointer: UnsafeMutableRawPointer?) -> Int32 {
     let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        guard let pointer else { return 0 }  // cudaFree(0) only initializes
-        let address = UInt64(UInt(bitPattern: pointer))
-        let device = rt.allocations[address]?.device ?? ThreadState.current.device
-        guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        let e = rt.outcome(rt.link(device).call(Free(device: device, address: address), none), device: device, synchronizing: false).0
-        if e == 0 { rt.allocations[address] = nil }
-        return e
-    })
+    // cudaFree(0) only initializes.
+    return record(pointer == nil ? rt.withSession { _ in 0 } : rt.free(UInt64(UInt(bitPattern: pointer))))
 }
 
 @_cdecl("cudaMallocPitch")
@@ -51,17 +32,12 @@ public func cudaMallocPitch(_ pointer: UnsafeMutablePointer<UInt>?, _ pitch: Uns
 
 @_cdecl("cudaMemGetInfo")
 public func cudaMemGetInfo(_ free: UnsafeMutablePointer<Int>?, _ total: UnsafeMutablePointer<Int>?) -> Int32 {
-    let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        let device = ThreadState.current.device
-        guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        let reply = rt.link(device).call(MemoryInfo(device: device)) { (r) throws(WireError) in try MemoryInfoReply(from: &r) }
-        let (e, value) = rt.outcome(reply, device: device, synchronizing: false)
-        guard e == 0, let value else { return e }
-        free?.pointee = value.free
-        total?.pointee = value.total
-        return 0
-    })
+    let (e, f, t) = Runtime.shared.memoryInfo()
+    if e == 0 {
+        free?.pointee = f
+        total?.pointee = t
+    }
+    return record(e)
 }
 
 @_cdecl("cudaMallocHost")
@@ -72,27 +48,14 @@ public func cudaMallocHost(_ pointer: UnsafeMutablePointer<UnsafeMutableRawPoint
 @_cdecl("cudaHostAlloc")
 public func cudaHostAlloc(_ pointer: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ size: Int, _ flags: UInt32) -> Int32 {
     guard let pointer else { return record(CUDAError.invalidValue) }
-    let rt = Runtime.shared
-    return record(rt.withSession { c in
-        switch rt.makePinned(c, size: size) {
-        case .failure(let f): return f.code
-        case .success(let b):
-            rt.pinned.append(b)
-            pointer.pointee = UnsafeMutableRawPointer(bitPattern: b.base)
-            return 0
-        }
-    })
+    let (e, base) = Runtime.shared.allocateHost(size)
+    if e == 0 { pointer.pointee = UnsafeMutableRawPointer(bitPattern: base) }
+    return record(e)
 }
 
 @_cdecl("cudaFreeHost")
 public func cudaFreeHost(_ pointer: UnsafeMutableRawPointer?) -> Int32 {
-    let rt = Runtime.shared
-    return record(rt.withSession { c in
-        guard let pointer else { return 0 }
-        guard let i = rt.pinned.firstIndex(where: { $0.base == UInt(bitPattern: pointer) }) else { return CUDAError.invalidValue }
-        let b = rt.pinned.remove(at: i)
-        return rt.releasePinned(c, b)
-    })
+    record(Runtime.shared.freeHost(UInt(bitPattern: pointer)))
 }
 
 @_cdecl("cudaHostGetDevicePointer")
@@ -155,17 +118,8 @@ public func cudaMemset(_ destination: UnsafeMutableRawPointer?, _ value: Int32, 
 
 @_cdecl("cudaMemsetAsync")
 public func cudaMemsetAsync(_ destination: UnsafeMutableRawPointer?, _ value: Int32, _ count: Int, _ stream: UnsafeMutableRawPointer?) -> Int32 {
-    let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        let address = UInt(bitPattern: destination)
-        guard let (device, handle) = rt.resolveStream(UInt(bitPattern: stream)) else { return CUDAError.invalidResourceHandle }
-        let target = handle != 0 ? device : rt.deviceOwning(address) ?? device
-        guard target < rt.devices.count else { return CUDAError.invalidDevice }
-        if rt.sticky(target) != 0 { return rt.sticky(target) }
-        if count == 0 { return 0 }
-        rt.link(target).post(Memset(device: target, stream: handle, destination: UInt64(address), value: UInt8(truncatingIfNeeded: value), count: count))
-        return 0
-    })
+    record(Runtime.shared.memset(UInt(bitPattern: destination), value: UInt8(truncatingIfNeeded: value), count: count,
+                                 stream: UInt(bitPattern: stream)))
 }
 
 @_cdecl("cudaMemset2D")
@@ -176,18 +130,8 @@ public func cudaMemset2D(_ destination: UnsafeMutableRawPointer?, _ pitch: Int, 
 @_cdecl("cudaMemset2DAsync")
 public func cudaMemset2DAsync(_ destination: UnsafeMutableRawPointer?, _ pitch: Int, _ value: Int32, _ width: Int, _ height: Int,
                               _ stream: UnsafeMutableRawPointer?) -> Int32 {
-    let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        let address = UInt(bitPattern: destination)
-        guard let (device, handle) = rt.resolveStream(UInt(bitPattern: stream)) else { return CUDAError.invalidResourceHandle }
-        let target = handle != 0 ? device : rt.deviceOwning(address) ?? device
-        guard target < rt.devices.count else { return CUDAError.invalidDevice }
-        guard pitch >= width, width >= 0, height >= 0 else { return CUDAError.invalidValue }
-        if width == 0 || height == 0 { return 0 }
-        rt.link(target).post(Memset2D(device: target, stream: handle, destination: UInt64(address), pitch: pitch,
-                        value: UInt8(truncatingIfNeeded: value), width: width, height: height))
-        return 0
-    })
+    record(Runtime.shared.memset2D(UInt(bitPattern: destination), pitch: pitch, value: UInt8(truncatingIfNeeded: value),
+                                   width: width, height: height, stream: UInt(bitPattern: stream)))
 }
 
 // MARK: Symbols
@@ -290,19 +234,9 @@ public func cudaPointerGetAttributes(_ attributes: UnsafeMutableRawPointer?, _ p
 @_cdecl("cudaMemcpyPeer")
 public func cudaMemcpyPeer(_ destination: UnsafeMutableRawPointer?, _ destinationDevice: Int32, _ source: UnsafeRawPointer?,
                            _ sourceDevice: Int32, _ count: Int) -> Int32 {
-    let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        guard rt.checkDevice(Int(destinationDevice)) == 0, rt.checkDevice(Int(sourceDevice)) == 0 else { return CUDAError.invalidDevice }
-        guard count >= 0 else { return CUDAError.invalidValue }
-        if count == 0 { return 0 }
-        guard let destination, let source else { return CUDAError.invalidValue }
-        let to = UInt64(UInt(bitPattern: destination)), from = UInt64(UInt(bitPattern: source))
-        // vGPUs have no peer access (they may be on different nodes): the data goes through host memory.
-        if destinationDevice == sourceDevice {
-            return rt.copy(destination: UInt(to), source: UInt(from), count: count, kind: CopyKind.deviceToDevice.rawValue, stream: 0, async: false)
-        }
-        return rt.copyBetweenDevices(to: Int(destinationDevice), destination: to, from: Int(sourceDevice), source: from, count: count)
-    })
+    // vGPUs have no peer access (they may be on different nodes): the data goes through host memory.
+    record(Runtime.shared.copyPeer(destination: UInt64(UInt(bitPattern: destination)), destinationDevice: Int(destinationDevice),
+                                   source: UInt64(UInt(bitPattern: source)), sourceDevice: Int(sourceDevice), count: count))
 }
 
 @_cdecl("cudaMemcpyPeerAsync")

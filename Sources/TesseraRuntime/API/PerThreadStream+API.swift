@@ -1,3 +1,4 @@
+import TesseraClientCore
 // Per-thread default stream variants (`nvcc --default-stream per-thread` binds to these names). Tessera runs
 // the per-thread default stream as the device's default stream, so each forwards to the plain call.
 

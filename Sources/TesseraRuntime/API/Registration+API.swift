@@ -1,5 +1,6 @@
 import CCudaABI
 import TesseraWire
+import TesseraClientCore
 
 // The calls nvcc's generated host code makes at program load and at every `<<<…>>>` launch.
 
@@ -65,7 +66,7 @@ public func __cudaRegisterManagedVar(
 @_cdecl("__cudaPushCallConfiguration")
 public func __cudaPushCallConfiguration(_ grid: tessera_dim3, _ block: tessera_dim3, _ sharedMemory: Int, _ stream: UnsafeMutableRawPointer?) -> UInt32 {
     ThreadState.current.configurations.append(
-        .init(grid: grid, block: block, sharedMemory: sharedMemory, stream: UInt(bitPattern: stream)))
+        .init(grid: Dim3(grid), block: Dim3(block), sharedMemory: sharedMemory, stream: UInt(bitPattern: stream)))
     return 0
 }
 
@@ -76,8 +77,8 @@ public func __cudaPopCallConfiguration(
 ) -> Int32 {
     let ts = ThreadState.current
     guard let c = ts.configurations.popLast() else { return CUDAError.missingConfiguration }
-    grid?.pointee = c.grid
-    block?.pointee = c.block
+    grid?.pointee = tessera_dim3(c.grid)
+    block?.pointee = tessera_dim3(c.block)
     sharedMemory?.pointee = c.sharedMemory
     stream?.storeBytes(of: c.stream, as: UInt.self)
     return 0
@@ -99,7 +100,7 @@ public func __cudaLaunchKernel(
 ) -> Int32 {
     guard let kernel else { return record(CUDAError.invalidDeviceFunction) }
     let ref = Unmanaged<KernelReference>.fromOpaque(kernel).takeUnretainedValue()
-    return record(Runtime.shared.launch(ref, grid: grid, block: block, args: args, sharedMemory: sharedMemory, stream: UInt(bitPattern: stream)))
+    return record(Runtime.shared.launch(ref, grid: Dim3(grid), block: Dim3(block), parameters: .pointers(args), sharedMemory: sharedMemory, stream: UInt(bitPattern: stream)))
 }
 
 @_cdecl("__cudaLaunchKernel_ptsz")
@@ -117,7 +118,7 @@ public func cudaLaunchKernel(
 ) -> Int32 {
     let rt = Runtime.shared
     guard let ref = rt.lock.withLock({ function.flatMap { rt.functions[$0] } }) else { return record(CUDAError.invalidDeviceFunction) }
-    return record(rt.launch(ref, grid: grid, block: block, args: args, sharedMemory: sharedMemory, stream: UInt(bitPattern: stream)))
+    return record(rt.launch(ref, grid: Dim3(grid), block: Dim3(block), parameters: .pointers(args), sharedMemory: sharedMemory, stream: UInt(bitPattern: stream)))
 }
 
 @_cdecl("cudaLaunchKernel_ptsz")
@@ -128,47 +129,10 @@ public func cudaLaunchKernel_ptsz(
     cudaLaunchKernel(function, grid, block, args, sharedMemory, stream)
 }
 
-extension Runtime {
-    /// Queues a launch: validated here against the device's limits, parameters packed from `args` straight
-    /// into the outgoing frame, no round trip (except the one-time module load on this device).
-    func launch(_ kernel: KernelReference, grid: tessera_dim3, block: tessera_dim3,
-                args: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, sharedMemory: Int, stream: UInt) -> Int32 {
-        lock.withLock {
-            if case .failure(let f) = connection() { return f.code }
-            guard let (device, handle) = resolveStream(stream) else { return CUDAError.invalidResourceHandle }
-            guard device < devices.count else { return CUDAError.invalidDevice }
-            let s = sticky(device)
-            if s != 0 { return s }
-            let d = devices[device]
-            let threads = Int(block.x) * Int(block.y) * Int(block.z)
-            guard grid.x >= 1, grid.y >= 1, grid.z >= 1, block.x >= 1, block.y >= 1, block.z >= 1,
-                  Int(grid.x) <= d.maxGridDim[0], Int(grid.y) <= d.maxGridDim[1], Int(grid.z) <= d.maxGridDim[2],
-                  Int(block.x) <= d.maxBlockDim[0], Int(block.y) <= d.maxBlockDim[1], Int(block.z) <= d.maxBlockDim[2],
-                  threads <= d.maxThreadsPerBlock, sharedMemory >= 0, sharedMemory <= d.sharedMemoryPerBlockOptin
-            else { return CUDAError.invalidConfiguration }
-            let r: ResolvedKernel
-            switch resolve(kernel, device: device) {
-            case .success(let x): r = x
-            case .failure(let f): return f.code
-            }
-            guard threads <= r.info.maxThreadsPerBlock else { return CUDAError.invalidConfiguration }
-            let message = LaunchKernel(device: device, module: r.module, kernel: r.index, grid: (grid.x, grid.y, grid.z),
-                                       block: (block.x, block.y, block.z), sharedMemoryBytes: sharedMemory, stream: handle)
-            let parameters = r.info.parameters
-            let size = r.info.parameterBufferSize
-            link(device).post(.launchKernel) { w in
-                message.encode(into: &w)
-                let start = w.count
-                w.zeros(size)
-                guard let args, !parameters.isEmpty else { return }
-                w.withUnsafeMutableBytes { b in
-                    for (i, p) in parameters.enumerated() {
-                        guard let source = args[i] else { continue }
-                        (b.baseAddress! + start + p.offset).copyMemory(from: source, byteCount: p.size)
-                    }
-                }
-            }
-            return 0
-        }
-    }
+extension Dim3 {
+    init(_ d: tessera_dim3) { self.init(x: d.x, y: d.y, z: d.z) }
+}
+
+extension tessera_dim3 {
+    init(_ d: Dim3) { self.init(x: d.x, y: d.y, z: d.z) }
 }

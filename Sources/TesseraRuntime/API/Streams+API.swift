@@ -1,21 +1,11 @@
-import TesseraWire
-
-private func none(_ r: inout WireReader) throws(WireError) {}
+import TesseraClientCore
 
 @_cdecl("cudaStreamCreateWithPriority")
 public func cudaStreamCreateWithPriority(_ stream: UnsafeMutablePointer<UInt>?, _ flags: UInt32, _ priority: Int32) -> Int32 {
     guard let stream else { return record(CUDAError.invalidValue) }
-    let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        let device = ThreadState.current.device
-        guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        let reply = rt.link(device).call(CreateStream(device: device, flags: flags, priority: priority)) { (r) throws(WireError) in try HandleReply(from: &r) }
-        let (e, value) = rt.outcome(reply, device: device, synchronizing: false)
-        guard e == 0, let value else { return e }
-        rt.streams[UInt(value.handle)] = device
-        stream.pointee = UInt(value.handle)
-        return 0
-    })
+    let (e, handle) = Runtime.shared.createStream(flags: flags, priority: priority)
+    if e == 0 { stream.pointee = handle }
+    return record(e)
 }
 
 @_cdecl("cudaStreamCreateWithFlags")
@@ -28,23 +18,12 @@ public func cudaStreamCreate(_ stream: UnsafeMutablePointer<UInt>?) -> Int32 { c
 
 @_cdecl("cudaStreamDestroy")
 public func cudaStreamDestroy(_ stream: UnsafeMutableRawPointer?) -> Int32 {
-    let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        let s = UInt(bitPattern: stream)
-        guard let device = rt.streams.removeValue(forKey: s) else { return CUDAError.invalidResourceHandle }
-        rt.link(device).post(DestroyStream(handle: UInt64(s)))
-        return 0
-    })
+    record(Runtime.shared.destroyStream(UInt(bitPattern: stream)))
 }
 
 @_cdecl("cudaStreamSynchronize")
 public func cudaStreamSynchronize(_ stream: UnsafeMutableRawPointer?) -> Int32 {
-    let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        guard let (device, handle) = rt.resolveStream(UInt(bitPattern: stream)) else { return CUDAError.invalidResourceHandle }
-        guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        return rt.outcome(rt.link(device).call(SynchronizeStream(device: device, stream: handle), none), device: device, synchronizing: true).0
-    })
+    record(Runtime.shared.synchronizeStream(UInt(bitPattern: stream)))
 }
 
 @_cdecl("cudaStreamSynchronize_ptsz")
@@ -52,29 +31,13 @@ public func cudaStreamSynchronize_ptsz(_ stream: UnsafeMutableRawPointer?) -> In
 
 @_cdecl("cudaStreamQuery")
 public func cudaStreamQuery(_ stream: UnsafeMutableRawPointer?) -> Int32 {
-    let rt = Runtime.shared
-    let e = rt.withSession { _ in
-        guard let (device, handle) = rt.resolveStream(UInt(bitPattern: stream)) else { return CUDAError.invalidResourceHandle }
-        guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        return rt.outcome(rt.link(device).call(QueryStream(device: device, stream: handle), none), device: device, synchronizing: false).0
-    }
+    let e = Runtime.shared.queryStream(UInt(bitPattern: stream))
     return e == CUDAError.notReady ? e : record(e)
 }
 
 @_cdecl("cudaStreamWaitEvent")
 public func cudaStreamWaitEvent(_ stream: UnsafeMutableRawPointer?, _ event: UnsafeMutableRawPointer?, _ flags: UInt32) -> Int32 {
-    let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        guard let (device, handle) = rt.resolveStream(UInt(bitPattern: stream)) else { return CUDAError.invalidResourceHandle }
-        guard device < rt.devices.count, let eventDevice = rt.events[UInt(bitPattern: event)] else { return CUDAError.invalidResourceHandle }
-        if rt.link(eventDevice) !== rt.link(device) {
-            // The event is on another node: wait for it here, so the stream's later work starts after it.
-            return rt.outcome(rt.link(eventDevice).call(SynchronizeEvent(handle: UInt64(UInt(bitPattern: event))), none),
-                              device: eventDevice, synchronizing: true).0
-        }
-        rt.link(device).post(StreamWaitEvent(device: device, stream: handle, event: UInt64(UInt(bitPattern: event))))
-        return 0
-    })
+    record(Runtime.shared.streamWaitEvent(UInt(bitPattern: stream), UInt(bitPattern: event)))
 }
 
 @_cdecl("cudaStreamGetFlags")
@@ -94,17 +57,9 @@ public func cudaStreamGetPriority(_ stream: UnsafeMutableRawPointer?, _ priority
 @_cdecl("cudaEventCreateWithFlags")
 public func cudaEventCreateWithFlags(_ event: UnsafeMutablePointer<UInt>?, _ flags: UInt32) -> Int32 {
     guard let event else { return record(CUDAError.invalidValue) }
-    let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        let device = ThreadState.current.device
-        guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        let reply = rt.link(device).call(CreateEvent(device: device, flags: flags)) { (r) throws(WireError) in try HandleReply(from: &r) }
-        let (e, value) = rt.outcome(reply, device: device, synchronizing: false)
-        guard e == 0, let value else { return e }
-        rt.events[UInt(value.handle)] = device
-        event.pointee = UInt(value.handle)
-        return 0
-    })
+    let (e, handle) = Runtime.shared.createEvent(flags: flags)
+    if e == 0 { event.pointee = handle }
+    return record(e)
 }
 
 @_cdecl("cudaEventCreate")
@@ -112,28 +67,12 @@ public func cudaEventCreate(_ event: UnsafeMutablePointer<UInt>?) -> Int32 { cud
 
 @_cdecl("cudaEventDestroy")
 public func cudaEventDestroy(_ event: UnsafeMutableRawPointer?) -> Int32 {
-    let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        let e = UInt(bitPattern: event)
-        guard let device = rt.events.removeValue(forKey: e) else { return CUDAError.invalidResourceHandle }
-        rt.link(device).post(DestroyEvent(handle: UInt64(e)))
-        return 0
-    })
+    record(Runtime.shared.destroyEvent(UInt(bitPattern: event)))
 }
 
 @_cdecl("cudaEventRecord")
 public func cudaEventRecord(_ event: UnsafeMutableRawPointer?, _ stream: UnsafeMutableRawPointer?) -> Int32 {
-    let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        let e = UInt(bitPattern: event)
-        guard let eventDevice = rt.events[e] else { return CUDAError.invalidResourceHandle }
-        guard let (device, handle) = rt.resolveStream(UInt(bitPattern: stream)) else { return CUDAError.invalidResourceHandle }
-        guard device < rt.devices.count else { return CUDAError.invalidDevice }
-        // An event lives on its device's node; a stream of a device on another node cannot record it.
-        guard rt.link(eventDevice) === rt.link(device) else { return CUDAError.invalidResourceHandle }
-        rt.link(device).post(RecordEvent(device: device, event: UInt64(e), stream: handle))
-        return 0
-    })
+    record(Runtime.shared.recordEvent(UInt(bitPattern: event), stream: UInt(bitPattern: stream)))
 }
 
 @_cdecl("cudaEventRecordWithFlags")
@@ -146,36 +85,19 @@ public func cudaEventRecord_ptsz(_ event: UnsafeMutableRawPointer?, _ stream: Un
 
 @_cdecl("cudaEventSynchronize")
 public func cudaEventSynchronize(_ event: UnsafeMutableRawPointer?) -> Int32 {
-    let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        let e = UInt(bitPattern: event)
-        guard let device = rt.events[e] else { return CUDAError.invalidResourceHandle }
-        return rt.outcome(rt.link(device).call(SynchronizeEvent(handle: UInt64(e)), none), device: device, synchronizing: true).0
-    })
+    record(Runtime.shared.synchronizeEvent(UInt(bitPattern: event)))
 }
 
 @_cdecl("cudaEventQuery")
 public func cudaEventQuery(_ event: UnsafeMutableRawPointer?) -> Int32 {
-    let rt = Runtime.shared
-    let result = rt.withSession { _ in
-        let e = UInt(bitPattern: event)
-        guard let device = rt.events[e] else { return CUDAError.invalidResourceHandle }
-        return rt.outcome(rt.link(device).call(QueryEvent(handle: UInt64(e)), none), device: device, synchronizing: false).0
-    }
-    return result == CUDAError.notReady ? result : record(result)
+    let e = Runtime.shared.queryEvent(UInt(bitPattern: event))
+    return e == CUDAError.notReady ? e : record(e)
 }
 
 @_cdecl("cudaEventElapsedTime")
 public func cudaEventElapsedTime(_ milliseconds: UnsafeMutablePointer<Float>?, _ start: UnsafeMutableRawPointer?, _ end: UnsafeMutableRawPointer?) -> Int32 {
     guard let milliseconds else { return record(CUDAError.invalidValue) }
-    let rt = Runtime.shared
-    return record(rt.withSession { _ in
-        let a = UInt(bitPattern: start), b = UInt(bitPattern: end)
-        guard let device = rt.events[a], let other = rt.events[b], rt.link(device) === rt.link(other) else { return CUDAError.invalidResourceHandle }
-        let reply = rt.link(device).call(EventElapsedTime(start: UInt64(a), end: UInt64(b))) { (r) throws(WireError) in try ElapsedTimeReply(from: &r) }
-        let (e, value) = rt.outcome(reply, device: device, synchronizing: false)
-        guard e == 0, let value else { return e }
-        milliseconds.pointee = value.milliseconds
-        return 0
-    })
+    let (e, ms) = Runtime.shared.elapsedTime(UInt(bitPattern: start), UInt(bitPattern: end))
+    if e == 0 { milliseconds.pointee = ms }
+    return record(e)
 }

@@ -1,16 +1,16 @@
 import TesseraWire
 
 /// A fatbinary the program registered at load, and the module it became on each device that used it.
-final class FatbinRecord {
+package final class FatbinRecord {
     /// The container (or PTX text) nvcc embedded.
-    let image: UnsafeRawBufferPointer
-    var loaded: [Int: LoadedModule] = [:]
-    var loadErrors: [Int: Int32] = [:]
+    package let image: UnsafeRawBufferPointer
+    package var loaded: [Int: LoadedModule] = [:]
+    package var loadErrors: [Int: Int32] = [:]
 
-    init(image: UnsafeRawBufferPointer) { self.image = image }
+    package init(image: UnsafeRawBufferPointer) { self.image = image }
 
     /// Finds the image behind a `__fatBinC_Wrapper_t` (magic 0x466243B1; `data` at offset 8).
-    static func image(fromWrapper wrapper: UnsafeRawPointer) -> UnsafeRawBufferPointer? {
+    package static func image(fromWrapper wrapper: UnsafeRawPointer) -> UnsafeRawBufferPointer? {
         guard wrapper.loadUnaligned(as: UInt32.self) == 0x4662_43B1,
               let data = wrapper.loadUnaligned(fromByteOffset: 8, as: UnsafeRawPointer?.self)
         else { return nil }
@@ -28,42 +28,46 @@ final class FatbinRecord {
 }
 
 /// A fatbinary loaded on one device.
-struct LoadedModule {
-    var handle: UInt64
-    var kernels: [String: (index: Int, info: KernelInfo)]
-    var variables: [String: VariableInfo]
+package struct LoadedModule {
+    package var handle: UInt64
+    package var kernels: [String: (index: Int, info: KernelInfo)]
+    package var variables: [String: VariableInfo]
 }
 
 /// A `__global__` function the program registered (its host stub is the `func` argument of CUDA calls), with
 /// what each device resolved it to.
-final class KernelReference {
-    let fatbin: FatbinRecord
-    let name: String
+package final class KernelReference {
+    package let fatbin: FatbinRecord
+    package let name: String
     /// Per device: module handle, kernel index and info; filled on first launch there.
-    var resolved: [ResolvedKernel?] = []
+    package var resolved: [ResolvedKernel?] = []
 
-    init(fatbin: FatbinRecord, name: String) {
+    package init(fatbin: FatbinRecord, name: String) {
         self.fatbin = fatbin
         self.name = name
     }
 }
 
-struct ResolvedKernel {
-    var module: UInt64
-    var index: Int
-    var info: KernelInfo
+package struct ResolvedKernel {
+    package var module: UInt64
+    package var index: Int
+    package var info: KernelInfo
 }
 
 /// A `__device__` or `__constant__` variable the program registered.
-struct VariableReference {
-    let fatbin: FatbinRecord
-    let name: String
-    let size: Int
+package struct VariableReference {
+    package let fatbin: FatbinRecord
+    package let name: String
+    package let size: Int
+
+    package init(fatbin: FatbinRecord, name: String, size: Int) {
+        self.fatbin = fatbin; self.name = name; self.size = size
+    }
 }
 
-extension Runtime {
+extension ClientCore {
     /// The module of `fatbin` on `device`, loading it there on first use (one round trip per module and device).
-    func module(_ fatbin: FatbinRecord, device: Int) -> Result<LoadedModule, RuntimeFailure> {
+    package func module(_ fatbin: FatbinRecord, device: Int) -> Result<LoadedModule, RuntimeFailure> {
         if let m = fatbin.loaded[device] { return .success(m) }
         if let e = fatbin.loadErrors[device] { return .failure(RuntimeFailure(e, "")) }
         let reply = link(device).call(LoadModule(device: device), payload: fatbin.image) { (r) throws(WireError) in try LoadModuleReply(from: &r) }
@@ -85,7 +89,7 @@ extension Runtime {
     }
 
     /// What `kernel` is on `device`.
-    func resolve(_ kernel: KernelReference, device: Int) -> Result<ResolvedKernel, RuntimeFailure> {
+    package func resolve(_ kernel: KernelReference, device: Int) -> Result<ResolvedKernel, RuntimeFailure> {
         if device < kernel.resolved.count, let r = kernel.resolved[device] { return .success(r) }
         switch module(kernel.fatbin, device: device) {
         case .failure(let f): return .failure(f)
@@ -102,7 +106,7 @@ extension Runtime {
     }
 
     /// The device address and size of a registered variable on `device`.
-    func resolve(symbol: UnsafeRawPointer, device: Int) -> Result<VariableInfo, RuntimeFailure> {
+    package func resolve(symbol: UnsafeRawPointer, device: Int) -> Result<VariableInfo, RuntimeFailure> {
         guard let v = variables[symbol] else { return .failure(RuntimeFailure(CUDAError.invalidSymbol, "")) }
         switch module(v.fatbin, device: device) {
         case .failure(let f): return .failure(f)
@@ -113,7 +117,7 @@ extension Runtime {
     }
 
     /// Forgets what was loaded on `device` (after cudaDeviceReset).
-    func forgetModules(device: Int) {
+    package func forgetModules(device: Int) {
         for f in fatbins.values {
             f.loaded[device] = nil
             f.loadErrors[device] = nil

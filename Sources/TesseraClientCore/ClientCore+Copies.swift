@@ -4,13 +4,13 @@ import Glibc
 import TesseraWire
 
 /// `cudaMemcpyKind`.
-enum CopyKind: Int32 {
+package enum CopyKind: Int32 {
     case hostToHost = 0, hostToDevice = 1, deviceToHost = 2, deviceToDevice = 3, automatic = 4
 }
 
-extension Runtime {
+extension ClientCore {
     /// Resolves `cudaMemcpyDefault` from what the runtime knows of each pointer.
-    func direction(_ kind: Int32, destination: UInt, source: UInt) -> CopyKind? {
+    package func direction(_ kind: Int32, destination: UInt, source: UInt) -> CopyKind? {
         guard let k = CopyKind(rawValue: kind) else { return nil }
         guard k == .automatic else { return k }
         switch (deviceOwning(destination) != nil, deviceOwning(source) != nil) {
@@ -41,7 +41,7 @@ extension Runtime {
 
     /// One linear copy. `async` copies between device and pinned memory are pipelined; every other copy
     /// completes before returning (CUDA's rule for pageable memory), in one round trip.
-    func copy(destination: UInt, source: UInt, count: Int, kind: Int32, stream: UInt, async: Bool) -> Int32 {
+    package func copy(destination: UInt, source: UInt, count: Int, kind: Int32, stream: UInt, async: Bool) -> Int32 {
         guard count >= 0 else { return CUDAError.invalidValue }
         guard let direction = direction(kind, destination: destination, source: source) else { return CUDAError.invalidMemcpyDirection }
         if count == 0 { return 0 }
@@ -71,7 +71,7 @@ extension Runtime {
 
     /// Copies between devices of different vGPUs (on one node or on two): through host memory, as a program
     /// without peer access gets it; completes before returning.
-    func copyBetweenDevices(to: Int, destination: UInt64, from: Int, source: UInt64, count: Int) -> Int32 {
+    package func copyBetweenDevices(to: Int, destination: UInt64, from: Int, source: UInt64, count: Int) -> Int32 {
         if sticky(from) != 0 { return sticky(from) }
         if sticky(to) != 0 { return sticky(to) }
         guard let buffer = malloc(count) else { return CUDAError.memoryAllocation }
@@ -81,7 +81,7 @@ extension Runtime {
         return copyToDevice(to, 0, destination: destination, from: UInt(bitPattern: buffer), count: count, async: false)
     }
 
-    func copyToDevice(_ device: Int, _ stream: UInt64, destination: UInt64, from source: UInt, count: Int, async: Bool) -> Int32 {
+    package func copyToDevice(_ device: Int, _ stream: UInt64, destination: UInt64, from source: UInt, count: Int, async: Bool) -> Int32 {
         let none = { (_: inout WireReader) throws(WireError) in () }
         let c = link(device)
         // Pinned memory the (home) node has mapped: a direct memcpy on its side.
@@ -110,7 +110,7 @@ extension Runtime {
         }
     }
 
-    func copyFromDevice(_ device: Int, _ stream: UInt64, source: UInt64, to destination: UInt, count: Int, async: Bool) -> Int32 {
+    package func copyFromDevice(_ device: Int, _ stream: UInt64, source: UInt64, to destination: UInt, count: Int, async: Bool) -> Int32 {
         let none = { (_: inout WireReader) throws(WireError) in () }
         let c = link(device)
         if isHome(c), let b = pinnedBuffer(containing: destination, count: count), let region = b.region {
@@ -144,7 +144,7 @@ extension Runtime {
     }
 
     /// A 2D copy of `height` rows of `width` bytes.
-    func copy2D(destination: UInt, destinationPitch: Int, source: UInt, sourcePitch: Int, width: Int, height: Int,
+    package func copy2D(destination: UInt, destinationPitch: Int, source: UInt, sourcePitch: Int, width: Int, height: Int,
                 kind: Int32, stream: UInt, async: Bool) -> Int32 {
         guard width >= 0, height >= 0 else { return CUDAError.invalidValue }
         if width == 0 || height == 0 { return 0 }

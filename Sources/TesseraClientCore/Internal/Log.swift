@@ -3,23 +3,23 @@ import Glibc
 #endif
 
 /// Diagnostics on stderr, one line each, prefixed so they are told apart from the program's own output.
-enum Log {
+package enum Log {
     private static let lock = Lock()
     nonisolated(unsafe) private static var once: Set<String> = []
 
-    static let debugEnabled: Bool = {
+    package static let debugEnabled: Bool = {
         guard let v = getenv("TESSERA_LOG") else { return false }
         return String(cString: v) == "debug"
     }()
 
-    static func error(_ message: String) { write("tessera: \(message)\n") }
+    package static func error(_ message: String) { write("tessera: \(message)\n") }
 
-    static func debug(_ message: @autoclosure () -> String) {
+    package static func debug(_ message: @autoclosure () -> String) {
         if debugEnabled { write("tessera[debug]: \(message())\n") }
     }
 
     /// Logs `message` the first time `key` is seen.
-    static func once(_ key: String, _ message: @autoclosure () -> String) {
+    package static func once(_ key: String, _ message: @autoclosure () -> String) {
         let first = lock.withLock { once.insert(key).inserted }
         if first { error(message()) }
     }

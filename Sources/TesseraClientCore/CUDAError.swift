@@ -1,35 +1,35 @@
 import TesseraWire
 
 /// `cudaError_t` values the runtime returns, and the one place node statuses become them.
-enum CUDAError {
-    static let success: Int32 = 0
-    static let invalidValue: Int32 = 1
-    static let memoryAllocation: Int32 = 2
-    static let initializationError: Int32 = 3
-    static let invalidConfiguration: Int32 = 9
-    static let invalidPitchValue: Int32 = 12
-    static let invalidSymbol: Int32 = 13
-    static let invalidDevicePointer: Int32 = 17
-    static let invalidMemcpyDirection: Int32 = 21
-    static let insufficientDriver: Int32 = 35
-    static let devicesUnavailable: Int32 = 46
-    static let missingConfiguration: Int32 = 52
-    static let invalidDeviceFunction: Int32 = 98
-    static let noDevice: Int32 = 100
-    static let invalidDevice: Int32 = 101
-    static let invalidKernelImage: Int32 = 200
-    static let noKernelImageForDevice: Int32 = 209
-    static let invalidResourceHandle: Int32 = 400
-    static let symbolNotFound: Int32 = 500
-    static let notReady: Int32 = 600
-    static let illegalAddress: Int32 = 700
-    static let launchOutOfResources: Int32 = 701
-    static let launchFailure: Int32 = 719
-    static let notSupported: Int32 = 801
-    static let unknown: Int32 = 999
+package enum CUDAError {
+    package static let success: Int32 = 0
+    package static let invalidValue: Int32 = 1
+    package static let memoryAllocation: Int32 = 2
+    package static let initializationError: Int32 = 3
+    package static let invalidConfiguration: Int32 = 9
+    package static let invalidPitchValue: Int32 = 12
+    package static let invalidSymbol: Int32 = 13
+    package static let invalidDevicePointer: Int32 = 17
+    package static let invalidMemcpyDirection: Int32 = 21
+    package static let insufficientDriver: Int32 = 35
+    package static let devicesUnavailable: Int32 = 46
+    package static let missingConfiguration: Int32 = 52
+    package static let invalidDeviceFunction: Int32 = 98
+    package static let noDevice: Int32 = 100
+    package static let invalidDevice: Int32 = 101
+    package static let invalidKernelImage: Int32 = 200
+    package static let noKernelImageForDevice: Int32 = 209
+    package static let invalidResourceHandle: Int32 = 400
+    package static let symbolNotFound: Int32 = 500
+    package static let notReady: Int32 = 600
+    package static let illegalAddress: Int32 = 700
+    package static let launchOutOfResources: Int32 = 701
+    package static let launchFailure: Int32 = 719
+    package static let notSupported: Int32 = 801
+    package static let unknown: Int32 = 999
 
     /// Maps a node status to `cudaError_t`.
-    static func from(_ code: ReplyStatus.Code) -> Int32 {
+    package static func from(_ code: ReplyStatus.Code) -> Int32 {
         switch code {
         case .ok: success
         case .invalidValue: invalidValue
@@ -50,10 +50,10 @@ enum CUDAError {
     }
 
     /// Errors that poison the context: every later call returns them.
-    static func isSticky(_ e: Int32) -> Bool { e == illegalAddress || e == launchFailure }
+    package static func isSticky(_ e: Int32) -> Bool { e == illegalAddress || e == launchFailure }
 
     /// `cudaGetErrorName` / `cudaGetErrorString` texts.
-    static func describe(_ e: Int32) -> (name: String, text: String) {
+    package static func describe(_ e: Int32) -> (name: String, text: String) {
         switch e {
         case success: ("cudaSuccess", "no error")
         case invalidValue: ("cudaErrorInvalidValue", "invalid argument")

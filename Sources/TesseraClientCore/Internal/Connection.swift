@@ -7,31 +7,31 @@ import TesseraWire
 /// The runtime's end of the session with the node. Pipelined requests collect in a buffer that goes out in one
 /// write when it fills or when a synchronous call needs the node, so a stream of launches costs a fraction of
 /// a system call each; a synchronous call is exactly one round trip. Callers hold the runtime's lock.
-final class Connection {
-    let fd: Int32
+package final class Connection {
+    package let fd: Int32
     /// A unix socket on this machine: host memory can be shared with the node.
-    let isLocal: Bool
+    package let isLocal: Bool
     private var out = WireWriter(capacity: 256 << 10)
     private var frames = FrameBuffer(maxBody: WireProtocol.maxReplyBody, initialCapacity: 256 << 10)
     private var nextRequestID: UInt64 = 1
     /// Set when the connection failed; every later request fails with it.
     private(set) var failure: String?
     /// Told when pipelined requests start waiting in the buffer.
-    var onBuffered: (() -> Void)?
+    package var onBuffered: (() -> Void)?
 
     /// The id of the most recent request (to collect the further frames of its reply).
-    var lastRequestID: UInt64 { nextRequestID &- 1 }
+    package var lastRequestID: UInt64 { nextRequestID &- 1 }
 
     /// Pipelined bytes above this go out at once.
     private static let flushThreshold = 128 << 10
 
-    init(fd: Int32, isLocal: Bool) {
+    package init(fd: Int32, isLocal: Bool) {
         self.fd = fd
         self.isLocal = isLocal
     }
 
     /// Connects to a unix socket path or `HOST:PORT`.
-    static func connect(to endpoint: String) -> Result<Connection, ConnectionError> {
+    package static func connect(to endpoint: String) -> Result<Connection, ConnectionError> {
         if endpoint.contains("/") {
             let fd = tessera_connect_unix(endpoint)
             guard fd >= 0 else { return .failure(ConnectionError("cannot reach the Tessera node at \(endpoint): \(String(cString: strerror(errno)))")) }
@@ -51,7 +51,7 @@ final class Connection {
 
     /// Queues a request that gets no reply.
     @inline(__always)
-    func post<M: WireMessage>(_ message: M) {
+    package func post<M: WireMessage>(_ message: M) {
         let wasEmpty = out.count == 0
         out.frame(message, requestID: takeID())
         queued(wasEmpty)
@@ -67,25 +67,25 @@ final class Connection {
     }
 
     /// Whether pipelined requests wait in the buffer.
-    var hasBuffered: Bool { out.count > 0 }
+    package var hasBuffered: Bool { out.count > 0 }
 
     /// Queues a request whose body `body` writes (fixed fields plus a small trailing payload).
     @inline(__always)
-    func post(_ opcode: Opcode, body: (inout WireWriter) -> Void) {
+    package func post(_ opcode: Opcode, body: (inout WireWriter) -> Void) {
         let wasEmpty = out.count == 0
         out.frame(opcode, requestID: takeID(), body: body)
         queued(wasEmpty)
     }
 
     /// Sends a request with a large trailing payload straight from the caller's memory (pipelined).
-    func post<M: WireMessage>(_ message: M, payload: UnsafeRawBufferPointer) -> Bool {
+    package func post<M: WireMessage>(_ message: M, payload: UnsafeRawBufferPointer) -> Bool {
         appendHeader(message, payloadCount: payload.count, flags: [])
         return flush() && writeAll(payload)
     }
 
     /// Writes every queued request now.
     @discardableResult
-    func flush() -> Bool {
+    package func flush() -> Bool {
         guard out.count > 0 else { return failure == nil }
         let ok = out.bytes.withUnsafeBytes { writeAll($0) }
         out.reset()
@@ -96,7 +96,7 @@ final class Connection {
 
     /// Sends a request (with queued pipelined ones ahead of it) and waits for its reply; `read` decodes the
     /// reply's fields. A payload is sent from the caller's memory; a descriptor travels as SCM_RIGHTS.
-    func call<M: WireMessage, T>(
+    package func call<M: WireMessage, T>(
         _ message: M, payload: UnsafeRawBufferPointer? = nil, passing descriptor: Int32 = -1,
         _ read: (inout WireReader) throws(WireError) -> T
     ) -> Reply<T> {
@@ -119,7 +119,7 @@ final class Connection {
 
     /// Waits for the reply frame(s) of request `id`. For multi-frame replies call ``receiveMore(_:_:)`` while
     /// the returned reply says more follow.
-    func receive<T>(_ id: UInt64, _ read: (inout WireReader) throws(WireError) -> T) -> Reply<T> {
+    package func receive<T>(_ id: UInt64, _ read: (inout WireReader) throws(WireError) -> T) -> Reply<T> {
         while true {
             do throws(WireError) {
                 if let (header, body) = try frames.nextFrame() {
@@ -202,14 +202,14 @@ final class Connection {
 }
 
 /// The outcome of a synchronous request.
-enum Reply<T> {
+package enum Reply<T> {
     /// The node answered: its status header and, when the status is ok, the decoded fields.
     case done(ReplyHeader, T?, more: Bool)
     /// No answer: the connection failed.
     case failed(String)
 }
 
-struct ConnectionError: Error {
-    var message: String
-    init(_ m: String) { message = m }
+package struct ConnectionError: Error {
+    package var message: String
+    package init(_ m: String) { message = m }
 }

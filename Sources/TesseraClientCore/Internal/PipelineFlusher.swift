@@ -5,21 +5,21 @@ import Glibc
 /// Sends pipelined requests that would otherwise wait in the buffer: a program that launches kernels and then
 /// computes on the host without calling CUDA still gets its GPU work started within a fraction of a
 /// millisecond. The thread starts with the first pipelined request and sleeps while nothing is pending.
-final class PipelineFlusher: @unchecked Sendable {
+package final class PipelineFlusher: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var pending = false
     private var started = false
     /// Delay before a buffered request is sent by this thread rather than by the program's own next call.
-    static let delayMicroseconds: UInt32 = 100
+    package static let delayMicroseconds: UInt32 = 100
 
-    init() {
+    package init() {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
     }
 
     /// Called (under the runtime lock) when the buffer goes from empty to non-empty.
-    func bufferBecameNonEmpty(flush: @escaping @Sendable () -> Bool) {
+    package func bufferBecameNonEmpty(flush: @escaping @Sendable () -> Bool) {
         pthread_mutex_lock(mutex)
         pending = true
         if !started {
