@@ -40,6 +40,8 @@ let package = Package(
         .library(name: "TesseraCudart12", type: .dynamic, targets: ["CudartABI12"]),
         // Drop-in CUDA driver; `tessera run` exposes it as libcuda.so.1.
         .library(name: "TesseraCuda", type: .dynamic, targets: ["CudaDriverABI"]),
+        // Preloaded by `tessera run` under nvJitLink's soname for simulated GPUs only (see Sources/CJitLinkStandIn).
+        .library(name: "TesseraJitLinkStandIn", type: .dynamic, targets: ["CJitLinkStandIn"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -102,6 +104,8 @@ let package = Package(
                 linkerSettings: cudartLinkerSettings(major: 12)),
         // The driver face's C glue: NVIDIA's private tables, cuGetProcAddress's version table, generated stubs.
         .target(name: "CCudaDriver", exclude: ["cuda-exports.txt", "proc-versions.txt"]),
+        // An empty library under nvJitLink's soname: programs on simulated GPUs link PTX through the driver.
+        .target(name: "CJitLinkStandIn", linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libnvJitLink.so.13"])]),
         // The CUDA driver API (libcuda.so.1) over the client core.
         .target(name: "CudaDriverABI", dependencies: ["TesseraClientCore", "TesseraWire", "CCudaDriver"],
                 exclude: ["exports.map"], swiftSettings: strict, linkerSettings: cudaDriverLinkerSettings()),
@@ -167,7 +171,7 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "TesseraSim", "TesseraNode", "TesseraNodeAgent", "TesseraPlacement", "TesseraPoolAPI", "TesseraController", "TesseraKubernetes",
+                "TesseraSim", "TesseraNode", "TesseraClientCore", "TesseraNodeAgent", "TesseraPlacement", "TesseraPoolAPI", "TesseraController", "TesseraKubernetes",
                 "TesseraDevicePlugin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -248,7 +248,8 @@ public final class Node: Service, Sendable {
         let gpus = backend.gpus.map { g in
             let c = capacity.first { $0.index == g.index }
             return GPUStatus(index: g.index, name: g.name, totalMemory: g.totalMemory, usedMemory: backend.memoryUsed(gpu: g.index),
-                             grantedMemory: c?.grantedMemory ?? 0, grantedComputePercent: c?.grantedComputePercent ?? 0)
+                             grantedMemory: c?.grantedMemory ?? 0, grantedComputePercent: c?.grantedComputePercent ?? 0,
+                             simulated: g.simulated)
         }
         // Sessions that hold vGPUs (a session whose vGPUs are all on other nodes holds none here but is reported).
         let admitted = sessions.filter { $0.shared.withLock { $0.admitted } }

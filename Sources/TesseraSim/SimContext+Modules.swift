@@ -22,10 +22,9 @@ extension SimContext {
 
     /// Parses, checks and links PTX text into this context: allocates and initializes its module-scope variables.
     public func loadModule(ptx: String) throws(SimError) -> SimModule {
+        // PTX of any target is accepted: the simulator interprets the portable ISA, and an instruction it does not
+        // implement fails the load by name (newer PTX is what libraries like CuPy's CUB ship).
         let parsed = try PTXParser.parse(ptx)
-        guard parsed.target <= device.properties.smVersion else {
-            throw SimError(.noKernelImage, "PTX targets sm_\(parsed.target), device is sm_\(device.properties.smVersion)")
-        }
         // Module-scope global and constant variables become allocations of this context.
         var variables: [String: ModuleVariable] = [:]
         var created: [UInt64] = []

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TesseraClientCore
 import TesseraWire
 #if canImport(Glibc)
 import Glibc
@@ -59,6 +60,7 @@ struct RunCommand: ParsableCommand {
         if let computeMode { setenv(VirtualGPUEnvironment.computeMode, computeMode.lowercased(), 1) }
         let existing = getenv("LD_LIBRARY_PATH").map { String(cString: $0) }
         setenv("LD_LIBRARY_PATH", existing.map { "\(libraries):\($0)" } ?? libraries, 1)
+        configurePTXClientsIfSimulated(libraries: libraries)
 
         // Become the program: its exit status and signals are ours. `run()` executes on a concurrency worker
         // thread, which blocks asynchronous signals; exec keeps the calling thread's mask, so without this the
@@ -73,6 +75,21 @@ struct RunCommand: ParsableCommand {
         let message = "tessera run: cannot run \(program): \(String(cString: strerror(errno)))\n"
         _ = message.withCString { write(2, $0, strlen($0)) }
         throw ExitCode(code)
+    }
+}
+
+extension RunCommand {
+    /// Asks the node (one status question, no session) whether its GPUs are simulated; if every one is, the
+    /// program's frameworks are told to hand the device PTX (`VirtualGPUEnvironment.ptxClientSettings`). Decided
+    /// from the node's answer only: an unreachable node, a node with no GPUs of its own, or one that does not
+    /// say changes nothing.
+    private func configurePTXClientsIfSimulated(libraries: String) {
+        let target = getenv(VirtualGPUEnvironment.endpoint).map { String(cString: $0) } ?? VirtualGPUEnvironment.defaultEndpoint
+        guard let status = NodeProbe.status(of: target), !status.gpus.isEmpty,
+              status.gpus.allSatisfy({ $0.simulated == true }) else { return }
+        let current = { (name: String) in getenv(name).map { String(cString: $0) } }
+        let settings = VirtualGPUEnvironment.ptxClientSettings(jitLinkStandIn: "\(libraries)/ptx-only/\(RuntimeLibraries.jitLinkSoname)", current: current)
+        for (name, value) in settings { setenv(name, value, 1) }
     }
 }
 
@@ -95,8 +112,13 @@ enum RuntimeLibraries {
             throw RunError("Tessera's CUDA library \(library) is missing next to \(exe); build it with `swift build`", status: 1)
         }
         // The links live beside the libraries (created once); a read-only install falls back to a per-user cache.
+        // The nvJitLink stand-in sits in a folder of its own: it is preloaded for simulated GPUs only, never
+        // found through the library path.
         for links in ["\(dir)/cudart", "/tmp/tessera-cudart-\(getuid())"] {
-            if makeLinks(in: links, target: dir) { return links }
+            if makeLinks(in: links, target: dir, links: Self.links),
+               makeLinks(in: "\(links)/ptx-only", target: dir, links: [jitLinkSoname: "libTesseraJitLinkStandIn.so"]) {
+                return links
+            }
         }
         throw RunError("cannot create libcudart links for Tessera's runtime", status: 1)
     }
@@ -110,7 +132,10 @@ enum RuntimeLibraries {
         "libcuda.so.1": "libTesseraCuda.so",
     ]
 
-    private static func makeLinks(in directory: String, target: String) -> Bool {
+    /// The soname of NVIDIA's JIT linker, which Tessera's stand-in takes (see `Sources/CJitLinkStandIn`).
+    static let jitLinkSoname = "libnvJitLink.so.13"
+
+    private static func makeLinks(in directory: String, target: String, links: [String: String]) -> Bool {
         mkdir(directory, 0o755)
         for (soname, file) in links.sorted(by: { $0.key < $1.key }) {
             let link = "\(directory)/\(soname)", library = "\(target)/\(file)"

@@ -8,9 +8,12 @@ public struct PhysicalGPU: Sendable, Hashable {
     public var uuid: [UInt8]
     /// The device's properties as a vGPU reports them, before the slice's memory and share are filled in.
     public var template: VirtualDeviceInfo
+    /// A simulated GPU: it runs kernels from PTX only, never machine code.
+    public var simulated: Bool
 
-    public init(index: Int, name: String, totalMemory: Int, uuid: [UInt8], template: VirtualDeviceInfo) {
+    public init(index: Int, name: String, totalMemory: Int, uuid: [UInt8], template: VirtualDeviceInfo, simulated: Bool = false) {
         self.index = index; self.name = name; self.totalMemory = totalMemory; self.uuid = uuid; self.template = template
+        self.simulated = simulated
     }
 }
 

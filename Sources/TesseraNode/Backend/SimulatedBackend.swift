@@ -21,7 +21,7 @@ public final class SimulatedBackend: DeviceBackend {
             uuid[12] = UInt8(truncatingIfNeeded: i >> 24); uuid[13] = UInt8(truncatingIfNeeded: i >> 16)
             uuid[14] = UInt8(truncatingIfNeeded: i >> 8); uuid[15] = UInt8(truncatingIfNeeded: i)
             gpus.append(PhysicalGPU(index: i, name: p.name, totalMemory: p.totalMemory, uuid: uuid,
-                                    template: Self.describe(p, uuid: uuid, index: i)))
+                                    template: Self.describe(p, uuid: uuid, index: i), simulated: true))
         }
         self.devices = devices
         self.gpus = gpus

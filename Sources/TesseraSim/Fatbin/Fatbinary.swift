@@ -8,7 +8,8 @@ public enum Fatbinary {
     public static let maximumPayloadSize = 1 << 30
 
     /// The PTX text best suited to a device of compute capability `smVersion` (e.g. 90): the highest PTX
-    /// architecture not above it (arch-specific PTX only on its exact SM). Decompresses only that entry.
+    /// architecture not above it (arch-specific PTX only on its exact SM), else the lowest generic PTX above it.
+    /// Decompresses only that entry.
     /// - Throws: `.invalidImage` for malformed or truncated input, `.noKernelImage` when no PTX fits,
     ///   `.notSupported` for an unknown compression flag or container version.
     public static func ptx(fromContainer bytes: UnsafeRawBufferPointer, smVersion: Int) throws(SimError) -> String {
@@ -16,7 +17,12 @@ public enum Fatbinary {
             throw SimError(.invalidImage, "this is a fatbinary wrapper (magic 0x466243b1), not a container; resolve it with Fatbinary.container(fromWrapper:)")
         }
         let parsed = try FatbinaryContainer.parse(bytes)
-        guard let best = FatbinaryContainer.bestPTXEntry(in: parsed.entries, forSM: smVersion) else {
+        // A simulated GPU interprets the portable PTX ISA, so generic PTX for a newer architecture is a usable
+        // last resort (libraries such as CuPy's CUB ship only their newest PTX): the lowest such entry is
+        // taken, and an instruction the simulator does not implement fails the load by name.
+        let newer = parsed.entries.filter { $0.kind == .ptx && $0.arch > smVersion && !$0.flags.contains(.archSpecific) && !$0.flags.contains(.familySpecific) }
+            .min { ($0.arch, $0.index) < ($1.arch, $1.index) }
+        guard let best = FatbinaryContainer.bestPTXEntry(in: parsed.entries, forSM: smVersion) ?? newer else {
             let held = parsed.entries.isEmpty ? "no entries" : parsed.entries.map(\.description).joined(separator: ", ")
             throw SimError(.noKernelImage, "fatbinary has no PTX for sm_\(smVersion) (it holds \(held))")
         }

@@ -17,11 +17,19 @@ public struct GPUStatus: Sendable, Hashable {
     /// Memory promised to vGPUs placed on this GPU.
     public var grantedMemory: Int
     public var grantedComputePercent: Int
+    /// A simulated GPU, which runs kernels from their PTX only (no machine code): clients that compile for the
+    /// device (CuPy, Numba) must hand it PTX. Nil when the node did not say (a node before this field).
+    public var simulated: Bool?
 
-    public init(index: Int, name: String, totalMemory: Int, usedMemory: Int, grantedMemory: Int, grantedComputePercent: Int) {
+    public init(index: Int, name: String, totalMemory: Int, usedMemory: Int, grantedMemory: Int, grantedComputePercent: Int,
+                simulated: Bool? = nil) {
         self.index = index; self.name = name; self.totalMemory = totalMemory; self.usedMemory = usedMemory
-        self.grantedMemory = grantedMemory; self.grantedComputePercent = grantedComputePercent
+        self.grantedMemory = grantedMemory; self.grantedComputePercent = grantedComputePercent; self.simulated = simulated
     }
+}
+
+extension GPUStatus {
+    static let simulatedFlag: UInt8 = 1
 }
 
 /// One vGPU of a session.
@@ -84,6 +92,9 @@ public struct NodeStatusReply: Sendable, Hashable {
                 w.u8(v.computeMode.rawValue); w.size(v.utilizationBasisPoints); w.u64(v.busyNanoseconds)
             }
         }
+        // Appended after the first release's fields, so older readers stop before it: one flags byte per GPU.
+        w.u32(UInt32(gpus.count))
+        for g in gpus { w.u8(g.simulated == true ? GPUStatus.simulatedFlag : 0) }
     }
 
     public init(from r: inout WireReader) throws(WireError) {
@@ -113,5 +124,9 @@ public struct NodeStatusReply: Sendable, Hashable {
             }
             sessions.append(SessionStatus(id: id, programName: name, pid: pid, uid: uid, gid: gid, peer: peer, virtualGPUs: v))
         }
+        guard r.remainingCount > 0 else { return }
+        let flagged = Int(try r.u32())
+        guard flagged == g else { throw WireError(.malformed, "GPU flags for \(flagged) GPUs, \(g) listed") }
+        for i in 0..<g { gpus[i].simulated = try r.u8() & GPUStatus.simulatedFlag != 0 }
     }
 }
