@@ -100,8 +100,12 @@ extension SimContext {
         try enqueue(on: stream, onDevice: true) { [self] () throws(SimError) in
             let start = DispatchTime.now().uptimeNanoseconds
             var executed = 0
-            defer { recordKernel(nanoseconds: DispatchTime.now().uptimeNanoseconds - start, instructions: executed) }
-            executed = try device.engine.execute(launch, memory: addressMap, context: self)
+            let output = DeviceOutput(capacity: state.withLock { $0.printfFifoSize - $0.printfPending.count })
+            defer {
+                collect(output)
+                recordKernel(nanoseconds: DispatchTime.now().uptimeNanoseconds - start, instructions: executed)
+            }
+            executed = try device.engine.execute(launch, memory: addressMap, context: self, output: output)
         }
     }
 }

@@ -255,6 +255,31 @@ extension BlockExecutor {
             P[Int(ins.d)] = (P[Int(ins.d)] & ~m) | (r & m)
         case .fadd, .fsub, .fmul, .ffma, .fdiv, .fmin, .fmax, .fabs, .fneg, .fsqrt, .frsqrt, .frcp, .fex2, .flg2, .fsin, .fcos, .ftanh, .copysign:
             floatOp(ins, m, d, a, b, c)
+        case .half:
+            halfOp(ins, m, d, a, b, c)
+        case .cvtHalf:
+            halfConvert(ins, m, d, a, b)
+        case .hsetp, .hset:
+            halfCompare(ins, m, R, P)
+        case .set:
+            // set.CmpOp.dtype.stype: all ones (integer) or 1.0f (f32) where the comparison holds.
+            let one: UInt64 = ins.type == .f32 ? UInt64(Float(1).bitPattern) : extend(.max, ins.type)
+            var cp: UInt32 = .max
+            if ins.e > 0 {
+                cp = P[Int(ins.c)]
+                if ins.flags & InstFlags.negateC != 0 { cp = ~cp }
+            }
+            forLanes(m) { l in
+                var t = compare(a[l], b[l], ins.type2, ins.mode)
+                let q = (cp >> l) & 1 != 0
+                switch ins.e {
+                case 1: t = t && q
+                case 2: t = t || q
+                case 3: t = t != q
+                default: break
+                }
+                d[l] = t ? one : 0
+            }
         case .testp:
             var r: UInt32 = 0
             forLanes(m) { l in
@@ -358,10 +383,6 @@ extension BlockExecutor {
                 let v = a[l]
                 for i in 0..<n { R[Int(vs[Int(ins.e) + i]) &<< 5 + l] = (v >> (UInt64(i) * width)) & mask }
             }
-        case .movSpecialClock:
-            let now = DispatchTime.now().uptimeNanoseconds
-            let v = ins.mode == 1 ? now : UInt64(Double(now) * clockScale)
-            forLanes(m) { d[$0] = ins.type.bytes == 8 ? v : v & 0xFFFF_FFFF }
         case .ld:
             load(ins, m, R, w)
         case .st:
@@ -417,7 +438,7 @@ extension BlockExecutor {
             }
             let r = u64(acc ?? 0)
             forLanes(m) { d[$0] = r }
-        case .bra, .exit, .bar, .barRed, .trap, .nop, .set:
+        case .bra, .exit, .bar, .barRed, .trap, .nop, .movSpecialClock, .printf, .assertFail:
             break
         }
     }

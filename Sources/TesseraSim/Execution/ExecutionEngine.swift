@@ -22,14 +22,28 @@ final class ExecutionEngine: Sendable {
 
     static var defaultWorkerCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
-    init(workers: Int) { self.workers = max(1, workers) }
+    /// The device clock (kHz) that `%clock`/`%globaltimer` advance at.
+    let clockRateKHz: UInt64
+    /// Wall-clock nanoseconds when the device was created: the origin of `%globaltimer`.
+    let timerEpochNanoseconds: UInt64
+    /// The latest SM clock any executor has reached; executors start from it so clocks stay monotonic
+    /// across launches whichever executor runs a block.
+    private let clockFloor = Atomic<UInt64>(0)
+
+    init(workers: Int, clockRateKHz: Int = 1_755_000) {
+        self.workers = max(1, workers)
+        self.clockRateKHz = UInt64(max(1, clockRateKHz))
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        timerEpochNanoseconds = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
 
     /// Executes a launch to completion, or until a fault or cancellation. Throws the first fault.
     /// - Returns: the number of warp-instructions executed.
     @discardableResult
-    func execute(_ launch: KernelLaunch, memory: AddressMap, context: SimContext) throws(SimError) -> Int {
+    func execute(_ launch: KernelLaunch, memory: AddressMap, context: SimContext, output: DeviceOutput? = nil) throws(SimError) -> Int {
         let blocks = launch.grid.count
-        let shared = LaunchState(context: context)
+        let shared = LaunchState(context: context, output: output)
         let threads = min(workers, blocks)
         let body: @Sendable (Int) -> Void = { [self] _ in
             let box = takeExecutor()
@@ -39,6 +53,10 @@ final class ExecutionEngine: Sendable {
                 returnExecutor(box)
             }
             box.executor.prepare(launch: launch, memory: memory)
+            box.executor.clockRateKHz = clockRateKHz
+            box.executor.timerEpochNanoseconds = timerEpochNanoseconds
+            box.executor.blockStartCycles = max(box.executor.blockStartCycles, clockFloor.load(ordering: .relaxed))
+            defer { clockFloor.max(box.executor.blockStartCycles, ordering: .relaxed) }
             while !shared.abort.load(ordering: .relaxed) {
                 let index = shared.nextBlock.add(1, ordering: .relaxed).oldValue
                 if index >= blocks { break }
@@ -78,8 +96,13 @@ final class LaunchState: Sendable {
     let abort = Atomic<Bool>(false)
     let instructions = Atomic<Int>(0)
     let error = Mutex<SimError?>(nil)
+    /// Where the launch's printf and assert output goes.
+    let output: DeviceOutput?
 
-    init(context: SimContext) { self.context = context }
+    init(context: SimContext, output: DeviceOutput? = nil) {
+        self.context = context
+        self.output = output
+    }
 
     /// Whether running warps should stop: a fault elsewhere in the launch, or the context being destroyed.
     @inline(__always)

@@ -244,6 +244,7 @@ private struct Emitter {
                 }
             }
             if let sr = SpecialRegister(name) { return special(sr) }
+            if name == "WARP_SZ" { return constant(32) }  // PTX's predefined warp-size constant
             if name == "%clock" || name == "%clock64" || name == "%globaltimer" || name == "%clock_hi" || name == "%globaltimer_lo" {
                 throw unsupported(ins, "\(name) is only readable by mov")
             }
@@ -257,6 +258,8 @@ private struct Emitter {
             case (.f64, 32): return constant(Double(Float(bitPattern: UInt32(bits))).bitPattern)
             case (.f16, 32): return constant(UInt64(Float16(Float(bitPattern: UInt32(bits))).bitPattern))
             case (.f16, 64): return constant(UInt64(Float16(Double(bitPattern: bits)).bitPattern))
+            case (.bf16, 32): return constant(UInt64(HalfFormat.bf16.encode(Double(Float(bitPattern: UInt32(bits))))))
+            case (.bf16, 64): return constant(UInt64(HalfFormat.bf16.encode(Double(bitPattern: bits))))
             default: return constant(bits)
             }
         default:
@@ -423,7 +426,7 @@ private struct Emitter {
             } else if case .register(let name) = ops[1], ["%clock", "%clock64", "%clock_hi", "%globaltimer", "%globaltimer_lo", "%globaltimer_hi"].contains(name) {
                 inst.op = .movSpecialClock
                 inst.d = try destination(ops[0], ins)
-                inst.mode = name.hasPrefix("%globaltimer") ? 1 : 0
+                inst.mode = ["%clock": 0, "%clock64": 1, "%clock_hi": 2, "%globaltimer": 3, "%globaltimer_lo": 4, "%globaltimer_hi": 5][name]!
             } else {
                 inst.op = .mov
                 inst.d = try destination(ops[0], ins)
@@ -487,10 +490,21 @@ private struct Emitter {
             inst.op = .cvt
             inst.type = types[0]
             inst.type2 = types[1]
-            if types[0] == .f16x2 || types[0] == .bf16x2 || types[1] == .f16x2 || types[0] == .b128 { throw unsupported(ins) }
-            if mods.contains(where: { ["e4m3x2", "e5m2x2", "tf32", "e2m1x2", "e3m2x2", "e2m3x2", "ue8m0x2", "relu"].contains($0) }) { throw unsupported(ins) }
+            if types[1] == .f16x2 || types[1] == .bf16x2 || types[0] == .b128 { throw unsupported(ins) }
+            if mods.contains(where: { ["e4m3x2", "e5m2x2", "tf32", "e2m1x2", "e3m2x2", "e2m3x2", "ue8m0x2", "satfinite"].contains($0) }) { throw unsupported(ins) }
+            if has("relu") { inst.flags |= InstFlags.relu }
             inst.d = try destination(ops[0], ins)
             inst.a = try source(ops[1], ins, type: types[1])
+            if types[0].isHalfPrecision || types[1].isHalfPrecision {
+                inst.op = .cvtHalf
+                if types[0] == .f16x2 || types[0] == .bf16x2 {
+                    // cvt.rn.f16x2.f32 d, a, b: a goes to the upper half.
+                    try need(3)
+                    inst.b = try source(ops[2], ins, type: types[1])
+                }
+            } else if inst.flags & InstFlags.relu != 0 {
+                throw unsupported(ins)
+            }
         case "add", "sub", "mul", "mad", "fma", "div", "rem", "min", "max", "abs", "neg", "sad", "mul24", "mad24", "addc", "subc", "madc":
             try emitArithmetic(ins, &inst)
         case "and", "or", "xor", "not", "cnot":
@@ -579,6 +593,15 @@ private struct Emitter {
             inst.c = try source(ops[3], ins, type: .b32)
         case "sqrt", "rsqrt", "rcp", "ex2", "lg2", "sin", "cos", "tanh":
             try need(2)
+            if type.isHalfPrecision {
+                // PTX defines ex2 and tanh (approx) on the half types.
+                guard ins.opcode == "ex2" || ins.opcode == "tanh" else { throw unsupported(ins) }
+                inst.op = .half
+                inst.imm = Int64((ins.opcode == "ex2" ? HalfOp.ex2 : HalfOp.tanh).rawValue)
+                inst.d = try destination(ops[0], ins)
+                inst.a = try source(ops[1], ins, type: type)
+                break
+            }
             guard type == .f32 || type == .f64 else { throw unsupported(ins) }
             inst.op = ["sqrt": .fsqrt, "rsqrt": .frsqrt, "rcp": .frcp, "ex2": .fex2, "lg2": .flg2, "sin": .fsin, "cos": .fcos, "tanh": .ftanh][ins.opcode]!
             inst.d = try destination(ops[0], ins)
@@ -762,7 +785,6 @@ private struct Emitter {
         let ops = ins.operands
         let type = inst.type
         func has(_ m: String) -> Bool { mods.contains(m) }
-        if type == .f16x2 || type == .bf16x2 || type == .bf16 { throw unsupported(ins) }
         let arity: Int
         switch ins.opcode {
         case "abs", "neg": arity = 1
@@ -770,7 +792,25 @@ private struct Emitter {
         default: arity = 2
         }
         guard ops.count == arity + 1 else { throw fail(ins.line, "\(ins.text) needs \(arity + 1) operands") }
-        if type.isFloat {
+        if type.isHalfPrecision {
+            let op: HalfOp
+            switch ins.opcode {
+            case "add": op = .add
+            case "sub": op = .sub
+            case "mul": op = .mul
+            case "fma", "mad": op = .fma
+            case "min": op = .min
+            case "max": op = .max
+            case "abs": op = .abs
+            case "neg": op = .neg
+            default: throw unsupported(ins)
+            }
+            inst.op = .half
+            inst.imm = Int64(op.rawValue)
+            if has("relu") { inst.flags |= InstFlags.relu }
+            if has("NaN") { inst.flags |= InstFlags.propagateNaN }
+            if has("xorsign") { inst.flags |= InstFlags.xorSign }
+        } else if type.isFloat {
             switch ins.opcode {
             case "add": inst.op = .fadd
             case "sub": inst.op = .fsub
@@ -835,12 +875,14 @@ private struct Emitter {
         inst.mode = cmp.rawValue
         inst.type2 = types.last ?? .s32
         inst.type = types.first ?? .u32
-        if inst.type2 == .f16x2 || inst.type2 == .bf16x2 || inst.type2 == .bf16 { throw unsupported(ins) }
+        let halfSource = inst.type2.isHalfPrecision
+        if halfSource { inst.op = inst.op == .setp ? .hsetp : .hset }
         // Optional boolean combination with a third predicate: setp.cmp.bop.
         var bop: UInt8 = 0
         if mods.contains("and") { bop = 1 } else if mods.contains("or") { bop = 2 } else if mods.contains("xor") { bop = 3 }
-        if inst.op == .set { throw unsupported(ins) }
-        if case .pair(let p, let q) = ops[0] {
+        if inst.op == .set || inst.op == .hset {
+            inst.d = try destination(ops[0], ins)
+        } else if case .pair(let p, let q) = ops[0] {
             inst.d = try predicate(p, ins).0
             inst.d2 = try predicate(q, ins).0
         } else {
@@ -860,7 +902,6 @@ private struct Emitter {
     /// Inlines a `.func` call: the callee's parameters and return values share local-memory slots with the
     /// caller's call-site `.param` variables; its registers and labels are renamed per call site.
     mutating func emitCall(_ ins: ParsedInstruction, _ guardInst: Inst) throws(SimError) {
-        if guardInst.guardPredicate >= 0 { throw unsupported(ins, "predicated calls") }
         var returns: [Operand] = []
         var callee: String?
         var args: [Operand] = []
@@ -877,9 +918,31 @@ private struct Emitter {
             }
         }
         guard let name = callee else { throw fail(ins.line, "call without a target") }
-        if name == "vprintf" {
-            throw unsupported(ins, "device-side printf")
+        if name == "vprintf" || name == "__assertfail" {
+            // Calls the driver implements: the executor reads the call-site .param slots directly.
+            var offsets: [Int32] = []
+            for a in args {
+                guard case .symbol(let n) = a, case .localParam(let off)? = lookup(n) else {
+                    throw unsupported(ins, "\(name) arguments that are not .param variables")
+                }
+                offsets.append(Int32(off))
+            }
+            guard offsets.count == (name == "vprintf" ? 2 : 5) else { throw fail(ins.line, "\(name) called with \(offsets.count) arguments") }
+            var inst = guardInst
+            inst.op = name == "vprintf" ? .printf : .assertFail
+            inst.e = Int32(vectorSlots.count)
+            vectorSlots += offsets
+            if name == "vprintf" {
+                if let r = returns.first, case .symbol(let n) = r, case .localParam(let off)? = lookup(n) {
+                    vectorSlots.append(Int32(off))
+                } else {
+                    vectorSlots.append(-1)
+                }
+            }
+            code.append(inst)
+            return
         }
+        if guardInst.guardPredicate >= 0 { throw unsupported(ins, "predicated calls") }
         guard let f = builder.module.function(named: name) else {
             throw unsupported(ins, "call to external function \(name)")
         }
