@@ -35,6 +35,7 @@ public final class SimContext: Sendable {
         var assertPending: [UInt8] = []
         var printfFifoSize = 1 << 20
         var stackSize = 1024
+        var gridWorkspace: UInt64?
     }
     let state = Mutex(State())
     /// Set when the context is being torn down; running kernels check it and stop early.

@@ -30,6 +30,9 @@ public struct SimError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidHandle = Code("invalidHandle")
         /// A kernel's device-side `assert` failed (cudaErrorAssert, 710). Sticky.
         public static let assertFailed = Code("assertFailed")
+        /// A cooperative launch has more blocks than the device can keep resident at once
+        /// (cudaErrorCooperativeLaunchTooLarge, 720).
+        public static let cooperativeLaunchTooLarge = Code("cooperativeLaunchTooLarge")
         /// Work not yet complete (cudaErrorNotReady); returned by queries, never sticky.
         public static let notReady = Code("notReady")
     }

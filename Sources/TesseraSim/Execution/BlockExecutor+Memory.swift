@@ -129,6 +129,22 @@ extension BlockExecutor {
         let count = Int(ins.count)
         let base = ins.a >= 0 ? R + Int(ins.a) &<< 5 : nil
         let imm = UInt64(bitPattern: ins.imm)
+        // Kernel parameters at a fixed offset (most ld.param): one read for the whole warp.
+        if space == .param && base == nil && imm &+ UInt64(size * count) <= UInt64(paramsSize) && imm < UInt64(paramsSize) {
+            if count == 1 {
+                let d = R + Int(ins.d) &<< 5
+                let v = readValue(params + Int(imm), t)
+                forLanes(m) { d[$0] = v }
+            } else {
+                let vs = program!.vectorSlots
+                for i in 0..<count {
+                    let d = R + Int(vs[Int(ins.e) + i]) &<< 5
+                    let v = readValue(params + Int(imm) + i * size, t)
+                    forLanes(m) { d[$0] = v }
+                }
+            }
+            return
+        }
         if count == 1 {
             let d = R + Int(ins.d) &<< 5
             if let region = uniformRegion(space, base, imm, m, size) {

@@ -70,7 +70,7 @@ final class BlockExecutor {
     /// Reserved shared memory per block (`cudaDevAttrReservedSharedMemoryPerBlock` on sm_80 and later).
     static let reservedSharedBytes = 1024
     /// Warp-instructions a warp runs before a backward branch hands the turn to the next warp.
-    static let spinSlice = 1 << 16
+    var spinSlice = 1 << 16
 
     // The last global allocation an access hit; most accesses of a warp fall in the same one.
     var cacheBase: UInt64 = 1
@@ -214,6 +214,9 @@ final class BlockExecutor {
                     case .reservedSmemBegin, .reservedSmemOffset0, .reservedSmemOffset1: v = UInt64(reservedSharedOffset)
                     case .reservedSmemEnd: v = UInt64(reservedSharedOffset + BlockExecutor.reservedSharedBytes)
                     case .reservedSmemCap: v = UInt64(BlockExecutor.reservedSharedBytes)
+                    case .envreg1: v = launch.gridWorkspace >> 32
+                    case .envreg2: v = launch.gridWorkspace & 0xFFFF_FFFF
+                    case .envregOther: v = 0
                     case .ctaidX, .ctaidY, .ctaidZ, .smid: v = 0  // per block
                     }
                     d[l] = v
@@ -413,7 +416,7 @@ final class BlockExecutor {
                 if m == s.active {
                     if target <= s.pc {
                         if abort.shouldStop { s.status = .done; return }
-                        if executed >= BlockExecutor.spinSlice {
+                        if executed >= spinSlice {
                             // A long-running loop gives the other warps a turn (it may wait on them).
                             s.pc = target
                             if s.waiting != 0 {

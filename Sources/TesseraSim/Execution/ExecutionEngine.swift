@@ -11,6 +11,10 @@ struct KernelLaunch: Sendable {
     var block: Dim3
     var dynamicSharedBytes: Int
     var parameters: [UInt8]
+    /// Cooperative launches: every block is resident at once, and this is the device address of the grid
+    /// workspace (`{wsSize, barrier}`) that cooperative groups' grid sync uses; 0 otherwise.
+    var cooperative = false
+    var gridWorkspace: UInt64 = 0
 }
 
 /// Runs kernel launches: blocks are distributed over worker threads, each block's warps are interpreted
@@ -70,13 +74,54 @@ final class ExecutionEngine: Sendable {
                 }
             }
         }
-        if threads <= 1 {
+        if launch.cooperative {
+            runCooperative(launch, memory: memory, shared: shared, threads: threads)
+        } else if threads <= 1 {
             body(0)
         } else {
             DispatchQueue.concurrentPerform(iterations: threads, execute: body)
         }
         if let error = shared.error.withLock({ $0 }) { throw error }
         return shared.instructions.load(ordering: .relaxed)
+    }
+
+    /// A cooperative launch: all blocks are resident together (one executor each), and each worker thread
+    /// interleaves its blocks, switching whenever a block's warps spin, so grid-wide barriers complete.
+    private func runCooperative(_ launch: KernelLaunch, memory: AddressMap, shared: LaunchState, threads: Int) {
+        let blocks = launch.grid.count
+        let boxes = (0..<blocks).map { _ in takeExecutor() }
+        let floor = clockFloor.load(ordering: .relaxed)
+        for (i, box) in boxes.enumerated() {
+            box.executor.prepare(launch: launch, memory: memory)
+            box.executor.clockRateKHz = clockRateKHz
+            box.executor.timerEpochNanoseconds = timerEpochNanoseconds
+            box.executor.blockStartCycles = max(box.executor.blockStartCycles, floor)
+            box.executor.spinSlice = 1 << 10
+            if let error = box.executor.beginBlock(linear: i) { shared.fail(error) }
+        }
+        let work: @Sendable (Int) -> Void = { t in
+            var mine = Array(stride(from: t, to: blocks, by: threads))
+            while !mine.isEmpty && !shared.abort.load(ordering: .relaxed) {
+                var next: [Int] = []
+                for i in mine {
+                    switch boxes[i].executor.resume(abort: shared, yieldOnSpin: true) {
+                    case .done: break
+                    case .yielded: next.append(i)
+                    case .fault(let e): shared.fail(e)
+                    }
+                    if shared.shouldStop { return }
+                }
+                mine = next
+            }
+        }
+        if threads <= 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: work) }
+        for box in boxes {
+            shared.instructions.add(box.executor.instructionCount, ordering: .relaxed)
+            box.executor.instructionCount = 0
+            box.executor.spinSlice = 1 << 16
+            clockFloor.max(box.executor.blockStartCycles, ordering: .relaxed)
+            returnExecutor(box)
+        }
     }
 
     private func takeExecutor() -> BlockExecutorBox {

@@ -186,6 +186,8 @@ enum SpecialRegister: UInt8, CaseIterable {
     case laneid, warpid, nwarpid, smid, nsmid, gridid
     case lanemaskEq, lanemaskLt, lanemaskLe, lanemaskGt, lanemaskGe
     case dynamicSmemSize, totalSmemSize
+    /// Driver environment registers: %envreg1:%envreg2 hold the grid workspace of a cooperative launch.
+    case envreg1, envreg2, envregOther
     /// The block's reserved shared-memory window (cooperative groups keep their multi-warp scratch there).
     case reservedSmemBegin, reservedSmemEnd, reservedSmemCap, reservedSmemOffset0, reservedSmemOffset1
 
@@ -223,6 +225,9 @@ enum SpecialRegister: UInt8, CaseIterable {
         case "%lanemask_ge": self = .lanemaskGe
         case "%dynamic_smem_size": self = .dynamicSmemSize
         case "%total_smem_size": self = .totalSmemSize
+        case "%envreg1": self = .envreg1
+        case "%envreg2": self = .envreg2
+        case _ where name.hasPrefix("%envreg") && Int(name.dropFirst(7)).map({ (0...31).contains($0) }) == true: self = .envregOther
         case "%reserved_smem_offset_begin": self = .reservedSmemBegin
         case "%reserved_smem_offset_end": self = .reservedSmemEnd
         case "%reserved_smem_offset_cap": self = .reservedSmemCap
