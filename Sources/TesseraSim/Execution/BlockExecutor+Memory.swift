@@ -83,6 +83,37 @@ extension BlockExecutor {
     /// for them, so each lane's host pointer is that plus its address. Nil means: take the per-lane path.
     @inline(__always)
     func uniformRegion(_ space: MemorySpace, _ base: Lanes?, _ imm: UInt64, _ m: UInt32, _ size: Int) -> UnsafeMutableRawPointer? {
+        // Common case first: every lane inside the allocation the last access hit (or inside shared memory).
+        // Offsets are checked with subtractions and ORs only, which vectorize without 64-bit compares:
+        // `span - offset` or `offset` has its top bit set exactly when the offset is out of [0, span].
+        if let base {
+            let isShared = space == .shared
+            if isShared || ((space == .global || space == .generic) && cacheEnd > cacheBase) {
+                let origin = isShared ? 0 : cacheBase
+                let limit = isShared ? UInt64(sharedSize) : cacheEnd &- cacheBase
+                if limit >= UInt64(size) {
+                    let span = limit &- UInt64(size)
+                    let start = imm &- origin
+                    var outside: UInt64 = 0, offsets: UInt64 = 0
+                    if m == .max {
+                        for l in 0..<32 {
+                            let off = base[l] &+ start
+                            outside |= (span &- off) | off
+                            offsets |= off
+                        }
+                    } else {
+                        forLanes(m) { l in
+                            let off = base[l] &+ start
+                            outside |= (span &- off) | off
+                            offsets |= off
+                        }
+                    }
+                    if outside >> 63 == 0 && offsets & UInt64(size - 1) == 0 {
+                        return isShared ? self.shared : cacheStorage! - Int(bitPattern: UInt(cacheBase))
+                    }
+                }
+            }
+        }
         var lo = UInt64.max, hi: UInt64 = 0, misaligned: UInt64 = 0
         if let base {
             forLanes(m) { l in
