@@ -152,6 +152,25 @@ extension BlockExecutor {
             forLanes(m) { l in d[l] = extend(~a[l], ins.type) }
         case .cnot:
             forLanes(m) { l in d[l] = extend(a[l], ins.type) == 0 ? 1 : 0 }
+        case .shl where ins.type.bytes == 4:
+            forLanes(m) { l in
+                let k = lo32(b[l])
+                d[l] = k >= 32 ? 0 : u64(lo32(a[l]) &<< k)
+            }
+        case .shl where wide:
+            forLanes(m) { l in
+                let k = UInt64(lo32(b[l]))
+                d[l] = k >= 64 ? 0 : a[l] &<< k
+            }
+        case .shr where ins.type.bytes == 4:
+            if ins.type.isSigned {
+                forLanes(m) { l in d[l] = u64(UInt32(bitPattern: s32(a[l]) &>> Int32(Swift.min(lo32(b[l]), 31)))) }
+            } else {
+                forLanes(m) { l in
+                    let k = lo32(b[l])
+                    d[l] = k >= 32 ? 0 : u64(lo32(a[l]) &>> k)
+                }
+            }
         case .shl:
             let n = UInt64(ins.type.bits)
             forLanes(m) { l in
@@ -337,6 +356,18 @@ extension BlockExecutor {
                 d[l] = nonNegative ? a[l] : b[l]
             }
         case .cvt:
+            // Integer widenings and narrowings dominate address arithmetic: no per-lane dispatch for them.
+            if ins.flags & InstFlags.sat == 0 {
+                switch (ins.type, ins.type2) {
+                case (.u64, .s32), (.s64, .s32), (.b64, .s32), (.s32, .u64), (.s32, .s64), (.s32, .b64), (.s32, .u32), (.s32, .b32), (.s32, .s32):
+                    forLanes(m) { d[$0] = sx(s32(a[$0])) }; return
+                case (.u64, .u32), (.s64, .u32), (.u64, .b32), (.s64, .b32), (.u32, .u64), (.u32, .s64), (.u32, .b64), (.b32, .u64), (.b32, .s64), (.u32, .s32), (.u32, .u32), (.u32, .b32):
+                    forLanes(m) { d[$0] = a[$0] & 0xFFFF_FFFF }; return
+                case (.u64, .u64), (.u64, .s64), (.s64, .u64), (.s64, .s64):
+                    forLanes(m) { d[$0] = a[$0] }; return
+                default: break
+                }
+            }
             forLanes(m) { d[$0] = convert(a[$0], ins) }
         case .cvta:
             let toGeneric = ins.flags == 0

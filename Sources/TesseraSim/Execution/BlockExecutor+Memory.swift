@@ -201,6 +201,14 @@ extension BlockExecutor {
         } else {
             let vs = program!.vectorSlots
             let first = Int(ins.e)
+            if let region = uniformRegion(space, base, imm, m, size * count) {
+                for i in 0..<count {
+                    let d = R + Int(vs[first + i]) &<< 5
+                    let offset = imm &+ UInt64(i * size)
+                    forLanes(m) { l in d[l] = readValue(region.advanced(by: Int(bitPattern: UInt((base?[l] ?? 0) &+ offset))), t) }
+                }
+                return
+            }
             forLanes(m) { l in
                 guard fault == nil else { return }
                 let addr = (base?[l] ?? 0) &+ UInt64(bitPattern: ins.imm)
@@ -237,6 +245,14 @@ extension BlockExecutor {
         } else {
             let vs = program!.vectorSlots
             let first = Int(ins.e)
+            if let region = uniformRegion(space, base, imm, m, size * count) {
+                for i in 0..<count {
+                    let v = R + Int(vs[first + i]) &<< 5
+                    let offset = imm &+ UInt64(i * size)
+                    forLanes(m) { l in writeValue(region.advanced(by: Int(bitPattern: UInt((base?[l] ?? 0) &+ offset))), t, v[l]) }
+                }
+                return
+            }
             forLanes(m) { l in
                 guard fault == nil else { return }
                 let addr = (base?[l] ?? 0) &+ UInt64(bitPattern: ins.imm)
