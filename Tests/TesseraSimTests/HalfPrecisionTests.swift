@@ -111,6 +111,21 @@ import Testing
             #expect(Swift.abs(tanhValue - Foundation_tanh(xv)) <= 2e-3, "tanh of \(xv): \(tanhValue)")
         }
     }
+
+    @Test func halfPrecisionAtomicsAddExactly() throws {
+        let harness = SimHarness()
+        let kernel = try harness.load("half.cu", .ptx(arch: 90)).kernel(named: "half_atomics")
+        let h = try harness.zeros(UInt16.self, count: 2), h2 = try harness.zeros(UInt32.self, count: 1)
+        let b = try harness.zeros(UInt16.self, count: 1), b2 = try harness.zeros(UInt32.self, count: 1)
+        // 96 threads over 3 blocks (blocks run on several host threads at once).
+        try harness.run(kernel, grid: Dim3(3), block: Dim3(32), arg(h), arg(h2), arg(b), arg(b2))
+        #expect(try harness.download(h, count: 2, as: UInt16.self) == [Self.h(24), Self.h(-96)])
+        let pair = try harness.download(h2, count: 1, as: UInt32.self)[0]
+        #expect(pair == UInt32(Self.h(24)) | UInt32(Self.h(48)) << 16)
+        #expect(try harness.download(b, count: 1, as: UInt16.self)[0] == Self.b(24))
+        let bpair = try harness.download(b2, count: 1, as: UInt32.self)[0]
+        #expect(bpair == UInt32(Self.b(24)) | UInt32(Self.b(48)) << 16)
+    }
 }
 
 #if canImport(Glibc)

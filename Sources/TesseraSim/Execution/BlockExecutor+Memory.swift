@@ -278,12 +278,48 @@ extension BlockExecutor {
             let addr = (base?[l] ?? 0) &+ UInt64(bitPattern: ins.imm)
             guard let p = translate(space, addr, size, l, w, write: true, ins) else { return }
             let old: UInt64
-            if size == 8 {
+            if t.isHalfPrecision {
+                old = atomicHalf(p, op, t, b[l])
+            } else if size == 8 {
                 old = atomic64(p.assumingMemoryBound(to: UInt64.self), op, t, b[l], c[l])
             } else {
                 old = UInt64(atomic32(p.assumingMemoryBound(to: UInt32.self), op, t, lo32(b[l]), lo32(c[l])))
             }
             d?[l] = extend(old, t)
+        }
+    }
+
+    /// Half-precision `atom`: a compare-and-swap loop on the aligned 32-bit word holding the value(s),
+    /// each half rounded once to its format.
+    func atomicHalf(_ p: UnsafeMutableRawPointer, _ op: AtomicOp, _ t: ScalarType, _ v: UInt64) -> UInt64 {
+        let format: HalfFormat = t == .f16 || t == .f16x2 ? .f16 : .bf16
+        let address = UInt(bitPattern: p)
+        let word = UnsafeMutablePointer<UInt32>(bitPattern: address & ~3)!
+        let shift = UInt32((address & 2) * 8)
+        let pairs = t == .f16x2 || t == .bf16x2
+        @inline(__always) func apply(_ x: UInt16, _ y: UInt16) -> UInt16 {
+            let a = format.decode(x), b = format.decode(y)
+            switch op {
+            case .min: return a.isNaN ? y : (b.isNaN ? x : (b < a ? y : x))
+            case .max: return a.isNaN ? y : (b.isNaN ? x : (b > a ? y : x))
+            default:
+                let (hi, lo) = twoSum(a, b)
+                return format.encode(hi, tail: lo)
+            }
+        }
+        var old = tsim_atomic_load_u32(word)
+        while true {
+            let new: UInt32
+            if pairs {
+                new = UInt32(apply(UInt16(truncatingIfNeeded: old), UInt16(truncatingIfNeeded: v)))
+                    | UInt32(apply(UInt16(truncatingIfNeeded: old >> 16), UInt16(truncatingIfNeeded: v >> 16))) << 16
+            } else {
+                let current = UInt16(truncatingIfNeeded: old >> shift)
+                new = (old & ~(0xFFFF << shift)) | UInt32(apply(current, UInt16(truncatingIfNeeded: v))) << shift
+            }
+            let seen = tsim_atomic_cas_u32(word, old, new)
+            if seen == old { return pairs ? UInt64(old) : UInt64((old >> shift) & 0xFFFF) }
+            old = seen
         }
     }
 

@@ -84,9 +84,11 @@ extension ProgramEmitter {
         case .atom, .red:
             inst.op = opcode == .atom ? .atom : .red
             guard let op = mods.atomic else { throw unsupported(ins) }
-            if mods.contains(where: { $0.hasPrefix("v") && Int($0.dropFirst()) != nil }) || type == .f16x2 || type == .bf16x2 || type == .f16 || type == .bf16 || type == .b128 {
+            if mods.contains(where: { $0.hasPrefix("v") && Int($0.dropFirst()) != nil }) || type == .b128 {
                 throw unsupported(ins)
             }
+            // Half-precision atomics: add (`.noftz`), min and max, as sm_80/sm_90 define them.
+            if type.isHalfPrecision && !(op == .add || op == .min || op == .max) { throw unsupported(ins) }
             inst.mode = op.rawValue
             var space = mods.space
             var i = 0

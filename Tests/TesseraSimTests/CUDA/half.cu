@@ -60,3 +60,13 @@ extern "C" __global__ void half_ops(const float* in, unsigned short* out, int n)
     o[38] = hb(__float2half_rn(__bfloat162float(bx)));    // bf16 → f32 → f16
     o[39] = bb(__float2bfloat16_rn(__half2float(x)));
 }
+
+// Half-precision atomics (atom.add.noftz on f16, f16x2, bf16 and bf16x2): `threads` threads each add
+// 0.25 (and 0.5 to the upper half of the pair) to counters starting at zero.
+extern "C" __global__ void half_atomics(__half* h, __half2* h2, __nv_bfloat16* b, __nv_bfloat162* b2) {
+    atomicAdd(h, __float2half(0.25f));
+    atomicAdd(h + 1, __float2half(-1.0f));   // the neighbouring half of the same 32-bit word
+    atomicAdd(h2, __floats2half2_rn(0.25f, 0.5f));
+    atomicAdd(b, __float2bfloat16(0.25f));
+    atomicAdd(b2, __floats2bfloat162_rn(0.25f, 0.5f));
+}
