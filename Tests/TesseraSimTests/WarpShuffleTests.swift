@@ -84,9 +84,10 @@ import Testing
                     // CUDA's documented semantics: lanes form segments of `width`; up/down stay inside the
                     // segment (else the own value), xor may read earlier segments but not later ones, idx
                     // takes the source lane modulo the width.
-                    let base = lane & ~(w - 1), inSegment = lane - base
-                    let up = inSegment - d >= 0 ? lane - d : lane
-                    let down = inSegment + d < w ? lane + d : lane
+                    // The hardware takes the delta's low five bits (a delta of 33 shifts by 1).
+                    let base = lane & ~(w - 1), inSegment = lane - base, delta = d & 31
+                    let up = inSegment - delta >= 0 ? lane - delta : lane
+                    let down = inSegment + delta < w ? lane + delta : lane
                     let x = lane ^ (d & 31)
                     let xor = x < base + w ? x : lane
                     let idx = base + (d & (w - 1))
