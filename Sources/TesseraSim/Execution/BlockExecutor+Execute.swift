@@ -33,6 +33,43 @@ import Glibc
 }
 
 extension BlockExecutor {
+    /// The most frequent integer instructions (address and index arithmetic), executed without entering
+    /// `execute`, whose size makes each call costly. Returns false for anything else.
+    @inline(__always)
+    func simpleInteger(_ ins: Inst, _ m: UInt32, _ R: Lanes) -> Bool {
+        guard ins.flags == 0 else { return false }
+        let d = R + Int(ins.d) &<< 5
+        switch (ins.op, ins.type.bytes) {
+        case (.mov, _):
+            let a = R + Int(ins.a) &<< 5
+            forLanes(m) { d[$0] = a[$0] }
+        case (.add, 4):
+            let a = R + Int(ins.a) &<< 5, b = R + Int(ins.b) &<< 5
+            forLanes(m) { d[$0] = u64(lo32(a[$0]) &+ lo32(b[$0])) }
+        case (.add, 8):
+            let a = R + Int(ins.a) &<< 5, b = R + Int(ins.b) &<< 5
+            forLanes(m) { d[$0] = a[$0] &+ b[$0] }
+        case (.sub, 4):
+            let a = R + Int(ins.a) &<< 5, b = R + Int(ins.b) &<< 5
+            forLanes(m) { d[$0] = u64(lo32(a[$0]) &- lo32(b[$0])) }
+        case (.and, 4), (.and, 8):
+            let a = R + Int(ins.a) &<< 5, b = R + Int(ins.b) &<< 5
+            forLanes(m) { d[$0] = a[$0] & b[$0] }
+        case (.shl, 4):
+            let a = R + Int(ins.a) &<< 5, b = R + Int(ins.b) &<< 5
+            forLanes(m) { l in
+                let k = lo32(b[l])
+                d[l] = k >= 32 ? 0 : u64(lo32(a[l]) &<< k)
+            }
+        case (.madLo, 4):
+            let a = R + Int(ins.a) &<< 5, b = R + Int(ins.b) &<< 5, c = R + Int(ins.c) &<< 5
+            forLanes(m) { d[$0] = u64(lo32(a[$0]) &* lo32(b[$0]) &+ lo32(c[$0])) }
+        default:
+            return false
+        }
+        return true
+    }
+
     /// Executes one non-control instruction for the lanes in `m`.
     @inline(__always)
     func execute(_ ins: Inst, _ m: UInt32, _ R: Lanes, _ P: UnsafeMutablePointer<UInt32>, _ w: Int, _ s: inout WarpState) {

@@ -494,7 +494,7 @@ final class BlockExecutor {
                 }
                 s.pc += 1
             default:
-                if m != 0 {
+                if m != 0 && !simpleInteger(ins, m, R) {
                     execute(ins, m, R, P, w, &s)
                     if fault != nil { s.status = .done; return }
                 }
