@@ -72,6 +72,32 @@ extension SimContext {
         }
     }
 
+    /// How many blocks of `kernel` one multiprocessor keeps resident at once
+    /// (`cudaOccupancyMaxActiveBlocksPerMultiprocessor`): limited by threads, blocks, registers and shared
+    /// memory per multiprocessor.
+    public func maxActiveBlocksPerMultiprocessor(_ kernel: SimKernel, blockSize: Int, dynamicSharedBytes: Int = 0) -> Int {
+        let p = device.properties
+        guard blockSize > 0, blockSize <= min(p.maxThreadsPerBlock, kernel.attributes.maxThreadsPerBlock) else { return 0 }
+        let warps = (blockSize + p.warpSize - 1) / p.warpSize
+        var blocks = min(p.maxBlocksPerMultiprocessor, p.maxThreadsPerMultiprocessor / (warps * p.warpSize))
+        let registers = kernel.attributes.registersPerThread * warps * p.warpSize
+        if registers > 0 { blocks = min(blocks, p.registersPerMultiprocessor / registers) }
+        let shared = kernel.attributes.staticSharedBytes + dynamicSharedBytes + BlockExecutor.reservedSharedBytes
+        blocks = min(blocks, p.sharedMemoryPerMultiprocessor / shared)
+        return max(0, blocks)
+    }
+
+    /// The context's cooperative-launch grid workspace, allocated on first use.
+    func gridWorkspace() throws(SimError) -> UInt64 {
+        if let a = state.withLock({ $0.gridWorkspace }) { return a }
+        let a = try allocate(64)
+        return state.withLock { s in
+            if let existing = s.gridWorkspace { return existing }  // another thread won; ours stays allocated
+            s.gridWorkspace = a
+            return a
+        }
+    }
+
     /// Frees a module's variables. Kernels of the module must not be launched afterwards.
     public func unloadModule(_ module: SimModule) {
         for v in module.variables.values { try? free(v.address) }
@@ -80,9 +106,12 @@ extension SimContext {
     /// Queues a kernel launch. Configuration errors are thrown now; faults during execution become the
     /// context's sticky error and surface at the next synchronization.
     /// - Parameter parameters: the packed parameter buffer (see ``SimKernel/packParameters(_:)``).
+    /// - Parameter cooperative: a cooperative launch (`cudaLaunchCooperativeKernel`): all blocks run
+    ///   concurrently so that grid-wide synchronisation (`this_grid().sync()`) completes; the grid may have at
+    ///   most ``maxActiveBlocksPerMultiprocessor(_:blockSize:dynamicSharedBytes:)`` × multiprocessors blocks.
     public func launch(
         _ kernel: SimKernel, grid: Dim3, block: Dim3, sharedMemoryBytes: Int = 0,
-        parameters: [UInt8], on stream: SimStream? = nil
+        parameters: [UInt8], on stream: SimStream? = nil, cooperative: Bool = false
     ) throws(SimError) {
         let p = device.properties
         guard grid.x >= 1, grid.y >= 1, grid.z >= 1, block.x >= 1, block.y >= 1, block.z >= 1,
@@ -98,12 +127,30 @@ extension SimContext {
         guard parameters.count >= kernel.parameterBufferSize else {
             throw SimError(.invalidValue, "\(kernel.name) takes \(kernel.parameterBufferSize) bytes of parameters, \(parameters.count) given")
         }
-        let launch = KernelLaunch(kernel: kernel, grid: grid, block: block, dynamicSharedBytes: sharedMemoryBytes, parameters: parameters)
-        try enqueue(on: stream, onDevice: true) { [self] () throws(SimError) in
+        var launch = KernelLaunch(kernel: kernel, grid: grid, block: block, dynamicSharedBytes: sharedMemoryBytes, parameters: parameters)
+        if cooperative {
+            let perSM = maxActiveBlocksPerMultiprocessor(kernel, blockSize: block.count, dynamicSharedBytes: sharedMemoryBytes)
+            let limit = perSM * p.multiprocessorCount
+            guard grid.count <= limit else {
+                throw SimError(.cooperativeLaunchTooLarge, "cooperative launch of \(kernel.name) with \(grid.count) blocks; at most \(limit) can be resident (\(perSM) per multiprocessor)")
+            }
+            launch.cooperative = true
+            launch.gridWorkspace = try gridWorkspace()
+        }
+        try enqueue(on: stream, onDevice: true) { [self, launch] () throws(SimError) in
             let start = DispatchTime.now().uptimeNanoseconds
             var executed = 0
-            defer { recordKernel(nanoseconds: DispatchTime.now().uptimeNanoseconds - start, instructions: executed) }
-            executed = try device.engine.execute(launch, memory: addressMap, context: self)
+            let output = DeviceOutput(capacity: state.withLock { $0.printfFifoSize - $0.printfPending.count })
+            defer {
+                collect(output)
+                recordKernel(nanoseconds: DispatchTime.now().uptimeNanoseconds - start, instructions: executed)
+            }
+            if launch.cooperative, let p = addressMap.resolve(launch.gridWorkspace, length: 8) {
+                // Fresh barrier; a non-zero size marks the workspace valid for cooperative groups.
+                p.storeBytes(of: UInt32(8), toByteOffset: 0, as: UInt32.self)
+                p.storeBytes(of: UInt32(0), toByteOffset: 4, as: UInt32.self)
+            }
+            executed = try device.engine.execute(launch, memory: addressMap, context: self, output: output)
         }
     }
 }

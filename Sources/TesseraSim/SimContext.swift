@@ -30,6 +30,12 @@ public final class SimContext: Sendable {
         var kernelsLaunched = 0
         var warpInstructions = 0
         var deviceBusyNanoseconds: UInt64 = 0
+        /// Device printf output not yet taken, in launch order; and the assert messages (stderr side).
+        var printfPending: [UInt8] = []
+        var assertPending: [UInt8] = []
+        var printfFifoSize = 1 << 20
+        var stackSize = 1024
+        var gridWorkspace: UInt64?
     }
     let state = Mutex(State())
     /// Set when the context is being torn down; running kernels check it and stop early.
@@ -321,6 +327,16 @@ public final class SimContext: Sendable {
             done.signal()
         }
         return done
+    }
+
+    /// Moves a finished launch's device output into the context's pending output.
+    func collect(_ output: DeviceOutput) {
+        let (printf, asserts) = output.state.withLock { ($0.printf, $0.asserts) }
+        if printf.isEmpty && asserts.isEmpty { return }
+        state.withLock { s in
+            s.printfPending += printf
+            s.assertPending += asserts
+        }
     }
 
     func recordKernel(nanoseconds: UInt64, instructions: Int) {

@@ -28,6 +28,11 @@ public struct SimError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let notFound = Code("notFound")
         /// A handle (stream, event, module, pointer) that is not live in this context (cudaErrorInvalidResourceHandle).
         public static let invalidHandle = Code("invalidHandle")
+        /// A kernel's device-side `assert` failed (cudaErrorAssert, 710). Sticky.
+        public static let assertFailed = Code("assertFailed")
+        /// A cooperative launch has more blocks than the device can keep resident at once
+        /// (cudaErrorCooperativeLaunchTooLarge, 720).
+        public static let cooperativeLaunchTooLarge = Code("cooperativeLaunchTooLarge")
         /// Work not yet complete (cudaErrorNotReady); returned by queries, never sticky.
         public static let notReady = Code("notReady")
     }
@@ -43,5 +48,5 @@ public struct SimError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(code): \(message)" }
 
     /// Whether this error poisons its context until the context is destroyed, as CUDA's do.
-    public var isSticky: Bool { code == .illegalAddress || code == .launchFailure }
+    public var isSticky: Bool { code == .illegalAddress || code == .launchFailure || code == .assertFailed }
 }

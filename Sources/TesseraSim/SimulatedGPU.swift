@@ -40,7 +40,7 @@ public final class SimulatedGPU: Sendable {
         self.properties = properties
         self.ordinal = ordinal
         self.schedulesCompute = schedulesCompute
-        self.engine = ExecutionEngine(workers: workerThreads ?? ExecutionEngine.defaultWorkerCount)
+        self.engine = ExecutionEngine(workers: workerThreads ?? ExecutionEngine.defaultWorkerCount, clockRateKHz: properties.clockRateKHz)
     }
 
     /// Bytes of device memory allocated by all contexts together.

@@ -33,6 +33,43 @@ import Glibc
 }
 
 extension BlockExecutor {
+    /// The most frequent integer instructions (address and index arithmetic), executed without entering
+    /// `execute`, whose size makes each call costly. Returns false for anything else.
+    @inline(__always)
+    func simpleInteger(_ ins: Inst, _ m: UInt32, _ R: Lanes) -> Bool {
+        guard ins.flags == 0 else { return false }
+        let d = R + Int(ins.d) &<< 5
+        switch (ins.op, ins.type.bytes) {
+        case (.mov, _):
+            let a = R + Int(ins.a) &<< 5
+            forLanes(m) { d[$0] = a[$0] }
+        case (.add, 4):
+            let a = R + Int(ins.a) &<< 5, b = R + Int(ins.b) &<< 5
+            forLanes(m) { d[$0] = u64(lo32(a[$0]) &+ lo32(b[$0])) }
+        case (.add, 8):
+            let a = R + Int(ins.a) &<< 5, b = R + Int(ins.b) &<< 5
+            forLanes(m) { d[$0] = a[$0] &+ b[$0] }
+        case (.sub, 4):
+            let a = R + Int(ins.a) &<< 5, b = R + Int(ins.b) &<< 5
+            forLanes(m) { d[$0] = u64(lo32(a[$0]) &- lo32(b[$0])) }
+        case (.and, 4), (.and, 8):
+            let a = R + Int(ins.a) &<< 5, b = R + Int(ins.b) &<< 5
+            forLanes(m) { d[$0] = a[$0] & b[$0] }
+        case (.shl, 4):
+            let a = R + Int(ins.a) &<< 5, b = R + Int(ins.b) &<< 5
+            forLanes(m) { l in
+                let k = lo32(b[l])
+                d[l] = k >= 32 ? 0 : u64(lo32(a[l]) &<< k)
+            }
+        case (.madLo, 4):
+            let a = R + Int(ins.a) &<< 5, b = R + Int(ins.b) &<< 5, c = R + Int(ins.c) &<< 5
+            forLanes(m) { d[$0] = u64(lo32(a[$0]) &* lo32(b[$0]) &+ lo32(c[$0])) }
+        default:
+            return false
+        }
+        return true
+    }
+
     /// Executes one non-control instruction for the lanes in `m`.
     @inline(__always)
     func execute(_ ins: Inst, _ m: UInt32, _ R: Lanes, _ P: UnsafeMutablePointer<UInt32>, _ w: Int, _ s: inout WarpState) {
@@ -152,6 +189,25 @@ extension BlockExecutor {
             forLanes(m) { l in d[l] = extend(~a[l], ins.type) }
         case .cnot:
             forLanes(m) { l in d[l] = extend(a[l], ins.type) == 0 ? 1 : 0 }
+        case .shl where ins.type.bytes == 4:
+            forLanes(m) { l in
+                let k = lo32(b[l])
+                d[l] = k >= 32 ? 0 : u64(lo32(a[l]) &<< k)
+            }
+        case .shl where wide:
+            forLanes(m) { l in
+                let k = UInt64(lo32(b[l]))
+                d[l] = k >= 64 ? 0 : a[l] &<< k
+            }
+        case .shr where ins.type.bytes == 4:
+            if ins.type.isSigned {
+                forLanes(m) { l in d[l] = u64(UInt32(bitPattern: s32(a[l]) &>> Int32(Swift.min(lo32(b[l]), 31)))) }
+            } else {
+                forLanes(m) { l in
+                    let k = lo32(b[l])
+                    d[l] = k >= 32 ? 0 : u64(lo32(a[l]) &>> k)
+                }
+            }
         case .shl:
             let n = UInt64(ins.type.bits)
             forLanes(m) { l in
@@ -255,6 +311,31 @@ extension BlockExecutor {
             P[Int(ins.d)] = (P[Int(ins.d)] & ~m) | (r & m)
         case .fadd, .fsub, .fmul, .ffma, .fdiv, .fmin, .fmax, .fabs, .fneg, .fsqrt, .frsqrt, .frcp, .fex2, .flg2, .fsin, .fcos, .ftanh, .copysign:
             floatOp(ins, m, d, a, b, c)
+        case .half:
+            halfOp(ins, m, d, a, b, c)
+        case .cvtHalf:
+            halfConvert(ins, m, d, a, b)
+        case .hsetp, .hset:
+            halfCompare(ins, m, R, P)
+        case .set:
+            // set.CmpOp.dtype.stype: all ones (integer) or 1.0f (f32) where the comparison holds.
+            let one: UInt64 = ins.type == .f32 ? UInt64(Float(1).bitPattern) : extend(.max, ins.type)
+            var cp: UInt32 = .max
+            if ins.e > 0 {
+                cp = P[Int(ins.c)]
+                if ins.flags & InstFlags.negateC != 0 { cp = ~cp }
+            }
+            forLanes(m) { l in
+                var t = compare(a[l], b[l], ins.type2, ins.mode)
+                let q = (cp >> l) & 1 != 0
+                switch ins.e {
+                case 1: t = t && q
+                case 2: t = t || q
+                case 3: t = t != q
+                default: break
+                }
+                d[l] = t ? one : 0
+            }
         case .testp:
             var r: UInt32 = 0
             forLanes(m) { l in
@@ -312,6 +393,18 @@ extension BlockExecutor {
                 d[l] = nonNegative ? a[l] : b[l]
             }
         case .cvt:
+            // Integer widenings and narrowings dominate address arithmetic: no per-lane dispatch for them.
+            if ins.flags & InstFlags.sat == 0 {
+                switch (ins.type, ins.type2) {
+                case (.u64, .s32), (.s64, .s32), (.b64, .s32), (.s32, .u64), (.s32, .s64), (.s32, .b64), (.s32, .u32), (.s32, .b32), (.s32, .s32):
+                    forLanes(m) { d[$0] = sx(s32(a[$0])) }; return
+                case (.u64, .u32), (.s64, .u32), (.u64, .b32), (.s64, .b32), (.u32, .u64), (.u32, .s64), (.u32, .b64), (.b32, .u64), (.b32, .s64), (.u32, .s32), (.u32, .u32), (.u32, .b32):
+                    forLanes(m) { d[$0] = a[$0] & 0xFFFF_FFFF }; return
+                case (.u64, .u64), (.u64, .s64), (.s64, .u64), (.s64, .s64):
+                    forLanes(m) { d[$0] = a[$0] }; return
+                default: break
+                }
+            }
             forLanes(m) { d[$0] = convert(a[$0], ins) }
         case .cvta:
             let toGeneric = ins.flags == 0
@@ -358,10 +451,6 @@ extension BlockExecutor {
                 let v = a[l]
                 for i in 0..<n { R[Int(vs[Int(ins.e) + i]) &<< 5 + l] = (v >> (UInt64(i) * width)) & mask }
             }
-        case .movSpecialClock:
-            let now = DispatchTime.now().uptimeNanoseconds
-            let v = ins.mode == 1 ? now : UInt64(Double(now) * clockScale)
-            forLanes(m) { d[$0] = ins.type.bytes == 8 ? v : v & 0xFFFF_FFFF }
         case .ld:
             load(ins, m, R, w)
         case .st:
@@ -417,7 +506,7 @@ extension BlockExecutor {
             }
             let r = u64(acc ?? 0)
             forLanes(m) { d[$0] = r }
-        case .bra, .exit, .bar, .barRed, .trap, .nop, .set:
+        case .bra, .exit, .bar, .barRed, .trap, .nop, .movSpecialClock, .printf, .assertFail:
             break
         }
     }

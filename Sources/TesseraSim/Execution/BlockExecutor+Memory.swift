@@ -83,6 +83,37 @@ extension BlockExecutor {
     /// for them, so each lane's host pointer is that plus its address. Nil means: take the per-lane path.
     @inline(__always)
     func uniformRegion(_ space: MemorySpace, _ base: Lanes?, _ imm: UInt64, _ m: UInt32, _ size: Int) -> UnsafeMutableRawPointer? {
+        // Common case first: every lane inside the allocation the last access hit (or inside shared memory).
+        // Offsets are checked with subtractions and ORs only, which vectorize without 64-bit compares:
+        // `span - offset` or `offset` has its top bit set exactly when the offset is out of [0, span].
+        if let base {
+            let isShared = space == .shared
+            if isShared || ((space == .global || space == .generic) && cacheEnd > cacheBase) {
+                let origin = isShared ? 0 : cacheBase
+                let limit = isShared ? UInt64(sharedSize) : cacheEnd &- cacheBase
+                if limit >= UInt64(size) {
+                    let span = limit &- UInt64(size)
+                    let start = imm &- origin
+                    var outside: UInt64 = 0, offsets: UInt64 = 0
+                    if m == .max {
+                        for l in 0..<32 {
+                            let off = base[l] &+ start
+                            outside |= (span &- off) | off
+                            offsets |= off
+                        }
+                    } else {
+                        forLanes(m) { l in
+                            let off = base[l] &+ start
+                            outside |= (span &- off) | off
+                            offsets |= off
+                        }
+                    }
+                    if outside >> 63 == 0 && offsets & UInt64(size - 1) == 0 {
+                        return isShared ? self.shared : cacheStorage! - Int(bitPattern: UInt(cacheBase))
+                    }
+                }
+            }
+        }
         var lo = UInt64.max, hi: UInt64 = 0, misaligned: UInt64 = 0
         if let base {
             forLanes(m) { l in
@@ -129,6 +160,22 @@ extension BlockExecutor {
         let count = Int(ins.count)
         let base = ins.a >= 0 ? R + Int(ins.a) &<< 5 : nil
         let imm = UInt64(bitPattern: ins.imm)
+        // Kernel parameters at a fixed offset (most ld.param): one read for the whole warp.
+        if space == .param && base == nil && imm &+ UInt64(size * count) <= UInt64(paramsSize) && imm < UInt64(paramsSize) {
+            if count == 1 {
+                let d = R + Int(ins.d) &<< 5
+                let v = readValue(params + Int(imm), t)
+                forLanes(m) { d[$0] = v }
+            } else {
+                let vs = program!.vectorSlots
+                for i in 0..<count {
+                    let d = R + Int(vs[Int(ins.e) + i]) &<< 5
+                    let v = readValue(params + Int(imm) + i * size, t)
+                    forLanes(m) { d[$0] = v }
+                }
+            }
+            return
+        }
         if count == 1 {
             let d = R + Int(ins.d) &<< 5
             if let region = uniformRegion(space, base, imm, m, size) {
@@ -154,6 +201,14 @@ extension BlockExecutor {
         } else {
             let vs = program!.vectorSlots
             let first = Int(ins.e)
+            if let region = uniformRegion(space, base, imm, m, size * count) {
+                for i in 0..<count {
+                    let d = R + Int(vs[first + i]) &<< 5
+                    let offset = imm &+ UInt64(i * size)
+                    forLanes(m) { l in d[l] = readValue(region.advanced(by: Int(bitPattern: UInt((base?[l] ?? 0) &+ offset))), t) }
+                }
+                return
+            }
             forLanes(m) { l in
                 guard fault == nil else { return }
                 let addr = (base?[l] ?? 0) &+ UInt64(bitPattern: ins.imm)
@@ -190,6 +245,14 @@ extension BlockExecutor {
         } else {
             let vs = program!.vectorSlots
             let first = Int(ins.e)
+            if let region = uniformRegion(space, base, imm, m, size * count) {
+                for i in 0..<count {
+                    let v = R + Int(vs[first + i]) &<< 5
+                    let offset = imm &+ UInt64(i * size)
+                    forLanes(m) { l in writeValue(region.advanced(by: Int(bitPattern: UInt((base?[l] ?? 0) &+ offset))), t, v[l]) }
+                }
+                return
+            }
             forLanes(m) { l in
                 guard fault == nil else { return }
                 let addr = (base?[l] ?? 0) &+ UInt64(bitPattern: ins.imm)
@@ -215,12 +278,48 @@ extension BlockExecutor {
             let addr = (base?[l] ?? 0) &+ UInt64(bitPattern: ins.imm)
             guard let p = translate(space, addr, size, l, w, write: true, ins) else { return }
             let old: UInt64
-            if size == 8 {
+            if t.isHalfPrecision {
+                old = atomicHalf(p, op, t, b[l])
+            } else if size == 8 {
                 old = atomic64(p.assumingMemoryBound(to: UInt64.self), op, t, b[l], c[l])
             } else {
                 old = UInt64(atomic32(p.assumingMemoryBound(to: UInt32.self), op, t, lo32(b[l]), lo32(c[l])))
             }
             d?[l] = extend(old, t)
+        }
+    }
+
+    /// Half-precision `atom`: a compare-and-swap loop on the aligned 32-bit word holding the value(s),
+    /// each half rounded once to its format.
+    func atomicHalf(_ p: UnsafeMutableRawPointer, _ op: AtomicOp, _ t: ScalarType, _ v: UInt64) -> UInt64 {
+        let format: HalfFormat = t == .f16 || t == .f16x2 ? .f16 : .bf16
+        let address = UInt(bitPattern: p)
+        let word = UnsafeMutablePointer<UInt32>(bitPattern: address & ~3)!
+        let shift = UInt32((address & 2) * 8)
+        let pairs = t == .f16x2 || t == .bf16x2
+        @inline(__always) func apply(_ x: UInt16, _ y: UInt16) -> UInt16 {
+            let a = format.decode(x), b = format.decode(y)
+            switch op {
+            case .min: return a.isNaN ? y : (b.isNaN ? x : (b < a ? y : x))
+            case .max: return a.isNaN ? y : (b.isNaN ? x : (b > a ? y : x))
+            default:
+                let (hi, lo) = twoSum(a, b)
+                return format.encode(hi, tail: lo)
+            }
+        }
+        var old = tsim_atomic_load_u32(word)
+        while true {
+            let new: UInt32
+            if pairs {
+                new = UInt32(apply(UInt16(truncatingIfNeeded: old), UInt16(truncatingIfNeeded: v)))
+                    | UInt32(apply(UInt16(truncatingIfNeeded: old >> 16), UInt16(truncatingIfNeeded: v >> 16))) << 16
+            } else {
+                let current = UInt16(truncatingIfNeeded: old >> shift)
+                new = (old & ~(0xFFFF << shift)) | UInt32(apply(current, UInt16(truncatingIfNeeded: v))) << shift
+            }
+            let seen = tsim_atomic_cas_u32(word, old, new)
+            if seen == old { return pairs ? UInt64(old) : UInt64((old >> shift) & 0xFFFF) }
+            old = seen
         }
     }
 

@@ -16,6 +16,8 @@ struct WarpState {
     var waiting: UInt32 = 0
     var nextWaitPC: Int = .max
     var status: Status = .running
+    /// Warp-instructions this warp has issued in its block: its clock, in issue slots.
+    var issued: UInt64 = 0
 
     enum Status { case running, barrier, done }
 }
@@ -55,7 +57,20 @@ final class BlockExecutor {
     var scratch: Lanes = .allocate(capacity: 64)
     var blockIndex: (x: UInt32, y: UInt32, z: UInt32) = (0, 0, 0)
     var linearBlock = 0
-    var clockScale: Double = 1.755
+    /// This executor's SM clock (cycles) when its current block started; monotonic across blocks and launches.
+    var blockStartCycles: UInt64 = 0
+    /// Cycles per warp-instruction in the current block: a lone warp issues a dependent instruction every
+    /// 4 cycles; with more than 16 resident warps the SM's four schedulers are the limit.
+    var cyclesPerInstruction: UInt64 = 4
+    /// Device clock in kHz and the wall-clock origin of `%globaltimer`.
+    var clockRateKHz: UInt64 = 1_755_000
+    var timerEpochNanoseconds: UInt64 = 0
+    /// Where the reserved shared-memory window starts in this launch's shared memory.
+    var reservedSharedOffset = 0
+    /// Reserved shared memory per block (`cudaDevAttrReservedSharedMemoryPerBlock` on sm_80 and later).
+    static let reservedSharedBytes = 1024
+    /// Warp-instructions a warp runs before a backward branch hands the turn to the next warp.
+    var spinSlice = 1 << 16
 
     // The last global allocation an access hit; most accesses of a warp fall in the same one.
     var cacheBase: UInt64 = 1
@@ -137,6 +152,11 @@ final class BlockExecutor {
         }
         sharedSize = program.staticSharedBytes == 0 && launch.dynamicSharedBytes == 0
             ? 0 : (program.staticSharedBytes + 15) / 16 * 16 + launch.dynamicSharedBytes
+        // The reserved window (cooperative groups' scratch) follows the kernel's shared memory.
+        reservedSharedOffset = (sharedSize + 15) / 16 * 16
+        if program.specials.contains(where: { $0.1.isReservedSharedMemory }) {
+            sharedSize = reservedSharedOffset + BlockExecutor.reservedSharedBytes
+        }
         if sharedCapacity < sharedSize {
             shared.deallocate()
             shared = .allocate(byteCount: sharedSize, alignment: 16)
@@ -191,6 +211,12 @@ final class BlockExecutor {
                     case .lanemaskGe: v = UInt64(~((UInt32(1) << l) &- 1))
                     case .dynamicSmemSize: v = UInt64(launch.dynamicSharedBytes)
                     case .totalSmemSize: v = UInt64(sharedSize)
+                    case .reservedSmemBegin, .reservedSmemOffset0, .reservedSmemOffset1: v = UInt64(reservedSharedOffset)
+                    case .reservedSmemEnd: v = UInt64(reservedSharedOffset + BlockExecutor.reservedSharedBytes)
+                    case .reservedSmemCap: v = UInt64(BlockExecutor.reservedSharedBytes)
+                    case .envreg1: v = launch.gridWorkspace >> 32
+                    case .envreg2: v = launch.gridWorkspace & 0xFFFF_FFFF
+                    case .envregOther: v = 0
                     case .ctaidX, .ctaidY, .ctaidZ, .smid: v = 0  // per block
                     }
                     d[l] = v
@@ -198,12 +224,13 @@ final class BlockExecutor {
             }
         }
         if warps.count < warpsPerBlock { warps = Array(repeating: WarpState(), count: warpsPerBlock) }
+        cyclesPerInstruction = UInt64(max(4, (warpsPerBlock + 3) / 4))
     }
 
     // MARK: Blocks
 
-    /// Runs one block to completion. Returns the fault that stopped it, if any.
-    func runBlock(linear: Int, abort: LaunchState) -> SimError? {
+    /// Sets up block `linear` to run from its first instruction.
+    func beginBlock(linear: Int) -> SimError? {
         guard let program else { return nil }
         linearBlock = linear
         let gx = Int(grid.x), gy = Int(grid.y)
@@ -221,26 +248,58 @@ final class BlockExecutor {
         }
         for w in 0..<warpsPerBlock {
             let valid = min(32, threadsPerBlock - w * 32)
-            warps[w] = WarpState(pc: 0, active: valid == 32 ? .max : (UInt32(1) << valid) - 1, waiting: 0, nextWaitPC: .max, status: .running)
+            warps[w] = WarpState(pc: 0, active: valid == 32 ? .max : (UInt32(1) << valid) - 1, waiting: 0, nextWaitPC: .max, status: .running, issued: 0)
             let p = preds + w * predicateCount
             p.update(repeating: 0, count: predicateCount)
             for t in program.truePredicates { p[Int(t)] = .max }
         }
+        if sharedSize > reservedSharedOffset {
+            (shared + reservedSharedOffset).initializeMemory(as: UInt8.self, repeating: 0, count: sharedSize - reservedSharedOffset)
+        }
         fault = nil
+        resetBarrier()
+        return nil
+    }
+
+    /// Runs one block to completion. Returns the fault that stopped it, if any.
+    func runBlock(linear: Int, abort: LaunchState) -> SimError? {
+        if let f = beginBlock(linear: linear) { return f }
         while true {
-            var running = 0
-            barrierCount = 0
-            barrierAll = true
-            barrierAny = false
-            barrierDest.removeAll(keepingCapacity: true)
-            for w in 0..<warpsPerBlock where warps[w].status != .done {
-                warps[w].status = .running
-                runWarp(w, abort: abort)
-                if let f = fault { return f }
-                if abort.shouldStop { return nil }
-                if warps[w].status != .done { running += 1 }
+            switch resume(abort: abort) {
+            case .done: return nil
+            case .fault(let f): return f
+            case .yielded: continue
             }
-            if running == 0 { return nil }
+        }
+    }
+
+    enum BlockOutcome { case done, yielded, fault(SimError) }
+
+    /// Runs the block's warps round-robin until every warp has exited, a fault, or (with `yieldOnSpin`) a
+    /// round in which a warp gave up its slice in a loop: a warp that spins on memory another warp or block
+    /// writes (cooperative groups' barriers, grid sync) must let the writer run, as a GPU's scheduler does.
+    func resume(abort: LaunchState, yieldOnSpin: Bool = false) -> BlockOutcome {
+        while true {
+            var spun = false
+            for w in 0..<warpsPerBlock where warps[w].status == .running {
+                runWarp(w, abort: abort)
+                if let f = fault { return .fault(f) }
+                if abort.shouldStop { return .done }
+                if warps[w].status == .running { spun = true }
+            }
+            if spun {
+                if yieldOnSpin { return .yielded }
+                continue
+            }
+            var waiting = false
+            var slowest: UInt64 = 0
+            for w in 0..<warpsPerBlock where warps[w].status != .done { slowest = max(slowest, warps[w].issued) }
+            for w in 0..<warpsPerBlock where warps[w].status == .barrier {
+                waiting = true
+                warps[w].status = .running
+                warps[w].issued = slowest  // a barrier releases when its slowest warp arrives
+            }
+            if !waiting { finishBlockClock(); return .done }
             // Every live warp is at a barrier: complete bar.red reductions, then release.
             for (w, slot, mask, mode) in barrierDest {
                 switch mode {
@@ -253,7 +312,37 @@ final class BlockExecutor {
                     p.pointee = value ? (p.pointee | mask) : (p.pointee & ~mask)
                 }
             }
+            resetBarrier()
         }
+    }
+
+    /// Ends the block on this executor's clock: the block took as long as its slowest warp.
+    func finishBlockClock() {
+        var slowest: UInt64 = 0
+        for w in 0..<warpsPerBlock { slowest = max(slowest, warps[w].issued) }
+        blockStartCycles &+= slowest &* cyclesPerInstruction &+ 64
+    }
+
+    /// The value of `%clock`, `%clock64`, `%globaltimer` and their halves for warp `s`, in step with the
+    /// instructions the block has issued (the simulator's time, not the host's).
+    @inline(__always)
+    func clockValue(_ s: WarpState, executed: Int, mode: UInt8) -> UInt64 {
+        let cycles = blockStartCycles &+ (s.issued &+ UInt64(executed)) &* cyclesPerInstruction
+        switch mode {
+        case 0: return cycles & 0xFFFF_FFFF
+        case 1: return cycles
+        case 2: return cycles >> 32
+        default:
+            let ns = timerEpochNanoseconds &+ UInt64(Double(cycles) * 1e6 / Double(clockRateKHz))
+            return mode == 3 ? ns : (mode == 4 ? ns & 0xFFFF_FFFF : ns >> 32)
+        }
+    }
+
+    func resetBarrier() {
+        barrierCount = 0
+        barrierAll = true
+        barrierAny = false
+        barrierDest.removeAll(keepingCapacity: true)
     }
 
     // MARK: Warps
@@ -306,6 +395,7 @@ final class BlockExecutor {
         var s = warps[w]
         var executed = 0
         defer {
+            s.issued &+= UInt64(executed)
             warps[w] = s
             instructionCount &+= executed
         }
@@ -324,7 +414,17 @@ final class BlockExecutor {
             case .bra:
                 let target = Int(ins.imm)
                 if m == s.active {
-                    if target <= s.pc && abort.shouldStop { s.status = .done; return }
+                    if target <= s.pc {
+                        if abort.shouldStop { s.status = .done; return }
+                        if executed >= spinSlice {
+                            // A long-running loop gives the other warps a turn (it may wait on them).
+                            s.pc = target
+                            if s.waiting != 0 {
+                                if target > s.nextWaitPC { reselect(&s, w, parking: true) } else if target == s.nextWaitPC { merge(&s, w) }
+                            }
+                            return
+                        }
+                    }
                     s.pc = target
                     if s.waiting != 0 {
                         if target > s.nextWaitPC { reselect(&s, w, parking: true) } else if target == s.nextWaitPC { merge(&s, w) }
@@ -380,8 +480,21 @@ final class BlockExecutor {
                 s.pc += 1
             case .nop:
                 s.pc += 1
-            default:
+            case .printf, .assertFail:
                 if m != 0 {
+                    if ins.op == .printf { devicePrintf(ins, m, w, abort.output) } else { deviceAssert(ins, m, w, abort.output) }
+                    if fault != nil { s.status = .done; return }
+                }
+                s.pc += 1
+            case .movSpecialClock:
+                if m != 0 {
+                    let v = clockValue(s, executed: executed, mode: ins.mode)
+                    let d = R + Int(ins.d) &<< 5
+                    forLanes(m) { d[$0] = v }
+                }
+                s.pc += 1
+            default:
+                if m != 0 && !simpleInteger(ins, m, R) {
                     execute(ins, m, R, P, w, &s)
                     if fault != nil { s.status = .done; return }
                 }

@@ -11,6 +11,10 @@ struct KernelLaunch: Sendable {
     var block: Dim3
     var dynamicSharedBytes: Int
     var parameters: [UInt8]
+    /// Cooperative launches: every block is resident at once, and this is the device address of the grid
+    /// workspace (`{wsSize, barrier}`) that cooperative groups' grid sync uses; 0 otherwise.
+    var cooperative = false
+    var gridWorkspace: UInt64 = 0
 }
 
 /// Runs kernel launches: blocks are distributed over worker threads, each block's warps are interpreted
@@ -22,14 +26,28 @@ final class ExecutionEngine: Sendable {
 
     static var defaultWorkerCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
-    init(workers: Int) { self.workers = max(1, workers) }
+    /// The device clock (kHz) that `%clock`/`%globaltimer` advance at.
+    let clockRateKHz: UInt64
+    /// Wall-clock nanoseconds when the device was created: the origin of `%globaltimer`.
+    let timerEpochNanoseconds: UInt64
+    /// The latest SM clock any executor has reached; executors start from it so clocks stay monotonic
+    /// across launches whichever executor runs a block.
+    private let clockFloor = Atomic<UInt64>(0)
+
+    init(workers: Int, clockRateKHz: Int = 1_755_000) {
+        self.workers = max(1, workers)
+        self.clockRateKHz = UInt64(max(1, clockRateKHz))
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        timerEpochNanoseconds = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
 
     /// Executes a launch to completion, or until a fault or cancellation. Throws the first fault.
     /// - Returns: the number of warp-instructions executed.
     @discardableResult
-    func execute(_ launch: KernelLaunch, memory: AddressMap, context: SimContext) throws(SimError) -> Int {
+    func execute(_ launch: KernelLaunch, memory: AddressMap, context: SimContext, output: DeviceOutput? = nil) throws(SimError) -> Int {
         let blocks = launch.grid.count
-        let shared = LaunchState(context: context)
+        let shared = LaunchState(context: context, output: output)
         let threads = min(workers, blocks)
         let body: @Sendable (Int) -> Void = { [self] _ in
             let box = takeExecutor()
@@ -39,6 +57,10 @@ final class ExecutionEngine: Sendable {
                 returnExecutor(box)
             }
             box.executor.prepare(launch: launch, memory: memory)
+            box.executor.clockRateKHz = clockRateKHz
+            box.executor.timerEpochNanoseconds = timerEpochNanoseconds
+            box.executor.blockStartCycles = max(box.executor.blockStartCycles, clockFloor.load(ordering: .relaxed))
+            defer { clockFloor.max(box.executor.blockStartCycles, ordering: .relaxed) }
             while !shared.abort.load(ordering: .relaxed) {
                 let index = shared.nextBlock.add(1, ordering: .relaxed).oldValue
                 if index >= blocks { break }
@@ -52,13 +74,54 @@ final class ExecutionEngine: Sendable {
                 }
             }
         }
-        if threads <= 1 {
+        if launch.cooperative {
+            runCooperative(launch, memory: memory, shared: shared, threads: threads)
+        } else if threads <= 1 {
             body(0)
         } else {
             DispatchQueue.concurrentPerform(iterations: threads, execute: body)
         }
         if let error = shared.error.withLock({ $0 }) { throw error }
         return shared.instructions.load(ordering: .relaxed)
+    }
+
+    /// A cooperative launch: all blocks are resident together (one executor each), and each worker thread
+    /// interleaves its blocks, switching whenever a block's warps spin, so grid-wide barriers complete.
+    private func runCooperative(_ launch: KernelLaunch, memory: AddressMap, shared: LaunchState, threads: Int) {
+        let blocks = launch.grid.count
+        let boxes = (0..<blocks).map { _ in takeExecutor() }
+        let floor = clockFloor.load(ordering: .relaxed)
+        for (i, box) in boxes.enumerated() {
+            box.executor.prepare(launch: launch, memory: memory)
+            box.executor.clockRateKHz = clockRateKHz
+            box.executor.timerEpochNanoseconds = timerEpochNanoseconds
+            box.executor.blockStartCycles = max(box.executor.blockStartCycles, floor)
+            box.executor.spinSlice = 1 << 10
+            if let error = box.executor.beginBlock(linear: i) { shared.fail(error) }
+        }
+        let work: @Sendable (Int) -> Void = { t in
+            var mine = Array(stride(from: t, to: blocks, by: threads))
+            while !mine.isEmpty && !shared.abort.load(ordering: .relaxed) {
+                var next: [Int] = []
+                for i in mine {
+                    switch boxes[i].executor.resume(abort: shared, yieldOnSpin: true) {
+                    case .done: break
+                    case .yielded: next.append(i)
+                    case .fault(let e): shared.fail(e)
+                    }
+                    if shared.shouldStop { return }
+                }
+                mine = next
+            }
+        }
+        if threads <= 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: work) }
+        for box in boxes {
+            shared.instructions.add(box.executor.instructionCount, ordering: .relaxed)
+            box.executor.instructionCount = 0
+            box.executor.spinSlice = 1 << 16
+            clockFloor.max(box.executor.blockStartCycles, ordering: .relaxed)
+            returnExecutor(box)
+        }
     }
 
     private func takeExecutor() -> BlockExecutorBox {
@@ -78,8 +141,13 @@ final class LaunchState: Sendable {
     let abort = Atomic<Bool>(false)
     let instructions = Atomic<Int>(0)
     let error = Mutex<SimError?>(nil)
+    /// Where the launch's printf and assert output goes.
+    let output: DeviceOutput?
 
-    init(context: SimContext) { self.context = context }
+    init(context: SimContext, output: DeviceOutput? = nil) {
+        self.context = context
+        self.output = output
+    }
 
     /// Whether running warps should stop: a fault elsewhere in the launch, or the context being destroyed.
     @inline(__always)

@@ -41,6 +41,8 @@ enum ScalarType: UInt8, Sendable {
     var bits: Int { bytes * 8 }
     var isSigned: Bool { self == .s8 || self == .s16 || self == .s32 || self == .s64 }
     var isFloat: Bool { self == .f16 || self == .bf16 || self == .f32 || self == .f64 }
+    /// f16, bf16 and their packed pairs: arithmetic, comparisons and conversions go through the half path.
+    var isHalfPrecision: Bool { self == .f16 || self == .bf16 || self == .f16x2 || self == .bf16x2 }
 }
 
 /// Interpreter operations. Each is specialized at decode time by the instruction's type and mode fields.
@@ -55,12 +57,16 @@ enum Op: UInt8, Sendable {
     case pAnd, pOr, pXor, pNot, pMov
     // Floating point
     case fadd, fsub, fmul, ffma, fdiv, fmin, fmax, fabs, fneg, fsqrt, frsqrt, frcp, fex2, flg2, fsin, fcos, ftanh, copysign, testp
+    // Half precision (f16, bf16 and pairs): `imm` is the ``HalfOp``; conversions and comparisons with a half side
+    case half, cvtHalf, hsetp, hset
     // Compare and select
     case setp, selp, slct, set
     // Memory
     case ld, st, atom, red, isspacep
     // Control
     case bra, exit, bar, barRed, trap, nop, fence
+    // Calls the driver implements: vprintf and __assertfail (operands: call-site .param offsets in vectorSlots)
+    case printf, assertFail
     // Warp
     case shfl, vote, activemask, match, redux
 }
@@ -75,7 +81,7 @@ struct Inst: Sendable {
     /// Operation-specific mode: comparison, rounding, shuffle mode, atomic op, state space.
     var mode: UInt8 = 0
     /// Operation-specific flags (see `InstFlags`).
-    var flags: UInt8 = 0
+    var flags: UInt16 = 0
     var guardPredicate: Int16 = -1
     var guardNegated = false
     /// Vector width of loads and stores.
@@ -96,14 +102,17 @@ struct Inst: Sendable {
 }
 
 enum InstFlags {
-    static let ftz: UInt8 = 1
-    static let sat: UInt8 = 2
-    static let negateA: UInt8 = 4  // operand a is a negated predicate
-    static let negateB: UInt8 = 8  // operand b (or c for selp) is a negated predicate
-    static let approx: UInt8 = 16
-    static let localFromParam: UInt8 = 32
-    static let negateC: UInt8 = 64
-    static let wrap: UInt8 = 128
+    static let ftz: UInt16 = 1
+    static let sat: UInt16 = 2
+    static let negateA: UInt16 = 4  // operand a is a negated predicate
+    static let negateB: UInt16 = 8  // operand b (or c for selp) is a negated predicate
+    static let approx: UInt16 = 16
+    static let localFromParam: UInt16 = 32
+    static let negateC: UInt16 = 64
+    static let wrap: UInt16 = 128
+    static let relu: UInt16 = 256  // clamp negative results to +0
+    static let propagateNaN: UInt16 = 512  // min/max .NaN
+    static let xorSign: UInt16 = 1024  // min/max .xorsign.abs
 }
 
 /// Comparison operators of `setp`, `set` and friends.
@@ -177,6 +186,17 @@ enum SpecialRegister: UInt8, CaseIterable {
     case laneid, warpid, nwarpid, smid, nsmid, gridid
     case lanemaskEq, lanemaskLt, lanemaskLe, lanemaskGt, lanemaskGe
     case dynamicSmemSize, totalSmemSize
+    /// Driver environment registers: %envreg1:%envreg2 hold the grid workspace of a cooperative launch.
+    case envreg1, envreg2, envregOther
+    /// The block's reserved shared-memory window (cooperative groups keep their multi-warp scratch there).
+    case reservedSmemBegin, reservedSmemEnd, reservedSmemCap, reservedSmemOffset0, reservedSmemOffset1
+
+    var isReservedSharedMemory: Bool {
+        switch self {
+        case .reservedSmemBegin, .reservedSmemEnd, .reservedSmemCap, .reservedSmemOffset0, .reservedSmemOffset1: return true
+        default: return false
+        }
+    }
 
     init?(_ name: String) {
         switch name {
@@ -205,6 +225,14 @@ enum SpecialRegister: UInt8, CaseIterable {
         case "%lanemask_ge": self = .lanemaskGe
         case "%dynamic_smem_size": self = .dynamicSmemSize
         case "%total_smem_size": self = .totalSmemSize
+        case "%envreg1": self = .envreg1
+        case "%envreg2": self = .envreg2
+        case _ where name.hasPrefix("%envreg") && Int(name.dropFirst(7)).map({ (0...31).contains($0) }) == true: self = .envregOther
+        case "%reserved_smem_offset_begin": self = .reservedSmemBegin
+        case "%reserved_smem_offset_end": self = .reservedSmemEnd
+        case "%reserved_smem_offset_cap": self = .reservedSmemCap
+        case "%reserved_smem_offset_0": self = .reservedSmemOffset0
+        case "%reserved_smem_offset_1": self = .reservedSmemOffset1
         default: return nil
         }
     }

@@ -8,14 +8,14 @@ struct ProgramBuilder {
     let device: DeviceProperties
 
     func build(entry: ParsedFunction) throws(SimError) -> Program {
-        var e = Emitter(builder: self, entry: entry)
+        var e = ProgramEmitter(builder: self, entry: entry)
         try e.run()
         return e.finish()
     }
 }
 
 /// Where a name resolves within the function being emitted.
-private enum Binding {
+enum Binding {
     case register(Int32)
     case predicate(Int32)
     /// A `.param` mapped into per-thread local memory at this offset (call-site and callee parameters).
@@ -26,7 +26,7 @@ private enum Binding {
     case local(Int)
 }
 
-private struct Scope {
+struct Scope {
     var names: [String: Binding] = [:]
     /// Label prefix of the inlined function (empty for the entry).
     var prefix: String
@@ -35,7 +35,9 @@ private struct Scope {
     var function: String
 }
 
-private struct Emitter {
+/// Lowers one entry: owns the instruction array, labels, slots and scopes. `emit` classifies each instruction
+/// once (``PTXOpcode``, ``PTXModifiers``) and hands it to its family's emitter (`ProgramBuilder+*.swift`).
+struct ProgramEmitter {
     let builder: ProgramBuilder
     let entry: ParsedFunction
 
@@ -244,6 +246,7 @@ private struct Emitter {
                 }
             }
             if let sr = SpecialRegister(name) { return special(sr) }
+            if name == "WARP_SZ" { return constant(32) }  // PTX's predefined warp-size constant
             if name == "%clock" || name == "%clock64" || name == "%globaltimer" || name == "%clock_hi" || name == "%globaltimer_lo" {
                 throw unsupported(ins, "\(name) is only readable by mov")
             }
@@ -257,6 +260,8 @@ private struct Emitter {
             case (.f64, 32): return constant(Double(Float(bitPattern: UInt32(bits))).bitPattern)
             case (.f16, 32): return constant(UInt64(Float16(Float(bitPattern: UInt32(bits))).bitPattern))
             case (.f16, 64): return constant(UInt64(Float16(Double(bitPattern: bits)).bitPattern))
+            case (.bf16, 32): return constant(UInt64(HalfFormat.bf16.encode(Double(Float(bitPattern: UInt32(bits))))))
+            case (.bf16, 64): return constant(UInt64(HalfFormat.bf16.encode(Double(bitPattern: bits))))
             default: return constant(bits)
             }
         default:
@@ -385,331 +390,30 @@ private struct Emitter {
             inst.guardPredicate = Int16(p)
             inst.guardNegated = ins.guardNegated
         }
-        let mods = ins.modifiers
-        let types = mods.compactMap(ScalarType.init)
-        let type = types.last ?? .b32
-        inst.type = type
-        let ops = ins.operands
-        func has(_ m: String) -> Bool { mods.contains(m) }
-        func need(_ n: Int) throws(SimError) {
-            guard ops.count >= n else { throw fail(ins.line, "\(ins.text) needs \(n) operands, has \(ops.count)") }
-        }
-        if has("ftz") { inst.flags |= InstFlags.ftz }
-        if has("sat") { inst.flags |= InstFlags.sat }
-        if has("approx") { inst.flags |= InstFlags.approx }
-        if let r = mods.lazy.compactMap(Rounding.init).first { inst.mode = r.rawValue }
+        let mods = PTXModifiers(ins.modifiers)
+        inst.type = mods.type
+        if mods.has(.ftz) { inst.flags |= InstFlags.ftz }
+        if mods.has(.sat) { inst.flags |= InstFlags.sat }
+        if mods.has(.approx) { inst.flags |= InstFlags.approx }
+        if let r = mods.rounding { inst.mode = r.rawValue }
 
-        switch ins.opcode {
-        case "mov":
-            try need(2)
-            if type == .pred {
-                inst.op = .pMov
-                inst.d = try predicate(ops[0], ins).0
-                let (a, n) = try predicate(ops[1], ins)
-                inst.a = a
-                if n { inst.flags |= InstFlags.negateA }
-            } else if case .vector(let parts) = ops[0] {
-                inst.op = .unpack
-                inst.a = try source(ops[1], ins, type: type)
-                inst.count = UInt8(parts.count)
-                inst.e = Int32(vectorSlots.count)
-                for p in parts { vectorSlots.append(try destination(p, ins)) }
-            } else if case .vector(let parts) = ops[1] {
-                inst.op = .pack
-                inst.d = try destination(ops[0], ins)
-                inst.count = UInt8(parts.count)
-                inst.e = Int32(vectorSlots.count)
-                for p in parts { vectorSlots.append(try source(p, ins, type: .b32)) }
-            } else if case .register(let name) = ops[1], ["%clock", "%clock64", "%clock_hi", "%globaltimer", "%globaltimer_lo", "%globaltimer_hi"].contains(name) {
-                inst.op = .movSpecialClock
-                inst.d = try destination(ops[0], ins)
-                inst.mode = name.hasPrefix("%globaltimer") ? 1 : 0
-            } else {
-                inst.op = .mov
-                inst.d = try destination(ops[0], ins)
-                inst.a = try source(ops[1], ins, type: type)
-            }
-        case "ld", "ldu":
-            try need(2)
-            inst.op = .ld
-            var space = memorySpace(mods)
-            try address(ops[1], ins, space: &space, into: &inst)
-            inst.space = space.rawValue
-            try vectorOrScalarDestination(ops[0], ins, into: &inst)
-            if mods.contains("v8") || type == .b128 { throw unsupported(ins) }
-        case "st":
-            try need(2)
-            inst.op = .st
-            var space = memorySpace(mods)
-            try address(ops[0], ins, space: &space, into: &inst)
-            inst.space = space.rawValue
-            if case .vector(let parts) = ops[1] {
-                inst.count = UInt8(parts.count)
-                inst.e = Int32(vectorSlots.count)
-                for p in parts { vectorSlots.append(try source(p, ins, type: type)) }
-            } else {
-                inst.b = try source(ops[1], ins, type: type)
-            }
-            if type == .b128 { throw unsupported(ins) }
-        case "atom", "red":
-            inst.op = ins.opcode == "atom" ? .atom : .red
-            guard let op = atomicOp(mods) else { throw unsupported(ins) }
-            if mods.contains(where: { $0.hasPrefix("v") && Int($0.dropFirst()) != nil }) || type == .f16x2 || type == .bf16x2 || type == .f16 || type == .bf16 || type == .b128 {
-                throw unsupported(ins)
-            }
-            inst.mode = op.rawValue
-            var space = memorySpace(mods)
-            var i = 0
-            if inst.op == .atom { try need(3); inst.d = try destination(ops[0], ins); i = 1 } else { try need(2) }
-            try address(ops[i], ins, space: &space, into: &inst)
-            inst.space = space.rawValue
-            inst.b = try source(ops[i + 1], ins, type: type)
-            if op == .cas {
-                try need(i + 3)
-                inst.c = try source(ops[i + 2], ins, type: type)
-            }
-        case "cvta":
-            try need(2)
-            inst.op = .cvta
-            inst.d = try destination(ops[0], ins)
-            inst.a = try source(ops[1], ins, type: .u64)
-            inst.space = memorySpace(mods).rawValue
-            inst.flags = has("to") ? 1 : 0
-        case "isspacep":
-            try need(2)
-            inst.op = .isspacep
-            inst.d = try predicate(ops[0], ins).0
-            inst.a = try source(ops[1], ins, type: .u64)
-            inst.space = memorySpace(mods).rawValue
-        case "cvt":
-            try need(2)
-            guard types.count == 2 else { throw fail(ins.line, "cvt needs two types") }
-            inst.op = .cvt
-            inst.type = types[0]
-            inst.type2 = types[1]
-            if types[0] == .f16x2 || types[0] == .bf16x2 || types[1] == .f16x2 || types[0] == .b128 { throw unsupported(ins) }
-            if mods.contains(where: { ["e4m3x2", "e5m2x2", "tf32", "e2m1x2", "e3m2x2", "e2m3x2", "ue8m0x2", "relu"].contains($0) }) { throw unsupported(ins) }
-            inst.d = try destination(ops[0], ins)
-            inst.a = try source(ops[1], ins, type: types[1])
-        case "add", "sub", "mul", "mad", "fma", "div", "rem", "min", "max", "abs", "neg", "sad", "mul24", "mad24", "addc", "subc", "madc":
-            try emitArithmetic(ins, &inst)
-        case "and", "or", "xor", "not", "cnot":
-            if type == .pred {
-                inst.op = ["and": .pAnd, "or": .pOr, "xor": .pXor, "not": .pNot, "cnot": .pNot][ins.opcode]!
-                inst.d = try predicate(ops[0], ins).0
-                let (a, na) = try predicate(ops[1], ins)
-                inst.a = a
-                if na { inst.flags |= InstFlags.negateA }
-                if ops.count > 2 {
-                    let (b, nb) = try predicate(ops[2], ins)
-                    inst.b = b
-                    if nb { inst.flags |= InstFlags.negateB }
-                }
-            } else {
-                inst.op = ["and": .and, "or": .or, "xor": .xor, "not": .not, "cnot": .cnot][ins.opcode]!
-                try need(2)
-                inst.d = try destination(ops[0], ins)
-                inst.a = try source(ops[1], ins, type: type)
-                if ops.count > 2 { inst.b = try source(ops[2], ins, type: type) }
-            }
-        case "shl", "shr":
-            try need(3)
-            inst.op = ins.opcode == "shl" ? .shl : .shr
-            inst.d = try destination(ops[0], ins)
-            inst.a = try source(ops[1], ins, type: type)
-            inst.b = try source(ops[2], ins, type: .u32)
-        case "popc", "clz", "brev", "bfind":
-            try need(2)
-            inst.op = ["popc": .popc, "clz": .clz, "brev": .brev, "bfind": .bfind][ins.opcode]!
-            if has("shiftamt") { inst.flags |= InstFlags.wrap }
-            inst.d = try destination(ops[0], ins)
-            inst.a = try source(ops[1], ins, type: type)
-        case "bfe":
-            try need(4)
-            inst.op = .bfe
-            inst.d = try destination(ops[0], ins)
-            inst.a = try source(ops[1], ins, type: type)
-            inst.b = try source(ops[2], ins, type: .u32)
-            inst.c = try source(ops[3], ins, type: .u32)
-        case "bfi":
-            try need(5)
-            inst.op = .bfi
-            inst.d = try destination(ops[0], ins)
-            inst.a = try source(ops[1], ins, type: type)
-            inst.b = try source(ops[2], ins, type: type)
-            inst.c = try source(ops[3], ins, type: .u32)
-            inst.e = try source(ops[4], ins, type: .u32)
-        case "prmt":
-            try need(4)
-            inst.op = .prmt
-            inst.mode = 0
-            for (i, m) in ["f4e", "b4e", "rc8", "ecl", "ecr", "rc16"].enumerated() where has(m) { inst.mode = UInt8(i + 1) }
-            inst.d = try destination(ops[0], ins)
-            inst.a = try source(ops[1], ins, type: .b32)
-            inst.b = try source(ops[2], ins, type: .b32)
-            inst.c = try source(ops[3], ins, type: .b32)
-        case "shf":
-            try need(4)
-            inst.op = .shf
-            inst.mode = has("r") ? 1 : 0
-            if has("wrap") { inst.flags |= InstFlags.wrap }
-            inst.d = try destination(ops[0], ins)
-            inst.a = try source(ops[1], ins, type: .b32)
-            inst.b = try source(ops[2], ins, type: .b32)
-            inst.c = try source(ops[3], ins, type: .u32)
-        case "lop3":
-            try need(5)
-            if case .pair = ops[0] { throw unsupported(ins) }
-            inst.op = .lop3
-            inst.d = try destination(ops[0], ins)
-            inst.a = try source(ops[1], ins, type: .b32)
-            inst.b = try source(ops[2], ins, type: .b32)
-            inst.c = try source(ops[3], ins, type: .b32)
-            guard case .integer(let lut) = ops[4] else { throw fail(ins.line, "lop3 needs an immediate LUT") }
-            inst.imm = lut
-        case "dp4a", "dp2a":
-            try need(4)
-            inst.op = ins.opcode == "dp4a" ? .dp4a : .dp2a
-            inst.type = types.first ?? .u32
-            inst.type2 = types.count > 1 ? types[1] : .u32
-            inst.mode = has("hi") ? 1 : 0
-            inst.d = try destination(ops[0], ins)
-            inst.a = try source(ops[1], ins, type: .b32)
-            inst.b = try source(ops[2], ins, type: .b32)
-            inst.c = try source(ops[3], ins, type: .b32)
-        case "sqrt", "rsqrt", "rcp", "ex2", "lg2", "sin", "cos", "tanh":
-            try need(2)
-            guard type == .f32 || type == .f64 else { throw unsupported(ins) }
-            inst.op = ["sqrt": .fsqrt, "rsqrt": .frsqrt, "rcp": .frcp, "ex2": .fex2, "lg2": .flg2, "sin": .fsin, "cos": .fcos, "tanh": .ftanh][ins.opcode]!
-            inst.d = try destination(ops[0], ins)
-            inst.a = try source(ops[1], ins, type: type)
-        case "copysign":
-            try need(3)
-            inst.op = .copysign
-            inst.d = try destination(ops[0], ins)
-            inst.a = try source(ops[1], ins, type: type)
-            inst.b = try source(ops[2], ins, type: type)
-        case "testp":
-            try need(2)
-            inst.op = .testp
-            inst.mode = 0
-            for (i, m) in ["finite", "infinite", "number", "notanumber", "normal", "subnormal"].enumerated() where has(m) { inst.mode = UInt8(i) }
-            inst.d = try predicate(ops[0], ins).0
-            inst.a = try source(ops[1], ins, type: type)
-        case "setp", "set":
-            try emitCompare(ins, &inst, types: types)
-        case "selp":
-            try need(4)
-            inst.op = .selp
-            inst.d = try destination(ops[0], ins)
-            inst.a = try source(ops[1], ins, type: type)
-            inst.b = try source(ops[2], ins, type: type)
-            let (c, n) = try predicate(ops[3], ins)
-            inst.c = c
-            if n { inst.flags |= InstFlags.negateC }
-        case "slct":
-            try need(4)
-            inst.op = .slct
-            inst.type = types.first ?? .b32
-            inst.type2 = types.last ?? .s32
-            inst.d = try destination(ops[0], ins)
-            inst.a = try source(ops[1], ins, type: inst.type)
-            inst.b = try source(ops[2], ins, type: inst.type)
-            inst.c = try source(ops[3], ins, type: inst.type2)
-        case "bra", "brx":
-            guard ins.opcode == "bra", ops.count == 1, case .symbol(let label) = ops[0] else { throw unsupported(ins) }
-            inst.op = .bra
-            fixups.append((code.count, scopes.last!.prefix + label, ins.line))
-        case "ret":
-            if let target = scopes.last!.returnLabel {
-                inst.op = .bra
-                fixups.append((code.count, target, ins.line))
-            } else {
-                inst.op = .exit
-            }
-        case "exit":
-            inst.op = .exit
-        case "call":
+        guard let opcode = PTXOpcode(rawValue: ins.opcode) else { throw unsupported(ins) }
+        if opcode == .call {
             try emitCall(ins, inst)
             return
-        case "bar", "barrier":
-            if has("warp") { inst.op = .nop; break }
-            if has("arrive") { throw unsupported(ins, "bar.arrive (producer/consumer barriers)") }
-            if has("red") {
-                try need(3)
-                inst.op = .barRed
-                inst.mode = has("popc") ? 0 : (has("and") ? 1 : 2)
-                inst.d = inst.mode == 0 ? try destination(ops[0], ins) : try predicate(ops[0], ins).0
-                let (p, n) = try predicate(ops[ops.count - 1], ins)
-                inst.c = p
-                if n { inst.flags |= InstFlags.negateC }
-                break
-            }
-            inst.op = .bar
-            if ops.count > 1 { throw unsupported(ins, "barriers with a thread count") }
-        case "membar", "fence":
-            if mods.contains(where: { $0.hasPrefix("proxy") || $0 == "mbarrier_init" }) { inst.op = .nop; break }
-            inst.op = .fence
-        case "nanosleep", "prefetch", "prefetchu", "pmevent", "discard", "applypriority", "griddepcontrol":
-            inst.op = .nop
-        case "createpolicy":
-            try need(1)
-            inst.op = .mov
-            inst.d = try destination(ops[0], ins)
-            inst.a = constant(0)
-        case "trap":
-            inst.op = .trap
-        case "shfl":
-            try need(4)
-            inst.op = .shfl
-            guard let m = ["up": ShuffleMode.up, "down": .down, "bfly": .bfly, "idx": .idx].first(where: { has($0.key) })?.value else { throw unsupported(ins) }
-            inst.mode = m.rawValue
-            if case .pair(let d, let p) = ops[0] {
-                inst.d = try destination(d, ins)
-                inst.d2 = try predicate(p, ins).0
-            } else {
-                inst.d = try destination(ops[0], ins)
-            }
-            inst.a = try source(ops[1], ins, type: .b32)
-            inst.b = try source(ops[2], ins, type: .u32)
-            inst.c = try source(ops[3], ins, type: .u32)
-            inst.e = ops.count > 4 ? try source(ops[4], ins, type: .u32) : constant(0xFFFF_FFFF)
-        case "vote":
-            try need(2)
-            inst.op = .vote
-            guard let m = ["all": VoteMode.all, "any": .any, "uni": .uni, "ballot": .ballot].first(where: { has($0.key) })?.value else { throw unsupported(ins) }
-            inst.mode = m.rawValue
-            if m == .ballot { inst.d = try destination(ops[0], ins) } else { inst.d = try predicate(ops[0], ins).0 }
-            let (a, n) = try predicate(ops[1], ins)
-            inst.a = a
-            if n { inst.flags |= InstFlags.negateA }
-            inst.e = ops.count > 2 ? try source(ops[2], ins, type: .u32) : constant(0xFFFF_FFFF)
-        case "activemask":
-            try need(1)
-            inst.op = .activemask
-            inst.d = try destination(ops[0], ins)
-        case "match":
-            try need(3)
-            inst.op = .match
-            inst.mode = has("all") ? 1 : 0
-            if case .pair(let d, let p) = ops[0] {
-                inst.d = try destination(d, ins)
-                inst.d2 = try predicate(p, ins).0
-            } else {
-                inst.d = try destination(ops[0], ins)
-            }
-            inst.a = try source(ops[1], ins, type: type)
-            inst.e = try source(ops[2], ins, type: .u32)
-        case "redux":
-            try need(3)
-            inst.op = .redux
-            guard let op = atomicOp(mods), [.add, .min, .max, .and, .or, .xor].contains(op), type != .f32 else { throw unsupported(ins) }
-            inst.mode = op.rawValue
-            inst.d = try destination(ops[0], ins)
-            inst.a = try source(ops[1], ins, type: type)
-            inst.e = try source(ops[2], ins, type: .u32)
-        default:
-            throw unsupported(ins)
+        }
+        switch opcode.family {
+        case .move: try emitMove(ins, opcode, mods, &inst)
+        case .memory: try emitMemory(ins, opcode, mods, &inst)
+        case .conversion: try emitConversion(ins, opcode, mods, &inst)
+        case .arithmetic: try emitArithmetic(ins, opcode, mods, &inst)
+        case .logic: try emitLogic(ins, opcode, mods, &inst)
+        case .bits: try emitBits(ins, opcode, mods, &inst)
+        case .floatFunction: try emitFloatFunction(ins, opcode, mods, &inst)
+        case .comparison: try emitComparison(ins, opcode, mods, &inst)
+        case .control: try emitControl(ins, opcode, mods, &inst)
+        case .synchronization: try emitSynchronization(ins, opcode, mods, &inst)
+        case .warp: try emitWarp(ins, opcode, mods, &inst)
         }
         code.append(inst)
     }
@@ -724,143 +428,9 @@ private struct Emitter {
         }
     }
 
-    func memorySpace(_ mods: [String]) -> MemorySpace {
-        for m in mods {
-            switch m {
-            case "global": return .global
-            case "const": return .global
-            case "shared": return .shared
-            case "local": return .local
-            case "param": return .param
-            default: continue
-            }
-        }
-        return .generic
-    }
-
-    func atomicOp(_ mods: [String]) -> AtomicOp? {
-        for m in mods {
-            switch m {
-            case "add": return .add
-            case "min": return .min
-            case "max": return .max
-            case "inc": return .inc
-            case "dec": return .dec
-            case "exch": return .exch
-            case "cas": return .cas
-            case "and": return .and
-            case "or": return .or
-            case "xor": return .xor
-            default: continue
-            }
-        }
-        return nil
-    }
-
-    mutating func emitArithmetic(_ ins: ParsedInstruction, _ inst: inout Inst) throws(SimError) {
-        let mods = ins.modifiers
-        let ops = ins.operands
-        let type = inst.type
-        func has(_ m: String) -> Bool { mods.contains(m) }
-        if type == .f16x2 || type == .bf16x2 || type == .bf16 { throw unsupported(ins) }
-        let arity: Int
-        switch ins.opcode {
-        case "abs", "neg": arity = 1
-        case "mad", "fma", "sad", "mad24", "madc": arity = 3
-        default: arity = 2
-        }
-        guard ops.count == arity + 1 else { throw fail(ins.line, "\(ins.text) needs \(arity + 1) operands") }
-        if type.isFloat {
-            switch ins.opcode {
-            case "add": inst.op = .fadd
-            case "sub": inst.op = .fsub
-            case "mul": inst.op = .fmul
-            case "mad", "fma": inst.op = .ffma
-            case "div": inst.op = .fdiv
-            case "min": inst.op = .fmin
-            case "max": inst.op = .fmax
-            case "abs": inst.op = .fabs
-            case "neg": inst.op = .fneg
-            default: throw unsupported(ins)
-            }
-            if has("NaN") || has("xorsign") || has("relu") { throw unsupported(ins) }
-        } else {
-            let cc = has("cc")
-            switch ins.opcode {
-            case "add": inst.op = cc ? .addCC : .add
-            case "addc": inst.op = .addC; inst.mode = cc ? 1 : 0
-            case "subc": inst.op = .subC; inst.mode = cc ? 1 : 0
-            case "madc": inst.op = has("hi") ? .madCHi : .madCLo; inst.mode = cc ? 1 : 0
-            case "sub": inst.op = cc ? .subCC : .sub
-            case "mul": inst.op = has("wide") ? .mulWide : (has("hi") ? .mulHi : .mulLo)
-            case "mad":
-                if cc { inst.op = has("hi") ? .madHiCC : .madLoCC }
-                else { inst.op = has("wide") ? .madWide : (has("hi") ? .madHi : .madLo) }
-            case "div": inst.op = .div
-            case "rem": inst.op = .rem
-            case "min": inst.op = .min
-            case "max": inst.op = .max
-            case "abs": inst.op = .abs
-            case "neg": inst.op = .neg
-            case "sad": inst.op = .sad
-            case "mul24": inst.op = .mul24; inst.mode = has("hi") ? 1 : 0
-            case "mad24": inst.op = .mad24; inst.mode = has("hi") ? 1 : 0
-            default: throw unsupported(ins)
-            }
-            if has("relu") { throw unsupported(ins) }
-        }
-        inst.d = try destination(ops[0], ins)
-        inst.a = try source(ops[1], ins, type: type)
-        if arity >= 2 { inst.b = try source(ops[2], ins, type: type) }
-        if arity >= 3 {
-            let ctype: ScalarType
-            if inst.op == .madWide {
-                switch type {
-                case .s16: ctype = .s32
-                case .u16: ctype = .u32
-                case .s32: ctype = .s64
-                default: ctype = .u64
-                }
-            } else { ctype = type }
-            inst.c = try source(ops[3], ins, type: ctype)
-        }
-    }
-
-    mutating func emitCompare(_ ins: ParsedInstruction, _ inst: inout Inst, types: [ScalarType]) throws(SimError) {
-        let mods = ins.modifiers
-        let ops = ins.operands
-        guard let cmp = mods.lazy.compactMap(Comparison.init).first else { throw fail(ins.line, "\(ins.text) has no comparison") }
-        guard ops.count >= 3 else { throw fail(ins.line, "\(ins.text) needs 3 operands") }
-        inst.op = ins.opcode == "setp" ? .setp : .set
-        inst.mode = cmp.rawValue
-        inst.type2 = types.last ?? .s32
-        inst.type = types.first ?? .u32
-        if inst.type2 == .f16x2 || inst.type2 == .bf16x2 || inst.type2 == .bf16 { throw unsupported(ins) }
-        // Optional boolean combination with a third predicate: setp.cmp.bop.
-        var bop: UInt8 = 0
-        if mods.contains("and") { bop = 1 } else if mods.contains("or") { bop = 2 } else if mods.contains("xor") { bop = 3 }
-        if inst.op == .set { throw unsupported(ins) }
-        if case .pair(let p, let q) = ops[0] {
-            inst.d = try predicate(p, ins).0
-            inst.d2 = try predicate(q, ins).0
-        } else {
-            inst.d = try predicate(ops[0], ins).0
-        }
-        inst.a = try source(ops[1], ins, type: inst.type2)
-        inst.b = try source(ops[2], ins, type: inst.type2)
-        if bop != 0 {
-            guard ops.count >= 4 else { throw fail(ins.line, "\(ins.text) needs a predicate to combine") }
-            let (c, n) = try predicate(ops[3], ins)
-            inst.c = c
-            if n { inst.flags |= InstFlags.negateC }
-            inst.e = Int32(bop)
-        }
-    }
-
     /// Inlines a `.func` call: the callee's parameters and return values share local-memory slots with the
     /// caller's call-site `.param` variables; its registers and labels are renamed per call site.
     mutating func emitCall(_ ins: ParsedInstruction, _ guardInst: Inst) throws(SimError) {
-        if guardInst.guardPredicate >= 0 { throw unsupported(ins, "predicated calls") }
         var returns: [Operand] = []
         var callee: String?
         var args: [Operand] = []
@@ -877,9 +447,31 @@ private struct Emitter {
             }
         }
         guard let name = callee else { throw fail(ins.line, "call without a target") }
-        if name == "vprintf" {
-            throw unsupported(ins, "device-side printf")
+        if name == "vprintf" || name == "__assertfail" {
+            // Calls the driver implements: the executor reads the call-site .param slots directly.
+            var offsets: [Int32] = []
+            for a in args {
+                guard case .symbol(let n) = a, case .localParam(let off)? = lookup(n) else {
+                    throw unsupported(ins, "\(name) arguments that are not .param variables")
+                }
+                offsets.append(Int32(off))
+            }
+            guard offsets.count == (name == "vprintf" ? 2 : 5) else { throw fail(ins.line, "\(name) called with \(offsets.count) arguments") }
+            var inst = guardInst
+            inst.op = name == "vprintf" ? .printf : .assertFail
+            inst.e = Int32(vectorSlots.count)
+            vectorSlots += offsets
+            if name == "vprintf" {
+                if let r = returns.first, case .symbol(let n) = r, case .localParam(let off)? = lookup(n) {
+                    vectorSlots.append(Int32(off))
+                } else {
+                    vectorSlots.append(-1)
+                }
+            }
+            code.append(inst)
+            return
         }
+        if guardInst.guardPredicate >= 0 { throw unsupported(ins, "predicated calls") }
         guard let f = builder.module.function(named: name) else {
             throw unsupported(ins, "call to external function \(name)")
         }

@@ -322,9 +322,11 @@ struct PTXParser {
         }
         if t.kind == .word, t.text.hasPrefix(".") {
             pos += 1
-            switch t.text {
+            // Inline asm may glue the type to the directive: `.reg.b32 f;`.
+            let glued = t.text.hasPrefix(".reg.") ? t.text.dropFirst(4).split(separator: ".").map { "." + $0 } : []
+            switch glued.isEmpty ? t.text : ".reg" {
             case ".reg":
-                var isPredicate = false
+                var isPredicate = glued.contains(".pred")
                 while let m = peek, m.kind == .word, m.text.hasPrefix(".") {
                     pos += 1
                     if m.text == ".pred" { isPredicate = true }
