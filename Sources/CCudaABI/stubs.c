@@ -220,8 +220,6 @@ int cudaKernelSetAttributeForDevice(void) { return tessera_unsupported("cudaKern
 int cudaLaunchCooperativeKernel(void) { return tessera_unsupported("cudaLaunchCooperativeKernel"); }
 int cudaLaunchCooperativeKernelMultiDevice(void) { return tessera_unsupported("cudaLaunchCooperativeKernelMultiDevice"); }
 int cudaLaunchCooperativeKernel_ptsz(void) { return tessera_unsupported("cudaLaunchCooperativeKernel_ptsz"); }
-int cudaLaunchHostFunc(void) { return tessera_unsupported("cudaLaunchHostFunc"); }
-int cudaLaunchHostFunc_ptsz(void) { return tessera_unsupported("cudaLaunchHostFunc_ptsz"); }
 int cudaLaunchHostFunc_v2(void) { return tessera_unsupported("cudaLaunchHostFunc_v2"); }
 int cudaLaunchHostFunc_v2_ptsz(void) { return tessera_unsupported("cudaLaunchHostFunc_v2_ptsz"); }
 int cudaLaunchKernelExC(void) { return tessera_unsupported("cudaLaunchKernelExC"); }
@@ -330,8 +328,6 @@ int cudaSignalExternalSemaphoresAsync(void) { return tessera_unsupported("cudaSi
 int cudaSignalExternalSemaphoresAsync_ptsz(void) { return tessera_unsupported("cudaSignalExternalSemaphoresAsync_ptsz"); }
 int cudaSignalExternalSemaphoresAsync_v2(void) { return tessera_unsupported("cudaSignalExternalSemaphoresAsync_v2"); }
 int cudaSignalExternalSemaphoresAsync_v2_ptsz(void) { return tessera_unsupported("cudaSignalExternalSemaphoresAsync_v2_ptsz"); }
-int cudaStreamAddCallback(void) { return tessera_unsupported("cudaStreamAddCallback"); }
-int cudaStreamAddCallback_ptsz(void) { return tessera_unsupported("cudaStreamAddCallback_ptsz"); }
 int cudaStreamAttachMemAsync(void) { return tessera_unsupported("cudaStreamAttachMemAsync"); }
 int cudaStreamAttachMemAsync_ptsz(void) { return tessera_unsupported("cudaStreamAttachMemAsync_ptsz"); }
 int cudaStreamBeginCapture(void) { return tessera_unsupported("cudaStreamBeginCapture"); }
