@@ -1,12 +1,12 @@
 import ArgumentParser
 import Foundation
-import TesseraPool
+import TesseraPoolAPI
 
 /// `tessera demo`: a classroom on a pool of simulated GPUs. Builds the CUDA samples when absent, starts a
 /// controller and two nodes as child processes, runs a dozen student programs at once with different slices
 /// (some asking for more than fits, one killed mid-run), shows the pool live, and ends with a summary and checks.
 /// Leaves no process behind.
-struct DemoCommand: ParsableCommand {
+struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "demo", abstract: "A classroom of CUDA programs on a pool of simulated GPUs.")
 
     @Flag(help: "Do not redraw the live view (for logs).") var plain = false
@@ -43,7 +43,7 @@ struct DemoCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let buildDir = exe.deletingLastPathComponent()
         var root = buildDir
@@ -85,7 +85,7 @@ struct DemoCommand: ParsableCommand {
             if url.isEmpty { usleep(50_000) }
         }
         guard !url.isEmpty else { throw ValidationError("the controller did not start:\n\(controller.output)") }
-        let client = PoolClient(baseURL: url, token: "demo-admin")
+        let client = ControllerClient(baseURL: url, token: "demo-admin")
         var sockets: [String] = []
         for (i, model) in ["h100", "a100"].enumerated() {
             let socket = dir.appendingPathComponent("node-\(i + 1).sock").path
@@ -97,7 +97,7 @@ struct DemoCommand: ParsableCommand {
                                       log: dir.appendingPathComponent("node-\(i + 1).log")))
         }
         for _ in 0..<200 {
-            if let nodes = try? client.get("/v1/nodes", as: [NodeInfo].self), nodes.filter({ $0.state == .up }).count == 2 { break }
+            if let nodes = try? await client.get("/v1/nodes", as: [NodeInfo].self), nodes.filter({ $0.state == .up }).count == 2 { break }
             usleep(50_000)
         }
 
@@ -137,7 +137,7 @@ struct DemoCommand: ParsableCommand {
         let start = Date()
         var peakLeases = 0
         while running.contains(where: { $0.1.process.isRunning && $0.0.expect != .killed }) || killedAt == nil {
-            if let snap = try? TopCommand.Snapshot(summary: client.get("/v1/status"), gpus: client.get("/v1/gpus"),
+            if let snap = try? await TopCommand.Snapshot(summary: client.get("/v1/status"), gpus: client.get("/v1/gpus"),
                                                    sessions: client.get("/v1/sessions"), leases: client.get("/v1/leases")) {
                 peakLeases = max(peakLeases, snap.leases.count)
                 let view = TopCommand.render(snap)
@@ -150,19 +150,19 @@ struct DemoCommand: ParsableCommand {
                 killedAt = Date()
             }
             if Date().timeIntervalSince(start) > 240 { print("== time is up"); break }
-            Thread.sleep(forTimeInterval: 1)
+            try await Task.sleep(for: .seconds(1))
         }
         for (_, c) in running { c.process.waitUntilExit() }
         // Wait for the pool to notice the killed program and the finished ones.
         var leftover: [Lease] = []
         for _ in 0..<100 {
-            leftover = (try? client.get("/v1/leases", as: [Lease].self)) ?? []
+            leftover = (try? await client.get("/v1/leases", as: [Lease].self)) ?? []
             if leftover.isEmpty { break }
             usleep(100_000)
         }
 
         // Where lin's job ran: the lease granted across nodes and the node it attached to.
-        let events = (try? client.get("/v1/events", as: [PoolEvent].self)) ?? []
+        let events = (try? await client.get("/v1/events", as: [PoolEvent].self)) ?? []
         let attached = events.filter { $0.kind == "lease-attached" }
         let spanning = events.first { e in
             e.kind == "lease-granted" && attached.contains { $0.message.hasPrefix(e.message.prefix { $0 != " " } + " ") }
