@@ -207,8 +207,6 @@ int cudaGraphicsVDPAURegisterOutputSurface(void) { return tessera_unsupported("c
 int cudaGraphicsVDPAURegisterVideoSurface(void) { return tessera_unsupported("cudaGraphicsVDPAURegisterVideoSurface"); }
 int cudaGreenCtxCreate(void) { return tessera_unsupported("cudaGreenCtxCreate"); }
 int cudaHostGetFlags(void) { return tessera_unsupported("cudaHostGetFlags"); }
-int cudaHostRegister(void) { return tessera_unsupported("cudaHostRegister"); }
-int cudaHostUnregister(void) { return tessera_unsupported("cudaHostUnregister"); }
 int cudaImportExternalMemory(void) { return tessera_unsupported("cudaImportExternalMemory"); }
 int cudaImportExternalSemaphore(void) { return tessera_unsupported("cudaImportExternalSemaphore"); }
 int cudaIpcCloseMemHandle(void) { return tessera_unsupported("cudaIpcCloseMemHandle"); }
