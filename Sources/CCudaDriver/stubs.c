@@ -385,9 +385,6 @@ int cuParamSetTexRef(void) { return tessera_cu_unsupported("cuParamSetTexRef"); 
 int cuParamSetf(void) { return tessera_cu_unsupported("cuParamSetf"); }
 int cuParamSeti(void) { return tessera_cu_unsupported("cuParamSeti"); }
 int cuParamSetv(void) { return tessera_cu_unsupported("cuParamSetv"); }
-int cuProfilerInitialize(void) { return tessera_cu_unsupported("cuProfilerInitialize"); }
-int cuProfilerStart(void) { return tessera_cu_unsupported("cuProfilerStart"); }
-int cuProfilerStop(void) { return tessera_cu_unsupported("cuProfilerStop"); }
 int cuSignalExternalSemaphoresAsync(void) { return tessera_cu_unsupported("cuSignalExternalSemaphoresAsync"); }
 int cuSignalExternalSemaphoresAsync_ptsz(void) { return tessera_cu_unsupported("cuSignalExternalSemaphoresAsync_ptsz"); }
 int cuStreamAttachMemAsync(void) { return tessera_cu_unsupported("cuStreamAttachMemAsync"); }

@@ -24,7 +24,6 @@ final class Driver: @unchecked Sendable {
     var libraries: [UInt: Library] = [:]
     var functions: [UInt: Function] = [:]
     var links: [UInt: LinkState] = [:]
-    var registeredHost: [UInt: Int] = [:]
     var streamFlags: [UInt: (flags: UInt32, priority: Int32)] = [:]
     var pools: [Int: UInt] = [:]
 

@@ -107,7 +107,8 @@ struct DemoCommand: AsyncParsableCommand {
             Student(name: "lin", node: 0, program: "multigpu", arguments: ["3", "1536"], memory: "1536MiB", compute: 20, expect: .success,
                     vgpus: 3),
             Student(name: "ada", node: 0, program: "vadd", arguments: ["200000", "20"], memory: "256MiB", compute: 25, expect: .success),
-            Student(name: "alan", node: 0, program: "vadd", arguments: ["100000", "30"], memory: "512MiB", compute: 10, expect: .success),
+            // Built with nvcc's defaults: NVIDIA's static runtime, reaching the vGPU through Tessera's libcuda.so.1.
+            Student(name: "alan", node: 0, program: "static/vadd", arguments: ["100000", "30"], memory: "512MiB", compute: 10, expect: .success),
             Student(name: "grace", node: 0, program: "memops", arguments: [], memory: "64MiB", compute: 5, expect: .success),
             Student(name: "edsger", node: 0, program: "streams", arguments: [], memory: "256MiB", compute: 20, expect: .success),
             Student(name: "barbara", node: 0, program: "hold", arguments: ["64"], memory: "128MiB", compute: 10, expect: .killed),
@@ -115,7 +116,7 @@ struct DemoCommand: AsyncParsableCommand {
             Student(name: "margaret", node: 1, program: "vadd", arguments: ["200000", "20"], memory: "1GiB", compute: 40, expect: .success),
             Student(name: "john", node: 1, program: "symbols", arguments: [], memory: "64MiB", compute: 5, expect: .success),
             Student(name: "frances", node: 1, program: "memops", arguments: [], memory: "128MiB", compute: 15, expect: .success),
-            Student(name: "ken", node: 1, program: "vadd", arguments: ["100000", "10"], memory: "512MiB", compute: 30, expect: .success),
+            Student(name: "ken", node: 1, program: "static/streams", arguments: [], memory: "512MiB", compute: 30, expect: .success),
             Student(name: "dennis", node: 1, program: "vadd", arguments: ["1000", "1"], memory: "8GiB", compute: 10, expect: .refusal),
             Student(name: "radia", node: 1, program: "memops", arguments: [], memory: "2049MiB", compute: 20, expect: .refusal),
         ]
