@@ -20,3 +20,5 @@ swift build -c release --build-tests -Xswiftc -enable-testing
 timing='ComputeShareTests|ComputeIsolationTests'
 swift test -c release --skip-build --skip "$timing" "$@"
 swift test -c release --skip-build --filter "$timing" "$@"
+# The GPU device check's dry run (stacked on a simulated GPU), so that the script a GPU machine runs cannot rot.
+bench/gpu/check.sh --dry-run

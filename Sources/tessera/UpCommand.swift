@@ -5,6 +5,7 @@ import ServiceLifecycle
 import TesseraController
 import TesseraNode
 import TesseraPool
+import TesseraSimBackend
 import TesseraWire
 
 /// `tessera up`: a whole pool on this machine in one process — a controller and one node with simulated GPUs —
