@@ -129,7 +129,8 @@ public final class CUDADriver: @unchecked Sendable {
         cuDeviceGetAttribute = try resolve("cuDeviceGetAttribute", "cuDeviceGetAttribute", as: FDeviceGetAttribute.self)
         cuDeviceGetUuid = try resolve("cuDeviceGetUuid", "cuDeviceGetUuid", as: FDeviceGetUuid.self)
         cuDeviceGetPCIBusId = optional("cuDeviceGetPCIBusId", "cuDeviceGetPCIBusId", as: FDeviceGetPCIBusId.self)
-        cuCtxCreate = try resolve("cuCtxCreate", "cuCtxCreate_v2", as: FCtxCreate.self)
+        // At 11.4 and later cuCtxCreate means _v3 (execution-affinity parameters); the plain form is _v2.
+        cuCtxCreate = try resolve("cuCtxCreate", "cuCtxCreate_v2", version: 11000, as: FCtxCreate.self)
         cuCtxDestroy = try resolve("cuCtxDestroy", "cuCtxDestroy_v2", as: FHandle.self)
         cuCtxSynchronize = try resolve("cuCtxSynchronize", "cuCtxSynchronize", as: FVoid.self)
         cuMemGetInfo = try resolve("cuMemGetInfo", "cuMemGetInfo_v2", as: FMemGetInfo.self)
