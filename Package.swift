@@ -71,11 +71,22 @@ let package = Package(
         .target(name: "TesseraPlacement", swiftSettings: strict),
         // Frames and messages between the CUDA runtime and the node daemon: no I/O, no Foundation.
         .target(name: "TesseraWire", swiftSettings: strict),
-        // The per-node daemon: sessions, placement, device backends.
+        // What executes device work: the DeviceBackend protocol and its context/stream/event/module types.
+        .target(name: "TesseraDevice", dependencies: ["TesseraWire"], swiftSettings: strict),
+        // Simulated GPUs behind the DeviceBackend protocol: with TesseraSim, the only modules that link libzstd.
+        .target(name: "TesseraSimBackend", dependencies: ["TesseraDevice", "TesseraSim", "TesseraWire"], swiftSettings: strict),
+        // Real NVIDIA GPUs through the CUDA driver API (dlopen of libcuda.so.1 and libnvidia-ml.so.1); one worker
+        // process per session and GPU.
+        .target(
+            name: "TesseraCUDABackend",
+            dependencies: ["TesseraDevice", "TesseraWire", "CTesseraPOSIX", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // The per-node daemon: sessions, placement, scheduling over a device backend.
         .target(
             name: "TesseraNode",
             dependencies: [
-                "TesseraSim", "TesseraWire", "CTesseraPOSIX",
+                "TesseraDevice", "TesseraWire", "CTesseraPOSIX",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -171,8 +182,8 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "TesseraSim", "TesseraNode", "TesseraClientCore", "TesseraNodeAgent", "TesseraPlacement", "TesseraPoolAPI", "TesseraController", "TesseraKubernetes",
-                "TesseraDevicePlugin",
+                "TesseraSim", "TesseraSimBackend", "TesseraCUDABackend", "TesseraNode", "TesseraClientCore", "TesseraNodeAgent",
+                "TesseraPlacement", "TesseraPoolAPI", "TesseraController", "TesseraKubernetes", "TesseraDevicePlugin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -219,6 +230,7 @@ let package = Package(
         .testTarget(name: "TesseraPlacementTests", dependencies: ["TesseraPlacement"], swiftSettings: strict),
         .testTarget(name: "TesseraWireTests", dependencies: ["TesseraWire"], swiftSettings: strict),
         .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "TesseraWire"], swiftSettings: strict),
+        .testTarget(name: "TesseraCUDABackendTests", dependencies: ["TesseraCUDABackend", "TesseraWire"], swiftSettings: strict),
         .testTarget(
             name: "TesseraKubernetesTests",
             dependencies: [

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite the way CI does: installs what the tests need (libzstd headers, nvcc from PyPI
-# into .venv-cuda/), then builds once, in release with testable imports, and runs every test.
+# into .venv-cuda/, CuPy and numba-cuda into .venv-py/), then builds once, in release with testable imports,
+# and runs every test, NVIDIA's samples and the GPU check's dry run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -12,6 +13,7 @@ if ! [ -e /usr/include/zstd.h ]; then
   fi
 fi
 scripts/setup-cuda.sh >/dev/null
+scripts/setup-python.sh >/dev/null
 # One configuration for everything: release (the simulator interprets kernels; debug is far too slow),
 # with testing enabled so test targets may use @testable imports.
 swift build -c release --build-tests -Xswiftc -enable-testing
@@ -20,3 +22,7 @@ swift build -c release --build-tests -Xswiftc -enable-testing
 timing='ComputeShareTests|ComputeIsolationTests'
 swift test -c release --skip-build --skip "$timing" "$@"
 swift test -c release --skip-build --filter "$timing" "$@"
+# NVIDIA's own samples in both build modes: a compatibility table (a report while some samples still fail).
+scripts/cuda-samples.sh --report --timeout 60 --markdown .build/cuda-samples/table.md
+# The GPU device check's dry run (stacked on a simulated GPU), so that the script a GPU machine runs cannot rot.
+bench/gpu/check.sh --dry-run

@@ -366,7 +366,6 @@ int cuMipmappedArrayDestroy(void) { return tessera_cu_unsupported("cuMipmappedAr
 int cuMipmappedArrayGetLevel(void) { return tessera_cu_unsupported("cuMipmappedArrayGetLevel"); }
 int cuMipmappedArrayGetMemoryRequirements(void) { return tessera_cu_unsupported("cuMipmappedArrayGetMemoryRequirements"); }
 int cuMipmappedArrayGetSparseProperties(void) { return tessera_cu_unsupported("cuMipmappedArrayGetSparseProperties"); }
-int cuModuleEnumerateFunctions(void) { return tessera_cu_unsupported("cuModuleEnumerateFunctions"); }
 int cuModuleGetGlobal(void) { return tessera_cu_unsupported("cuModuleGetGlobal"); }
 int cuModuleGetSurfRef(void) { return tessera_cu_unsupported("cuModuleGetSurfRef"); }
 int cuModuleGetTexRef(void) { return tessera_cu_unsupported("cuModuleGetTexRef"); }

@@ -17,13 +17,13 @@ extension Node {
 
 extension Node {
     /// Fraction of the last second each physical GPU was busy with sessions' work (0…1 and more when
-    /// oversubscribed), summed over the contexts on it; GPUs whose backend does not measure it report 0.
+    /// oversubscribed), summed over the contexts on it, as each backend's contexts measure it.
     public func utilization() -> [Int: Double] {
         let sessions = state.withLock { Array($0.sessions.values) }
         var busy: [Int: Double] = [:]
         for session in sessions {
             for (gpu, context) in session.shared.withLock({ $0.vgpus.map { ($0.physical, $0.context) } }) {
-                if let simulated = context as? SimulatedContext { busy[gpu, default: 0] += simulated.context.utilization }
+                busy[gpu, default: 0] += context.utilization
             }
         }
         return busy

@@ -35,7 +35,8 @@ public final class Node: Service, Sendable {
         self.backend = backend
         self.policy = policy
         self.logger = logger
-        state = Mutex(State(ledger: NodeLedger(gpus: backend.gpus.map { ($0.index, $0.totalMemory) })))
+        state = Mutex(State(ledger: NodeLedger(gpus: backend.gpus.map { ($0.index, $0.totalMemory) },
+                                               contextOverhead: Dictionary(uniqueKeysWithValues: backend.gpus.map { ($0.index, $0.contextOverhead) }))))
         watcher = tessera_hangup_watcher_create()
     }
 

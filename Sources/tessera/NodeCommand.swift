@@ -1,9 +1,11 @@
 import ArgumentParser
 import Logging
 import ServiceLifecycle
+import TesseraCUDABackend
 import TesseraDevicePlugin
 import TesseraNode
 import TesseraSim
+import TesseraSimBackend
 import TesseraWire
 
 /// `tessera node`: the per-node daemon.
@@ -13,6 +15,8 @@ struct NodeCommand: AsyncParsableCommand {
         abstract: "Run the node daemon: serve vGPU sessions of this node's GPUs.",
         discussion: """
             Standalone mode with simulated GPUs: `tessera node --sim-gpus 2 --sim-gpu-memory 16GiB`.
+            Real NVIDIA GPUs: `tessera node --gpus all` (or --gpus 0,2); each session's vGPU runs in a worker
+            process of its own holding a CUDA context (--cuda-driver picks the driver library).
             Programs on this machine connect through the unix socket; programs elsewhere through --listen.
             On a Kubernetes node, --device-plugin (or --kubelet-dir DIR) also registers the vGPU resource with
             the kubelet: `tessera node --socket /var/run/tessera/node.sock --device-plugin`.
@@ -24,6 +28,12 @@ struct NodeCommand: AsyncParsableCommand {
 
     @Option(help: "Also serve remote programs over TCP at HOST:PORT (port 0 picks a free one).")
     var listen: String?
+
+    @Option(name: .customLong("gpus"), help: "Serve real NVIDIA GPUs through the CUDA driver: 'all' or driver ordinals like 0,2.")
+    var realGPUs: String?
+
+    @Option(name: .customLong("cuda-driver"), help: "The CUDA driver library --gpus loads (default: the system's libcuda.so.1).")
+    var cudaDriver: String = CUDADriver.defaultPath
 
     @Option(name: .customLong("sim-gpus"), help: "Number of simulated GPUs.")
     var simGPUs: Int = 1
@@ -62,14 +72,19 @@ struct NodeCommand: AsyncParsableCommand {
         let pluginConfiguration = kubelet.enabled ? try kubelet.configuration(socket: socket) : nil
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "tessera.node")
-        var properties = model.properties(memory: memory)
-        if let simSMs { properties.multiprocessorCount = simSMs }
-        let backend = SimulatedBackend(count: simGPUs, properties: properties)
+        let backend: any DeviceBackend
+        if let realGPUs {
+            backend = try realBackend(realGPUs, logger: logger)
+        } else {
+            var properties = model.properties(memory: memory)
+            if let simSMs { properties.multiprocessorCount = simSMs }
+            backend = SimulatedBackend(count: simGPUs, properties: properties)
+            logger.info("\(simGPUs) simulated \(properties.name) GPU(s), \(VirtualGPUEnvironment.formatSize(memory)) each")
+        }
         let placement = try pool.placement(
             kubelet: pluginConfiguration.map { PodResourcesClient(configuration: $0) }, resourceName: kubelet.resourceName)
         let node = Node(configuration: NodeConfiguration(socketPath: socket, listen: listenAddress), backend: backend,
                         policy: placement ?? SpreadPlacement(), logger: logger)
-        logger.info("\(simGPUs) simulated \(properties.name) GPU(s), \(VirtualGPUEnvironment.formatSize(memory)) each")
         var services: [any Service] = [node]
         if let placement {
             services.append(pool.link(node: node, placement: placement, logger: logger))
@@ -81,6 +96,34 @@ struct NodeCommand: AsyncParsableCommand {
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
+}
+
+extension NodeCommand {
+    /// The CUDA backend for `--gpus`; without a usable driver, one clear line and exit status 1.
+    func realBackend(_ list: String, logger: Logger) throws -> CUDABackend {
+        var selection: [Int]?
+        if list != "all" {
+            let parts = list.split(separator: ",").map { Int(String($0.filter { $0 != " " })) }
+            guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0! >= 0 }), Set(parts).count == parts.count else {
+                throw ValidationError("--gpus must be 'all' or distinct driver ordinals like 0,2; got '\(list)'")
+            }
+            selection = parts.map { $0! }
+        }
+        let configuration = CUDABackend.Configuration(
+            driverPath: cudaDriver, selection: selection,
+            launcher: WorkerLauncher(executable: WorkerLauncher.currentExecutable, arguments: ["worker"]))
+        do throws(DeviceError) {
+            return try CUDABackend(configuration: configuration, logger: logger)
+        } catch {
+            throw NodeStartError(message: "tessera node --gpus: \(error.message)")
+        }
+    }
+}
+
+/// A node that cannot start: printed as one line, exit status 1.
+struct NodeStartError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }
 
 extension String {

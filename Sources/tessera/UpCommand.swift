@@ -6,6 +6,7 @@ import TesseraController
 import TesseraNode
 import TesseraNodeAgent
 import TesseraPoolAPI
+import TesseraSimBackend
 import TesseraWire
 
 /// `tessera up`: a whole pool on this machine in one process — a controller and one node with simulated GPUs —

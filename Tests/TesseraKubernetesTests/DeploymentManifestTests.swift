@@ -94,6 +94,25 @@ import Yams
         #expect(ports.contains { $0["name"] as? String == target })
     }
 
+    /// The node DaemonSet drives the machine's real GPUs through the host's driver, which the NVIDIA container
+    /// runtime provides; the chart can switch to simulated GPUs instead.
+    @Test func nodeServesTheRealGPUsThroughTheNVIDIARuntime() throws {
+        let node = try #require(Self.named(try Self.plainManifests(), kind: "DaemonSet")["tessera-node"])
+        let pod = try #require(Self.podSpec(node))
+        #expect(pod["runtimeClassName"] as? String == "nvidia")
+        let container = try #require((pod["containers"] as? [Object])?.first { $0["name"] as? String == "node" })
+        let args = try #require(container["args"] as? [String])
+        #expect(args.contains("--gpus=all") && !args.contains { $0.hasPrefix("--sim-gpus") })
+        let env = (container["env"] as? [Object]) ?? []
+        #expect(env.contains { $0["name"] as? String == "NVIDIA_DRIVER_CAPABILITIES" && ($0["value"] as? String)?.contains("compute") == true })
+        let values = try #require(try Self.documents("helm/tessera/values.yaml").first)
+        let chartNode = try #require(values["node"] as? Object)
+        #expect(chartNode["gpus"] as? String == "all" && chartNode["runtimeClassName"] as? String == "nvidia")
+        #expect((chartNode["simulatedGPUs"] as? Object)?["count"] as? Int == 0)
+        let template = try String(contentsOf: Self.root.appendingPathComponent("helm/tessera/templates/node.yaml"), encoding: .utf8)
+        #expect(template.contains("--sim-gpus={{ .Values.node.simulatedGPUs.count }}") && template.contains("--gpus={{ .Values.node.gpus }}"))
+    }
+
     @Test func nodeServesTheDevicePluginWithTheKubeletFoldersMounted() throws {
         let node = try #require(Self.named(try Self.plainManifests(), kind: "DaemonSet")["tessera-node"])
         let pod = try #require(Self.podSpec(node))

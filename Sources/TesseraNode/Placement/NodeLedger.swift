@@ -11,8 +11,8 @@ public struct NodeLedger: Sendable {
     public private(set) var capacity: [GPUCapacity]
     public private(set) var grants: [UInt64: Grant] = [:]
 
-    public init(gpus: [(index: Int, totalMemory: Int)]) {
-        capacity = gpus.map { GPUCapacity(index: $0.index, totalMemory: $0.totalMemory) }
+    public init(gpus: [(index: Int, totalMemory: Int)], contextOverhead: [Int: Int] = [:]) {
+        capacity = gpus.map { GPUCapacity(index: $0.index, totalMemory: $0.totalMemory, contextOverhead: contextOverhead[$0.index] ?? 0) }
     }
 
     /// Places a session's vGPUs and records the grant; throws when they do not fit. Admitting a session twice
@@ -35,14 +35,14 @@ public struct NodeLedger: Sendable {
         }
         for g in chosen {
             let i = capacity.firstIndex { $0.index == g }!
-            capacity[i].grantedMemory += request.memoryBytes
+            capacity[i].grantedMemory += request.memoryBytes + capacity[i].contextOverhead
             capacity[i].grantedComputePercent += request.computePercent
         }
         // A policy must never overcommit; check rather than trust it.
         if capacity.contains(where: { $0.grantedMemory > $0.totalMemory || $0.grantedComputePercent > 100 }) {
             for g in chosen {
                 let i = capacity.firstIndex { $0.index == g }!
-                capacity[i].grantedMemory -= request.memoryBytes
+                capacity[i].grantedMemory -= request.memoryBytes + capacity[i].contextOverhead
                 capacity[i].grantedComputePercent -= request.computePercent
             }
             throw PlacementError("placement overcommitted a GPU")
@@ -55,7 +55,7 @@ public struct NodeLedger: Sendable {
         guard let g = grants.removeValue(forKey: session) else { return }
         for gpu in g.gpus {
             let i = capacity.firstIndex { $0.index == gpu }!
-            capacity[i].grantedMemory -= g.request.memoryBytes
+            capacity[i].grantedMemory -= g.request.memoryBytes + capacity[i].contextOverhead
             capacity[i].grantedComputePercent -= g.request.computePercent
         }
     }

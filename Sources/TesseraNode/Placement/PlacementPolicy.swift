@@ -73,7 +73,7 @@ public struct SpreadPlacement: PlacementPolicy {
                     "cannot place vGPU \(n + 1) of \(request.count) (\(request.memoryBytes >> 20) MiB, \(request.computePercent) %): "
                         + "free on this node: \(free)")
             }
-            gpus[best].grantedMemory += request.memoryBytes
+            gpus[best].grantedMemory += request.memoryBytes + gpus[best].contextOverhead
             gpus[best].grantedComputePercent += request.computePercent
             chosen.append(gpus[best].index)
         }

@@ -26,13 +26,18 @@ public struct GPUCapacity: Sendable, Hashable {
     public var totalMemory: Int
     public var grantedMemory: Int
     public var grantedComputePercent: Int
-    public init(index: Int, totalMemory: Int, grantedMemory: Int = 0, grantedComputePercent: Int = 0) {
+    /// Device memory one more context costs on this GPU outside its quota; granted memory includes it for every
+    /// vGPU placed here.
+    public var contextOverhead: Int
+    public init(index: Int, totalMemory: Int, grantedMemory: Int = 0, grantedComputePercent: Int = 0, contextOverhead: Int = 0) {
         self.index = index
         self.totalMemory = totalMemory
         self.grantedMemory = grantedMemory
         self.grantedComputePercent = grantedComputePercent
+        self.contextOverhead = contextOverhead
     }
-    public var freeMemory: Int { totalMemory - grantedMemory }
+    /// The largest quota one more vGPU may have here (its context's overhead taken out).
+    public var freeMemory: Int { max(0, totalMemory - grantedMemory - contextOverhead) }
     public var freeComputePercent: Int { 100 - grantedComputePercent }
 }
 

@@ -9,14 +9,19 @@ final class TestNode: @unchecked Sendable {
     private(set) var tcpEndpoint: String?
     let process: RunningCommand
 
-    init(gpus: Int = 1, memory: String = "1GiB", tcp: Bool = false) throws {
+    convenience init(gpus: Int = 1, memory: String = "1GiB", tcp: Bool = false) throws {
+        try self.init(backend: ["--sim-gpus", "\(gpus)", "--sim-gpu-memory", memory], tcp: tcp)
+    }
+
+    /// A node with the backend `backend` names (`--sim-gpus …` or `--gpus …`) and extra environment.
+    init(backend: [String], environment: [String: String] = [:], tcp: Bool = false) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-node-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         socketPath = directory.appendingPathComponent("node.sock").path
-        var args = ["node", "--socket", socketPath, "--sim-gpus", "\(gpus)", "--sim-gpu-memory", memory, "--log-level", "debug"]
+        var args = ["node", "--socket", socketPath] + backend + ["--log-level", "debug"]
         if tcp { args += ["--listen", "127.0.0.1:0"] }
-        process = Command.start(Products.tessera.path, args)
-        let deadline = Date().addingTimeInterval(20)
+        process = Command.start(Products.tessera.path, args, environment: environment)
+        let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             let log = process.stderr
             let haveSocket = FileManager.default.fileExists(atPath: socketPath)

@@ -1,3 +1,4 @@
+import TesseraDevice
 import TesseraSim
 import TesseraWire
 

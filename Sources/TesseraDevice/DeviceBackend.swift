@@ -10,14 +10,18 @@ public struct PhysicalGPU: Sendable, Hashable {
     public var template: VirtualDeviceInfo
     /// A simulated GPU: it runs kernels from PTX only, never machine code.
     public var simulated: Bool
+    /// Device memory each context on this GPU costs outside any quota (measured at start-up on real GPUs; 0 for
+    /// the simulator). Admission counts it for every vGPU it places here.
+    public var contextOverhead: Int
 
-    public init(index: Int, name: String, totalMemory: Int, uuid: [UInt8], template: VirtualDeviceInfo, simulated: Bool = false) {
+    public init(index: Int, name: String, totalMemory: Int, uuid: [UInt8], template: VirtualDeviceInfo, simulated: Bool = false,
+                contextOverhead: Int = 0) {
         self.index = index; self.name = name; self.totalMemory = totalMemory; self.uuid = uuid; self.template = template
-        self.simulated = simulated
+        self.simulated = simulated; self.contextOverhead = contextOverhead
     }
 }
 
-/// What executes device work on a node: the simulator today, real GPUs through the CUDA driver later.
+/// What executes device work on a node: simulated GPUs (TesseraSimBackend) or real ones (TesseraCUDABackend).
 public protocol DeviceBackend: Sendable {
     /// The node's GPUs, indexed 0…n−1.
     var gpus: [PhysicalGPU] { get }

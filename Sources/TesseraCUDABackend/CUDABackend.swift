@@ -1,0 +1,129 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import Synchronization
+import TesseraDevice
+import TesseraWire
+
+/// Real NVIDIA GPUs through the CUDA driver API. The node process never loads the driver: a probing worker
+/// reports the GPUs (and what a context costs on each) at start-up, and every session's vGPU gets a worker
+/// process of its own that holds its context. A fault, which leaves a CUDA process unusable, ends one worker;
+/// the node and the other sessions carry on.
+public final class CUDABackend: DeviceBackend {
+    public struct Configuration: Sendable {
+        /// The driver library each worker loads (`--cuda-driver`).
+        public var driverPath: String
+        /// Driver ordinals to use (`--gpus 0,2`); nil for all.
+        public var selection: [Int]?
+        /// How to start a worker (the `tessera` binary's hidden `worker` subcommand).
+        public var launcher: WorkerLauncher
+        /// NVML for health and telemetry; nil or a library that does not load leaves the driver's view alone.
+        public var nvmlPath: String?
+
+        public init(driverPath: String = CUDADriver.defaultPath, selection: [Int]? = nil, launcher: WorkerLauncher,
+                    nvmlPath: String? = NVML.defaultPath) {
+            self.driverPath = driverPath; self.selection = selection; self.launcher = launcher; self.nvmlPath = nvmlPath
+        }
+    }
+
+    public let gpus: [PhysicalGPU]
+    /// What the probe found for each of the node's GPUs (PCI address, context overhead), in node order.
+    public let probed: [ProbedGPU]
+    /// The driver's version (e.g. 13000).
+    public let driverVersion: Int
+    public let nvml: NVML?
+    let configuration: Configuration
+    let schedulers: [GPUTimeScheduler]
+    let logger: Logger
+    private let live = Mutex<[Int: [Weak]]>([:])
+    private struct Weak { weak var context: WorkerContext? }
+
+    /// Probes the driver through a worker; throws one clear line when there is no driver or no such GPU.
+    public init(configuration: Configuration, logger: Logger) throws(DeviceError) {
+        self.configuration = configuration
+        self.logger = logger
+        var inventory: WorkerInventory?
+        let probe = try WorkerProcess.start(configuration.launcher, arguments: Self.workerArguments(configuration, probe: true),
+                                            environment: [:]) { (r) throws(WireError) in inventory = try WorkerInventory(from: &r) }
+        probe.terminate()
+        guard let inventory else { throw DeviceError(.internalError, "the GPU probe answered nothing") }
+        let chosen: [Int]
+        if let selection = configuration.selection {
+            for i in selection where !inventory.gpus.indices.contains(i) {
+                throw DeviceError(.invalidDevice, "--gpus: no GPU \(i) (the driver shows \(inventory.gpus.count))")
+            }
+            chosen = selection
+        } else {
+            chosen = Array(inventory.gpus.indices)
+        }
+        guard !chosen.isEmpty else { throw DeviceError(.unavailable, "the CUDA driver shows no GPU") }
+        driverVersion = inventory.driverVersion
+        probed = chosen.map { inventory.gpus[$0] }
+        gpus = probed.enumerated().map { index, p in
+            var template = p.info
+            template.physicalIndex = index
+            return PhysicalGPU(index: index, name: p.info.name, totalMemory: p.info.totalMemory, uuid: p.info.uuid,
+                               template: template, contextOverhead: p.contextOverhead)
+        }
+        schedulers = gpus.map { _ in GPUTimeScheduler() }
+        nvml = configuration.nvmlPath.flatMap { NVML(path: $0) }
+        for (i, p) in probed.enumerated() {
+            nvml?.watch(p.pciAddress)
+            var metadata: Logger.Metadata = [
+                "gpu": "\(i)", "name": "\(p.info.name)", "uuid": "\(Self.uuidString(p.info.uuid))", "pci": "\(p.pciAddress)",
+                "memory": "\(p.info.totalMemory >> 20) MiB", "context_overhead": "\(p.contextOverhead >> 20) MiB (\(p.contextOverhead) bytes)",
+            ]
+            if let t = nvml?.telemetry(pciAddress: p.pciAddress) {
+                metadata["temperature"] = "\(t.temperatureC) °C"
+                metadata["power"] = "\(t.powerMilliwatts / 1000) W"
+            }
+            logger.info("CUDA GPU", metadata: metadata)
+        }
+    }
+
+    static func workerArguments(_ c: Configuration, probe: Bool) -> [String] {
+        ["--cuda-driver", c.driverPath] + (probe ? ["--probe"] : ["--ordinal", "0"])
+    }
+
+    /// "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as CUDA_VISIBLE_DEVICES and nvidia-smi spell a UUID.
+    public static func uuidString(_ uuid: [UInt8]) -> String {
+        let hex = uuid.map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }
+        guard hex.count == 16 else { return "GPU-unknown" }
+        return "GPU-" + [hex[0..<4], hex[4..<6], hex[6..<8], hex[8..<10], hex[10..<16]].map { $0.joined() }.joined(separator: "-")
+    }
+
+    public func memoryUsed(gpu: Int) -> Int {
+        live.withLock { $0[gpu]?.compactMap(\.context).reduce(0) { $0 + $1.memoryUsed } ?? 0 }
+    }
+
+    public func isHealthy(gpu index: Int) -> Bool {
+        guard probed.indices.contains(index), let nvml else { return true }
+        return nvml.isHealthy(pciAddress: probed[index].pciAddress)
+    }
+
+    public func makeContext(gpu: Int, memoryLimit: Int, computePercent: Int, computeMode: ComputeMode,
+                            addressWindow: Int) throws(DeviceError) -> any DeviceContext {
+        guard gpus.indices.contains(gpu) else { throw DeviceError(.invalidDevice, "no GPU \(gpu) on this node") }
+        // The worker sees its one GPU as device 0. A Tessera driver underneath (stacking) ignores
+        // CUDA_VISIBLE_DEVICES and asks its own node for one vGPU of this session's size instead.
+        let mib = (memoryLimit + (1 << 20) - 1) >> 20
+        let environment = [
+            "CUDA_VISIBLE_DEVICES": Self.uuidString(probed[gpu].info.uuid),
+            VirtualGPUEnvironment.virtualGPUs: "1",
+            VirtualGPUEnvironment.memory: "\(max(1, mib))MiB",
+            VirtualGPUEnvironment.compute: "\(computePercent)",
+            VirtualGPUEnvironment.computeMode: computeMode.description,
+        ]
+        let worker = try WorkerProcess.start(configuration.launcher, arguments: Self.workerArguments(configuration, probe: false),
+                                             environment: environment)
+        let scheduler = schedulers[gpu]
+        let context = WorkerContext(worker: worker, memoryLimit: memoryLimit, scheduler: scheduler,
+                                    ticket: scheduler.add(percent: computePercent, mode: computeMode))
+        live.withLock { l in
+            l[gpu, default: []].removeAll { $0.context == nil }
+            l[gpu, default: []].append(Weak(context: context))
+        }
+        return context
+    }
+}

@@ -1,0 +1,114 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+import TesseraWire
+
+/// One real GPU's compute scheduler in the node: it decides when each session's worker may submit its next
+/// launch, and charges device time the worker measured with CUDA events.
+///
+/// - Every session keeps at most ``maxInFlightNanoseconds`` of work (estimated from its mean launch time) queued
+///   on the GPU, so the scheduler's decisions take effect within a few milliseconds.
+/// - `share`: stride scheduling on charged time. Each active session has a virtual time, its charged device time
+///   divided by its share; a session more than one slice ahead of the most-behind active one waits. Idle time is
+///   lent out (a session alone runs at full speed); a session that returns from idle starts level with the others.
+/// - `limit`: a token bucket filled at the share's rate (at most ``burstNanoseconds`` saved up) and emptied by
+///   charged time; an empty bucket waits, even when the GPU is otherwise idle.
+///
+/// Limits: kernels longer than the in-flight window are charged only when they complete, so a session whose
+/// kernels each run for seconds overshoots by one kernel; kernels of different contexts never overlap on the GPU
+/// (time-slicing), so shares are of time, not of SMs.
+public final class GPUTimeScheduler: Sendable {
+    public static let maxInFlightNanoseconds: UInt64 = 4_000_000
+    public static let sliceNanoseconds: Double = 2_000_000
+    public static let burstNanoseconds: Double = 10_000_000
+    /// A session that launched nothing for this long is idle: it does not hold the others back.
+    let idleAfterNanoseconds: UInt64
+
+    struct Entry {
+        var percent: Int
+        var limit: Bool
+        var charged: UInt64 = 0
+        var inFlight = 0
+        var meanLaunch: UInt64 = 0
+        var virtualTime: Double = 0
+        var tokens: Double = 0
+        var lastRefill: UInt64
+        var lastLaunch: UInt64 = 0
+    }
+    struct State {
+        var entries: [Int: Entry] = [:]
+        var next = 0
+    }
+    private let state = Mutex(State())
+
+    public init(idleAfterNanoseconds: UInt64 = 20_000_000) { self.idleAfterNanoseconds = idleAfterNanoseconds }
+
+    static func now() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+    }
+
+    /// Registers a session's context; returns its ticket.
+    public func add(percent: Int, mode: ComputeMode) -> Int {
+        state.withLock { s in
+            let id = s.next
+            s.next += 1
+            s.entries[id] = Entry(percent: max(1, min(100, percent)), limit: mode == .limit, tokens: Self.burstNanoseconds / 10, lastRefill: Self.now())
+            return id
+        }
+    }
+
+    public func remove(_ ticket: Int) { state.withLock { _ = $0.entries.removeValue(forKey: ticket) } }
+
+    /// Device time charged to a ticket so far, in nanoseconds.
+    public func charged(_ ticket: Int) -> UInt64 { state.withLock { $0.entries[ticket]?.charged ?? 0 } }
+
+    /// Records what the worker reported: total charged time, launches in flight, mean launch time.
+    func update(_ ticket: Int, _ usage: WorkerUsage) {
+        state.withLock { s in
+            guard var e = s.entries[ticket] else { return }
+            let delta = usage.busyNanoseconds > e.charged ? usage.busyNanoseconds - e.charged : 0
+            e.charged = max(e.charged, usage.busyNanoseconds)
+            e.inFlight = usage.inFlight
+            e.meanLaunch = usage.meanLaunchNanoseconds
+            e.virtualTime += Double(delta) / Double(e.percent)
+            e.tokens -= Double(delta)
+            s.entries[ticket] = e
+        }
+    }
+
+    /// Nil when the ticket's next launch may go now; otherwise how long to wait (microseconds) before asking
+    /// again with fresh usage.
+    func admission(_ ticket: Int) -> UInt32? {
+        state.withLock { s -> UInt32? in
+            guard var e = s.entries[ticket] else { return nil }
+            let now = Self.now()
+            defer { s.entries[ticket] = e }
+            // Few milliseconds in flight: beyond that the GPU's queue, not the scheduler, would decide.
+            let estimate = e.meanLaunch == 0 ? (e.inFlight >= 2 ? UInt64.max : 0) : UInt64(e.inFlight) * e.meanLaunch
+            if e.inFlight > 0, estimate > Self.maxInFlightNanoseconds { return 200 }
+            if e.limit {
+                let rate = Double(e.percent) / 100
+                e.tokens = min(Self.burstNanoseconds, e.tokens + Double(now - e.lastRefill) * rate)
+                e.lastRefill = now
+                if e.tokens < 0 { return UInt32(min(2_000, max(100, -e.tokens / rate / 1_000))) }
+            } else {
+                let wasIdle = e.inFlight == 0 && (e.lastLaunch == 0 || now - e.lastLaunch > idleAfterNanoseconds)
+                let others = s.entries.filter { $0.key != ticket && !$0.value.limit && isActive($0.value, now) }
+                let floor = others.values.map(\.virtualTime).min()
+                if let floor {
+                    if wasIdle { e.virtualTime = max(e.virtualTime, floor) }
+                    if e.virtualTime > floor + Self.sliceNanoseconds / Double(e.percent) { return 200 }
+                }
+            }
+            e.lastLaunch = now
+            return nil
+        }
+    }
+
+    func isActive(_ e: Entry, _ now: UInt64) -> Bool {
+        e.inFlight > 0 || (e.lastLaunch != 0 && now - e.lastLaunch <= idleAfterNanoseconds)
+    }
+}

@@ -1,0 +1,310 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TesseraDevice
+import TesseraWire
+
+/// The worker's side of the link: one CUDA context, the handles it created, and device time measured with CUDA
+/// events around every launch.
+final class WorkerServer {
+    let driver: CUDADriver
+    let context: OpaquePointer?
+    var streams: [UInt64: OpaquePointer?] = [:]
+    var events: [UInt64: OpaquePointer?] = [:]
+    struct Module {
+        var module: OpaquePointer?
+        var functions: [OpaquePointer?]
+        var parameters: [[KernelInfo.Parameter]]
+    }
+    var modules: [UInt64: Module] = [:]
+    var nextHandle: UInt64 = 1
+    /// Event pairs around launches not yet known to be complete, oldest first; spare pairs for reuse.
+    var timing: [(OpaquePointer?, OpaquePointer?)] = []
+    var spareTiming: [(OpaquePointer?, OpaquePointer?)] = []
+    var busyNanoseconds: UInt64 = 0
+    var completedLaunches: UInt64 = 0
+    /// The first error that poisoned the context: every later reply carries it.
+    var sticky: DeviceError?
+    let staging: UnsafeMutableRawPointer
+    var out = WireWriter(capacity: 1 << 16)
+    var scratch = WireWriter(capacity: 1 << 10)
+
+    init(driver: CUDADriver, ordinal: Int) throws(DeviceError) {
+        self.driver = driver
+        var device: Int32 = 0
+        try driver.check(driver.cuDeviceGet(&device, Int32(ordinal)), "cuDeviceGet(\(ordinal))")
+        var ctx: OpaquePointer?
+        try driver.check(driver.cuCtxCreate(&ctx, 0, device), "cuCtxCreate")
+        context = ctx
+        staging = .allocate(byteCount: WireProtocol.maxInlineChunk, alignment: 4096)
+    }
+
+    func serve(fd: Int32) -> Int32 {
+        var frames = FrameBuffer(maxBody: WireProtocol.maxRequestBody, initialCapacity: 1 << 20)
+        while true {
+            let frame: (header: FrameHeader, body: UnsafeRawBufferPointer)?
+            do throws(WireError) { frame = try frames.nextFrame() } catch { return 2 }
+            guard let (header, body) = frame else {
+                let space = frames.writableSpace(minimum: max(64 << 10, (try? frames.bytesNeeded()) ?? 0))
+                var n: Int
+                repeat { n = read(fd, space.baseAddress, space.count) } while n < 0 && errno == EINTR
+                // The node closed the link (the session ended) or died: the driver frees the context with us.
+                if n <= 0 { return 0 }
+                frames.commit(n)
+                continue
+            }
+            out.reset()
+            handle(header, body)
+            guard CUDAWorker.send(fd, out.bytes) else { return 0 }
+        }
+    }
+
+    private func reply(_ id: UInt64, _ status: ReplyStatus, extra: [UInt8] = []) {
+        out.frame(.reply, requestID: id) { [scratch] w in
+            ReplyHeader(status: status).encode(into: &w)
+            if status.isOK { scratch.bytes.withUnsafeBytes { w.raw($0) } }
+            extra.withUnsafeBytes { w.raw($0) }
+        }
+    }
+
+    private func handle(_ header: FrameHeader, _ body: UnsafeRawBufferPointer) {
+        scratch.reset()
+        var r = WireReader(body)
+        var status = ReplyStatus.ok
+        do throws(DeviceError) {
+            if let sticky, header.opcode != .nodeStatus { throw sticky }
+            try perform(header.opcode, &r)
+        } catch {
+            if error.code.isSticky && sticky == nil { sticky = error }
+            status = error.status
+        }
+        var usage: [UInt8] = []
+        if header.opcode == .launchKernel || header.opcode == .nodeStatus {
+            collectTiming()
+            var w = WireWriter(capacity: 32)
+            WorkerUsage(busyNanoseconds: busyNanoseconds, inFlight: timing.count,
+                        meanLaunchNanoseconds: completedLaunches == 0 ? 0 : busyNanoseconds / completedLaunches).encode(into: &w)
+            if header.opcode == .nodeStatus { w.bool(sticky != nil); (sticky?.status ?? .ok).encode(into: &w) }
+            usage = w.bytes
+            if header.opcode == .nodeStatus { status = .ok }
+        }
+        reply(header.requestID, status, extra: status.isOK ? usage : [])
+    }
+
+    private func stream(_ handle: UInt64) throws(DeviceError) -> OpaquePointer? {
+        if handle == 0 { return nil }
+        guard let s = streams[handle] else { throw DeviceError(.invalidHandle, "no stream \(handle) in this worker") }
+        return s
+    }
+
+    private func event(_ handle: UInt64) throws(DeviceError) -> OpaquePointer? {
+        guard let e = events[handle] else { throw DeviceError(.invalidHandle, "no event \(handle) in this worker") }
+        return e
+    }
+
+    private func makeHandle() -> UInt64 { defer { nextHandle += 1 }; return nextHandle }
+
+    private func wire<T>(_ body: () throws(WireError) -> T) throws(DeviceError) -> T {
+        do { return try body() } catch { throw DeviceError(.protocolError, error.description) }
+    }
+
+    private func perform(_ opcode: Opcode, _ r: inout WireReader) throws(DeviceError) {
+        let d = driver
+        switch opcode {
+        case .allocate:
+            let m = try wire { () throws(WireError) in try Allocate(from: &r) }
+            var address: UInt64 = 0
+            try d.check(d.cuMemAlloc(&address, m.size), "cuMemAlloc(\(m.size))")
+            AddressReply(address: address).encode(into: &scratch)
+        case .free:
+            let m = try wire { () throws(WireError) in try Free(from: &r) }
+            try d.check(d.cuMemFree(m.address), "cuMemFree")
+        case .memoryInfo:
+            var free = 0, total = 0
+            try d.check(d.cuMemGetInfo(&free, &total), "cuMemGetInfo")
+            MemoryInfoReply(free: free, total: total).encode(into: &scratch)
+        case .copyToDevice:
+            let m = try wire { () throws(WireError) in try CopyToDevice(from: &r) }
+            let data = r.rest()
+            guard data.count == m.count else { throw DeviceError(.protocolError, "copy of \(m.count) bytes carries \(data.count)") }
+            let s = try stream(m.stream)
+            // The frame's bytes live until the next read: the copy completes before the reply.
+            try d.check(d.cuMemcpyHtoDAsync(m.destination, data.baseAddress, m.count, s), "cuMemcpyHtoDAsync")
+            try d.check(d.cuStreamSynchronize(s), "cuStreamSynchronize")
+        case .copyFromDevice:
+            let m = try wire { () throws(WireError) in try CopyFromDevice(from: &r) }
+            guard m.count <= WireProtocol.maxInlineChunk else { throw DeviceError(.invalidValue, "copy chunk of \(m.count) bytes") }
+            let s = try stream(m.stream)
+            try d.check(d.cuMemcpyDtoHAsync(staging, m.source, m.count, s), "cuMemcpyDtoHAsync")
+            try d.check(d.cuStreamSynchronize(s), "cuStreamSynchronize")
+            scratch.raw(UnsafeRawBufferPointer(start: staging, count: m.count))
+        case .copyOnDevice:
+            let m = try wire { () throws(WireError) in try CopyOnDevice(from: &r) }
+            try d.check(d.cuMemcpyDtoDAsync(m.destination, m.source, m.count, try stream(m.stream)), "cuMemcpyDtoDAsync")
+        case .memset:
+            let m = try wire { () throws(WireError) in try Memset(from: &r) }
+            try d.check(d.cuMemsetD8Async(m.destination, m.value, m.count, try stream(m.stream)), "cuMemsetD8Async")
+        case .createStream:
+            let m = try wire { () throws(WireError) in try CreateStream(from: &r) }
+            var s: OpaquePointer?
+            try d.check(d.cuStreamCreateWithPriority(&s, m.flags, m.priority), "cuStreamCreateWithPriority")
+            let h = makeHandle()
+            streams[h] = s
+            HandleReply(handle: h).encode(into: &scratch)
+        case .destroyStream:
+            let m = try wire { () throws(WireError) in try DestroyStream(from: &r) }
+            guard let s = streams.removeValue(forKey: m.handle) else { throw DeviceError(.invalidHandle, "no stream \(m.handle)") }
+            try d.check(d.cuStreamDestroy(s), "cuStreamDestroy")
+        case .synchronizeStream:
+            let m = try wire { () throws(WireError) in try SynchronizeStream(from: &r) }
+            try d.check(d.cuStreamSynchronize(try stream(m.stream)), "cuStreamSynchronize")
+        case .queryStream:
+            let m = try wire { () throws(WireError) in try QueryStream(from: &r) }
+            try d.check(d.cuStreamQuery(try stream(m.stream)), "cuStreamQuery")
+        case .streamWaitEvent:
+            let m = try wire { () throws(WireError) in try StreamWaitEvent(from: &r) }
+            try d.check(d.cuStreamWaitEvent(try stream(m.stream), try event(m.event), 0), "cuStreamWaitEvent")
+        case .createEvent:
+            let m = try wire { () throws(WireError) in try CreateEvent(from: &r) }
+            var e: OpaquePointer?
+            // CU_EVENT_DISABLE_TIMING = 2, as cudaEventDisableTiming.
+            try d.check(d.cuEventCreate(&e, m.flags & 2), "cuEventCreate")
+            let h = makeHandle()
+            events[h] = e
+            HandleReply(handle: h).encode(into: &scratch)
+        case .destroyEvent:
+            let m = try wire { () throws(WireError) in try DestroyEvent(from: &r) }
+            guard let e = events.removeValue(forKey: m.handle) else { throw DeviceError(.invalidHandle, "no event \(m.handle)") }
+            try d.check(d.cuEventDestroy(e), "cuEventDestroy")
+        case .recordEvent:
+            let m = try wire { () throws(WireError) in try RecordEvent(from: &r) }
+            try d.check(d.cuEventRecord(try event(m.event), try stream(m.stream)), "cuEventRecord")
+        case .synchronizeEvent:
+            let m = try wire { () throws(WireError) in try SynchronizeEvent(from: &r) }
+            try d.check(d.cuEventSynchronize(try event(m.handle)), "cuEventSynchronize")
+        case .queryEvent:
+            let m = try wire { () throws(WireError) in try QueryEvent(from: &r) }
+            try d.check(d.cuEventQuery(try event(m.handle)), "cuEventQuery")
+        case .eventElapsedTime:
+            let m = try wire { () throws(WireError) in try EventElapsedTime(from: &r) }
+            var ms: Float = 0
+            try d.check(d.cuEventElapsedTime(&ms, try event(m.start), try event(m.end)), "cuEventElapsedTime")
+            ElapsedTimeReply(milliseconds: ms).encode(into: &scratch)
+        case .synchronizeDevice:
+            try d.check(d.cuCtxSynchronize(), "cuCtxSynchronize")
+        case .loadModule:
+            _ = try wire { () throws(WireError) in try LoadModule(from: &r) }
+            try loadModule(r.rest())
+        case .launchKernel:
+            let m = try wire { () throws(WireError) in try LaunchKernel(from: &r) }
+            try launch(m, parameters: r.rest())
+        case .nodeStatus:
+            break
+        default:
+            throw DeviceError(.notSupported, "\(opcode) is not a worker request")
+        }
+    }
+
+    private func loadModule(_ image: UnsafeRawBufferPointer) throws(DeviceError) {
+        // PTX must be NUL-terminated; a trailing NUL does not disturb a binary image.
+        var copy = [UInt8](image)
+        copy.append(0)
+        var module: OpaquePointer?
+        let rc = copy.withUnsafeBytes { driver.cuModuleLoadData(&module, $0.baseAddress) }
+        try driver.check(rc, "cuModuleLoadData")
+        var count: UInt32 = 0
+        try driver.check(driver.cuModuleGetFunctionCount(&count, module), "cuModuleGetFunctionCount")
+        var functions = [OpaquePointer?](repeating: nil, count: Int(count))
+        if count > 0 {
+            try driver.check(driver.cuModuleEnumerateFunctions(&functions, count, module), "cuModuleEnumerateFunctions")
+        }
+        var infos: [KernelInfo] = []
+        for f in functions { infos.append(try describe(f)) }
+        let variables = ImageSymbols.candidates(inModule: image).compactMap { name -> VariableInfo? in
+            var address: UInt64 = 0, size = 0
+            guard driver.cuModuleGetGlobal(&address, &size, module, name) == 0 else { return nil }
+            return VariableInfo(name: name, address: address, size: size)
+        }
+        let h = makeHandle()
+        modules[h] = Module(module: module, functions: functions, parameters: infos.map(\.parameters))
+        LoadModuleReply(module: h, kernels: infos, variables: variables).encode(into: &scratch)
+    }
+
+    private func describe(_ f: OpaquePointer?) throws(DeviceError) -> KernelInfo {
+        var namePointer: UnsafePointer<CChar>?
+        try driver.check(driver.cuFuncGetName(&namePointer, f), "cuFuncGetName")
+        let name = namePointer.map { String(cString: $0) } ?? ""
+        var parameters: [KernelInfo.Parameter] = []
+        while parameters.count < 4096 {
+            var offset = 0, size = 0
+            guard driver.cuFuncGetParamInfo(f, parameters.count, &offset, &size) == 0 else { break }
+            parameters.append(.init(offset: offset, size: size))
+        }
+        func attribute(_ a: Int32) -> Int {
+            var v: Int32 = 0
+            return driver.cuFuncGetAttribute(&v, a, f) == 0 ? Int(v) : 0
+        }
+        // CUfunction_attribute: 0 max threads, 1 shared, 2 const, 3 local, 4 registers, 5 PTX, 6 binary version.
+        return KernelInfo(name: name, parameters: parameters, staticSharedBytes: attribute(1), localBytesPerThread: attribute(3),
+                          constantBytes: attribute(2), registersPerThread: attribute(4), maxThreadsPerBlock: attribute(0),
+                          ptxVersion: attribute(5), binaryVersion: attribute(6))
+    }
+
+    private func launch(_ m: LaunchKernel, parameters: UnsafeRawBufferPointer) throws(DeviceError) {
+        guard let module = modules[m.module] else { throw DeviceError(.invalidHandle, "no module \(m.module)") }
+        guard m.kernel >= 0, m.kernel < module.functions.count else { throw DeviceError(.invalidValue, "no kernel \(m.kernel)") }
+        let layout = module.parameters[m.kernel]
+        let needed = layout.last.map { $0.offset + $0.size } ?? 0
+        guard parameters.count >= needed else {
+            throw DeviceError(.invalidValue, "kernel parameters are \(parameters.count) bytes, the kernel takes \(needed)")
+        }
+        let s = try stream(m.stream)
+        collectTiming()
+        let pair = try timingPair()
+        // One buffer the parameter pointers point into (the driver copies them at launch).
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(needed, 1), alignment: 16)
+        defer { buffer.deallocate() }
+        if needed > 0 { buffer.copyMemory(from: parameters.baseAddress!, byteCount: needed) }
+        var pointers = layout.map { Optional(buffer + $0.offset) }
+        _ = driver.cuEventRecord(pair.0, s)
+        let rc = pointers.withUnsafeMutableBufferPointer { p in
+            driver.cuLaunchKernel(module.functions[m.kernel], m.grid.0, m.grid.1, m.grid.2, m.block.0, m.block.1, m.block.2,
+                                  UInt32(m.sharedMemoryBytes), s, layout.isEmpty ? nil : p.baseAddress, nil)
+        }
+        guard rc == 0 else {
+            spareTiming.append(pair)
+            try driver.check(rc, "cuLaunchKernel")
+            return
+        }
+        _ = driver.cuEventRecord(pair.1, s)
+        timing.append(pair)
+    }
+
+    private func timingPair() throws(DeviceError) -> (OpaquePointer?, OpaquePointer?) {
+        if let p = spareTiming.popLast() { return p }
+        var a: OpaquePointer?, b: OpaquePointer?
+        try driver.check(driver.cuEventCreate(&a, 0), "cuEventCreate")
+        try driver.check(driver.cuEventCreate(&b, 0), "cuEventCreate")
+        return (a, b)
+    }
+
+    /// Charges the launches that completed, in submission order per stream (a later one may finish first on
+    /// another stream; it is charged when the ones before it are).
+    private func collectTiming() {
+        while let first = timing.first {
+            let rc = driver.cuEventQuery(first.1)
+            if rc == 600 { break }  // CUDA_ERROR_NOT_READY
+            timing.removeFirst()
+            if rc != 0 {
+                if sticky == nil { sticky = DeviceError(CUDADriver.code(of: rc), "kernel: \(driver.name(of: rc))") }
+                continue
+            }
+            var ms: Float = 0
+            if driver.cuEventElapsedTime(&ms, first.0, first.1) == 0 {
+                busyNanoseconds &+= UInt64(max(0, Double(ms) * 1_000_000))
+                completedLaunches += 1
+            }
+            spareTiming.append(first)
+        }
+    }
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# What the real-GPU backend's path costs, measured without a GPU: the same programs against node B (simulated
+# GPU, used directly) and through node A (`--gpus all`: a worker process per session, loading Tessera's own
+# libcuda.so.1 served by B), in the same run. Each figure is the median of ROUNDS rounds, both paths
+# interleaved so machine load hits them alike; 10/30/60 shares through A come from one concurrent run.
+# Usage: bench/gpu/stacked.sh [ROUNDS]     (builds the release products and samples first)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+rounds=${1:-3}
+swift build -c release --product tessera >/dev/null
+swift build -c release --product TesseraCuda >/dev/null
+build="$root/.build/release"
+"$root/samples/build.sh" "$build" >/dev/null
+nvcc=$("$root/scripts/setup-cuda.sh" | tail -n 1)
+out="$root/bench/out"
+mkdir -p "$out"
+"$nvcc" -O2 -cudart shared -o "$out/datapath" bench/datapath/datapath.cu
+dir=$(mktemp -d)
+"$build/tessera" node --socket "$dir/b.sock" --sim-gpus 1 --sim-gpu-memory 4GiB --log-level warning &
+b=$!
+for _ in $(seq 200); do [ -S "$dir/b.sock" ] && break; sleep 0.05; done
+TESSERA_ENDPOINT="$dir/b.sock" TESSERA_MEMORY=2GiB TESSERA_COMPUTE=1 \
+  "$build/tessera" node --socket "$dir/a.sock" --gpus all --cuda-driver "$build/libTesseraCuda.so" --log-level warning &
+a=$!
+trap 'kill $a $b 2>/dev/null; wait $a $b 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 600); do [ -S "$dir/a.sock" ] && break; sleep 0.05; done
+on() { local sock=$1; shift; "$build/tessera" run --endpoint "$dir/$sock" --memory 1GiB --compute 100 -- "$@"; }
+: > "$out/stacked.txt"
+for _ in $(seq "$rounds"); do
+  on b.sock "$out/datapath" sync 2000 | sed 's/^/direct_/' >> "$out/stacked.txt"
+  on a.sock "$out/datapath" sync 2000 | sed 's/^/stacked_/' >> "$out/stacked.txt"
+  on b.sock "$out/datapath" launch 20000 | sed 's/^/direct_/' >> "$out/stacked.txt"
+  on a.sock "$out/datapath" launch 20000 | sed 's/^/stacked_/' >> "$out/stacked.txt"
+  on b.sock "$out/datapath" copy 2 | sed 's/^/direct_/' >> "$out/stacked.txt"
+  on a.sock "$out/datapath" copy 2 | sed 's/^/stacked_/' >> "$out/stacked.txt"
+done
+median() { awk -v k="$1" '$1 == k { print $2 }' "$out/stacked.txt" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
+echo "Stacked path (node A --gpus over Tessera's libcuda.so.1 → node B) beside node B directly: median of $rounds rounds"
+echo "($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
+for k in sync_call_us launches_per_s launches_completed_per_s pinned_h2d_GBps pinned_d2h_GBps; do
+  d=$(median "direct_$k"); s=$(median "stacked_$k")
+  printf "  %-26s direct %12s   stacked %12s   stacked/direct %sx\n" "$k" "$d" "$s" "$(ratio "$s" "$d")"
+done
+# Compute shares through A: three saturating programs at 10/30/60 %.
+busy=()
+for share in 10 30 60; do
+  "$build/tessera" run --endpoint "$dir/a.sock" --memory 128MiB --compute "$share" -- "$root/samples/bin/busy" 8 300 > "$dir/busy$share.out" &
+  busy+=($!)
+done
+wait "${busy[@]}" || true
+k() { awk '$1 == "KERNELS" { print $2 }' "$dir/busy$1.out"; }
+awk -v a="$(k 10)" -v b="$(k 30)" -v c="$(k 60)" 'BEGIN { t = a + b + c; if (t > 0) printf "  10/30/60 shares through A:  %.1f / %.1f / %.1f %% (kernels %d/%d/%d)\n", 100*a/t, 100*b/t, 100*c/t, a, b, c }'
