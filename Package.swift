@@ -124,7 +124,7 @@ let package = Package(
         .target(
             name: "TesseraKubernetes",
             dependencies: [
-                "TesseraPlacement", "TesseraPoolAPI",
+                "TesseraPlacement", "TesseraPoolAPI", "TesseraWire",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

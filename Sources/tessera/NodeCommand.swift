@@ -69,7 +69,7 @@ struct NodeCommand: AsyncParsableCommand {
             }
             listenAddress = (String(listen[..<colon]).trimmingBrackets, port)
         }
-        let pluginConfiguration = kubelet.enabled ? try kubelet.configuration(socket: socket) : nil
+        var pluginConfiguration = kubelet.enabled ? try kubelet.configuration(socket: socket) : nil
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "tessera.node")
         let backend: any DeviceBackend
@@ -81,6 +81,7 @@ struct NodeCommand: AsyncParsableCommand {
             backend = SimulatedBackend(count: simGPUs, properties: properties)
             logger.info("\(simGPUs) simulated \(properties.name) GPU(s), \(VirtualGPUEnvironment.formatSize(memory)) each")
         }
+        pluginConfiguration?.simulatedGPUs = !backend.gpus.isEmpty && backend.gpus.allSatisfy(\.simulated)
         let placement = try pool.placement(
             kubelet: pluginConfiguration.map { PodResourcesClient(configuration: $0) }, resourceName: kubelet.resourceName)
         let node = Node(configuration: NodeConfiguration(socketPath: socket, listen: listenAddress), backend: backend,

@@ -47,4 +47,16 @@ import TesseraKubernetes
         #expect(throws: KubernetesError.self) { try devices.allocate(deviceIDs: ["nvidia0"]) }
         #expect(throws: KubernetesError.self) { try devices.allocate(deviceIDs: []) }
     }
+
+    /// On simulated GPUs, containers also get what makes CuPy and numba-cuda hand the device PTX; on real GPUs,
+    /// nothing of it.
+    @Test func simulatedGPUsTellFrameworksToHandThemPTX() throws {
+        let simulated = VGPUDevices(gpuCount: 1, configuration: .init(vgpusPerGPU: 2, simulatedGPUs: true))
+        let env = try simulated.allocate(deviceIDs: ["tessera-g0-v1"]).environment
+        #expect(env["CUPY_COMPILE_WITH_PTX"] == "1")
+        #expect(env["LD_PRELOAD"] == "/usr/local/tessera/lib/ptx-only/libnvJitLink.so.13")
+        #expect(env["PYTHONWARNINGS"]?.contains("libnvJitLink") == true)
+        let real = try VGPUDevices(gpuCount: 1, configuration: .init(vgpusPerGPU: 2)).allocate(deviceIDs: ["tessera-g0-v1"]).environment
+        #expect(real["CUPY_COMPILE_WITH_PTX"] == nil && real["LD_PRELOAD"] == nil)
+    }
 }

@@ -35,11 +35,13 @@ import Testing
         try runVectorAdd(harness, module)
     }
 
-    @Test func newerPTXThanTheDeviceIsRefused() throws {
+    /// The simulator interprets portable PTX, so PTX for a newer architecture than the device's (all that
+    /// libraries like CuPy's CUB ship) loads and runs as a last resort, as text or inside a fatbinary.
+    @Test func newerPTXThanTheDeviceRunsAsALastResort() throws {
         let harness = SimHarness(smVersion: 75)
-        #expect { try harness.load("vector_add.cu", .ptx(arch: 90)) } throws: { ($0 as? SimError)?.code == .noKernelImage }
+        try runVectorAdd(harness, try harness.load("vector_add.cu", .ptx(arch: 90)))
         let multi = CUDACompiler.Variant.fatbinWith(["-gencode", "arch=compute_86,code=compute_86"])
-        #expect { try harness.load("vector_add.cu", multi) } throws: { ($0 as? SimError)?.code == .noKernelImage }
+        try runVectorAdd(harness, try harness.load("vector_add.cu", multi))
     }
 
     @Test func saxpyGridStrideFloatAndDouble() throws {

@@ -14,11 +14,15 @@ public struct DevicePluginConfiguration: Sendable, Hashable {
     public var hostLibraryDirectory: String
     /// Where they appear in containers (prepended to `LD_LIBRARY_PATH`).
     public var containerLibraryDirectory: String
+    /// The node's GPUs are simulated: containers also get the settings that make frameworks hand the device PTX
+    /// (`VirtualGPUEnvironment.ptxClientSettings`, with the nvJitLink stand-in from `ptx-only/` of the libraries).
+    public var simulatedGPUs: Bool
 
     public init(
         resourceName: String = ResourceNames.standard.vgpu, kubeletDirectory: String = "/var/lib/kubelet",
         vgpusPerGPU: Int = 16, socketDirectory: String = "/var/run/tessera", socketName: String = "node.sock",
-        hostLibraryDirectory: String = "/opt/tessera/lib", containerLibraryDirectory: String = "/usr/local/tessera/lib"
+        hostLibraryDirectory: String = "/opt/tessera/lib", containerLibraryDirectory: String = "/usr/local/tessera/lib",
+        simulatedGPUs: Bool = false
     ) {
         self.resourceName = resourceName
         self.kubeletDirectory = kubeletDirectory
@@ -27,6 +31,7 @@ public struct DevicePluginConfiguration: Sendable, Hashable {
         self.socketName = socketName
         self.hostLibraryDirectory = hostLibraryDirectory
         self.containerLibraryDirectory = containerLibraryDirectory
+        self.simulatedGPUs = simulatedGPUs
     }
 
     /// `<kubelet>/device-plugins/kubelet.sock`.

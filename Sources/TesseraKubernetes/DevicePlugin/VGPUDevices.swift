@@ -1,3 +1,5 @@
+import TesseraWire
+
 /// The device IDs a node advertises for its vGPUs and what the kubelet is told for each container: the pure
 /// logic behind the device plugin's `ListAndWatch`, `GetPreferredAllocation` and `Allocate`, free of I/O.
 ///
@@ -99,12 +101,16 @@ public struct VGPUDevices: Sendable, Hashable {
             throw KubernetesError(.invalidRequest, "unknown device ID '\(id)'")
         }
         let c = configuration
-        let environment = [
+        var environment = [
             "TESSERA_ENDPOINT": "\(c.socketDirectory)/\(c.socketName)",
             "TESSERA_VGPUS": "\(deviceIDs.count)",
             "TESSERA_DEVICE_IDS": deviceIDs.joined(separator: ","),
             "LD_LIBRARY_PATH": "\(c.containerLibraryDirectory):/usr/local/nvidia/lib64:/usr/local/cuda/lib64",
         ]
+        if c.simulatedGPUs {
+            let standIn = "\(c.containerLibraryDirectory)/ptx-only/libnvJitLink.so.13"
+            environment.merge(VirtualGPUEnvironment.ptxClientSettings(jitLinkStandIn: standIn, current: { _ in nil })) { _, new in new }
+        }
         return ContainerAllocation(environment: environment, mounts: [
             .init(containerPath: c.socketDirectory, hostPath: c.socketDirectory, readOnly: false),
             .init(containerPath: c.containerLibraryDirectory, hostPath: c.hostLibraryDirectory, readOnly: true),
