@@ -120,7 +120,7 @@ let package = Package(
         .target(
             name: "TesseraKubernetes",
             dependencies: [
-                "TesseraPlacement", "TesseraPool",
+                "TesseraPlacement", "TesseraPoolAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -143,12 +143,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // The pool's shared vocabulary: API documents (JSON), the HTTP client for controller and CLI, and the
-        // node's link to its controller.
+        // The pool's shared vocabulary: API documents (JSON), errors, the controller API's client. Imports no node,
+        // device backend or simulator.
+        .target(name: "TesseraPoolAPI", swiftSettings: strict),
+        // The node's link to its controller: registration and heartbeats, leases, reservation claims.
         .target(
-            name: "TesseraPool",
+            name: "TesseraNodeAgent",
             dependencies: [
-                "TesseraNode", "TesseraWire",
+                "TesseraNode", "TesseraPoolAPI", "TesseraWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -158,7 +160,7 @@ let package = Package(
         .target(
             name: "TesseraController",
             dependencies: [
-                "TesseraPool", "TesseraPlacement",
+                "TesseraPoolAPI", "TesseraPlacement",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -169,15 +171,15 @@ let package = Package(
         ),
         .executableTarget(
             name: "tessera-bench-controller",
-            dependencies: ["TesseraController", "TesseraPool", "TesseraPlacement", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["TesseraController", "TesseraPoolAPI", "TesseraPlacement", .product(name: "GRDB", package: "GRDB.swift")],
             path: "bench/Controller",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "TesseraSim", "TesseraSimBackend", "TesseraCUDABackend", "TesseraNode", "TesseraPlacement", "TesseraPool",
-                "TesseraController", "TesseraKubernetes", "TesseraDevicePlugin",
+                "TesseraSim", "TesseraSimBackend", "TesseraCUDABackend", "TesseraNode", "TesseraNodeAgent", "TesseraPlacement",
+                "TesseraPoolAPI", "TesseraController", "TesseraKubernetes", "TesseraDevicePlugin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -228,7 +230,7 @@ let package = Package(
         .testTarget(
             name: "TesseraKubernetesTests",
             dependencies: [
-                "TesseraKubernetes", "TesseraPlacement", "TesseraPool", "TesseraController", "TesseraNode", "CTesseraPOSIX",
+                "TesseraKubernetes", "TesseraPlacement", "TesseraPoolAPI", "TesseraController", "TesseraNode", "TesseraNodeAgent", "CTesseraPOSIX",
                 "TesseraTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
@@ -247,11 +249,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "TesseraControllerTests", dependencies: ["TesseraController", "TesseraPool", "TesseraPlacement", "TesseraNode", "TesseraWire"], swiftSettings: strict),
+        .testTarget(name: "TesseraControllerTests", dependencies: ["TesseraController", "TesseraPoolAPI", "TesseraPlacement"], swiftSettings: strict),
+        .testTarget(name: "TesseraNodeAgentTests", dependencies: ["TesseraNodeAgent", "TesseraNode", "TesseraPoolAPI", "TesseraWire"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "TesseraWire", "CTesseraPOSIX", "TesseraPool", "TesseraKubernetes", "TesseraDevicePlugin", "TesseraTestSupport",
+                "TesseraWire", "CTesseraPOSIX", "TesseraPoolAPI", "TesseraKubernetes", "TesseraDevicePlugin", "TesseraTestSupport",
             ],
             swiftSettings: strict
         ),

@@ -207,8 +207,6 @@ int cudaGraphicsVDPAURegisterOutputSurface(void) { return tessera_unsupported("c
 int cudaGraphicsVDPAURegisterVideoSurface(void) { return tessera_unsupported("cudaGraphicsVDPAURegisterVideoSurface"); }
 int cudaGreenCtxCreate(void) { return tessera_unsupported("cudaGreenCtxCreate"); }
 int cudaHostGetFlags(void) { return tessera_unsupported("cudaHostGetFlags"); }
-int cudaHostRegister(void) { return tessera_unsupported("cudaHostRegister"); }
-int cudaHostUnregister(void) { return tessera_unsupported("cudaHostUnregister"); }
 int cudaImportExternalMemory(void) { return tessera_unsupported("cudaImportExternalMemory"); }
 int cudaImportExternalSemaphore(void) { return tessera_unsupported("cudaImportExternalSemaphore"); }
 int cudaIpcCloseMemHandle(void) { return tessera_unsupported("cudaIpcCloseMemHandle"); }
@@ -220,8 +218,6 @@ int cudaKernelSetAttributeForDevice(void) { return tessera_unsupported("cudaKern
 int cudaLaunchCooperativeKernel(void) { return tessera_unsupported("cudaLaunchCooperativeKernel"); }
 int cudaLaunchCooperativeKernelMultiDevice(void) { return tessera_unsupported("cudaLaunchCooperativeKernelMultiDevice"); }
 int cudaLaunchCooperativeKernel_ptsz(void) { return tessera_unsupported("cudaLaunchCooperativeKernel_ptsz"); }
-int cudaLaunchHostFunc(void) { return tessera_unsupported("cudaLaunchHostFunc"); }
-int cudaLaunchHostFunc_ptsz(void) { return tessera_unsupported("cudaLaunchHostFunc_ptsz"); }
 int cudaLaunchHostFunc_v2(void) { return tessera_unsupported("cudaLaunchHostFunc_v2"); }
 int cudaLaunchHostFunc_v2_ptsz(void) { return tessera_unsupported("cudaLaunchHostFunc_v2_ptsz"); }
 int cudaLaunchKernelExC(void) { return tessera_unsupported("cudaLaunchKernelExC"); }
@@ -330,8 +326,6 @@ int cudaSignalExternalSemaphoresAsync(void) { return tessera_unsupported("cudaSi
 int cudaSignalExternalSemaphoresAsync_ptsz(void) { return tessera_unsupported("cudaSignalExternalSemaphoresAsync_ptsz"); }
 int cudaSignalExternalSemaphoresAsync_v2(void) { return tessera_unsupported("cudaSignalExternalSemaphoresAsync_v2"); }
 int cudaSignalExternalSemaphoresAsync_v2_ptsz(void) { return tessera_unsupported("cudaSignalExternalSemaphoresAsync_v2_ptsz"); }
-int cudaStreamAddCallback(void) { return tessera_unsupported("cudaStreamAddCallback"); }
-int cudaStreamAddCallback_ptsz(void) { return tessera_unsupported("cudaStreamAddCallback_ptsz"); }
 int cudaStreamAttachMemAsync(void) { return tessera_unsupported("cudaStreamAttachMemAsync"); }
 int cudaStreamAttachMemAsync_ptsz(void) { return tessera_unsupported("cudaStreamAttachMemAsync_ptsz"); }
 int cudaStreamBeginCapture(void) { return tessera_unsupported("cudaStreamBeginCapture"); }

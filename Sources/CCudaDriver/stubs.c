@@ -228,8 +228,6 @@ int cuLaunchCooperativeKernelMultiDevice(void) { return tessera_cu_unsupported("
 int cuLaunchCooperativeKernel_ptsz(void) { return tessera_cu_unsupported("cuLaunchCooperativeKernel_ptsz"); }
 int cuLaunchGrid(void) { return tessera_cu_unsupported("cuLaunchGrid"); }
 int cuLaunchGridAsync(void) { return tessera_cu_unsupported("cuLaunchGridAsync"); }
-int cuLaunchHostFunc_v2(void) { return tessera_cu_unsupported("cuLaunchHostFunc_v2"); }
-int cuLaunchHostFunc_v2_ptsz(void) { return tessera_cu_unsupported("cuLaunchHostFunc_v2_ptsz"); }
 int cuLibraryEnumerateKernels(void) { return tessera_cu_unsupported("cuLibraryEnumerateKernels"); }
 int cuLibraryGetManaged(void) { return tessera_cu_unsupported("cuLibraryGetManaged"); }
 int cuLibraryGetUnifiedFunction(void) { return tessera_cu_unsupported("cuLibraryGetUnifiedFunction"); }
@@ -386,9 +384,6 @@ int cuParamSetTexRef(void) { return tessera_cu_unsupported("cuParamSetTexRef"); 
 int cuParamSetf(void) { return tessera_cu_unsupported("cuParamSetf"); }
 int cuParamSeti(void) { return tessera_cu_unsupported("cuParamSeti"); }
 int cuParamSetv(void) { return tessera_cu_unsupported("cuParamSetv"); }
-int cuProfilerInitialize(void) { return tessera_cu_unsupported("cuProfilerInitialize"); }
-int cuProfilerStart(void) { return tessera_cu_unsupported("cuProfilerStart"); }
-int cuProfilerStop(void) { return tessera_cu_unsupported("cuProfilerStop"); }
 int cuSignalExternalSemaphoresAsync(void) { return tessera_cu_unsupported("cuSignalExternalSemaphoresAsync"); }
 int cuSignalExternalSemaphoresAsync_ptsz(void) { return tessera_cu_unsupported("cuSignalExternalSemaphoresAsync_ptsz"); }
 int cuStreamAttachMemAsync(void) { return tessera_cu_unsupported("cuStreamAttachMemAsync"); }

@@ -48,6 +48,8 @@ enum CUresult {
         case CUDAError.launchOutOfResources: launchOutOfResources
         case CUDAError.launchFailure: launchFailed
         case CUDAError.notSupported: notSupported
+        case CUDAError.hostMemoryAlreadyRegistered: hostMemoryAlreadyRegistered
+        case CUDAError.hostMemoryNotRegistered: hostMemoryNotRegistered
         default: unknown
         }
     }

@@ -24,7 +24,6 @@ final class Driver: @unchecked Sendable {
     var libraries: [UInt: Library] = [:]
     var functions: [UInt: Function] = [:]
     var links: [UInt: LinkState] = [:]
-    var registeredHost: [UInt: Int] = [:]
     var streamFlags: [UInt: (flags: UInt32, priority: Int32)] = [:]
     var pools: [Int: UInt] = [:]
 
@@ -106,10 +105,14 @@ final class Driver: @unchecked Sendable {
     }
 
     /// The device of the current context, or the error a call without one gets.
+    /// The thread's device follows the top of its context stack (``contextStackChanged()``), so no lookup
+    /// is needed on this path, which every call takes.
+    @inline(__always)
     func currentDevice() -> Result<Int, DriverFailure> {
         guard initialized else { return .failure(DriverFailure(CUresult.notInitialized)) }
-        guard let c = currentContext() else { return .failure(DriverFailure(CUresult.invalidContext)) }
-        return .success(c.device)
+        let ts = ThreadState.current
+        guard !ts.contextStack.isEmpty else { return .failure(DriverFailure(CUresult.invalidContext)) }
+        return .success(ts.device)
     }
 
     /// Runs `body` on the current context's device: the driver's prologue before the core's.

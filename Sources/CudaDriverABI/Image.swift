@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CCudaDriver
 import TesseraClientCore
 
 /// A module image as the driver receives it — a pointer with no length — identified and copied, so the program
@@ -62,12 +63,19 @@ enum Image {
         }
     }
 
-    /// A copy of the image the core's records own for the life of the process.
+    /// A copy of the image the core's records own for the life of the process. The copy goes through the
+    /// kernel (process_vm_readv on this process), so an image whose header claims more bytes than are mapped
+    /// fails with `CUDA_ERROR_INVALID_IMAGE` instead of crashing the program.
     static func copy(_ pointer: UnsafeRawPointer) -> Result<(FatbinRecord, Kind), DriverFailure> {
-        locate(pointer).map { bytes, kind in
+        locate(pointer).flatMap { bytes, kind in
             let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 16)
-            copy.copyMemory(from: bytes)
-            return (FatbinRecord(image: UnsafeRawBufferPointer(copy)), kind)
+            let n = tessera_copy_readable(copy.baseAddress, bytes.baseAddress, bytes.count)
+            guard n == bytes.count else {
+                copy.deallocate()
+                Log.once("image:unreadable", "a module image claims \(bytes.count) bytes that are not all readable")
+                return .failure(DriverFailure(CUresult.invalidImage))
+            }
+            return .success((FatbinRecord(image: UnsafeRawBufferPointer(copy)), kind))
         }
     }
 

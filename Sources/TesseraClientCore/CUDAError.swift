@@ -23,6 +23,8 @@ package enum CUDAError {
     package static let symbolNotFound: Int32 = 500
     package static let notReady: Int32 = 600
     package static let illegalAddress: Int32 = 700
+    package static let hostMemoryAlreadyRegistered: Int32 = 712
+    package static let hostMemoryNotRegistered: Int32 = 713
     package static let launchOutOfResources: Int32 = 701
     package static let launchFailure: Int32 = 719
     package static let notSupported: Int32 = 801

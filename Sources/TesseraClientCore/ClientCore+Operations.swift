@@ -75,6 +75,27 @@ extension ClientCore {
         }
     }
 
+    /// Registers host memory. It stays the program's own: copies from it take the pageable path (correct, if
+    /// not zero-copy); the registration is remembered for pointer queries and unregistration.
+    /// - Returns: `success`, or `hostMemoryAlreadyRegistered` (712) when the range overlaps a registered one.
+    package func registerHost(_ base: UInt, size: Int) -> Int32 {
+        lock.withLock {
+            for (b, s) in registeredHost where base < b + UInt(s) && b < base + UInt(size) { return CUDAError.hostMemoryAlreadyRegistered }
+            registeredHost[base] = size
+            return 0
+        }
+    }
+
+    /// - Returns: `success`, or `hostMemoryNotRegistered` (713).
+    package func unregisterHost(_ base: UInt) -> Int32 {
+        lock.withLock { registeredHost.removeValue(forKey: base) != nil ? 0 : CUDAError.hostMemoryNotRegistered }
+    }
+
+    /// Whether `address` lies in registered host memory.
+    package func isRegisteredHost(_ address: UInt) -> Bool {
+        lock.withLock { registeredHost.contains { address >= $0.key && address < $0.key + UInt($0.value) } }
+    }
+
     /// Fills `count` bytes with `value` (pipelined on `stream`).
     package func memset(_ address: UInt, value: UInt8, count: Int, stream: UInt) -> Int32 {
         withSession { _ in

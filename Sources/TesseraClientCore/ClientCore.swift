@@ -47,6 +47,8 @@ public final class ClientCore: @unchecked Sendable {
     // What the program holds.
     package var allocations: [UInt64: (device: Int, size: Int)] = [:]
     package var pinned: [PinnedBuffer] = []
+    /// Host ranges the program registered (cudaHostRegister/cuMemHostRegister): base → size.
+    package var registeredHost: [UInt: Int] = [:]
     package var staging: PinnedBuffer?
     package var nextRegionID: UInt64 = 1
     package var streams: [UInt: Int] = [:]

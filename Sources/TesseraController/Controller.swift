@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
-import TesseraPool
+import TesseraPoolAPI
 
 /// The pool manager: the pool's state behind a mutex, made durable through a ``LeaseStore`` before any caller
 /// hears of a change, and a sweep that finds silent nodes and lapsed reservations. ``ControllerAPI`` serves it
@@ -19,7 +19,7 @@ public final class Controller: Service, Sendable {
         self.logger = logger
         store = try LeaseStore(path: configuration.statePath)
         let snapshot = try store.load()
-        state = Mutex(PoolState(strategy: configuration.strategy, timing: configuration.timing, now: Controller.now(),
+        state = Mutex(try PoolState(strategy: configuration.strategy, timing: configuration.timing, now: Controller.now(),
                                 nodes: snapshot.nodes, leases: snapshot.leases, reservations: snapshot.reservations))
         logger.info("state \(configuration.statePath): \(snapshot.nodes.count) nodes, \(snapshot.leases.count) leases, \(snapshot.reservations.count) reservations")
     }

@@ -1,5 +1,5 @@
 import TesseraPlacement
-import TesseraPool
+import TesseraPoolAPI
 
 /// How a controller runs. Defaults suit one machine on loopback.
 public struct ControllerConfiguration: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import Synchronization
-import TesseraPool
+import TesseraPoolAPI
 
 /// The controller's durable state in SQLite: node registrations, leases and reservations, each a JSON document
 /// keyed by name or id. Every change is durable (WAL, `synchronous = FULL`) before its caller hears back;

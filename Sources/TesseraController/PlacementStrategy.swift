@@ -1,11 +1,11 @@
 import TesseraPlacement
-import TesseraPool
+import TesseraPoolAPI
 
 /// How the controller chooses GPUs for vGPUs: the ``TesseraPlacement`` engine under one of its policies
 /// (`tessera`, the fragmentation-aware default; `binpack`; `fgd`; …), or `spread`, which puts each vGPU on the
 /// fitting node with the most free compute.
 public enum PlacementStrategy: Sendable, Hashable, CustomStringConvertible {
-    case engine(TesseraPlacement.PlacementPolicy)
+    case engine(ScoringPolicy)
     case spread
 
     /// Parses `spread`, `binpack` (the engine's best-fit) or any engine policy name.
@@ -14,8 +14,8 @@ public enum PlacementStrategy: Sendable, Hashable, CustomStringConvertible {
         case "spread": self = .spread
         case "binpack", "bin-pack": self = .engine(.bestFit)
         default:
-            do throws(PlacementError) {
-                self = .engine(try TesseraPlacement.PlacementPolicy(name: name))
+            do throws(PlacementEngineError) {
+                self = .engine(try ScoringPolicy(name: name))
             } catch {
                 throw PoolError(.invalidRequest, error.message + ", spread, binpack")
             }
@@ -31,7 +31,7 @@ public enum PlacementStrategy: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The engine policy that scores candidates (spread scores with best-fit, then overrides the node choice).
-    var enginePolicy: TesseraPlacement.PlacementPolicy {
+    var enginePolicy: ScoringPolicy {
         switch self {
         case .spread: .bestFit
         case .engine(let p): p

@@ -1,5 +1,5 @@
 import TesseraPlacement
-import TesseraPool
+import TesseraPoolAPI
 
 /// The pool as the controller knows it: nodes and their GPUs, leases, reservations and recent events. A pure
 /// state machine (no I/O, no clock, no locking): every transition takes the time and returns the durable
@@ -40,37 +40,67 @@ public struct PoolState: Sendable {
     public private(set) var events: [PoolEvent] = []
     private var nextEvent = 1
     private var nextID: UInt64 = 1
-    /// A cache of `nodes` and grants for the placement engine; rebuilt when the set of usable nodes changes.
-    private var engine: PlacementEngine?
-    private let workload: TargetWorkload
+    /// Chooses GPUs; owns the placement engine, a cache of `nodes` and grants.
+    private var placer: Placer
     private let maxEvents = 1000
 
-    /// An empty pool, or the pool restored from durable state; restored nodes count as up until their timeout.
-    public init(strategy: PlacementStrategy = .engine(.tessera), timing: Timing = Timing(), now: Double,
-                nodes: [NodeRegistration] = [], leases: [Lease] = [], reservations: [Reservation] = []) {
+    /// An empty pool.
+    public init(strategy: PlacementStrategy = .engine(.tessera), timing: Timing = Timing(), now: Double) {
         self.strategy = strategy
         self.timing = timing
-        workload = .commonSlices
-        for n in nodes { self.nodes[n.name] = NodeRecord(registration: n, state: .up, lastHeartbeat: now) }
-        for l in leases { self.leases[l.id] = l }
-        for r in reservations { self.reservations[r.id] = r }
+        placer = Placer(strategy: strategy)
+    }
+
+    /// The pool restored from durable state; restored nodes count as up until their timeout. Throws a
+    /// `storage` error naming the first row that no running controller could have written (a corrupt or
+    /// hand-edited state file), so the controller refuses to start instead of serving nonsense.
+    public init(strategy: PlacementStrategy = .engine(.tessera), timing: Timing = Timing(), now: Double,
+                nodes: [NodeRegistration], leases: [Lease], reservations: [Reservation]) throws(PoolError) {
+        self.init(strategy: strategy, timing: timing, now: now)
+        for n in nodes {
+            do throws(PoolError) { try Self.check(n) } catch {
+                throw PoolError(.storage, "stored node \(n.name.isEmpty ? "(no name)" : n.name): \(error.message)")
+            }
+            self.nodes[n.name] = NodeRecord(registration: n, state: .up, lastHeartbeat: now)
+        }
+        for l in leases {
+            do throws(PoolError) { try Self.check(l.vgpus) } catch { throw PoolError(.storage, "stored lease \(l.id): \(error.message)") }
+            self.leases[l.id] = l
+        }
+        for r in reservations {
+            do throws(PoolError) { try Self.check(r.vgpus) } catch { throw PoolError(.storage, "stored reservation \(r.id): \(error.message)") }
+            self.reservations[r.id] = r
+        }
         let highest = (leases.map(\.id) + reservations.map(\.id)).compactMap { UInt64($0.split(separator: "-").last ?? "") }.max() ?? 0
         nextID = highest + 1
         if !nodes.isEmpty || !leases.isEmpty { record(now, "restored", "\(nodes.count) nodes, \(leases.count) leases, \(reservations.count) reservations") }
     }
 
+    /// Throws unless `registration` is a node the pool can hold.
+    static func check(_ registration: NodeRegistration) throws(PoolError) {
+        guard !registration.name.isEmpty, registration.name.count <= 253 else {
+            throw PoolError(.invalidRequest, "a node needs a name of 1…253 characters")
+        }
+        guard Set(registration.gpus.map(\.index)).count == registration.gpus.count,
+              registration.gpus.allSatisfy({ $0.memoryMiB > 0 && $0.memoryMiB <= Int(Int32.max) && $0.index >= 0 }) else {
+            throw PoolError(.invalidRequest, "node \(registration.name): GPU indices must be distinct and memory positive (at most 2 PiB)")
+        }
+    }
+
+    /// Throws unless every granted amount could have been granted.
+    static func check(_ vgpus: [VirtualGPUAssignment]) throws(PoolError) {
+        for v in vgpus {
+            guard !v.node.isEmpty, v.gpu >= 0, v.memoryMiB >= 0, (0...100).contains(v.computePercent) else {
+                throw PoolError(.invalidRequest, "vGPU \(v.node)/\(v.gpu) of \(v.memoryMiB) MiB, \(v.computePercent) % cannot have been granted")
+            }
+        }
+    }
 
     // MARK: Nodes
 
     /// A node joins (or rejoins) the pool.
     public mutating func register(_ registration: NodeRegistration, now: Double) throws(PoolError) -> [Change] {
-        guard !registration.name.isEmpty, registration.name.count <= 253 else {
-            throw PoolError(.invalidRequest, "a node needs a name of 1…253 characters")
-        }
-        guard Set(registration.gpus.map(\.index)).count == registration.gpus.count,
-              registration.gpus.allSatisfy({ $0.memoryMiB > 0 && $0.index >= 0 }) else {
-            throw PoolError(.invalidRequest, "node \(registration.name): GPU indices must be distinct and memory positive")
-        }
+        try Self.check(registration)
         var changes: [Change] = []
         if let old = nodes[registration.name], old.registration.gpus != registration.gpus {
             // The node's GPUs changed: what was granted on the old ones is gone.
@@ -78,7 +108,7 @@ public struct PoolState: Sendable {
         }
         let rejoined = nodes[registration.name] != nil
         nodes[registration.name] = NodeRecord(registration: registration, state: .up, lastHeartbeat: now)
-        engine = nil
+        placer.invalidate()
         record(now, "node-registered", "\(registration.name) \(rejoined ? "rejoined" : "joined") with \(registration.gpus.count) GPU(s)")
         return changes + [.putNode(registration)]
     }
@@ -88,7 +118,7 @@ public struct PoolState: Sendable {
         guard var record = nodes[name] else { return (HeartbeatReply(endLeases: [], registerAgain: true), []) }
         if record.state == .down {
             record.state = .up
-            engine = nil
+            placer.invalidate()
             self.record(now, "node-up", "\(name) is back")
         }
         record.lastHeartbeat = now
@@ -123,7 +153,7 @@ public struct PoolState: Sendable {
             nodes[name]!.state = .down
             nodes[name]!.sessions = []
             nodes[name]!.usage = []
-            engine = nil
+            placer.invalidate()
             record(now, "node-down", "\(name) silent for \(Int(now - nodes[name]!.lastHeartbeat)) s")
             changes += endGrants(onNode: name, now: now, reason: "node \(name) is down")
         }
@@ -224,7 +254,7 @@ public struct PoolState: Sendable {
             reservations[r.id] = nil
             changes.append(.deleteReservation(r.id))
         }
-        free(lease.vgpus, spec: lease.spec)
+        placer.free(lease.vgpus, spec: lease.spec)
         record(now, "lease-ended", "\(id) (\(describe(lease.program, lease.owner))): \(reason)")
         return changes
     }
@@ -281,7 +311,7 @@ public struct PoolState: Sendable {
 
     private mutating func dropReservation(_ id: String, now: Double, reason: String) -> [Change] {
         guard let r = reservations.removeValue(forKey: id) else { return [] }
-        if r.claimedBy == nil { free(r.vgpus, spec: r.spec) }
+        if r.claimedBy == nil { placer.free(r.vgpus, spec: r.spec) }
         record(now, "reservation-ended", "\(id) for \(r.consumer): \(reason)")
         return [.deleteReservation(id)]
     }
@@ -290,6 +320,10 @@ public struct PoolState: Sendable {
 
     /// What is granted on each GPU (by leases and unclaimed reservations), keyed by node and index.
     public func granted() -> [GPUKey: (memoryMiB: Int, computePercent: Int)] {
+        Self.granted(leases: leases, reservations: reservations)
+    }
+
+    private static func granted(leases: [String: Lease], reservations: [String: Reservation]) -> [GPUKey: (memoryMiB: Int, computePercent: Int)] {
         var g: [GPUKey: (memoryMiB: Int, computePercent: Int)] = [:]
         let held = leases.values.flatMap(\.vgpus) + reservations.values.filter { $0.claimedBy == nil }.flatMap(\.vgpus)
         for v in held {
@@ -337,209 +371,10 @@ public struct PoolState: Sendable {
 
     // MARK: Placement
 
-    /// Chooses GPUs for a spec and takes them in the engine; throws `unavailable` with what is free when it
-    /// does not fit (nothing is taken then).
-    mutating func place(_ spec: VirtualGPUSpec) throws(PoolError) -> [VirtualGPUAssignment] {
-        guard (1...64).contains(spec.vgpus) else { throw PoolError(.invalidRequest, "vgpus must be 1…64, got \(spec.vgpus)") }
-        if !spec.wholeGPU {
-            guard spec.memoryMiB >= 1 else { throw PoolError(.invalidRequest, "memoryMiB must be at least 1") }
-            guard (1...100).contains(spec.computePercent) else {
-                throw PoolError(.invalidRequest, "computePercent must be 1…100, got \(spec.computePercent)")
-            }
-        }
-        if let only = spec.node {
-            guard let n = nodes[only] else { throw PoolError(.notFound, "no node \(only)") }
-            guard n.state == .up else { throw PoolError(.conflict, "node \(only) is down") }
-        }
-        let allModels = Set(nodes.values.flatMap { $0.registration.gpus.map(\.model) })
-        var models = spec.allowedModels.isEmpty ? allModels : Set(spec.allowedModels)
-        models.subtract(spec.deniedModels)
-        guard !models.isEmpty else { throw PoolError(.unavailable, "no GPU model in the pool is allowed by the request") }
-        let allowed: Set<String>? = spec.allowedModels.isEmpty && spec.deniedModels.isEmpty ? nil : models
-        let one: PlacementRequest
-        do throws(PlacementError) {
-            one = spec.wholeGPU
-                ? try .wholeGPUs(1, allowedModels: allowed)
-                : try .sharedGPU(computePercent: spec.computePercent, memoryMiB: spec.memoryMiB, allowedModels: allowed)
-        } catch {
-            throw PoolError(.invalidRequest, error.message)
-        }
-        guard ["share", "limit"].contains(spec.computeMode) else {
-            throw PoolError(.invalidRequest, "computeMode must be share or limit, got \(spec.computeMode)")
-        }
-        var engine = currentEngine()
-        var taken: [Placement] = []
-        var result: [VirtualGPUAssignment] = []
-        let upNames = engine.nodes.map(\.name)
-        let candidates = spec.node.map { [$0] } ?? upNames
-        let preferred = spec.preferredNode.flatMap { p in candidates.contains(p) ? p : nil }
-        func undo(_ engine: inout PlacementEngine) {
-            for p in taken { try? engine.release(p, for: one) }
-            taken = []
-        }
-        if !spec.wholeGPU && spec.vgpus > 1 && (spec.distinctGPUs || spec.sameGPU) {
-            let together = try placeTogether(spec, one: one, allowed: allowed, among: candidates, engine: &engine)
-            self.engine = engine
-            return together.map { p in
-                let node = nodes[p.nodeName]!
-                let gpu = node.registration.gpus.sorted { $0.index < $1.index }[p.gpuIndices[0]]
-                return VirtualGPUAssignment(node: p.nodeName, gpu: gpu.index, memoryMiB: spec.memoryMiB,
-                                            computePercent: spec.computePercent, endpoint: node.registration.endpoint)
-            }
-        }
-        if spec.sameNode && spec.vgpus > 1 {
-            // All on one node: try the preferred node, then nodes in the order the policy ranks them for one vGPU,
-            // taking every vGPU there before settling on it.
-            var remaining = candidates
-            var order: [String] = preferred.map { [$0] } ?? []
-            remaining.removeAll { order.contains($0) }
-            var settled = false
-            while !settled {
-                if order.isEmpty {
-                    guard let next = pick(one, among: remaining, engine: &engine)?.nodeName else { break }
-                    order = [next]
-                    remaining.removeAll { $0 == next }
-                }
-                let name = order.removeFirst()
-                settled = true
-                for _ in 0..<spec.vgpus {
-                    guard let p = pick(one, among: [name], engine: &engine), (try? engine.allocate(p, for: one)) != nil else {
-                        settled = false
-                        break
-                    }
-                    taken.append(p)
-                }
-                if !settled { undo(&engine) }
-            }
-            guard settled else {
-                self.engine = engine
-                throw PoolError(.unavailable, "cannot place \(spec.vgpus) vGPUs (\(describe(spec))) on one node: free: \(freeSummary())")
-            }
-        } else {
-            for n in 0..<spec.vgpus {
-                // The preferred node (where the program runs) first, so its vGPUs are local where they fit.
-                let chosen = preferred.flatMap { pick(one, among: [$0], engine: &engine) } ?? pick(one, among: candidates, engine: &engine)
-                guard let chosen else {
-                    undo(&engine)
-                    self.engine = engine
-                    throw PoolError(.unavailable, "cannot place vGPU \(n + 1) of \(spec.vgpus) (\(describe(spec))): free: \(freeSummary())")
-                }
-                do throws(PlacementError) { try engine.allocate(chosen, for: one) } catch {
-                    undo(&engine)
-                    self.engine = engine
-                    throw PoolError(.conflict, error.message)
-                }
-                taken.append(chosen)
-            }
-        }
-        self.engine = engine
-        for p in taken {
-            let node = nodes[p.nodeName]!
-            let gpu = node.registration.gpus.sorted { $0.index < $1.index }[p.gpuIndices[0]]
-            result.append(VirtualGPUAssignment(
-                node: p.nodeName, gpu: gpu.index,
-                memoryMiB: spec.wholeGPU ? gpu.memoryMiB : spec.memoryMiB, computePercent: spec.wholeGPU ? 100 : spec.computePercent,
-                endpoint: node.registration.endpoint))
-        }
-        return result
-    }
-
-    /// All vGPUs of `spec` at once: on distinct GPUs of one node, or all on one GPU. Takes them in `engine`, or
-    /// throws with nothing taken.
-    private mutating func placeTogether(
-        _ spec: VirtualGPUSpec, one: PlacementRequest, allowed: Set<String>?, among candidates: [String], engine: inout PlacementEngine
-    ) throws(PoolError) -> [Placement] {
-        let together: PlacementRequest
-        do throws(PlacementError) {
-            together = spec.sameGPU
-                ? try PlacementRequest(gpuCount: 1, computeMilliPerGPU: spec.computePercent * 10 * spec.vgpus,
-                                       gpuMemory: .mebibytes(spec.memoryMiB * spec.vgpus), allowedModels: allowed)
-                : try PlacementRequest(gpuCount: spec.vgpus, computeMilliPerGPU: spec.computePercent * 10,
-                                       gpuMemory: .mebibytes(spec.memoryMiB), allowedModels: allowed)
-        } catch {
-            throw PoolError(.invalidRequest, "\(spec.vgpus) vGPUs of \(describe(spec)) on \(spec.sameGPU ? "one GPU" : "distinct GPUs"): \(error.message)")
-        }
-        guard let chosen = pick(together, among: candidates, engine: &engine) else {
-            self.engine = engine
-            throw PoolError(.unavailable, "cannot place \(spec.vgpus) vGPUs of \(describe(spec)) \(spec.sameGPU ? "on one GPU" : "on distinct GPUs of one node"): free: \(freeSummary())")
-        }
-        let positions = spec.sameGPU ? Array(repeating: chosen.gpuIndices[0], count: spec.vgpus) : chosen.gpuIndices
-        var taken: [Placement] = []
-        for position in positions {
-            let p = Placement(nodeName: chosen.nodeName, nodeIndex: chosen.nodeIndex, gpuIndices: [position], score: chosen.score)
-            do throws(PlacementError) { try engine.allocate(p, for: one) } catch {
-                for q in taken { try? engine.release(q, for: one) }
-                self.engine = engine
-                throw PoolError(.conflict, error.message)
-            }
-            taken.append(p)
-        }
-        return taken
-    }
-
-    private func pick(_ request: PlacementRequest, among names: [String], engine: inout PlacementEngine) -> Placement? {
-        if case .spread = strategy {
-            let scored = engine.scores(for: request, nodeNames: names).filter(\.fits)
-            let best = scored.max { a, b in
-                let fa = engine.node(named: a.nodeName)!.freeGPUMilli, fb = engine.node(named: b.nodeName)!.freeGPUMilli
-                return fa != fb ? fa < fb : a.nodeName > b.nodeName
-            }
-            guard let best else { return nil }
-            return Placement(nodeName: best.nodeName, nodeIndex: -1, gpuIndices: best.gpuIndices, score: best.score)
-        }
-        if names.count == engine.nodes.count { return engine.place(request) }
-        let scored = engine.scores(for: request, nodeNames: names).filter(\.fits)
-        guard let best = scored.max(by: { $0.score != $1.score ? $0.score < $1.score : $0.nodeName > $1.nodeName }) else { return nil }
-        return Placement(nodeName: best.nodeName, nodeIndex: -1, gpuIndices: best.gpuIndices, score: best.score)
-    }
-
-    private mutating func free(_ vgpus: [VirtualGPUAssignment], spec: VirtualGPUSpec) {
-        guard var engine else { return }
-        for v in vgpus {
-            guard let node = engine.node(named: v.node),
-                  let position = nodes[v.node]?.registration.gpus.sorted(by: { $0.index < $1.index }).firstIndex(where: { $0.index == v.gpu }),
-                  position < node.gpus.count
-            else { continue }
-            let request = spec.wholeGPU
-                ? try! PlacementRequest.wholeGPUs(1)
-                : try! PlacementRequest.sharedGPU(computePercent: v.computePercent, memoryMiB: v.memoryMiB)
-            do throws(PlacementError) {
-                try engine.release(Placement(nodeName: v.node, nodeIndex: -1, gpuIndices: [position], score: 0), for: request)
-            } catch {
-                self.engine = nil  // out of step: rebuild from grants
-                return
-            }
-        }
-        self.engine = engine
-    }
-
-    /// The engine over usable nodes with current grants, rebuilt when the node set changed.
-    private mutating func currentEngine() -> PlacementEngine {
-        if let engine { return engine }
-        let g = granted()
-        let usable = nodes.keys.sorted().compactMap { name -> Node? in
-            let n = nodes[name]!
-            guard n.state == .up else { return nil }
-            let gpus = n.registration.gpus.sorted { $0.index < $1.index }.map { gpu -> GPU in
-                let k = GPUKey(node: name, index: gpu.index)
-                let usedMilli = gpu.healthy ? min(1000, (g[k]?.computePercent ?? 0) * 10) : 1000
-                let usedMemory = gpu.healthy ? min(gpu.memoryMiB, g[k]?.memoryMiB ?? 0) : gpu.memoryMiB
-                return GPU(model: gpu.model, memoryMiB: gpu.memoryMiB, freeMilli: 1000 - usedMilli, freeMemoryMiB: gpu.memoryMiB - usedMemory)
-            }
-            // CPU and host memory are not the controller's to hand out: give every node plenty.
-            return Node(name: name, cpuMilli: 1 << 30, memoryMiB: 1 << 40, gpus: gpus)
-        }
-        let built = try! PlacementEngine(nodes: usable, policy: strategy.enginePolicy, workload: workload)
-        engine = built
-        return built
-    }
-
-    private func freeSummary() -> String {
-        let free = gpuInfos().filter { $0.nodeUp && $0.healthy && $0.grantedComputePercent < 100 && $0.grantedMemoryMiB < $0.memoryMiB }.map {
-            "\($0.node)/\($0.index) \($0.memoryMiB - $0.grantedMemoryMiB) MiB \(100 - $0.grantedComputePercent) %"
-        }
-        if free.isEmpty { return "nothing (every GPU up is fully granted, or none is up)" }
-        return free.prefix(12).joined(separator: ", ") + (free.count > 12 ? " and \(free.count - 12) more GPUs" : "")
+    /// Chooses GPUs for a spec and takes them; throws with nothing taken when it does not fit.
+    private mutating func place(_ spec: VirtualGPUSpec) throws(PoolError) -> [VirtualGPUAssignment] {
+        let leases = self.leases, reservations = self.reservations
+        return try placer.place(spec, nodes: nodes, granted: { Self.granted(leases: leases, reservations: reservations) })
     }
 
     // MARK: Helpers
@@ -557,10 +392,6 @@ public struct PoolState: Sendable {
 
     private func describe(_ program: String, _ owner: String) -> String {
         [program.isEmpty ? "a program" : program, owner.isEmpty ? nil : "of \(owner)"].compactMap { $0 }.joined(separator: " ")
-    }
-
-    private func describe(_ spec: VirtualGPUSpec) -> String {
-        spec.wholeGPU ? "whole GPU" : "\(spec.memoryMiB) MiB, \(spec.computePercent) %"
     }
 
     private func summary(_ vgpus: [VirtualGPUAssignment]) -> String {

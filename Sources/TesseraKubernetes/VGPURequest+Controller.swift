@@ -1,4 +1,4 @@
-import TesseraPool
+import TesseraPoolAPI
 
 extension VGPURequest {
     /// The controller's spec for this request pinned to `nodeName`: spread puts each vGPU on its own GPU of the

@@ -118,7 +118,7 @@ public struct VGPURequest: Sendable, Hashable {
 
     /// The placement engine's view: one share per GPU (spread) or one share of one GPU holding all (pack).
     public func placementRequest() throws(KubernetesError) -> PlacementRequest {
-        do throws(PlacementError) {
+        do throws(PlacementEngineError) {
             switch layout {
             case .spread:
                 return try PlacementRequest(
@@ -143,13 +143,13 @@ public struct VGPURequest: Sendable, Hashable {
 
 extension VGPURequest {
     /// Why the request does not fit on `node` (with its free amounts), in words, for a filter's reasons.
-    public func rejection(on node: Node) -> String {
+    public func rejection(on node: PlacementNode) -> String {
         rejections(on: [node])[0]!
     }
 
     /// The reasons for many nodes at once (`nil` for an unknown node): a filter rejects up to every node of the
     /// cluster, so the words shared between nodes are made once.
-    public func rejections(on nodes: [Node?]) -> [String?] {
+    public func rejections(on nodes: [PlacementNode?]) -> [String?] {
         let summary = self.summary
         let allowed = allowedModels.map { $0.sorted().joined(separator: ",") }
         var modelReasons: [String: String] = [:]

@@ -11,7 +11,7 @@
 /// share it behind a `Mutex`.
 public struct PlacementEngine: Sendable {
     /// The policy choosing among fitting nodes.
-    public let policy: PlacementPolicy
+    public let policy: ScoringPolicy
     /// The workload fragmentation is measured against.
     public let workload: TargetWorkload
 
@@ -27,8 +27,8 @@ public struct PlacementEngine: Sendable {
 
     /// An engine for `nodes` (names must be unique). `seed` drives the random policy only.
     public init(
-        nodes: [Node], policy: PlacementPolicy = .tessera, workload: TargetWorkload, seed: UInt64 = 0
-    ) throws(PlacementError) {
+        nodes: [PlacementNode], policy: ScoringPolicy = .tessera, workload: TargetWorkload, seed: UInt64 = 0
+    ) throws(PlacementEngineError) {
         self.policy = policy
         self.workload = workload
         storage = try ClusterStorage(nodes: nodes)
@@ -53,9 +53,9 @@ public struct PlacementEngine: Sendable {
     /// Places `request` on a snapshot of a cluster without keeping an engine: convenient, but every call pays
     /// for building the engine; keep one ``PlacementEngine`` for repeated decisions.
     public static func place(
-        _ request: PlacementRequest, on nodes: [Node], policy: PlacementPolicy = .tessera,
+        _ request: PlacementRequest, on nodes: [PlacementNode], policy: ScoringPolicy = .tessera,
         workload: TargetWorkload
-    ) throws(PlacementError) -> Placement? {
+    ) throws(PlacementEngineError) -> Placement? {
         var engine = try PlacementEngine(nodes: nodes, policy: policy, workload: workload)
         return engine.place(request)
     }
@@ -63,10 +63,10 @@ public struct PlacementEngine: Sendable {
     // MARK: State
 
     /// The nodes with their current free amounts, in the order given at creation.
-    public var nodes: [Node] { (0..<storage.count).map { storage.node(at: $0) } }
+    public var nodes: [PlacementNode] { (0..<storage.count).map { storage.node(at: $0) } }
 
     /// The node called `name`, if the engine knows it.
-    public func node(named name: String) -> Node? { storage.indexByName[name].map { storage.node(at: $0) } }
+    public func node(named name: String) -> PlacementNode? { storage.indexByName[name].map { storage.node(at: $0) } }
 
     /// Idle and fragmented GPU compute across the cluster.
     public var fragmentation: FragmentationSummary {
@@ -74,9 +74,9 @@ public struct PlacementEngine: Sendable {
     }
 
     /// Overwrites a known node's free amounts (capacities and GPUs must be unchanged).
-    public mutating func update(_ node: Node) throws(PlacementError) {
+    public mutating func update(_ node: PlacementNode) throws(PlacementEngineError) {
         guard let n = storage.indexByName[node.name] else {
-            throw PlacementError(.unknownNode, "no node named '\(node.name)'")
+            throw PlacementEngineError(.unknownNode, "no node named '\(node.name)'")
         }
         try storage.replaceFree(of: n, with: node)
         nodeChanged(n)
@@ -138,21 +138,21 @@ public struct PlacementEngine: Sendable {
 
     // MARK: Bookkeeping
 
-    /// Takes the resources of `request` as placed; throws ``PlacementError/Code/conflict`` when they are no
+    /// Takes the resources of `request` as placed; throws ``PlacementEngineError/Code/conflict`` when they are no
     /// longer free (nothing changes then).
-    public mutating func allocate(_ placement: Placement, for request: PlacementRequest) throws(PlacementError) {
+    public mutating func allocate(_ placement: Placement, for request: PlacementRequest) throws(PlacementEngineError) {
         let n = try index(of: placement)
         let r = storage.resolve(request)
         let range = storage.gpuRange(of: n)
         guard placement.gpuIndices.count == r.gpuCount, Set(placement.gpuIndices).count == r.gpuCount,
               placement.gpuIndices.allSatisfy({ (0..<range.count).contains($0) })
         else {
-            throw PlacementError(.conflict, "placement on \(placement.nodeName) names GPUs \(placement.gpuIndices) for a request of \(r.gpuCount)")
+            throw PlacementEngineError(.conflict, "placement on \(placement.nodeName) names GPUs \(placement.gpuIndices) for a request of \(r.gpuCount)")
         }
         guard storage.cpuFree[n] >= r.cpu, storage.memoryFree[n] >= r.hostMemory,
               placement.gpuIndices.allSatisfy({ r.fits(storage.gpus[range.lowerBound + $0]) })
         else {
-            throw PlacementError(.conflict, "request no longer fits node \(placement.nodeName) GPUs \(placement.gpuIndices)")
+            throw PlacementEngineError(.conflict, "request no longer fits node \(placement.nodeName) GPUs \(placement.gpuIndices)")
         }
         storage.cpuFree[n] -= r.cpu
         storage.memoryFree[n] -= r.hostMemory
@@ -165,9 +165,9 @@ public struct PlacementEngine: Sendable {
         nodeChanged(n)
     }
 
-    /// Hands back what ``allocate(_:for:)`` took; throws ``PlacementError/Code/conflict`` when that would free
+    /// Hands back what ``allocate(_:for:)`` took; throws ``PlacementEngineError/Code/conflict`` when that would free
     /// more than the node has (nothing changes then).
-    public mutating func release(_ placement: Placement, for request: PlacementRequest) throws(PlacementError) {
+    public mutating func release(_ placement: Placement, for request: PlacementRequest) throws(PlacementEngineError) {
         let n = try index(of: placement)
         let r = storage.resolve(request)
         let range = storage.gpuRange(of: n)
@@ -180,7 +180,7 @@ public struct PlacementEngine: Sendable {
                   return gpu.freeMilli + r.milli <= 1000 && gpu.freeMemory + r.memoryTaken(from: gpu) <= gpu.totalMemory
               })
         else {
-            throw PlacementError(.conflict, "releasing this request would free more than node \(placement.nodeName) has")
+            throw PlacementEngineError(.conflict, "releasing this request would free more than node \(placement.nodeName) has")
         }
         storage.cpuFree[n] += r.cpu
         storage.memoryFree[n] += r.hostMemory
@@ -198,13 +198,13 @@ public struct PlacementEngine: Sendable {
 
     // MARK: Internals
 
-    private func index(of placement: Placement) throws(PlacementError) -> Int {
+    private func index(of placement: Placement) throws(PlacementEngineError) -> Int {
         if placement.nodeIndex >= 0, placement.nodeIndex < storage.count,
            storage.names[placement.nodeIndex] == placement.nodeName {
             return placement.nodeIndex
         }
         guard let n = storage.indexByName[placement.nodeName] else {
-            throw PlacementError(.unknownNode, "no node named '\(placement.nodeName)'")
+            throw PlacementEngineError(.unknownNode, "no node named '\(placement.nodeName)'")
         }
         return n
     }

@@ -27,7 +27,7 @@ public struct PlacementRequest: Hashable, Sendable {
     /// GPU models the request accepts; `nil` accepts any.
     public let allowedModels: Set<String>?
 
-    /// A request; throws ``PlacementError/Code/invalidRequest`` when the numbers make no sense.
+    /// A request; throws ``PlacementEngineError/Code/invalidRequest`` when the numbers make no sense.
     ///
     /// A share of `computeMilliPerGPU == 1000` with memory `sameFractionAsCompute` is a whole GPU.
     public init(
@@ -35,10 +35,10 @@ public struct PlacementRequest: Hashable, Sendable {
         gpuCount: Int = 0, computeMilliPerGPU: Int = 1000,
         gpuMemory: GPUMemory = .sameFractionAsCompute, wholeGPU: Bool = false,
         allowedModels: Set<String>? = nil
-    ) throws(PlacementError) {
-        guard cpuMilli >= 0 else { throw PlacementError(.invalidRequest, "negative CPU request \(cpuMilli)") }
-        guard hostMemoryMiB >= 0 else { throw PlacementError(.invalidRequest, "negative memory request \(hostMemoryMiB)") }
-        guard (0...64).contains(gpuCount) else { throw PlacementError(.invalidRequest, "GPU count \(gpuCount) outside 0…64") }
+    ) throws(PlacementEngineError) {
+        guard cpuMilli >= 0 else { throw PlacementEngineError(.invalidRequest, "negative CPU request \(cpuMilli)") }
+        guard hostMemoryMiB >= 0 else { throw PlacementEngineError(.invalidRequest, "negative memory request \(hostMemoryMiB)") }
+        guard (0...64).contains(gpuCount) else { throw PlacementEngineError(.invalidRequest, "GPU count \(gpuCount) outside 0…64") }
         self.cpuMilli = cpuMilli
         self.hostMemoryMiB = hostMemoryMiB
         self.gpuCount = gpuCount
@@ -50,7 +50,7 @@ public struct PlacementRequest: Hashable, Sendable {
             return
         }
         if case .mebibytes(let mib) = gpuMemory, mib < 0 {
-            throw PlacementError(.invalidRequest, "negative GPU memory request \(mib)")
+            throw PlacementEngineError(.invalidRequest, "negative GPU memory request \(mib)")
         }
         if wholeGPU || (computeMilliPerGPU == 1000 && gpuMemory == .sameFractionAsCompute) {
             self.computeMilliPerGPU = 1000
@@ -58,7 +58,7 @@ public struct PlacementRequest: Hashable, Sendable {
             self.wholeGPU = true
         } else {
             guard (1...1000).contains(computeMilliPerGPU) else {
-                throw PlacementError(.invalidRequest, "compute share \(computeMilliPerGPU) milli outside 1…1000")
+                throw PlacementEngineError(.invalidRequest, "compute share \(computeMilliPerGPU) milli outside 1…1000")
             }
             self.computeMilliPerGPU = computeMilliPerGPU
             self.gpuMemory = gpuMemory
@@ -67,15 +67,15 @@ public struct PlacementRequest: Hashable, Sendable {
     }
 
     /// A CPU-only request.
-    public static func cpuOnly(cpuMilli: Int, hostMemoryMiB: Int) throws(PlacementError) -> PlacementRequest {
+    public static func cpuOnly(cpuMilli: Int, hostMemoryMiB: Int) throws(PlacementEngineError) -> PlacementRequest {
         try PlacementRequest(cpuMilli: cpuMilli, hostMemoryMiB: hostMemoryMiB)
     }
 
     /// `count` whole GPUs.
     public static func wholeGPUs(
         _ count: Int, cpuMilli: Int = 0, hostMemoryMiB: Int = 0, allowedModels: Set<String>? = nil
-    ) throws(PlacementError) -> PlacementRequest {
-        guard count >= 1 else { throw PlacementError(.invalidRequest, "a whole-GPU request needs at least one GPU") }
+    ) throws(PlacementEngineError) -> PlacementRequest {
+        guard count >= 1 else { throw PlacementEngineError(.invalidRequest, "a whole-GPU request needs at least one GPU") }
         return try PlacementRequest(
             cpuMilli: cpuMilli, hostMemoryMiB: hostMemoryMiB, gpuCount: count, wholeGPU: true,
             allowedModels: allowedModels)
@@ -85,9 +85,9 @@ public struct PlacementRequest: Hashable, Sendable {
     public static func sharedGPU(
         computePercent: Int, memoryMiB: Int, cpuMilli: Int = 0, hostMemoryMiB: Int = 0,
         allowedModels: Set<String>? = nil
-    ) throws(PlacementError) -> PlacementRequest {
+    ) throws(PlacementEngineError) -> PlacementRequest {
         guard (1...100).contains(computePercent) else {
-            throw PlacementError(.invalidRequest, "compute share \(computePercent) % outside 1…100")
+            throw PlacementEngineError(.invalidRequest, "compute share \(computePercent) % outside 1…100")
         }
         return try PlacementRequest(
             cpuMilli: cpuMilli, hostMemoryMiB: hostMemoryMiB, gpuCount: 1,

@@ -17,11 +17,11 @@ public struct TargetWorkload: Hashable, Sendable {
     public let entries: [Entry]
 
     /// A workload from explicit shapes and weights (weights need not sum to 1; they are normalised).
-    public init(weights: [(PlacementRequest, Double)]) throws(PlacementError) {
+    public init(weights: [(PlacementRequest, Double)]) throws(PlacementEngineError) {
         var merged: [PlacementRequest: Double] = [:]
         for (request, weight) in weights {
             guard weight >= 0, weight.isFinite else {
-                throw PlacementError(.invalidArgument, "workload weight \(weight) is not a finite non-negative number")
+                throw PlacementEngineError(.invalidArgument, "workload weight \(weight) is not a finite non-negative number")
             }
             merged[request.shape, default: 0] += weight
         }

@@ -4,7 +4,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import TesseraController
-import TesseraPool
+import TesseraPoolAPI
 
 /// `tessera controller`: the pool manager.
 struct ControllerCommand: AsyncParsableCommand {

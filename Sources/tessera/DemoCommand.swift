@@ -1,12 +1,12 @@
 import ArgumentParser
 import Foundation
-import TesseraPool
+import TesseraPoolAPI
 
 /// `tessera demo`: a classroom on a pool of simulated GPUs. Builds the CUDA samples when absent, starts a
 /// controller and two nodes as child processes, runs a dozen student programs at once with different slices
 /// (some asking for more than fits, one killed mid-run), shows the pool live, and ends with a summary and checks.
 /// Leaves no process behind.
-struct DemoCommand: ParsableCommand {
+struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "demo", abstract: "A classroom of CUDA programs on a pool of simulated GPUs.")
 
     @Flag(help: "Do not redraw the live view (for logs).") var plain = false
@@ -43,7 +43,7 @@ struct DemoCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let buildDir = exe.deletingLastPathComponent()
         var root = buildDir
@@ -85,7 +85,7 @@ struct DemoCommand: ParsableCommand {
             if url.isEmpty { usleep(50_000) }
         }
         guard !url.isEmpty else { throw ValidationError("the controller did not start:\n\(controller.output)") }
-        let client = PoolClient(baseURL: url, token: "demo-admin")
+        let client = ControllerClient(baseURL: url, token: "demo-admin")
         var sockets: [String] = []
         for (i, model) in ["h100", "a100"].enumerated() {
             let socket = dir.appendingPathComponent("node-\(i + 1).sock").path
@@ -97,7 +97,7 @@ struct DemoCommand: ParsableCommand {
                                       log: dir.appendingPathComponent("node-\(i + 1).log")))
         }
         for _ in 0..<200 {
-            if let nodes = try? client.get("/v1/nodes", as: [NodeInfo].self), nodes.filter({ $0.state == .up }).count == 2 { break }
+            if let nodes = try? await client.get("/v1/nodes", as: [NodeInfo].self), nodes.filter({ $0.state == .up }).count == 2 { break }
             usleep(50_000)
         }
 
@@ -107,7 +107,8 @@ struct DemoCommand: ParsableCommand {
             Student(name: "lin", node: 0, program: "multigpu", arguments: ["3", "1536"], memory: "1536MiB", compute: 20, expect: .success,
                     vgpus: 3),
             Student(name: "ada", node: 0, program: "vadd", arguments: ["200000", "20"], memory: "256MiB", compute: 25, expect: .success),
-            Student(name: "alan", node: 0, program: "vadd", arguments: ["100000", "30"], memory: "512MiB", compute: 10, expect: .success),
+            // Built with nvcc's defaults: NVIDIA's static runtime, reaching the vGPU through Tessera's libcuda.so.1.
+            Student(name: "alan", node: 0, program: "static/vadd", arguments: ["100000", "30"], memory: "512MiB", compute: 10, expect: .success),
             Student(name: "grace", node: 0, program: "memops", arguments: [], memory: "64MiB", compute: 5, expect: .success),
             Student(name: "edsger", node: 0, program: "streams", arguments: [], memory: "256MiB", compute: 20, expect: .success),
             Student(name: "barbara", node: 0, program: "hold", arguments: ["64"], memory: "128MiB", compute: 10, expect: .killed),
@@ -115,7 +116,7 @@ struct DemoCommand: ParsableCommand {
             Student(name: "margaret", node: 1, program: "vadd", arguments: ["200000", "20"], memory: "1GiB", compute: 40, expect: .success),
             Student(name: "john", node: 1, program: "symbols", arguments: [], memory: "64MiB", compute: 5, expect: .success),
             Student(name: "frances", node: 1, program: "memops", arguments: [], memory: "128MiB", compute: 15, expect: .success),
-            Student(name: "ken", node: 1, program: "vadd", arguments: ["100000", "10"], memory: "512MiB", compute: 30, expect: .success),
+            Student(name: "ken", node: 1, program: "static/streams", arguments: [], memory: "512MiB", compute: 30, expect: .success),
             Student(name: "dennis", node: 1, program: "vadd", arguments: ["1000", "1"], memory: "8GiB", compute: 10, expect: .refusal),
             Student(name: "radia", node: 1, program: "memops", arguments: [], memory: "2049MiB", compute: 20, expect: .refusal),
         ]
@@ -136,7 +137,7 @@ struct DemoCommand: ParsableCommand {
         let start = Date()
         var peakLeases = 0
         while running.contains(where: { $0.1.process.isRunning && $0.0.expect != .killed }) || killedAt == nil {
-            if let snap = try? TopCommand.Snapshot(summary: client.get("/v1/status"), gpus: client.get("/v1/gpus"),
+            if let snap = try? await TopCommand.Snapshot(summary: client.get("/v1/status"), gpus: client.get("/v1/gpus"),
                                                    sessions: client.get("/v1/sessions"), leases: client.get("/v1/leases")) {
                 peakLeases = max(peakLeases, snap.leases.count)
                 let view = TopCommand.render(snap)
@@ -149,19 +150,19 @@ struct DemoCommand: ParsableCommand {
                 killedAt = Date()
             }
             if Date().timeIntervalSince(start) > 240 { print("== time is up"); break }
-            Thread.sleep(forTimeInterval: 1)
+            try await Task.sleep(for: .seconds(1))
         }
         for (_, c) in running { c.process.waitUntilExit() }
         // Wait for the pool to notice the killed program and the finished ones.
         var leftover: [Lease] = []
         for _ in 0..<100 {
-            leftover = (try? client.get("/v1/leases", as: [Lease].self)) ?? []
+            leftover = (try? await client.get("/v1/leases", as: [Lease].self)) ?? []
             if leftover.isEmpty { break }
             usleep(100_000)
         }
 
         // Where lin's job ran: the lease granted across nodes and the node it attached to.
-        let events = (try? client.get("/v1/events", as: [PoolEvent].self)) ?? []
+        let events = (try? await client.get("/v1/events", as: [PoolEvent].self)) ?? []
         let attached = events.filter { $0.kind == "lease-attached" }
         let spanning = events.first { e in
             e.kind == "lease-granted" && attached.contains { $0.message.hasPrefix(e.message.prefix { $0 != " " } + " ") }

@@ -4,7 +4,8 @@ import Logging
 import ServiceLifecycle
 import TesseraKubernetes
 import TesseraNode
-import TesseraPool
+import TesseraNodeAgent
+import TesseraPoolAPI
 
 /// `tessera node` options for joining a pool. The node token comes from --node-token-file or
 /// $TESSERA_NODE_TOKEN.
@@ -44,7 +45,7 @@ struct NodePoolOptions: ParsableArguments {
         } else {
             throw ValidationError("--controller needs a node token: --node-token-file or TESSERA_NODE_TOKEN")
         }
-        let client = PoolClient(baseURL: controller, token: token)
+        let client = ControllerClient(baseURL: controller, token: token)
         let claims = podReservations
             ? PodReservationClaims(client: client, procRoot: procRoot, podResources: kubelet, resourceName: resourceName) : nil
         return ControllerPlacement(client: client, nodeName: name ?? ProcessInfo.processInfo.hostName, claims: claims)

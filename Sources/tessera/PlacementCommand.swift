@@ -27,8 +27,8 @@ struct PlacementCommand: ParsableCommand {
         @Option(help: "Pod list CSV (name,cpu_milli,memory_mib,num_gpu,gpu_milli[,gpu_spec,…]).")
         var pods: String
 
-        @Option(help: "Placement policy: \(PlacementPolicy.allCases.map(\.rawValue).joined(separator: ", ")).")
-        var policy: String = PlacementPolicy.tessera.rawValue
+        @Option(help: "Placement policy: \(ScoringPolicy.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var policy: String = ScoringPolicy.tessera.rawValue
 
         @Option(help: "Seeds: a number, a range like 42-51, or a comma-separated list.")
         var seeds: String = "42-51"
@@ -41,7 +41,7 @@ struct PlacementCommand: ParsableCommand {
 
         func run() throws {
             let configuration = ReplayConfiguration(
-                policy: try PlacementPolicy(name: policy),
+                policy: try ScoringPolicy(name: policy),
                 seeds: try ReplayConfiguration.parseSeeds(seeds),
                 targetLoad: load)
             let trace = try OpenbTrace(nodesFile: nodes, podsFile: pods)

@@ -1,10 +1,10 @@
 import ArgumentParser
 import Foundation
-import TesseraPool
+import TesseraPoolAPI
 
 /// Runs a CLI action, turning pool errors into one line on stderr and exit status 1.
-func reportingErrors(_ body: () throws -> Void) throws {
-    do { try body() } catch let error as PoolError {
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do { try await body() } catch let error as PoolError {
         FileHandle.standardError.write(Data("tessera: \(error.message)\n".utf8))
         throw ExitCode(1)
     }
@@ -12,13 +12,13 @@ func reportingErrors(_ body: () throws -> Void) throws {
 
 func mib(_ v: Int) -> String { v >= 1024 && v % 1024 == 0 ? "\(v / 1024) GiB" : "\(v) MiB" }
 
-struct StatusCommand: ParsableCommand {
+struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Summary of the pool.")
     @OptionGroup var pool: PoolOptions
     @Option(name: .shortAndLong, help: "table or json") var output: OutputFormat = .table
-    func run() throws {
-        try reportingErrors {
-            let s: PoolSummary = try pool.client().get("/v1/status")
+    func run() async throws {
+        try await reportingErrors {
+            let s: PoolSummary = try await pool.client().get("/v1/status")
             if output == .json { return try printJSON(s) }
             print("nodes: \(s.nodesUp) up, \(s.nodesDown) down; GPUs: \(s.gpus); policy: \(s.policy)")
             print("memory granted: \(mib(s.grantedMemoryMiB)) of \(mib(s.memoryMiB)); compute granted: \(s.grantedComputePercent) % of \(s.computePercent) %")
@@ -27,13 +27,13 @@ struct StatusCommand: ParsableCommand {
     }
 }
 
-struct NodesCommand: ParsableCommand {
+struct NodesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "nodes", abstract: "Nodes of the pool.")
     @OptionGroup var pool: PoolOptions
     @Option(name: .shortAndLong, help: "table or json") var output: OutputFormat = .table
-    func run() throws {
-        try reportingErrors {
-            let nodes: [NodeInfo] = try pool.client().get("/v1/nodes")
+    func run() async throws {
+        try await reportingErrors {
+            let nodes: [NodeInfo] = try await pool.client().get("/v1/nodes")
             if output == .json { return try printJSON(nodes) }
             let now = Date().timeIntervalSince1970
             printTable(["NODE", "STATE", "GPUS", "SESSIONS", "ENDPOINT", "LAST HEARTBEAT"], nodes.map {
@@ -43,13 +43,13 @@ struct NodesCommand: ParsableCommand {
     }
 }
 
-struct GPUsCommand: ParsableCommand {
+struct GPUsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gpus", abstract: "GPUs of the pool with what is granted and used.")
     @OptionGroup var pool: PoolOptions
     @Option(name: .shortAndLong, help: "table or json") var output: OutputFormat = .table
-    func run() throws {
-        try reportingErrors {
-            let gpus: [GPUInfo] = try pool.client().get("/v1/gpus")
+    func run() async throws {
+        try await reportingErrors {
+            let gpus: [GPUInfo] = try await pool.client().get("/v1/gpus")
             if output == .json { return try printJSON(gpus) }
             printTable(["NODE", "GPU", "MODEL", "MEMORY", "GRANTED", "USED", "COMPUTE GRANTED", "STATE"], gpus.map {
                 [$0.node, "\($0.index)", $0.model, mib($0.memoryMiB), mib($0.grantedMemoryMiB), mib($0.usedMemoryMiB),
@@ -59,13 +59,13 @@ struct GPUsCommand: ParsableCommand {
     }
 }
 
-struct LeasesCommand: ParsableCommand {
+struct LeasesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "leases", abstract: "Leases: which slices serve which session.")
     @OptionGroup var pool: PoolOptions
     @Option(name: .shortAndLong, help: "table or json") var output: OutputFormat = .table
-    func run() throws {
-        try reportingErrors {
-            let leases: [Lease] = try pool.client().get("/v1/leases")
+    func run() async throws {
+        try await reportingErrors {
+            let leases: [Lease] = try await pool.client().get("/v1/leases")
             if output == .json { return try printJSON(leases) }
             printTable(["LEASE", "REQUESTER", "PROGRAM", "OWNER", "VGPUS"], leases.map { l in
                 [l.id, l.requester, l.program.isEmpty ? "-" : l.program, l.owner.isEmpty ? "-" : l.owner,
@@ -75,13 +75,13 @@ struct LeasesCommand: ParsableCommand {
     }
 }
 
-struct ReservationsCommand: ParsableCommand {
+struct ReservationsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "reservations", abstract: "Capacity held for named consumers.")
     @OptionGroup var pool: PoolOptions
     @Option(name: .shortAndLong, help: "table or json") var output: OutputFormat = .table
-    func run() throws {
-        try reportingErrors {
-            let rs: [Reservation] = try pool.client().get("/v1/reservations")
+    func run() async throws {
+        try await reportingErrors {
+            let rs: [Reservation] = try await pool.client().get("/v1/reservations")
             if output == .json { return try printJSON(rs) }
             let now = Date().timeIntervalSince1970
             printTable(["RESERVATION", "CONSUMER", "VGPUS", "CLAIMED BY", "EXPIRES"], rs.map { r in
@@ -93,7 +93,7 @@ struct ReservationsCommand: ParsableCommand {
 }
 
 /// `tessera top`: the pool live, refreshed in place like nvidia-smi or htop.
-struct TopCommand: ParsableCommand {
+struct TopCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "top", abstract: "Live view of GPUs and vGPU sessions.")
     @OptionGroup var pool: PoolOptions
     @Option(help: "Seconds between refreshes.") var interval: Double = 1
@@ -102,13 +102,13 @@ struct TopCommand: ParsableCommand {
 
     struct Snapshot: Codable { var summary: PoolSummary; var gpus: [GPUInfo]; var sessions: [SessionInfo]; var leases: [Lease] }
 
-    func run() throws {
-        try reportingErrors {
+    func run() async throws {
+        try await reportingErrors {
             let client = try pool.client()
             var n = 0
             while count.map({ n < $0 }) ?? true {
-                let snap = Snapshot(summary: try client.get("/v1/status"), gpus: try client.get("/v1/gpus"),
-                                    sessions: try client.get("/v1/sessions"), leases: try client.get("/v1/leases"))
+                let snap = Snapshot(summary: try await client.get("/v1/status"), gpus: try await client.get("/v1/gpus"),
+                                    sessions: try await client.get("/v1/sessions"), leases: try await client.get("/v1/leases"))
                 if output == .json {
                     let e = JSONEncoder(); e.outputFormatting = [.sortedKeys]
                     print(String(decoding: try e.encode(snap), as: UTF8.self))
@@ -117,7 +117,7 @@ struct TopCommand: ParsableCommand {
                 }
                 fflush(nil)
                 n += 1
-                if count.map({ n < $0 }) ?? true { Thread.sleep(forTimeInterval: interval) }
+                if count.map({ n < $0 }) ?? true { try await Task.sleep(for: .milliseconds(Int(interval * 1000))) }
             }
         }
     }

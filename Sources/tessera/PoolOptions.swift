@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import TesseraPool
+import TesseraPoolAPI
 
 /// Where the CLI finds the controller and its token: flags, then the environment (`TESSERA_CONTROLLER`,
 /// `TESSERA_TOKEN`), then the per-user config file `~/.config/tessera/cli.json`
@@ -19,7 +19,7 @@ struct PoolOptions: ParsableArguments {
         return base + "/tessera/cli.json"
     }
 
-    func client() throws -> PoolClient {
+    func client() throws -> ControllerClient {
         let env = ProcessInfo.processInfo.environment
         let file = FileManager.default.contents(atPath: PoolOptions.configPath).flatMap { try? JSONDecoder().decode(ConfigFile.self, from: $0) }
         let url = controller ?? env["TESSERA_CONTROLLER"] ?? file?.controller ?? "http://127.0.0.1:7080"
@@ -27,7 +27,7 @@ struct PoolOptions: ParsableArguments {
         if let tokenFile { token = try readToken(tokenFile) } else if let t = env["TESSERA_TOKEN"] { token = t } else if let t = file?.token { token = t } else {
             throw ValidationError("no token: pass --token-file, set TESSERA_TOKEN, or write \(PoolOptions.configPath)")
         }
-        return PoolClient(baseURL: url, token: token)
+        return ControllerClient(baseURL: url, token: token)
     }
 }
 

@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import TesseraKubernetes
 import TesseraPlacement
+import TesseraPoolAPI
 
 /// `tessera scheduler`: the kube-scheduler extender.
 struct SchedulerCommand: AsyncParsableCommand {
@@ -40,8 +41,8 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Without --controller: node inventory CSV: name,cpu_milli,memory_mib,gpu,model[,gpu_memory_mib].")
     var nodes: String?
 
-    @Option(help: "Placement policy: \(PlacementPolicy.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var policy: String = PlacementPolicy.tessera.rawValue
+    @Option(help: "Placement policy: \(ScoringPolicy.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var policy: String = ScoringPolicy.tessera.rawValue
 
     @Option(help: "Kubernetes API URL; default: in-cluster (KUBERNETES_SERVICE_HOST/PORT and the service account).")
     var kubeAPI: String?
@@ -84,7 +85,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         } else {
             throw ValidationError("--kube-api is needed outside a cluster")
         }
-        let placementPolicy = try PlacementPolicy(name: policy)
+        let placementPolicy = try ScoringPolicy(name: policy)
         let reservations: any ReservationService
         var services: [any Service] = []
         let inventoryDescription: String

@@ -4,7 +4,8 @@ import Logging
 import ServiceLifecycle
 import TesseraController
 import TesseraNode
-import TesseraPool
+import TesseraNodeAgent
+import TesseraPoolAPI
 import TesseraSimBackend
 import TesseraWire
 
@@ -70,7 +71,7 @@ struct UpCommand: AsyncParsableCommand {
                                                    nodeTokens: [nodeToken], strategy: strategy),
             logger: logger)
         let backend = SimulatedBackend(count: simGPUs, properties: model.properties(memory: memory))
-        let placement = ControllerPlacement(client: PoolClient(baseURL: url, token: nodeToken), nodeName: ProcessInfo.processInfo.hostName)
+        let placement = ControllerPlacement(client: ControllerClient(baseURL: url, token: nodeToken), nodeName: ProcessInfo.processInfo.hostName)
         let node = Node(configuration: NodeConfiguration(socketPath: socket), backend: backend, policy: placement, logger: logger)
         let link = ControllerLink(node: node, placement: placement, advertise: nil, interval: 1, logger: logger)
         print("""

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TesseraPool
+import TesseraPoolAPI
 import TesseraWire
 
 /// Programs whose vGPUs span nodes: a controller and nodes as separate processes on loopback, real programs

@@ -5,7 +5,7 @@ import FoundationNetworking
 import Testing
 import TesseraDevicePlugin
 import TesseraKubernetes
-import TesseraPool
+import TesseraPoolAPI
 import TesseraTestSupport
 
 /// A stream of student pods through everything Kubernetes does with them, on simulated GPUs: kube-scheduler's
@@ -225,7 +225,7 @@ import TesseraTestSupport
             #expect(ready, "\(pod.student.name): \(holder.stderr)")
         }
         for pod in admitted {
-            let (reservation, lease) = try await onOwnThread { () throws -> (TesseraPool.Reservation?, Lease?) in
+            let (reservation, lease) = try await onOwnThread { () throws -> (Reservation?, Lease?) in
                 let reservation = try reservationOf(pod.student, in: controller)
                 let lease = try reservation?.claimedBy.map { try controller.admin.get("/v1/leases/\($0)", as: Lease.self) }
                 return (reservation, lease)
@@ -293,7 +293,7 @@ import TesseraTestSupport
         let gone = try await onOwnThread { controller.wait(timeout: 90) { try reservationOf(deleted.student, in: controller) == nil } }
         #expect(gone, "scheduler log:\n\(scheduler.process.stderr)")
         try await expectGrantedCapacityMatchesReservations(controller)
-        #expect(try await onOwnThread { try controller.admin.get("/v1/reservations", as: [TesseraPool.Reservation].self).count } == admitted.count - 1)
+        #expect(try await onOwnThread { try controller.admin.get("/v1/reservations", as: [Reservation].self).count } == admitted.count - 1)
         let late = try await onOwnThread {
             startInPod(cgroup: deleted.student.cgroup, procRoot: procRoot, environment: deleted.environment, ["quota", "64"]).finish(timeout: 120)
         }
@@ -301,15 +301,15 @@ import TesseraTestSupport
     }
 
     /// The pod's reservation in the controller (consumer `pod/<UID>`), if any.
-    static func reservationOf(_ student: Student, in controller: TestController) throws -> TesseraPool.Reservation? {
-        let held = try controller.admin.get("/v1/reservations?consumer=pod%2F\(student.uid)", as: [TesseraPool.Reservation].self)
+    static func reservationOf(_ student: Student, in controller: TestController) throws -> Reservation? {
+        let held = try controller.admin.get("/v1/reservations?consumer=pod%2F\(student.uid)", as: [Reservation].self)
         return held.first
     }
 
     /// What the controller counts as granted on its GPUs is exactly what the pods reserved.
     static func expectGrantedCapacityMatchesReservations(_ controller: TestController) async throws {
         let (gpus, reservations) = try await onOwnThread {
-            (try controller.admin.get("/v1/gpus", as: [GPUInfo].self), try controller.admin.get("/v1/reservations", as: [TesseraPool.Reservation].self))
+            (try controller.admin.get("/v1/gpus", as: [GPUInfo].self), try controller.admin.get("/v1/reservations", as: [Reservation].self))
         }
         var reserved: [String: (memory: Int, compute: Int)] = [:]
         for vgpu in reservations.flatMap(\.vgpus) {

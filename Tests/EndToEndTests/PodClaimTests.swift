@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TesseraPool
+import TesseraPoolAPI
 
 /// A node in Kubernetes mode (`--pod-reservations`): a program gets exactly its pod's reservation, found from
 /// its process's cgroup, whatever its environment asks; a program in a pod without one is refused with the

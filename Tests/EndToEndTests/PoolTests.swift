@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TesseraPool
+import TesseraPoolAPI
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -24,10 +24,10 @@ func blockingFetch(_ request: URLRequest) throws -> (Data?, HTTPURLResponse?) {
 
     @Test func tokensAreRequiredAndScoped() throws {
         let controller = try TestController()
-        let anonymous = PoolClient(baseURL: controller.url, token: "wrong")
+        let anonymous = ControllerClient(baseURL: controller.url, token: "wrong").blocking
         #expect(throws: PoolError.self) { try anonymous.get("/v1/nodes", as: [NodeInfo].self) }
         do throws(PoolError) { _ = try anonymous.get("/v1/status", as: PoolSummary.self) } catch { #expect(error.code == .unauthorized) }
-        let node = PoolClient(baseURL: controller.url, token: TestController.nodeToken)
+        let node = ControllerClient(baseURL: controller.url, token: TestController.nodeToken).blocking
         #expect(try node.get("/v1/nodes", as: [NodeInfo].self).isEmpty)
         // Nodes may not make reservations; admins may.
         do throws(PoolError) {
@@ -39,6 +39,16 @@ func blockingFetch(_ request: URLRequest) throws -> (Data?, HTTPURLResponse?) {
         bare.httpMethod = "GET"
         let (_, response) = try blockingFetch(bare)
         #expect(response?.statusCode == 401)
+        // A malformed body is refused with the API's own error document.
+        for body in [Data("not json".utf8), Data("{\"spec\": 7}".utf8)] {
+            var bad = URLRequest(url: URL(string: controller.url + "/v1/leases")!)
+            bad.httpMethod = "POST"
+            bad.setValue("Bearer \(TestController.adminToken)", forHTTPHeaderField: "Authorization")
+            bad.httpBody = body
+            let (data, reply) = try blockingFetch(bad)
+            #expect(reply?.statusCode == 400)
+            #expect(try JSONDecoder().decode(APIErrorBody.self, from: data ?? Data()).code == PoolError.Code.invalidRequest.rawValue)
+        }
         let cli = controller.cli(["nodes"], token: "wrong")
         #expect(cli.status != 0)
         #expect(cli.stderr.split(separator: "\n").count == 1 && cli.stderr.contains("invalid token"), "\(cli.stderr)")

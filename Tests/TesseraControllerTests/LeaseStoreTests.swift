@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TesseraPool
+import TesseraPoolAPI
 @testable import TesseraController
 
 /// The SQLite store: what is committed survives reopening; concurrent commits all land.

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TesseraPool
+import TesseraPoolAPI
 @testable import TesseraController
 
 /// Reservations as the scheduler extender takes them for Kubernetes pods: one per pod (retries and replicas are

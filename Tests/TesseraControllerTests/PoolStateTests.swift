@@ -1,5 +1,5 @@
 import Testing
-import TesseraPool
+import TesseraPoolAPI
 @testable import TesseraController
 
 /// The controller's state machine, without I/O: registration, placement, leases, reservations, down nodes.
@@ -147,7 +147,7 @@ import TesseraPool
     @Test func restoredPoolKeepsGrantsAndNumbering() throws {
         var p = try Self.pool(nodes: [Self.node("a", gpus: 1, memoryMiB: 4096)])
         let (l, _) = try p.grant(Self.request(mib: 3000), now: 1)
-        var restored = PoolState(now: 10, nodes: [Self.node("a", gpus: 1, memoryMiB: 4096)], leases: [l], reservations: [])
+        var restored = try PoolState(now: 10, nodes: [Self.node("a", gpus: 1, memoryMiB: 4096)], leases: [l], reservations: [])
         #expect(restored.gpuInfos()[0].grantedMemoryMiB == 3000)
         #expect(throws: PoolError.self) { try restored.grant(Self.request(mib: 2000), now: 11) }
         let (next, _) = try restored.grant(Self.request(mib: 1000), now: 11)

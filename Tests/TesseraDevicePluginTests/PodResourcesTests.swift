@@ -67,7 +67,7 @@ import TesseraTestSupport
                 .write(toFile: "\(proc)/\(pid)/cgroup", atomically: true, encoding: .utf8)
         }
         let reservations = try InProcessReservations(nodes: [
-            Node(name: "gpu-node-1", cpuMilli: 64_000, memoryMiB: 262_144, gpus: [GPU(model: "A100", memoryMiB: 81_920)])
+            PlacementNode(name: "gpu-node-1", cpuMilli: 64_000, memoryMiB: 262_144, gpus: [GPU(model: "A100", memoryMiB: 81_920)])
         ])
         for (uid, name) in [(aliceUID, "alice"), (bobUID, "bob")] {
             let limits = ["tessera.dev/vgpu": "1", "tessera.dev/vgpu-memory": "4096", "tessera.dev/vgpu-compute": "25"]

@@ -2,8 +2,9 @@ import Foundation
 import Testing
 import TesseraKubernetes
 import TesseraNode
+import TesseraNodeAgent
 import TesseraPlacement
-import TesseraPool
+import TesseraPoolAPI
 import TesseraTestSupport
 
 /// Many pods bound to one node at the same moment each get exactly their own vGPUs: the reservation is keyed by
@@ -58,7 +59,7 @@ import TesseraTestSupport
             if backend == .controller {
                 // The node's own path (`tessera node --pod-reservations`, on its session threads): every process
                 // claims exactly its pod's reservation — its GPU and size, whatever it asks for.
-                let client = PoolClient(baseURL: h.controllerURL!, token: Harness.nodeToken)
+                let client = ControllerClient(baseURL: h.controllerURL!, token: Harness.nodeToken)
                 let placement = ControllerPlacement(
                     client: client, nodeName: "gpu-node", claims: PodReservationClaims(client: client, procRoot: procRoot))
                 let inventory = (0..<16).map { GPUCapacity(index: $0, totalMemory: 80 << 30) }

@@ -7,7 +7,7 @@ import Testing
 import TesseraController
 import TesseraKubernetes
 import TesseraPlacement
-import TesseraPool
+import TesseraPoolAPI
 import TesseraTestSupport
 
 /// The extender with its reservations in a real controller over HTTP: the controller is the single source of
@@ -146,19 +146,19 @@ import TesseraTestSupport
             let node = ControllerClient(baseURL: url, token: Harness.nodeToken)
             let request = ReservationRequest(consumer: "pod/x", spec: VirtualGPUSpec(node: "a100-1"))
             // The scheduler may reserve and release, and read the pool, but not grant leases.
-            let r: TesseraPool.Reservation = try await scheduler.post("/v1/reservations", request)
-            let byConsumer: [TesseraPool.Reservation] = try await scheduler.get("/v1/reservations?consumer=pod%2Fx")
+            let r: Reservation = try await scheduler.post("/v1/reservations", request)
+            let byConsumer: [Reservation] = try await scheduler.get("/v1/reservations?consumer=pod%2Fx")
             #expect(byConsumer.map(\.id) == [r.id])
-            await #expect(throws: KubernetesError.self) {
+            await #expect(throws: PoolError.self) {
                 let _: Lease = try await scheduler.post("/v1/leases", LeaseRequest(spec: VirtualGPUSpec(), requester: "a100-1"))
             }
             // A node may look a pod's reservation up but not take or release one.
-            let seen: [TesseraPool.Reservation] = try await node.get("/v1/reservations?consumer=pod%2Fx")
+            let seen: [Reservation] = try await node.get("/v1/reservations?consumer=pod%2Fx")
             #expect(seen.count == 1)
-            await #expect(throws: KubernetesError.self) {
-                let _: TesseraPool.Reservation = try await node.post("/v1/reservations", request)
+            await #expect(throws: PoolError.self) {
+                let _: Reservation = try await node.post("/v1/reservations", request)
             }
-            await #expect(throws: KubernetesError.self) { try await node.delete("/v1/reservations/\(r.id)") }
+            await #expect(throws: PoolError.self) { try await node.delete("/v1/reservations/\(r.id)") }
             try await scheduler.delete("/v1/reservations/\(r.id)")
             #expect(h.controller!.read { $0.reservations.isEmpty })
         }

@@ -2,8 +2,9 @@ import Foundation
 import Testing
 import TesseraKubernetes
 import TesseraNode
+import TesseraNodeAgent
 import TesseraPlacement
-import TesseraPool
+import TesseraPoolAPI
 import TesseraTestSupport
 
 /// The node's side in Kubernetes mode, against a real controller: a process is mapped to its pod by its cgroup
@@ -25,7 +26,7 @@ import TesseraTestSupport
     }
 
     static func placement(_ h: Harness, procRoot: String) -> ControllerPlacement {
-        let client = PoolClient(baseURL: h.controllerURL!, token: Harness.nodeToken)
+        let client = ControllerClient(baseURL: h.controllerURL!, token: Harness.nodeToken)
         return ControllerPlacement(client: client, nodeName: "gpu-node", claims: PodReservationClaims(client: client, procRoot: procRoot))
     }
 
@@ -56,15 +57,15 @@ import TesseraTestSupport
                 #expect(h.controller!.read { $0.leases.count } == 1)  // claimed, not placed anew
 
                 // While claimed, a second program of the pod is refused (one program at a time holds the vGPUs).
-                #expect(throws: TesseraNode.PlacementError.self) {
+                #expect(throws: PlacementError.self) {
                     try placement.placeSession(greedy, session: 8, peer: Self.me, allowRemote: false, on: Self.inventory)
                 }
                 // When the program's lease ends, the reservation is the pod's again.
-                try placement.client.delete("/v1/leases/\(lease)")
+                try placement.client.blocking.delete("/v1/leases/\(lease)")
                 #expect(h.controller!.read { $0.reservations[reservation.controllerID!]?.claimedBy } == .some(nil))
                 // More vGPUs than the pod reserved cannot be had.
                 let more = VirtualGPURequest(count: 2, memoryBytes: 1 << 20, computePercent: 1)
-                #expect(throws: TesseraNode.PlacementError("students/alice reserved 1 vGPU(s) on gpu-node; the program asks for 2")) {
+                #expect(throws: PlacementError("students/alice reserved 1 vGPU(s) on gpu-node; the program asks for 2")) {
                     try placement.placeSession(more, session: 9, peer: Self.me, allowRemote: false, on: Self.inventory)
                 }
 
@@ -83,10 +84,10 @@ import TesseraTestSupport
             }
             // The node calls the controller synchronously (from a session thread); so does this, off the pool.
             try await onOwnThread {
-                #expect(throws: TesseraNode.PlacementError("pod \(Fixtures.uid(42)) holds no vGPU reservation on node gpu-node")) {
+                #expect(throws: PlacementError("pod \(Fixtures.uid(42)) holds no vGPU reservation on node gpu-node")) {
                     try Self.placement(h, procRoot: stranger).placeSession(request, session: 1, peer: Self.me, allowRemote: false, on: Self.inventory)
                 }
-                #expect(throws: TesseraNode.PlacementError.self) {
+                #expect(throws: PlacementError.self) {
                     try Self.placement(h, procRoot: outside).placeSession(request, session: 2, peer: Self.me, allowRemote: false, on: Self.inventory)
                 }
 
@@ -99,17 +100,17 @@ import TesseraTestSupport
             // The node calls the controller synchronously (from a session thread); so does this, off the pool.
             try await onOwnThread {
                 let other = ControllerPlacement(
-                    client: PoolClient(baseURL: h.controllerURL!, token: Harness.nodeToken), nodeName: "other-node",
-                    claims: PodReservationClaims(client: PoolClient(baseURL: h.controllerURL!, token: Harness.nodeToken),
+                    client: ControllerClient(baseURL: h.controllerURL!, token: Harness.nodeToken), nodeName: "other-node",
+                    claims: PodReservationClaims(client: ControllerClient(baseURL: h.controllerURL!, token: Harness.nodeToken),
                                                  procRoot: bobs))
-                #expect(throws: TesseraNode.PlacementError.self) {
+                #expect(throws: PlacementError.self) {
                     try other.placeSession(request, session: 3, peer: Self.me, allowRemote: false, on: Self.inventory)
                 }
                 #expect(h.controller!.read { $0.leases.isEmpty })
                 // A TCP peer is no pod of this node: it may only attach to other nodes' leases, never be placed
                 // anew around the pods' reservations.
                 let tcp = PeerIdentity(pid: -1, uid: -1, gid: -1, address: "10.0.0.9:5000")
-                #expect(throws: TesseraNode.PlacementError.self) {
+                #expect(throws: PlacementError.self) {
                     _ = try Self.placement(h, procRoot: outside).placeSession(request, session: 4, peer: tcp, allowRemote: false, on: Self.inventory)
                 }
 

@@ -6,9 +6,9 @@ enum Fixtures {
     static func node(
         _ name: String, cpu: Int = 64_000, memory: Int = 256_000, gpus: Int = 0, model: String = "V100M32",
         gpuMemory: Int = 32_768, freeMilli: [Int]? = nil, freeCPU: Int? = nil
-    ) -> Node {
+    ) -> PlacementNode {
         let free = freeMilli ?? Array(repeating: 1000, count: gpus)
-        return Node(
+        return PlacementNode(
             name: name, cpuMilli: cpu, memoryMiB: memory,
             gpus: free.map { GPU(model: model, memoryMiB: gpuMemory, freeMilli: $0, freeMemoryMiB: gpuMemory * $0 / 1000) },
             freeCPUMilli: freeCPU)
@@ -32,7 +32,7 @@ enum Fixtures {
     }
 
     static func engine(
-        _ nodes: [Node], _ policy: PlacementPolicy, workload: TargetWorkload? = nil
+        _ nodes: [PlacementNode], _ policy: ScoringPolicy, workload: TargetWorkload? = nil
     ) throws -> PlacementEngine {
         try PlacementEngine(nodes: nodes, policy: policy, workload: workload ?? halfSharesHalfWhole())
     }

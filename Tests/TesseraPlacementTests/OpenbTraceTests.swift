@@ -68,7 +68,7 @@ import TesseraPlacement
             ("sn,cpu_milli,memory_mib,gpu\nn,1,1,1\n", "missing column 'model'"),
         ]
         for (csv, message) in cases {
-            #expect(throws: PlacementError.self) { try OpenbTrace.parseNodes(csv, file: "nodes.csv") }
+            #expect(throws: PlacementEngineError.self) { try OpenbTrace.parseNodes(csv, file: "nodes.csv") }
             do {
                 _ = try OpenbTrace.parseNodes(csv, file: "nodes.csv")
             } catch {

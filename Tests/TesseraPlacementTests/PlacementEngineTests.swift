@@ -45,13 +45,13 @@ import TesseraPlacement
         let placement = try unwrap(engine.place(request))
         try engine.allocate(placement, for: request)
         let after = engine.nodes
-        #expect(throws: PlacementError.self) { try engine.allocate(placement, for: request) }
+        #expect(throws: PlacementEngineError.self) { try engine.allocate(placement, for: request) }
         #expect(engine.nodes == after)
         // Wrong GPU count, a GPU index out of range, an unknown node.
-        #expect(throws: PlacementError.self) {
+        #expect(throws: PlacementEngineError.self) {
             try engine.allocate(Placement(nodeName: "only", nodeIndex: 0, gpuIndices: [], score: 0), for: try Fixtures.share(100))
         }
-        #expect(throws: PlacementError.self) {
+        #expect(throws: PlacementEngineError.self) {
             try engine.allocate(Placement(nodeName: "only", nodeIndex: 0, gpuIndices: [3], score: 0), for: try Fixtures.share(100))
         }
         do {
@@ -83,18 +83,18 @@ import TesseraPlacement
         #expect(fits.first?.fits == false)
 
         node.cpuMilli = 1
-        #expect(throws: PlacementError.self) { try engine.update(node) }
-        #expect(throws: PlacementError.self) { try engine.update(Fixtures.node("nowhere", gpus: 1)) }
-        #expect(throws: PlacementError.self) {
+        #expect(throws: PlacementEngineError.self) { try engine.update(node) }
+        #expect(throws: PlacementEngineError.self) { try engine.update(Fixtures.node("nowhere", gpus: 1)) }
+        #expect(throws: PlacementEngineError.self) {
             try PlacementEngine(nodes: [Fixtures.node("x"), Fixtures.node("x")], workload: .empty)
         }
-        #expect(throws: PlacementError.self) {
+        #expect(throws: PlacementEngineError.self) {
             try PlacementEngine(nodes: [Fixtures.node("x", gpus: 1, freeMilli: [1200])], workload: .empty)
         }
     }
 
-    @Test(arguments: PlacementPolicy.allCases.filter { $0 != .random })
-    func extenderScoresAgreeWithPlacement(_ policy: PlacementPolicy) throws {
+    @Test(arguments: ScoringPolicy.allCases.filter { $0 != .random })
+    func extenderScoresAgreeWithPlacement(_ policy: ScoringPolicy) throws {
         var engine = try PlacementEngine(nodes: Self.cluster, policy: policy, workload: Self.workload())
         let names = Self.cluster.map(\.name) + ["unknown"]
         for request in try Self.mixedRequests() {
@@ -117,8 +117,8 @@ import TesseraPlacement
     /// The caches and incremental bookkeeping never go stale: an engine carried through a long sequence makes
     /// the same choices as one built afresh from its state at every step. (Clustering is left out: which
     /// classes a node holds is history, not part of a node's state.)
-    @Test(arguments: PlacementPolicy.allCases.filter { $0 != .random && $0 != .clustering })
-    func incrementalStateMatchesAFreshEngine(_ policy: PlacementPolicy) throws {
+    @Test(arguments: ScoringPolicy.allCases.filter { $0 != .random && $0 != .clustering })
+    func incrementalStateMatchesAFreshEngine(_ policy: ScoringPolicy) throws {
         let requests = try Self.mixedRequests()
         var engine = try PlacementEngine(nodes: Self.cluster, policy: policy, workload: Self.workload())
         var live: [(Placement, PlacementRequest)] = []

@@ -16,14 +16,14 @@ import TesseraPlacement
     }
 
     @Test func badNumbersAreRejected() {
-        #expect(throws: PlacementError.self) { try PlacementRequest(cpuMilli: -1) }
-        #expect(throws: PlacementError.self) { try PlacementRequest(hostMemoryMiB: -1) }
-        #expect(throws: PlacementError.self) { try PlacementRequest(gpuCount: -1) }
-        #expect(throws: PlacementError.self) { try PlacementRequest(gpuCount: 1, computeMilliPerGPU: 0) }
-        #expect(throws: PlacementError.self) { try PlacementRequest(gpuCount: 1, computeMilliPerGPU: 1001) }
-        #expect(throws: PlacementError.self) { try PlacementRequest.sharedGPU(computePercent: 0, memoryMiB: 1) }
-        #expect(throws: PlacementError.self) { try PlacementRequest.sharedGPU(computePercent: 50, memoryMiB: -5) }
-        #expect(throws: PlacementError.self) { try PlacementRequest.wholeGPUs(0) }
+        #expect(throws: PlacementEngineError.self) { try PlacementRequest(cpuMilli: -1) }
+        #expect(throws: PlacementEngineError.self) { try PlacementRequest(hostMemoryMiB: -1) }
+        #expect(throws: PlacementEngineError.self) { try PlacementRequest(gpuCount: -1) }
+        #expect(throws: PlacementEngineError.self) { try PlacementRequest(gpuCount: 1, computeMilliPerGPU: 0) }
+        #expect(throws: PlacementEngineError.self) { try PlacementRequest(gpuCount: 1, computeMilliPerGPU: 1001) }
+        #expect(throws: PlacementEngineError.self) { try PlacementRequest.sharedGPU(computePercent: 0, memoryMiB: 1) }
+        #expect(throws: PlacementEngineError.self) { try PlacementRequest.sharedGPU(computePercent: 50, memoryMiB: -5) }
+        #expect(throws: PlacementEngineError.self) { try PlacementRequest.wholeGPUs(0) }
         do {
             _ = try PlacementRequest(gpuCount: 1, computeMilliPerGPU: 2000)
             Issue.record("expected an error")
@@ -34,19 +34,19 @@ import TesseraPlacement
     }
 
     @Test func policyNamesParse() throws {
-        #expect(try PlacementPolicy(name: "FGD") == .fgd)
-        #expect(try PlacementPolicy(name: "best-fit") == .bestFit)
-        #expect(try PlacementPolicy(name: "dot_product") == .dotProduct)
-        #expect(try PlacementPolicy(name: "default") == .tessera)
-        for policy in PlacementPolicy.allCases { #expect(try PlacementPolicy(name: policy.rawValue) == policy) }
-        #expect(throws: PlacementError.self) { try PlacementPolicy(name: "worst-fit") }
+        #expect(try ScoringPolicy(name: "FGD") == .fgd)
+        #expect(try ScoringPolicy(name: "best-fit") == .bestFit)
+        #expect(try ScoringPolicy(name: "dot_product") == .dotProduct)
+        #expect(try ScoringPolicy(name: "default") == .tessera)
+        for policy in ScoringPolicy.allCases { #expect(try ScoringPolicy(name: policy.rawValue) == policy) }
+        #expect(throws: PlacementEngineError.self) { try ScoringPolicy(name: "worst-fit") }
     }
 
     @Test func seedRangesParse() throws {
         #expect(try ReplayConfiguration.parseSeeds("42-51") == Array(42...51))
         #expect(try ReplayConfiguration.parseSeeds("7") == [7])
         #expect(try ReplayConfiguration.parseSeeds("1,5,9-11") == [1, 5, 9, 10, 11])
-        #expect(throws: PlacementError.self) { try ReplayConfiguration.parseSeeds("51-42") }
-        #expect(throws: PlacementError.self) { try ReplayConfiguration.parseSeeds("x") }
+        #expect(throws: PlacementEngineError.self) { try ReplayConfiguration.parseSeeds("51-42") }
+        #expect(throws: PlacementEngineError.self) { try ReplayConfiguration.parseSeeds("x") }
     }
 }

@@ -139,8 +139,8 @@ import TesseraPlacement
         #expect(engine.place(try Fixtures.whole(1))?.nodeName == "b-used")
     }
 
-    @Test(arguments: PlacementPolicy.allCases.filter { $0 != .random })
-    func tiesBreakToTheSmallestNameWhateverTheInputOrder(_ policy: PlacementPolicy) throws {
+    @Test(arguments: ScoringPolicy.allCases.filter { $0 != .random })
+    func tiesBreakToTheSmallestNameWhateverTheInputOrder(_ policy: ScoringPolicy) throws {
         let nodes = ["node-c", "node-a", "node-b"].map { Fixtures.node($0, gpus: 4) }
         for request in [try Fixtures.whole(1), try Fixtures.share(300), try Fixtures.cpuOnly(2_000), try Fixtures.whole(4)] {
             var engine = try Fixtures.engine(nodes, policy)
@@ -150,8 +150,8 @@ import TesseraPlacement
         }
     }
 
-    @Test(arguments: PlacementPolicy.allCases)
-    func constraintsAreHonoured(_ policy: PlacementPolicy) throws {
+    @Test(arguments: ScoringPolicy.allCases)
+    func constraintsAreHonoured(_ policy: ScoringPolicy) throws {
         let nodes = [
             Fixtures.node("a-v100", gpus: 4, model: "V100M16", gpuMemory: 16_384),
             Fixtures.node("b-t4", gpus: 2, model: "T4", gpuMemory: 16_384, freeMilli: [1000, 999]),

@@ -57,8 +57,8 @@ import TesseraPlacement
     @Test(.enabled(if: SharedTraces.available, "needs ../shared/traces/alibaba-gpu-2023"))
     func baselinesKeepThePublishedOrdering() throws {
         let trace = try SharedTraces.load("default")
-        var figures: [PlacementPolicy: Double] = [:]
-        for policy in PlacementPolicy.allCases {
+        var figures: [ScoringPolicy: Double] = [:]
+        for policy in ScoringPolicy.allCases {
             let configuration = ReplayConfiguration(policy: policy, seeds: [42, 43], measureLatency: false)
             let report = try TraceReplay(trace: trace, configuration: configuration).run()
             figures[policy] = try #require(report.unallocated(atArrivedPercent: 100)).mean

@@ -8,8 +8,8 @@ public enum Fixtures {
         return "4c0f9a2e-1b7d-4e35-9a61-" + String(repeating: "0", count: 12 - hex.count) + hex
     }
 
-    public static func node(_ name: String, gpus: Int, model: String = "A100", memoryMiB: Int = 81_920) -> TesseraPlacement.Node {
-        TesseraPlacement.Node(
+    public static func node(_ name: String, gpus: Int, model: String = "A100", memoryMiB: Int = 81_920) -> PlacementNode {
+        PlacementNode(
             name: name, cpuMilli: 64_000, memoryMiB: 262_144,
             gpus: Array(repeating: GPU(model: model, memoryMiB: memoryMiB), count: gpus))
     }

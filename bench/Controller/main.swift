@@ -11,7 +11,7 @@ import GRDB
 import Logging
 import TesseraController
 import TesseraPlacement
-import TesseraPool
+import TesseraPoolAPI
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
@@ -53,7 +53,7 @@ let controllerTime = try seconds {
     }
 }
 var engine = try PlacementEngine(
-    nodes: nodes.map { n in Node(name: n.name, cpuMilli: 1 << 30, memoryMiB: 1 << 40, gpus: n.gpus.map { GPU(model: $0.model, memoryMiB: $0.memoryMiB) }) },
+    nodes: nodes.map { n in PlacementNode(name: n.name, cpuMilli: 1 << 30, memoryMiB: 1 << 40, gpus: n.gpus.map { GPU(model: $0.model, memoryMiB: $0.memoryMiB) }) },
     policy: .tessera, workload: TargetWorkload(weights: shapes.map { (try! PlacementRequest.sharedGPU(computePercent: $0.0, memoryMiB: $0.1), 1) }))
 for i in 0..<700 {
     let (p, m) = shapes[i % shapes.count]

@@ -231,8 +231,10 @@ int main(int argc, char **argv) {
     // Bad input: each fails with its error, and the context carries on.
     CUmodule bad;
     EXPECT(cuModuleLoadData(&bad, "this is not a module"), CUDA_ERROR_INVALID_IMAGE);
-    unsigned char truncated[32] = {0x50, 0xed, 0x55, 0xba, 1, 0, 16, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0};
-    ASSERT(cuModuleLoadData(&bad, truncated) != CUDA_SUCCESS);
+    // A fatbinary whose one entry header is garbage.
+    unsigned char garbage[64] = {0x50, 0xed, 0x55, 0xba, 1, 0, 16, 0, 48, 0, 0, 0, 0, 0, 0, 0};
+    memset(garbage + 16, 0xff, 48);
+    EXPECT(cuModuleLoadData(&bad, garbage), CUDA_ERROR_INVALID_IMAGE);
     char *cubin = readFile(dir, "kernels.cubin", NULL);
     EXPECT(cuModuleLoadData(&bad, cubin), CUDA_ERROR_NO_BINARY_FOR_GPU);
     char *smOnly = readFile(dir, "sm_only.fatbin", NULL);

@@ -32,6 +32,8 @@ void tessera_cu_debug(const char *message);
 // Implemented in C.
 /// Runs and forgets the context-local storage of a context (primary context reset, context destroy).
 void tessera_cls_context_destroyed(void *context);
+/// Copies `count` bytes of this process's memory; the count copied, or -1 when some of it is not readable.
+long tessera_copy_readable(void *destination, const void *source, size_t count);
 /// MD2 (RFC 1319) of `length` bytes.
 void tessera_md2(const void *data, size_t length, unsigned char digest[16]);
 

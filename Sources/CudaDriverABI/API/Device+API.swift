@@ -50,7 +50,9 @@ public func cuDeviceGetAttribute(_ value: UnsafeMutablePointer<Int32>?, _ attrib
     switch Driver.shared.device(device) {
     case .failure(let f): return f.code
     case .success(let d):
-        guard let v = DeviceAttributes.value(attribute, of: d) else { return CUresult.invalidValue }
+        guard var v = DeviceAttributes.value(attribute, of: d) else { return CUresult.invalidValue }
+        // The driver offers stream-ordered allocation from each device's default pool (cuMemAllocAsync).
+        if attribute == 115 { v = 1 }
         value.pointee = Int32(truncatingIfNeeded: v)
         return CUresult.success
     }

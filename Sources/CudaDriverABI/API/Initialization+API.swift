@@ -98,3 +98,13 @@ public func tessera_cu_primary_context(_ context: UnsafeMutablePointer<UInt>?, _
     context.pointee = driver.withState { driver.primaryContext(Int(device)).handle }
     return CUresult.success
 }
+
+// Profiler ranges have no effect: there is no profiler to start.
+@_cdecl("cuProfilerStart")
+public func cuProfilerStart() -> Int32 { CUresult.success }
+
+@_cdecl("cuProfilerStop")
+public func cuProfilerStop() -> Int32 { CUresult.success }
+
+@_cdecl("cuProfilerInitialize")
+public func cuProfilerInitialize(_ config: UnsafePointer<CChar>?, _ output: UnsafePointer<CChar>?, _ mode: Int32) -> Int32 { CUresult.success }

@@ -123,3 +123,15 @@ public func cuStreamAddCallback_ptsz(_ stream: UInt, _ callback: (@convention(c)
                                      _ data: UnsafeMutableRawPointer?, _ flags: UInt32) -> Int32 {
     cuStreamAddCallback(stream, callback, data, flags)
 }
+
+@_cdecl("cuLaunchHostFunc_v2")
+public func cuLaunchHostFunc_v2(_ stream: UInt, _ function: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?,
+                                _ data: UnsafeMutableRawPointer?, _ syncMode: UInt32) -> Int32 {
+    cuLaunchHostFunc(stream, function, data)
+}
+
+@_cdecl("cuLaunchHostFunc_v2_ptsz")
+public func cuLaunchHostFunc_v2_ptsz(_ stream: UInt, _ function: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?,
+                                     _ data: UnsafeMutableRawPointer?, _ syncMode: UInt32) -> Int32 {
+    cuLaunchHostFunc(stream, function, data)
+}

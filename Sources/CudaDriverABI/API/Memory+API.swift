@@ -129,30 +129,18 @@ public func cuMemHostGetFlags(_ flags: UnsafeMutablePointer<UInt32>?, _ pointer:
     return CUresult.success
 }
 
-/// Registered host memory stays the program's own: copies from it go through the node's staging path like
-/// any pageable memory (correct, if not zero-copy). The registration is remembered for pointer queries.
+/// Registered host memory stays the program's own (see ``ClientCore/registerHost(_:size:)``); with
+/// CU_MEMHOSTREGISTER_DEVICEMAP it registers too, but no device pointer to it is offered.
 @_cdecl("cuMemHostRegister_v2")
 public func cuMemHostRegister_v2(_ pointer: UnsafeMutableRawPointer?, _ size: Int, _ flags: UInt32) -> Int32 {
     guard let pointer, size > 0 else { return CUresult.invalidValue }
-    let driver = Driver.shared
-    guard driver.initialized else { return CUresult.notInitialized }
-    if flags & 0x2 != 0 {  // CU_MEMHOSTREGISTER_DEVICEMAP: mapped memory is not offered
-        return CUresult.notSupported
-    }
-    let base = UInt(bitPattern: pointer)
-    return driver.withState {
-        for (b, s) in driver.registeredHost where base < b + UInt(s) && b < base + UInt(size) { return CUresult.hostMemoryAlreadyRegistered }
-        driver.registeredHost[base] = size
-        return CUresult.success
-    }
+    guard Driver.shared.initialized else { return CUresult.notInitialized }
+    return CUresult.from(core.registerHost(UInt(bitPattern: pointer), size: size))
 }
 
 @_cdecl("cuMemHostUnregister")
 public func cuMemHostUnregister(_ pointer: UnsafeMutableRawPointer?) -> Int32 {
-    let driver = Driver.shared
-    return driver.withState {
-        driver.registeredHost.removeValue(forKey: UInt(bitPattern: pointer)) != nil ? CUresult.success : CUresult.hostMemoryNotRegistered
-    }
+    CUresult.from(core.unregisterHost(UInt(bitPattern: pointer)))
 }
 
 @_cdecl("cuMemHostGetDevicePointer_v2")
@@ -395,7 +383,7 @@ public func cuMemcpy3DAsync_v2_ptsz(_ p: UnsafeRawPointer?, _ s: UInt) -> Int32 
 private func pointerAttribute(_ data: UnsafeMutableRawPointer, _ attribute: Int32, _ pointer: UInt64) -> Int32 {
     let driver = Driver.shared
     let kind = core.pointerKind(UInt(pointer))
-    let registered = driver.withState { driver.registeredHost.contains { UInt(pointer) >= $0.key && UInt(pointer) < $0.key + UInt($0.value) } }
+    let registered = core.isRegisteredHost(UInt(pointer))
     let device: Int?
     switch kind {
     case .device(let d, _, _): device = d

@@ -103,13 +103,13 @@ public struct SchedulerExtender: Sendable {
     /// Releases reservations whose pod is gone, finished, bound to another node, or still unbound after the
     /// grace period. Returns the released reservations.
     @discardableResult
-    public func reconcile(now: Double) async throws(KubernetesError) -> [Reservation] {
+    public func reconcile(now: Double) async throws(KubernetesError) -> [PodReservation] {
         let held = try await reservations.reservations()
         guard !held.isEmpty else { return [] }
         let pods = try await kubernetes.pods()
         var live: [String: Pod] = [:]
         for pod in pods { if let uid = pod.metadata.uid { live[uid] = pod } }
-        var released: [Reservation] = []
+        var released: [PodReservation] = []
         for reservation in held {
             let stale: Bool
             if let pod = live[reservation.podUID] {

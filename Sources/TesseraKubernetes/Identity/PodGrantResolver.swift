@@ -29,7 +29,7 @@ public struct PodGrantResolver: Sendable {
 
     /// The reservation the process `pid` may use. Throws ``KubernetesError/Code/notFound`` when it is in no pod
     /// or its pod reserved nothing on this node.
-    public func grant(forProcess pid: Int32) async throws(KubernetesError) -> Reservation {
+    public func grant(forProcess pid: Int32) async throws(KubernetesError) -> PodReservation {
         let path = "\(procRoot)/\(pid)/cgroup"
         guard let text = readSmallFile(path) else {
             throw KubernetesError(.notFound, "cannot read \(path): the process is gone or not visible")
@@ -46,7 +46,7 @@ public struct PodGrantResolver: Sendable {
 
     /// Throws unless the kubelet reports devices of ``resourceName`` for the reservation's pod (when a
     /// ``podResources`` source is configured): a reservation alone does not prove the pod was admitted here.
-    func confirmAdmitted(_ reservation: Reservation) async throws(KubernetesError) {
+    func confirmAdmitted(_ reservation: PodReservation) async throws(KubernetesError) {
         try await podResources?.confirmAdmitted(
             namespace: reservation.podNamespace, name: reservation.podName, resourceName: resourceName, on: nodeName)
     }

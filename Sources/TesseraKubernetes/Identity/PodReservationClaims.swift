@@ -1,6 +1,6 @@
 import Dispatch
 import Synchronization
-import TesseraPool
+import TesseraPoolAPI
 
 /// The node daemon's rule in Kubernetes mode: a program connecting over the unix socket gets its pod's
 /// reservation, found from the kernel's facts — the peer's pid (`SO_PEERCRED`), that process's cgroup
@@ -10,8 +10,8 @@ import TesseraPool
 /// Tessera devices for that pod: a reservation alone does not prove the kubelet admitted the pod here. What the
 /// program says about itself (its environment) plays no part.
 public struct PodReservationClaims: ReservationClaims {
-    /// The controller, asked with the node's token.
-    public let client: PoolClient
+    /// The controller, asked with the node's token (blocking: claims are decided on the node's session threads).
+    public let client: ControllerClient
     /// Where `/proc` is: the host's, mounted into the daemon's pod (tests point it at files of their own).
     public let procRoot: String
     /// Whether processes outside every pod (the node's own tools) are placed anew instead of refused.
@@ -22,7 +22,7 @@ public struct PodReservationClaims: ReservationClaims {
     public let resourceName: String
 
     public init(
-        client: PoolClient, procRoot: String = "/proc", admitsProcessesOutsidePods: Bool = false,
+        client: ControllerClient, procRoot: String = "/proc", admitsProcessesOutsidePods: Bool = false,
         podResources: (any PodResourcesSource)? = nil, resourceName: String = ResourceNames.standard.vgpu
     ) {
         self.client = client
@@ -32,7 +32,7 @@ public struct PodReservationClaims: ReservationClaims {
         self.resourceName = resourceName
     }
 
-    public func reservation(forProcess pid: Int, on nodeName: String) throws(PoolError) -> TesseraPool.Reservation? {
+    public func reservation(forProcess pid: Int, on nodeName: String) throws(PoolError) -> Reservation? {
         // A TCP peer runs on another machine: its session was granted there, not by a pod of this node.
         guard pid > 0 else { return nil }
         let path = "\(procRoot)/\(pid)/cgroup"
@@ -44,7 +44,7 @@ public struct PodReservationClaims: ReservationClaims {
             throw PoolError(.notFound, "process \(pid) is in no Kubernetes pod; this node grants vGPUs only to pods that reserved them")
         }
         let consumer = ControllerReservations.consumer(podUID: uid)
-        let held: [TesseraPool.Reservation] = try client.get("/v1/reservations?consumer=\(consumer.addingPercentEncodingForQuery())")
+        let held: [Reservation] = try client.blocking.get("/v1/reservations?consumer=\(consumer.addingPercentEncodingForQuery())")
         guard let reservation = held.first(where: { $0.vgpus.contains { $0.node == nodeName } }) else {
             throw PoolError(.notFound, "pod \(uid) holds no vGPU reservation on node \(nodeName)")
         }
@@ -54,7 +54,7 @@ public struct PodReservationClaims: ReservationClaims {
 
     /// Throws unless the kubelet reports ``resourceName`` devices for the reservation's pod (`namespace/name`).
     /// Called on the node's session threads, never from Swift concurrency's pool: it waits for the kubelet.
-    private func confirmAdmitted(_ reservation: TesseraPool.Reservation, on nodeName: String) throws(PoolError) {
+    private func confirmAdmitted(_ reservation: Reservation, on nodeName: String) throws(PoolError) {
         guard let podResources else { return }
         let pod = reservation.displayName ?? ""
         guard let slash = pod.firstIndex(of: "/") else {

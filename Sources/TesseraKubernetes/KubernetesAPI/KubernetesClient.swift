@@ -1,19 +1,12 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import TesseraPoolAPI
 
 /// The few Kubernetes API calls Tessera makes: read a pod, list pods, create a pod's Binding.
 public struct KubernetesClient: Sendable {
     public let configuration: KubernetesAPIConfiguration
-    private let session: URLSession
 
     public init(configuration: KubernetesAPIConfiguration) {
         self.configuration = configuration
-        let sessionConfiguration = URLSessionConfiguration.ephemeral
-        sessionConfiguration.timeoutIntervalForRequest = configuration.timeoutSeconds
-        sessionConfiguration.httpMaximumConnectionsPerHost = 16
-        session = URLSession(configuration: sessionConfiguration)
     }
 
     /// `GET /api/v1/namespaces/{namespace}/pods/{name}`.
@@ -49,31 +42,24 @@ public struct KubernetesClient: Sendable {
         guard let url = URL(string: configuration.baseURL + path) else {
             throw KubernetesError(.invalidRequest, "bad Kubernetes API URL \(configuration.baseURL + path)")
         }
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
-        if let body {
-            request.httpBody = body
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
+        var headers: [String: String] = [:]
         if let tokenFile = configuration.tokenFile,
            let token = try? String(contentsOfFile: tokenFile, encoding: .utf8) {
-            request.setValue("Bearer \(token.trimmingCharacters(in: .whitespacesAndNewlines))", forHTTPHeaderField: "Authorization")
+            headers["Authorization"] = "Bearer \(token.trimmingCharacters(in: .whitespacesAndNewlines))"
         }
-        let data: Data
-        let response: URLResponse
+        let reply: HTTPTransport.Reply
         do {
-            (data, response) = try await session.data(for: request)
+            reply = try await HTTPTransport.send(
+                HTTPTransport.request(method, url, body: body, timeoutSeconds: configuration.timeoutSeconds, headers: headers))
         } catch {
-            throw KubernetesError(.upstream, "\(method) \(path): \(error.localizedDescription)")
+            throw KubernetesError(.upstream, "\(method) \(path): \(error.message)")
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        guard (200..<300).contains(status) else {
-            let text = String(decoding: data.prefix(512), as: UTF8.self)
-            throw KubernetesError(status == 404 ? .notFound : status == 409 ? .conflict : .upstream,
-                                  "\(method) \(path): HTTP \(status) \(text)")
+        guard reply.isSuccess else {
+            let text = String(decoding: reply.body.prefix(512), as: UTF8.self)
+            throw KubernetesError(reply.status == 404 ? .notFound : reply.status == 409 ? .conflict : .upstream,
+                                  "\(method) \(path): HTTP \(reply.status) \(text)")
         }
-        return data
+        return reply.body
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ data: Data, what: String) throws(KubernetesError) -> T {

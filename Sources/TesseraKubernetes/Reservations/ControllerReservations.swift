@@ -2,7 +2,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import TesseraPlacement
-import TesseraPool
+import TesseraPoolAPI
 
 /// Reservations held in the controller, the pool's single source of truth: a pod's capacity is reserved there
 /// under the consumer `pod/<UID>`, pinned to the node kube-scheduler chose, so extender replicas and restarts
@@ -16,7 +16,7 @@ public final class ControllerReservations: ReservationService, Service {
     /// Settings of the mirror and of the reservations taken.
     public struct Configuration: Sendable, Hashable {
         /// The policy scoring nodes for prioritize; the controller's own should match.
-        public var policy: PlacementPolicy
+        public var policy: ScoringPolicy
         /// Seconds between refreshes of the mirror when nothing asks for one sooner.
         public var refreshIntervalSeconds: Double
         /// Seconds between two refreshes asked for by reserves and releases (a burst of binds causes one).
@@ -26,7 +26,7 @@ public final class ControllerReservations: ReservationService, Service {
         public var unboundTTLSeconds: Double
 
         public init(
-            policy: PlacementPolicy = .tessera, refreshIntervalSeconds: Double = 5, minimumRefreshSpacingSeconds: Double = 0.2,
+            policy: ScoringPolicy = .tessera, refreshIntervalSeconds: Double = 5, minimumRefreshSpacingSeconds: Double = 0.2,
             unboundTTLSeconds: Double = 60
         ) {
             self.policy = policy
@@ -50,6 +50,7 @@ public final class ControllerReservations: ReservationService, Service {
 
     public let client: ControllerClient
     public let configuration: Configuration
+    private let calls: ControllerCalls
     private let mirror: Mutex<Mirror>
     /// The controller's id of each pod's reservation taken here, saving a lookup when the pod is bound.
     private let knownIDs = Mutex<[String: String]>([:])
@@ -60,6 +61,7 @@ public final class ControllerReservations: ReservationService, Service {
     /// Reservations in the controller `client` talks to; the mirror is empty until the first ``refresh()``.
     public init(client: ControllerClient, configuration: Configuration = .init(), logger: Logger) {
         self.client = client
+        self.calls = ControllerCalls(client: client)
         self.configuration = configuration
         self.logger = logger
         mirror = Mutex(Mirror(engine: try! PlacementEngine(nodes: [], policy: configuration.policy, workload: .commonSlices)))
@@ -71,7 +73,7 @@ public final class ControllerReservations: ReservationService, Service {
     /// Reads the pool's capacity from the controller and replaces the mirror with it.
     public func refresh() async throws(KubernetesError) {
         let before = mirror.withLock { $0.localChanges }
-        let gpus: [GPUInfo] = try await client.get("/v1/gpus")
+        let gpus: [GPUInfo] = try await calls.get("/v1/gpus")
         let (engine, indices) = try Self.engine(from: gpus, policy: configuration.policy)
         let missedLocalChange = mirror.withLock { m in
             m.engine = engine
@@ -92,7 +94,7 @@ public final class ControllerReservations: ReservationService, Service {
     }
 
     /// The nodes of the mirror with their free amounts.
-    public var nodes: [Node] { mirror.withLock { $0.engine.nodes } }
+    public var nodes: [PlacementNode] { mirror.withLock { $0.engine.nodes } }
 
     /// Refreshes the mirror every `refreshIntervalSeconds` and when reserves or releases ask, until shutdown.
     public func run() async throws {
@@ -126,14 +128,14 @@ public final class ControllerReservations: ReservationService, Service {
 
     /// The placement engine's view of `gpus`: nodes that are up, each GPU's free amounts after its grants
     /// (an unhealthy GPU has none), as the controller computes them.
-    static func engine(from gpus: [GPUInfo], policy: PlacementPolicy) throws(KubernetesError) -> (PlacementEngine, [String: [Int]]) {
+    static func engine(from gpus: [GPUInfo], policy: ScoringPolicy) throws(KubernetesError) -> (PlacementEngine, [String: [Int]]) {
         var byNode: [String: [GPUInfo]] = [:]
         var order: [String] = []
         for gpu in gpus where gpu.nodeUp {
             if byNode[gpu.node] == nil { order.append(gpu.node) }
             byNode[gpu.node, default: []].append(gpu)
         }
-        var nodes: [Node] = []
+        var nodes: [PlacementNode] = []
         var indices: [String: [Int]] = [:]
         nodes.reserveCapacity(order.count)
         for name in order {
@@ -145,9 +147,9 @@ public final class ControllerReservations: ReservationService, Service {
                 return GPU(model: gpu.model, memoryMiB: gpu.memoryMiB, freeMilli: 1000 - usedMilli, freeMemoryMiB: gpu.memoryMiB - usedMemory)
             }
             // CPU and host memory are kube-scheduler's to account, not Tessera's.
-            nodes.append(Node(name: name, cpuMilli: 1 << 30, memoryMiB: 1 << 40, gpus: engineGPUs))
+            nodes.append(PlacementNode(name: name, cpuMilli: 1 << 30, memoryMiB: 1 << 40, gpus: engineGPUs))
         }
-        do throws(PlacementError) {
+        do throws(PlacementEngineError) {
             return (try PlacementEngine(nodes: nodes, policy: policy, workload: .commonSlices), indices)
         } catch {
             throw KubernetesError(.upstream, "the controller's GPUs make no cluster: \(error.message)")
@@ -155,7 +157,7 @@ public final class ControllerReservations: ReservationService, Service {
     }
 
     /// Takes a reservation's vGPUs in the mirror, so filters see them before the next refresh.
-    private func takeLocally(_ reservation: TesseraPool.Reservation) {
+    private func takeLocally(_ reservation: Reservation) {
         mirror.withLock { m in
             m.localChanges += 1
             for vgpu in reservation.vgpus {
@@ -187,13 +189,13 @@ public final class ControllerReservations: ReservationService, Service {
 
     public func reserve(
         _ request: VGPURequest, podUID: String, podNamespace: String, podName: String, on nodeName: String, now: Double
-    ) async throws(KubernetesError) -> Reservation {
+    ) async throws(KubernetesError) -> PodReservation {
         let body = ReservationRequest(
             consumer: Self.consumer(podUID: podUID), spec: request.spec(on: nodeName),
             ttlSeconds: configuration.unboundTTLSeconds, displayName: "\(podNamespace)/\(podName)", unique: true, persistent: true)
-        let held: TesseraPool.Reservation
+        let held: Reservation
         do throws(KubernetesError) {
-            held = try await client.post("/v1/reservations", body)
+            held = try await calls.post("/v1/reservations", body)
         } catch where error.code == .conflict || error.code == .notFound {
             throw KubernetesError(.conflict, "node \(nodeName) can no longer host \(request.summary): \(error.message)")
         }
@@ -208,7 +210,7 @@ public final class ControllerReservations: ReservationService, Service {
     public func markBound(podUID: String) async throws(KubernetesError) {
         if let id = knownIDs.withLock({ $0[podUID] }) {
             do throws(KubernetesError) {
-                let held: TesseraPool.Reservation = try await client.post("/v1/reservations/\(id)/hold", ReservationHold(ttlSeconds: nil))
+                let held: Reservation = try await calls.post("/v1/reservations/\(id)/hold", ReservationHold(ttlSeconds: nil))
                 if held.consumer == Self.consumer(podUID: podUID) { return }
             } catch where error.code == .notFound {
                 // Released and taken again meanwhile (another replica): look it up.
@@ -217,16 +219,16 @@ public final class ControllerReservations: ReservationService, Service {
         guard let held = try await held(podUID: podUID).first else {
             throw KubernetesError(.notFound, "no reservation for pod \(podUID)")
         }
-        let _: TesseraPool.Reservation = try await client.post("/v1/reservations/\(held.id)/hold", ReservationHold(ttlSeconds: nil))
+        let _: Reservation = try await calls.post("/v1/reservations/\(held.id)/hold", ReservationHold(ttlSeconds: nil))
     }
 
     @discardableResult
-    public func release(podUID: String) async throws(KubernetesError) -> Reservation? {
+    public func release(podUID: String) async throws(KubernetesError) -> PodReservation? {
         knownIDs.withLock { _ = $0.removeValue(forKey: podUID) }
         let held = try await held(podUID: podUID)
         for r in held {
             do throws(KubernetesError) {
-                try await client.delete("/v1/reservations/\(r.id)")
+                try await calls.delete("/v1/reservations/\(r.id)")
             } catch where error.code == .notFound {
                 // Released meanwhile (another replica, or it lapsed): nothing left to free.
             }
@@ -235,29 +237,29 @@ public final class ControllerReservations: ReservationService, Service {
         return held.first.flatMap(Self.reservation)
     }
 
-    public func reservation(podUID: String) async throws(KubernetesError) -> Reservation? {
+    public func reservation(podUID: String) async throws(KubernetesError) -> PodReservation? {
         try await held(podUID: podUID).first.flatMap(Self.reservation)
     }
 
-    public func reservations() async throws(KubernetesError) -> [Reservation] {
-        let all: [TesseraPool.Reservation] = try await client.get("/v1/reservations")
+    public func reservations() async throws(KubernetesError) -> [PodReservation] {
+        let all: [Reservation] = try await calls.get("/v1/reservations")
         let pods = all.compactMap(Self.reservation)
         forgetIDs(keeping: Set(pods.map(\.podUID)))
         return pods
     }
 
-    private func held(podUID: String) async throws(KubernetesError) -> [TesseraPool.Reservation] {
+    private func held(podUID: String) async throws(KubernetesError) -> [Reservation] {
         let consumer = Self.consumer(podUID: podUID)
         let query = consumer.addingPercentEncodingForQuery()
-        return try await client.get("/v1/reservations?consumer=\(query)")
+        return try await calls.get("/v1/reservations?consumer=\(query)")
     }
 
     /// The Kubernetes view of a controller reservation; `nil` when it is not a pod's.
-    static func reservation(_ r: TesseraPool.Reservation) -> Reservation? {
+    static func reservation(_ r: Reservation) -> PodReservation? {
         guard r.consumer.hasPrefix("pod/") else { return nil }
         let name = r.displayName ?? ""
         let slash = name.firstIndex(of: "/")
-        return Reservation(
+        return PodReservation(
             podUID: String(r.consumer.dropFirst(4)),
             podNamespace: slash.map { String(name[..<$0]) } ?? "",
             podName: slash.map { String(name[name.index(after: $0)...]) } ?? name,

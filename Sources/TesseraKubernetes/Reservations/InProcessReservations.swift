@@ -6,14 +6,14 @@ import TesseraPlacement
 public final class InProcessReservations: ReservationService {
     struct State {
         var engine: PlacementEngine
-        var byPod: [String: (Reservation, Placement, PlacementRequest)] = [:]
+        var byPod: [String: (PodReservation, Placement, PlacementRequest)] = [:]
     }
 
     private let state: Mutex<State>
 
     /// Reservations on `nodes` (their GPUs' capacities), scored by `policy` against `workload`.
-    public init(nodes: [Node], policy: PlacementPolicy = .tessera, workload: TargetWorkload = .commonSlices) throws(KubernetesError) {
-        do throws(PlacementError) {
+    public init(nodes: [PlacementNode], policy: ScoringPolicy = .tessera, workload: TargetWorkload = .commonSlices) throws(KubernetesError) {
+        do throws(PlacementEngineError) {
             state = Mutex(State(engine: try PlacementEngine(nodes: nodes, policy: policy, workload: workload)))
         } catch {
             throw KubernetesError(.invalidRequest, "cluster description: \(error.message)")
@@ -37,9 +37,9 @@ public final class InProcessReservations: ReservationService {
     public func reserve(
         _ request: VGPURequest, podUID: String, podNamespace: String, podName: String, on nodeName: String,
         now: Double
-    ) async throws(KubernetesError) -> Reservation {
+    ) async throws(KubernetesError) -> PodReservation {
         let placementRequest = try request.placementRequest()
-        return try state.withLock { (state) throws(KubernetesError) -> Reservation in
+        return try state.withLock { (state) throws(KubernetesError) -> PodReservation in
             if let (existing, _, _) = state.byPod[podUID] {
                 guard existing.nodeName == nodeName else {
                     throw KubernetesError(
@@ -51,12 +51,12 @@ public final class InProcessReservations: ReservationService {
                 throw KubernetesError(.conflict, "node \(nodeName) can no longer host \(request.summary)")
             }
             let placement = Placement(nodeName: nodeName, nodeIndex: -1, gpuIndices: verdict.gpuIndices, score: verdict.score)
-            do throws(PlacementError) {
+            do throws(PlacementEngineError) {
                 try state.engine.allocate(placement, for: placementRequest)
             } catch {
                 throw KubernetesError(.conflict, error.message)
             }
-            let reservation = Reservation(
+            let reservation = PodReservation(
                 podUID: podUID, podNamespace: podNamespace, podName: podName, nodeName: nodeName,
                 gpuIndices: verdict.gpuIndices, vgpuCount: request.vgpuCount,
                 memoryMiBPerVGPU: request.memoryMiBPerVGPU, computePercentPerVGPU: request.computePercentPerVGPU,
@@ -76,10 +76,10 @@ public final class InProcessReservations: ReservationService {
     }
 
     @discardableResult
-    public func release(podUID: String) async throws(KubernetesError) -> Reservation? {
-        try state.withLock { (state) throws(KubernetesError) -> Reservation? in
+    public func release(podUID: String) async throws(KubernetesError) -> PodReservation? {
+        try state.withLock { (state) throws(KubernetesError) -> PodReservation? in
             guard let (reservation, placement, request) = state.byPod.removeValue(forKey: podUID) else { return nil }
-            do throws(PlacementError) {
+            do throws(PlacementEngineError) {
                 try state.engine.release(placement, for: request)
             } catch {
                 throw KubernetesError(.conflict, "releasing \(podUID): \(error.message)")
@@ -88,14 +88,14 @@ public final class InProcessReservations: ReservationService {
         }
     }
 
-    public func reservation(podUID: String) async throws(KubernetesError) -> Reservation? {
+    public func reservation(podUID: String) async throws(KubernetesError) -> PodReservation? {
         state.withLock { $0.byPod[podUID]?.0 }
     }
 
-    public func reservations() async throws(KubernetesError) -> [Reservation] {
+    public func reservations() async throws(KubernetesError) -> [PodReservation] {
         state.withLock { $0.byPod.values.map(\.0) }.sorted { ($0.createdAt, $0.podUID) < ($1.createdAt, $1.podUID) }
     }
 
     /// The nodes with their current free amounts.
-    public var nodes: [Node] { state.withLock { $0.engine.nodes } }
+    public var nodes: [PlacementNode] { state.withLock { $0.engine.nodes } }
 }

@@ -22,20 +22,20 @@ public protocol ReservationService: Sendable {
     func reserve(
         _ request: VGPURequest, podUID: String, podNamespace: String, podName: String, on nodeName: String,
         now: Double
-    ) async throws(KubernetesError) -> Reservation
+    ) async throws(KubernetesError) -> PodReservation
 
     /// Records that the pod's Binding exists.
     func markBound(podUID: String) async throws(KubernetesError)
 
     /// Frees the pod's capacity; returns what was held, `nil` when nothing was.
     @discardableResult
-    func release(podUID: String) async throws(KubernetesError) -> Reservation?
+    func release(podUID: String) async throws(KubernetesError) -> PodReservation?
 
     /// The pod's reservation, if any.
-    func reservation(podUID: String) async throws(KubernetesError) -> Reservation?
+    func reservation(podUID: String) async throws(KubernetesError) -> PodReservation?
 
     /// Every reservation.
-    func reservations() async throws(KubernetesError) -> [Reservation]
+    func reservations() async throws(KubernetesError) -> [PodReservation]
 
     /// Whether filter and prioritize have the pool's capacity to answer from (a mirror filled at least once).
     var isReady: Bool { get }

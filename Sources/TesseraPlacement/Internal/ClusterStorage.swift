@@ -19,7 +19,7 @@ struct ClusterStorage: Sendable {
     var affinity: [[Int: Int]]
     private(set) var maxGPUsPerNode: Int
 
-    init(nodes: [Node]) throws(PlacementError) {
+    init(nodes: [PlacementNode]) throws(PlacementEngineError) {
         names = []
         nameRank = []
         indexByName = [:]
@@ -37,7 +37,7 @@ struct ClusterStorage: Sendable {
         for node in nodes {
             try node.validate()
             guard indexByName[node.name] == nil else {
-                throw PlacementError(.invalidCluster, "duplicate node name '\(node.name)'")
+                throw PlacementEngineError(.invalidCluster, "duplicate node name '\(node.name)'")
             }
             indexByName[node.name] = names.count
             names.append(node.name)
@@ -62,9 +62,9 @@ struct ClusterStorage: Sendable {
         nameRank = rank
     }
 
-    private mutating func modelID(for name: String) throws(PlacementError) -> Int32 {
+    private mutating func modelID(for name: String) throws(PlacementEngineError) -> Int32 {
         if let id = modelIDs[name] { return id }
-        guard models.count < 64 else { throw PlacementError(.invalidCluster, "more than 64 distinct GPU models") }
+        guard models.count < 64 else { throw PlacementEngineError(.invalidCluster, "more than 64 distinct GPU models") }
         let id = Int32(models.count)
         models.append(name)
         modelIDs[name] = id
@@ -78,8 +78,8 @@ struct ClusterStorage: Sendable {
     func resolve(_ request: PlacementRequest) -> ResolvedRequest { ResolvedRequest(request, modelIDs: modelIDs) }
 
     /// The public view of node `index`.
-    func node(at index: Int) -> Node {
-        Node(
+    func node(at index: Int) -> PlacementNode {
+        PlacementNode(
             name: names[index], cpuMilli: cpuCapacity[index], memoryMiB: memoryCapacity[index],
             gpus: gpuRange(of: index).map { i in
                 let g = gpus[i]
@@ -90,7 +90,7 @@ struct ClusterStorage: Sendable {
     }
 
     /// Replaces node `index`'s free amounts with `node`'s; its capacities and GPU models must be unchanged.
-    mutating func replaceFree(of index: Int, with node: Node) throws(PlacementError) {
+    mutating func replaceFree(of index: Int, with node: PlacementNode) throws(PlacementEngineError) {
         try node.validate()
         let range = gpuRange(of: index)
         guard node.cpuMilli == cpuCapacity[index], node.memoryMiB == memoryCapacity[index],
@@ -99,7 +99,7 @@ struct ClusterStorage: Sendable {
                   models[Int(gpus[i].model)] == gpu.model && Int(gpus[i].totalMemory) == gpu.memoryMiB
               })
         else {
-            throw PlacementError(.invalidCluster, "node \(node.name): capacities or GPUs differ; build a new engine to change hardware")
+            throw PlacementEngineError(.invalidCluster, "node \(node.name): capacities or GPUs differ; build a new engine to change hardware")
         }
         cpuFree[index] = node.freeCPUMilli
         memoryFree[index] = node.freeMemoryMiB

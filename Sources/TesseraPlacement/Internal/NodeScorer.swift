@@ -30,13 +30,13 @@ struct NodeView {
 /// Scores nodes for requests under one policy. Pure: the result depends only on the node and the request, which
 /// is what lets the engine cache it per node version.
 struct NodeScorer: Sendable {
-    let policy: PlacementPolicy
+    let policy: ScoringPolicy
     /// FGD's measure against the target workload: the FGD policy's guide and what reports show.
     let fragmentation: FragmentationModel
     /// Tessera's node cost; set for the Tessera policy only.
     let tesseraCost: TesseraCostModel?
 
-    init(policy: PlacementPolicy, workload: TargetWorkload, modelIDs: [String: Int32]) {
+    init(policy: ScoringPolicy, workload: TargetWorkload, modelIDs: [String: Int32]) {
         self.policy = policy
         fragmentation = FragmentationModel(workload: workload, modelIDs: modelIDs)
         tesseraCost = policy == .tessera ? TesseraCostModel(workload: workload, modelIDs: modelIDs) : nil

@@ -8,9 +8,9 @@ import Darwin
 
 /// Reads a whole text file with the C library (keeps Foundation out of this module).
 enum TextFile {
-    static func read(_ path: String) throws(PlacementError) -> String {
+    static func read(_ path: String) throws(PlacementEngineError) -> String {
         guard let file = fopen(path, "rb") else {
-            throw PlacementError(.io, "cannot open \(path): \(String(cString: strerror(errno)))")
+            throw PlacementEngineError(.io, "cannot open \(path): \(String(cString: strerror(errno)))")
         }
         defer { fclose(file) }
         var bytes: [UInt8] = []
@@ -19,7 +19,7 @@ enum TextFile {
             let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
             if count > 0 { bytes.append(contentsOf: chunk[0..<count]) }
             if count < chunk.count {
-                if ferror(file) != 0 { throw PlacementError(.io, "cannot read \(path)") }
+                if ferror(file) != 0 { throw PlacementEngineError(.io, "cannot read \(path)") }
                 break
             }
         }

@@ -1,7 +1,7 @@
 /// How to replay a trace; the defaults are the FGD paper's protocol with Tessera's policy.
 public struct ReplayConfiguration: Hashable, Sendable {
     /// The placement policy.
-    public var policy: PlacementPolicy
+    public var policy: ScoringPolicy
     /// One replay per seed; each shuffles the pods and draws the extra ones differently.
     public var seeds: [UInt64]
     /// Arrivals stop once the GPU request reaches this multiple of the cluster's GPU capacity.
@@ -12,7 +12,7 @@ public struct ReplayConfiguration: Hashable, Sendable {
     public var measureLatency: Bool
 
     public init(
-        policy: PlacementPolicy = .tessera, seeds: [UInt64] = Array(42...51), targetLoad: Double = 1.3,
+        policy: ScoringPolicy = .tessera, seeds: [UInt64] = Array(42...51), targetLoad: Double = 1.3,
         workloadCoverage: Double = 0.95, measureLatency: Bool = true
     ) {
         self.policy = policy
@@ -23,7 +23,7 @@ public struct ReplayConfiguration: Hashable, Sendable {
     }
 
     /// Parses `42-51`, `42`, or `1,5,9-11`.
-    public static func parseSeeds(_ text: String) throws(PlacementError) -> [UInt64] {
+    public static func parseSeeds(_ text: String) throws(PlacementEngineError) -> [UInt64] {
         var seeds: [UInt64] = []
         for part in text.split(separator: ",") {
             let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
@@ -32,11 +32,11 @@ public struct ReplayConfiguration: Hashable, Sendable {
                   let high = bounds.count == 2 ? UInt64(bounds[1].trimmingCharacters()) : low,
                   low <= high, high - low < 100_000
             else {
-                throw PlacementError(.invalidArgument, "seeds '\(text)': expected a number, a range like 42-51, or a comma-separated list")
+                throw PlacementEngineError(.invalidArgument, "seeds '\(text)': expected a number, a range like 42-51, or a comma-separated list")
             }
             seeds.append(contentsOf: low...high)
         }
-        guard !seeds.isEmpty else { throw PlacementError(.invalidArgument, "no seeds in '\(text)'") }
+        guard !seeds.isEmpty else { throw PlacementEngineError(.invalidArgument, "no seeds in '\(text)'") }
         return seeds
     }
 }

@@ -44,7 +44,7 @@ public struct ReplayReport: Hashable, Sendable {
         public let maxMicroseconds: Double
     }
 
-    public let policy: PlacementPolicy
+    public let policy: ScoringPolicy
     public let seeds: [UInt64]
     public let nodes: Int
     public let gpus: Int

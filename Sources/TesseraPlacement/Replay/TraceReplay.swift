@@ -13,18 +13,18 @@ public struct TraceReplay: Sendable {
     /// GPU capacity of the cluster in milli.
     public let capacityMilli: Int
 
-    public init(trace: OpenbTrace, configuration: ReplayConfiguration = ReplayConfiguration()) throws(PlacementError) {
-        guard !trace.nodes.isEmpty else { throw PlacementError(.invalidTrace, "the node list has no GPU nodes") }
-        guard !trace.pods.isEmpty else { throw PlacementError(.invalidTrace, "the pod list is empty") }
-        guard !configuration.seeds.isEmpty else { throw PlacementError(.invalidArgument, "no seeds") }
+    public init(trace: OpenbTrace, configuration: ReplayConfiguration = ReplayConfiguration()) throws(PlacementEngineError) {
+        guard !trace.nodes.isEmpty else { throw PlacementEngineError(.invalidTrace, "the node list has no GPU nodes") }
+        guard !trace.pods.isEmpty else { throw PlacementEngineError(.invalidTrace, "the pod list is empty") }
+        guard !configuration.seeds.isEmpty else { throw PlacementEngineError(.invalidArgument, "no seeds") }
         guard configuration.targetLoad > 0, configuration.targetLoad <= 100 else {
-            throw PlacementError(.invalidArgument, "target load \(configuration.targetLoad) outside (0, 100]")
+            throw PlacementEngineError(.invalidArgument, "target load \(configuration.targetLoad) outside (0, 100]")
         }
         self.trace = trace
         self.configuration = configuration
         workload = TargetWorkload(requests: trace.pods.lazy.map(\.request), coverage: configuration.workloadCoverage)
         capacityMilli = trace.nodes.reduce(0) { $0 + $1.gpus.count * 1000 }
-        guard capacityMilli > 0 else { throw PlacementError(.invalidTrace, "the cluster has no GPUs") }
+        guard capacityMilli > 0 else { throw PlacementEngineError(.invalidTrace, "the cluster has no GPUs") }
     }
 
     /// The arrival order for `seed`, as indices into `trace.pods`.
@@ -47,7 +47,7 @@ public struct TraceReplay: Sendable {
     }
 
     /// Runs every seed.
-    public func run() throws(PlacementError) -> ReplayReport {
+    public func run() throws(PlacementEngineError) -> ReplayReport {
         let binCount = Int((configuration.targetLoad * 100).rounded(.up)) + 2
         var perSeed: [ReplayReport.SeedResult] = []
         var seedCurves: [[SeedBin]] = []

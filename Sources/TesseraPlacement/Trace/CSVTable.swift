@@ -13,7 +13,7 @@ public struct CSVTable: Sendable {
     public let rows: [Row]
 
     /// Parses `text`; `file` names the source in errors.
-    public init(parsing text: String, file: String) throws(PlacementError) {
+    public init(parsing text: String, file: String) throws(PlacementEngineError) {
         var records: [Row] = []
         var fields: [String] = []
         var field: [UInt8] = []
@@ -67,31 +67,31 @@ public struct CSVTable: Sendable {
                 wasQuoted = true
             } else if afterQuote {
                 if byte != UInt8(ascii: " ") {
-                    throw PlacementError(.invalidTrace, "\(file):\(line): unexpected character after a closing quote")
+                    throw PlacementEngineError(.invalidTrace, "\(file):\(line): unexpected character after a closing quote")
                 }
             } else {
                 field.append(byte)
             }
             i += 1
         }
-        if inQuotes { throw PlacementError(.invalidTrace, "\(file):\(recordLine): quoted field never closed") }
+        if inQuotes { throw PlacementEngineError(.invalidTrace, "\(file):\(recordLine): quoted field never closed") }
         if !field.isEmpty || !fields.isEmpty || wasQuoted { endRecord() }
 
-        guard let first = records.first else { throw PlacementError(.invalidTrace, "\(file): empty file, expected a header line") }
+        guard let first = records.first else { throw PlacementEngineError(.invalidTrace, "\(file): empty file, expected a header line") }
         header = first.fields
         rows = Array(records.dropFirst())
         for row in rows where row.fields.count != header.count {
-            throw PlacementError(
+            throw PlacementEngineError(
                 .invalidTrace, "\(file):\(row.line): \(row.fields.count) fields where the header has \(header.count)")
         }
     }
 
     /// The positions of columns `names`, or a clear error naming the first one missing and what the file has.
-    public func columns(_ names: [String], file: String) throws(PlacementError) -> [Int] {
+    public func columns(_ names: [String], file: String) throws(PlacementEngineError) -> [Int] {
         var positions: [Int] = []
         for name in names {
             guard let index = header.firstIndex(of: name) else {
-                throw PlacementError(
+                throw PlacementEngineError(
                     .invalidTrace, "\(file): missing column '\(name)' (header: \(header.joined(separator: ",")))")
             }
             positions.append(index)

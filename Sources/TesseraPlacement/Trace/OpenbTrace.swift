@@ -13,11 +13,11 @@ public struct OpenbTrace: Sendable {
     }
 
     /// The nodes (by default only those with GPUs).
-    public let nodes: [Node]
+    public let nodes: [PlacementNode]
     /// The pods in file order.
     public let pods: [Pod]
 
-    public init(nodes: [Node], pods: [Pod]) {
+    public init(nodes: [PlacementNode], pods: [Pod]) {
         self.nodes = nodes
         self.pods = pods
     }
@@ -25,7 +25,7 @@ public struct OpenbTrace: Sendable {
     /// Reads both files.
     public init(
         nodesFile: String, podsFile: String, gpuMemory: GPUMemoryTable = .standard, gpuNodesOnly: Bool = true
-    ) throws(PlacementError) {
+    ) throws(PlacementEngineError) {
         self.init(
             nodes: try Self.parseNodes(TextFile.read(nodesFile), file: nodesFile, gpuMemory: gpuMemory, gpuNodesOnly: gpuNodesOnly),
             pods: try Self.parsePods(TextFile.read(podsFile), file: podsFile))
@@ -34,31 +34,31 @@ public struct OpenbTrace: Sendable {
     /// Parses a node list.
     public static func parseNodes(
         _ text: String, file: String, gpuMemory: GPUMemoryTable = .standard, gpuNodesOnly: Bool = true
-    ) throws(PlacementError) -> [Node] {
+    ) throws(PlacementEngineError) -> [PlacementNode] {
         let table = try CSVTable(parsing: text, file: file)
         let columns = try table.columns(
             [table.header.contains("sn") ? "sn" : "name", "cpu_milli", "memory_mib", "gpu", "model"], file: file)
         let (nameColumn, cpu, memory, gpuCount, model) = (columns[0], columns[1], columns[2], columns[3], columns[4])
         let gpuMemoryColumn = table.header.firstIndex(of: "gpu_memory_mib")
-        var nodes: [Node] = []
+        var nodes: [PlacementNode] = []
         var seen: Set<String> = []
         for row in table.rows {
             let field = Fields(row: row, header: table.header, file: file)
             let name = try field.nonEmpty(nameColumn)
             guard seen.insert(name).inserted else {
-                throw PlacementError(.invalidTrace, "\(file):\(row.line): duplicate node name '\(name)'")
+                throw PlacementEngineError(.invalidTrace, "\(file):\(row.line): duplicate node name '\(name)'")
             }
             let gpus = try field.integer(gpuCount, in: 0...64)
             if gpus == 0 && gpuNodesOnly { continue }
             let modelName = row.fields[model]
             if gpus > 0 && modelName.isEmpty {
-                throw PlacementError(.invalidTrace, "\(file):\(row.line): node '\(name)' has \(gpus) GPUs but no model")
+                throw PlacementEngineError(.invalidTrace, "\(file):\(row.line): node '\(name)' has \(gpus) GPUs but no model")
             }
             var perGPU = gpuMemory.memoryMiB(of: modelName)
             if let column = gpuMemoryColumn, !row.fields[column].isEmpty {
                 perGPU = try field.integer(column, in: 1...Int(Int32.max))
             }
-            nodes.append(Node(
+            nodes.append(PlacementNode(
                 name: name, cpuMilli: try field.integer(cpu), memoryMiB: try field.integer(memory),
                 gpus: Array(repeating: GPU(model: modelName, memoryMiB: perGPU), count: gpus)))
         }
@@ -66,7 +66,7 @@ public struct OpenbTrace: Sendable {
     }
 
     /// Parses a pod list.
-    public static func parsePods(_ text: String, file: String) throws(PlacementError) -> [Pod] {
+    public static func parsePods(_ text: String, file: String) throws(PlacementEngineError) -> [Pod] {
         let table = try CSVTable(parsing: text, file: file)
         let columns = try table.columns(["name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli"], file: file)
         let (name, cpu, memory, count, milli) = (columns[0], columns[1], columns[2], columns[3], columns[4])
@@ -78,10 +78,10 @@ public struct OpenbTrace: Sendable {
             let gpus = try field.integer(count, in: 0...64)
             let share = try field.integer(milli, in: 0...1000)
             if gpus > 0 && share == 0 {
-                throw PlacementError(.invalidTrace, "\(file):\(row.line): num_gpu is \(gpus) but gpu_milli is 0")
+                throw PlacementEngineError(.invalidTrace, "\(file):\(row.line): num_gpu is \(gpus) but gpu_milli is 0")
             }
             if gpus == 0 && share != 0 {
-                throw PlacementError(.invalidTrace, "\(file):\(row.line): gpu_milli is \(share) but num_gpu is 0")
+                throw PlacementEngineError(.invalidTrace, "\(file):\(row.line): gpu_milli is \(share) but num_gpu is 0")
             }
             var models: Set<String>?
             if let spec, !row.fields[spec].isEmpty {
@@ -96,7 +96,7 @@ public struct OpenbTrace: Sendable {
                     gpuMemory: .sameFractionAsCompute, wholeGPU: share == 1000, allowedModels: models)
                 pods.append(Pod(name: podName, request: request))
             } catch {
-                throw PlacementError(.invalidTrace, "\(file):\(row.line): \(error.message)")
+                throw PlacementEngineError(.invalidTrace, "\(file):\(row.line): \(error.message)")
             }
         }
         return pods
@@ -109,22 +109,22 @@ private struct Fields {
     let header: [String]
     let file: String
 
-    func nonEmpty(_ column: Int) throws(PlacementError) -> String {
+    func nonEmpty(_ column: Int) throws(PlacementEngineError) -> String {
         let value = row.fields[column]
         guard !value.isEmpty else {
-            throw PlacementError(.invalidTrace, "\(file):\(row.line): empty \(header[column])")
+            throw PlacementEngineError(.invalidTrace, "\(file):\(row.line): empty \(header[column])")
         }
         return value
     }
 
-    func integer(_ column: Int, in range: ClosedRange<Int> = 0...Int.max) throws(PlacementError) -> Int {
+    func integer(_ column: Int, in range: ClosedRange<Int> = 0...Int.max) throws(PlacementEngineError) -> Int {
         let text = row.fields[column]
         guard let value = Int(text) else {
-            throw PlacementError(.invalidTrace, "\(file):\(row.line): \(header[column]) '\(text)' is not a whole number")
+            throw PlacementEngineError(.invalidTrace, "\(file):\(row.line): \(header[column]) '\(text)' is not a whole number")
         }
         guard range.contains(value) else {
             let upper = range.upperBound == Int.max ? "" : "\(range.upperBound)"
-            throw PlacementError(.invalidTrace, "\(file):\(row.line): \(header[column]) \(value) outside \(range.lowerBound)…\(upper)")
+            throw PlacementEngineError(.invalidTrace, "\(file):\(row.line): \(header[column]) \(value) outside \(range.lowerBound)…\(upper)")
         }
         return value
     }

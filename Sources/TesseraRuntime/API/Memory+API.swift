@@ -58,6 +58,19 @@ public func cudaFreeHost(_ pointer: UnsafeMutableRawPointer?) -> Int32 {
     record(Runtime.shared.freeHost(UInt(bitPattern: pointer)))
 }
 
+/// Registered memory stays pageable to Tessera: copies from it are correct, not zero-copy.
+@_cdecl("cudaHostRegister")
+public func cudaHostRegister(_ pointer: UnsafeMutableRawPointer?, _ size: Int, _ flags: UInt32) -> Int32 {
+    guard let pointer, size > 0 else { return record(CUDAError.invalidValue) }
+    let rt = Runtime.shared
+    return record(rt.withSession { _ in rt.registerHost(UInt(bitPattern: pointer), size: size) })
+}
+
+@_cdecl("cudaHostUnregister")
+public func cudaHostUnregister(_ pointer: UnsafeMutableRawPointer?) -> Int32 {
+    record(Runtime.shared.unregisterHost(UInt(bitPattern: pointer)))
+}
+
 @_cdecl("cudaHostGetDevicePointer")
 public func cudaHostGetDevicePointer(_ device: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ host: UnsafeMutableRawPointer?, _ flags: UInt32) -> Int32 {
     Log.once("mapped", "mapped (zero-copy) host memory is not supported by Tessera")

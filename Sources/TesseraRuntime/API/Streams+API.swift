@@ -52,6 +52,42 @@ public func cudaStreamGetPriority(_ stream: UnsafeMutableRawPointer?, _ priority
     return 0
 }
 
+/// Host work runs in stream order on the calling thread, once the stream's earlier work is done.
+@_cdecl("cudaLaunchHostFunc")
+public func cudaLaunchHostFunc(_ stream: UnsafeMutableRawPointer?, _ function: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?,
+                               _ data: UnsafeMutableRawPointer?) -> Int32 {
+    guard let function else { return record(CUDAError.invalidValue) }
+    let e = Runtime.shared.synchronizeStream(UInt(bitPattern: stream))
+    if e != 0 { return record(e) }
+    function(data)
+    return 0
+}
+
+@_cdecl("cudaLaunchHostFunc_ptsz")
+public func cudaLaunchHostFunc_ptsz(_ stream: UnsafeMutableRawPointer?, _ function: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?,
+                                    _ data: UnsafeMutableRawPointer?) -> Int32 {
+    cudaLaunchHostFunc(stream, function, data)
+}
+
+/// The callback learns the stream's status, errors included.
+@_cdecl("cudaStreamAddCallback")
+public func cudaStreamAddCallback(_ stream: UnsafeMutableRawPointer?,
+                                  _ callback: (@convention(c) (UnsafeMutableRawPointer?, Int32, UnsafeMutableRawPointer?) -> Void)?,
+                                  _ data: UnsafeMutableRawPointer?, _ flags: UInt32) -> Int32 {
+    guard let callback, flags == 0 else { return record(CUDAError.invalidValue) }
+    let status = Runtime.shared.synchronizeStream(UInt(bitPattern: stream))
+    if status == CUDAError.invalidResourceHandle { return record(status) }
+    callback(stream, status, data)
+    return 0
+}
+
+@_cdecl("cudaStreamAddCallback_ptsz")
+public func cudaStreamAddCallback_ptsz(_ stream: UnsafeMutableRawPointer?,
+                                       _ callback: (@convention(c) (UnsafeMutableRawPointer?, Int32, UnsafeMutableRawPointer?) -> Void)?,
+                                       _ data: UnsafeMutableRawPointer?, _ flags: UInt32) -> Int32 {
+    cudaStreamAddCallback(stream, callback, data, flags)
+}
+
 // MARK: Events
 
 @_cdecl("cudaEventCreateWithFlags")

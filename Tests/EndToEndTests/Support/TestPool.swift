@@ -1,5 +1,5 @@
 import Foundation
-import TesseraPool
+import TesseraPoolAPI
 import TesseraWire
 
 /// A real `tessera controller` process on loopback with its state in a fresh directory.
@@ -55,7 +55,8 @@ final class TestController: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    var admin: PoolClient { PoolClient(baseURL: url, token: TestController.adminToken) }
+    /// The API as the admin sees it; blocking, like the rest of this synchronous harness.
+    var admin: BlockingControllerClient { ControllerClient(baseURL: url, token: TestController.adminToken).blocking }
 
     /// Runs a CLI command against this controller with the admin token in the environment.
     func cli(_ arguments: [String], token: String = TestController.adminToken) -> CommandResult {

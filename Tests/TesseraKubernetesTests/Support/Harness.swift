@@ -9,7 +9,7 @@ import Testing
 import TesseraController
 import TesseraKubernetes
 import TesseraPlacement
-import TesseraPool
+import TesseraPoolAPI
 import TesseraTestSupport
 
 /// Where the extender under test keeps its reservations.
@@ -36,7 +36,7 @@ struct Harness {
 
     /// The nodes with their free amounts as the reservation service sees them (a controller-backed one after
     /// reading the controller's state afresh).
-    func nodes() async throws -> [TesseraPlacement.Node] {
+    func nodes() async throws -> [PlacementNode] {
         if let mirrored = reservations as? ControllerReservations {
             try await mirrored.refresh()
             return mirrored.nodes
@@ -49,7 +49,7 @@ struct Harness {
     static let adminToken = "admin-token"
 
     static func with<T: Sendable>(
-        nodes: [TesseraPlacement.Node], backend: Backend = .inProcess, configuration: ExtenderConfiguration = .init(),
+        nodes: [PlacementNode], backend: Backend = .inProcess, configuration: ExtenderConfiguration = .init(),
         _ body: @Sendable (Harness) async throws -> T
     ) async throws -> T {
         let api = KubernetesAPIStandIn()
@@ -106,7 +106,7 @@ struct Harness {
 
     /// A real controller with `nodes` registered (they never time out here), serving its HTTP API on loopback.
     static func startController(
-        nodes: [TesseraPlacement.Node], stateFolder: String, logger: Logger, group: inout ThrowingTaskGroup<Void, any Error>
+        nodes: [PlacementNode], stateFolder: String, logger: Logger, group: inout ThrowingTaskGroup<Void, any Error>
     ) async throws -> (Controller, String) {
         let controller = try Controller(
             configuration: ControllerConfiguration(

@@ -1,5 +1,5 @@
 /// One node of the cluster as the placement engine sees it: CPU, host memory and its GPUs.
-public struct Node: Hashable, Sendable {
+public struct PlacementNode: Hashable, Sendable {
     /// The node's unique name; ties between equally good nodes break to the lexicographically smallest name.
     public var name: String
     /// CPU capacity in milli-cores.
@@ -30,20 +30,20 @@ public struct Node: Hashable, Sendable {
     public var freeGPUMilli: Int { gpus.reduce(0) { $0 + $1.freeMilli } }
 
     /// Checks that free amounts lie within capacities.
-    func validate() throws(PlacementError) {
-        guard !name.isEmpty else { throw PlacementError(.invalidCluster, "a node has an empty name") }
+    func validate() throws(PlacementEngineError) {
+        guard !name.isEmpty else { throw PlacementEngineError(.invalidCluster, "a node has an empty name") }
         guard cpuMilli >= 0, (0...cpuMilli).contains(freeCPUMilli) else {
-            throw PlacementError(.invalidCluster, "node \(name): free CPU \(freeCPUMilli) outside 0…\(cpuMilli) milli")
+            throw PlacementEngineError(.invalidCluster, "node \(name): free CPU \(freeCPUMilli) outside 0…\(cpuMilli) milli")
         }
         guard memoryMiB >= 0, (0...memoryMiB).contains(freeMemoryMiB) else {
-            throw PlacementError(.invalidCluster, "node \(name): free memory \(freeMemoryMiB) outside 0…\(memoryMiB) MiB")
+            throw PlacementEngineError(.invalidCluster, "node \(name): free memory \(freeMemoryMiB) outside 0…\(memoryMiB) MiB")
         }
         for (index, gpu) in gpus.enumerated() {
             guard (0...1000).contains(gpu.freeMilli) else {
-                throw PlacementError(.invalidCluster, "node \(name) GPU \(index): free compute \(gpu.freeMilli) outside 0…1000 milli")
+                throw PlacementEngineError(.invalidCluster, "node \(name) GPU \(index): free compute \(gpu.freeMilli) outside 0…1000 milli")
             }
             guard gpu.memoryMiB > 0, gpu.memoryMiB <= Int(Int32.max), (0...gpu.memoryMiB).contains(gpu.freeMemoryMiB) else {
-                throw PlacementError(.invalidCluster, "node \(name) GPU \(index): free memory \(gpu.freeMemoryMiB) outside 0…\(gpu.memoryMiB) MiB")
+                throw PlacementEngineError(.invalidCluster, "node \(name) GPU \(index): free memory \(gpu.freeMemoryMiB) outside 0…\(gpu.memoryMiB) MiB")
             }
         }
     }

@@ -1,6 +1,6 @@
 /// An error of the placement engine, the trace reader or the replay: a small, extensible set of codes plus a
 /// human-readable message. Callers map codes to their boundary (HTTP status, exit code) in one place.
-public struct PlacementError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct PlacementEngineError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What kind of failure this is.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private let name: String

@@ -3,7 +3,7 @@
 /// All but ``tessera`` reproduce the policies compared in "Beware of Fragmentation" (USENIX ATC'23), with
 /// their integer 0…100 scores, so that equal scores tie as they did there. Ties between nodes always break to
 /// the lexicographically smallest node name. See docs/placement.md for the definitions.
-public enum PlacementPolicy: String, CaseIterable, Hashable, Sendable, CustomStringConvertible {
+public enum ScoringPolicy: String, CaseIterable, Hashable, Sendable, CustomStringConvertible {
     /// A uniformly random node among those that fit, and a random fitting GPU on it.
     case random
     /// Least CPU and GPU left over: minimise 0.5·CPU-left/128 cores + 0.5·GPU-left/8 GPUs.
@@ -24,7 +24,7 @@ public enum PlacementPolicy: String, CaseIterable, Hashable, Sendable, CustomStr
     public var description: String { rawValue }
 
     /// Parses a policy name, case-insensitively; accepts a few spellings (`best-fit`, `dot-product`, …).
-    public init(name: String) throws(PlacementError) {
+    public init(name: String) throws(PlacementEngineError) {
         let key = name.lowercased().filter { $0 != "-" && $0 != "_" }
         switch key {
         case "random": self = .random
@@ -35,9 +35,9 @@ public enum PlacementPolicy: String, CaseIterable, Hashable, Sendable, CustomStr
         case "fgd": self = .fgd
         case "tessera", "default": self = .tessera
         default:
-            throw PlacementError(
+            throw PlacementEngineError(
                 .invalidArgument,
-                "unknown policy '\(name)'; expected one of \(PlacementPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
+                "unknown policy '\(name)'; expected one of \(ScoringPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
         }
     }
 }

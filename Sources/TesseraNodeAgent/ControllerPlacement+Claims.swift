@@ -1,4 +1,5 @@
 import TesseraNode
+import TesseraPoolAPI
 import TesseraWire
 
 extension ControllerPlacement {
@@ -9,15 +10,15 @@ extension ControllerPlacement {
     /// no pod of this node, and placing them anew would bypass the pods' reservations.
     func claimReservation(
         _ request: VirtualGPURequest, session: UInt64, peer: PeerIdentity, allowRemote: Bool, on inventory: [GPUCapacity]
-    ) throws(TesseraNode.PlacementError) -> SessionPlacement {
+    ) throws(PlacementError) -> SessionPlacement {
         guard peer.isLocal, let claims else {
-            throw TesseraNode.PlacementError("node \(nodeName) serves Kubernetes pods' reservations: connect through its unix socket from a pod")
+            throw PlacementError("node \(nodeName) serves Kubernetes pods' reservations: connect through its unix socket from a pod")
         }
         let reservation: Reservation?
         do throws(PoolError) {
             reservation = try claims.reservation(forProcess: peer.pid, on: nodeName)
         } catch {
-            throw TesseraNode.PlacementError(error.message)
+            throw PlacementError(error.message)
         }
         // No reservation and no refusal: the claims admit this process as it is (e.g. the node's own tools).
         guard let reservation else { return try placeAnew(request, session: session, allowRemote: allowRemote, on: inventory) }
@@ -26,27 +27,27 @@ extension ControllerPlacement {
 
     private func claim(
         _ reservation: Reservation, asked: VirtualGPURequest, session: UInt64, on inventory: [GPUCapacity]
-    ) throws(TesseraNode.PlacementError) -> SessionPlacement {
+    ) throws(PlacementError) -> SessionPlacement {
         let holder = reservation.displayName ?? reservation.consumer
         let here = reservation.vgpus.filter { $0.node == nodeName }
         guard !here.isEmpty else {
-            throw TesseraNode.PlacementError("\(holder) reserved no vGPU on node \(nodeName)")
+            throw PlacementError("\(holder) reserved no vGPU on node \(nodeName)")
         }
         guard asked.count <= here.count else {
-            throw TesseraNode.PlacementError("\(holder) reserved \(here.count) vGPU(s) on \(nodeName); the program asks for \(asked.count)")
+            throw PlacementError("\(holder) reserved \(here.count) vGPU(s) on \(nodeName); the program asks for \(asked.count)")
         }
         let lease: Lease
         do throws(PoolError) {
-            lease = try client.post(
+            lease = try client.blocking.post(
                 "/v1/leases", LeaseRequest(spec: reservation.spec, requester: nodeName, program: asked.program, owner: asked.owner,
                                            reservation: reservation.id))
         } catch {
-            throw TesseraNode.PlacementError("cannot claim the reservation of \(holder): \(error.message)")
+            throw PlacementError("cannot claim the reservation of \(holder): \(error.message)")
         }
         let gpus = lease.vgpus.filter { $0.node == nodeName }.prefix(asked.count).map(\.gpu)
         guard gpus.count == asked.count, gpus.allSatisfy({ g in inventory.contains { $0.index == g } }) else {
-            try? client.delete("/v1/leases/\(lease.id)")
-            throw TesseraNode.PlacementError("the reservation of \(holder) names GPUs this node does not have")
+            try? client.blocking.delete("/v1/leases/\(lease.id)")
+            throw PlacementError("the reservation of \(holder) names GPUs this node does not have")
         }
         leases.withLock { $0.own[session] = lease.id }
         let granted = VirtualGPURequest(

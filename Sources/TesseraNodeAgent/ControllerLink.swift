@@ -1,6 +1,7 @@
 import Logging
 import ServiceLifecycle
 import TesseraNode
+import TesseraPoolAPI
 
 /// Keeps a node in its pool: registers its GPUs, heartbeats usage and sessions, ends the leases of sessions
 /// that are gone and the sessions whose leases the controller ended. A ServiceLifecycle `Service`.
@@ -20,7 +21,7 @@ public final class ControllerLink: Service, Sendable {
         self.logger = logger
     }
 
-    var client: PoolClient { placement.client }
+    var client: ControllerClient { placement.client }
 
     /// The node's registration document.
     public func registration() -> NodeRegistration {
@@ -39,11 +40,11 @@ public final class ControllerLink: Service, Sendable {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 if !registered && node.isListening {
-                    let _: NodeInfo = try client.post("/v1/nodes", registration())
+                    let _: NodeInfo = try await client.post("/v1/nodes", registration())
                     registered = true
                     logger.info("registered with the controller at \(client.baseURL) as \(placement.nodeName)")
                 }
-                if registered, try beat().registerAgain { registered = false }
+                if registered, try await beat().registerAgain { registered = false }
             } catch {
                 logger.warning("controller: \(error)")
             }
@@ -52,13 +53,13 @@ public final class ControllerLink: Service, Sendable {
     }
 
     /// One heartbeat: releases leases of ended sessions, reports the rest, ends sessions the pool disowned.
-    public func beat() throws(PoolError) -> HeartbeatReply {
+    public func beat() async throws(PoolError) -> HeartbeatReply {
         let status = node.status()
         // Sessions still connected, including ones being placed right now (their lease is already known).
         let live = node.sessionIDs()
         for (session, _) in placement.sessionLeases where !live.contains(session) {
             // Its own lease is released; an attached one is the program's home node's to release.
-            if let lease = placement.forget(session: session) { try? client.delete("/v1/leases/\(lease)") }
+            if let lease = placement.forget(session: session) { try? await client.delete("/v1/leases/\(lease)") }
         }
         let leases = placement.sessionLeases
         let sessions = status.sessions.map { s in
@@ -70,7 +71,7 @@ public final class ControllerLink: Service, Sendable {
         let usage = status.gpus.map {
             GPUUsage(index: $0.index, usedMemoryMiB: $0.usedMemory >> 20, utilizationPercent: min(100, 100 * (busy[$0.index] ?? 0)))
         }
-        let reply: HeartbeatReply = try client.post("/v1/nodes/\(placement.nodeName)/heartbeat", NodeHeartbeat(gpus: usage, sessions: sessions))
+        let reply: HeartbeatReply = try await client.post("/v1/nodes/\(placement.nodeName)/heartbeat", NodeHeartbeat(gpus: usage, sessions: sessions))
         let ended = Set(reply.endLeases)
         for (session, lease) in leases where ended.contains(lease) {
             logger.notice("the pool ended lease \(lease); ending session \(session)")

@@ -1,5 +1,6 @@
 import Synchronization
 import TesseraNode
+import TesseraPoolAPI
 import TesseraWire
 
 /// A node's placement when it belongs to a pool: each session's vGPUs are a lease from the controller, placed
@@ -7,9 +8,10 @@ import TesseraWire
 /// Keeps which lease serves which session, for heartbeats and release; also the leases of other nodes'
 /// programs attached here.
 ///
-/// Every method may call the controller; ``Node`` calls them outside its state lock.
+/// Every method may call the controller and blocks until it answers: ``Node`` calls them on session threads,
+/// outside its state lock.
 public final class ControllerPlacement: PlacementPolicy, Sendable {
-    public let client: PoolClient
+    public let client: ControllerClient
     public let nodeName: String
     struct Leases {
         /// Sessions whose lease this node asked for (it releases them).
@@ -21,54 +23,54 @@ public final class ControllerPlacement: PlacementPolicy, Sendable {
     /// Where a connecting process's reservation is found (Kubernetes: its pod's); nil places every session anew.
     public let claims: (any ReservationClaims)?
 
-    public init(client: PoolClient, nodeName: String, claims: (any ReservationClaims)? = nil) {
+    public init(client: ControllerClient, nodeName: String, claims: (any ReservationClaims)? = nil) {
         self.client = client
         self.nodeName = nodeName
         self.claims = claims
     }
 
-    public func place(_ request: VirtualGPURequest, on inventory: [GPUCapacity]) throws(TesseraNode.PlacementError) -> [Int] {
-        throw TesseraNode.PlacementError("a pool node places only known sessions")
+    public func place(_ request: VirtualGPURequest, on inventory: [GPUCapacity]) throws(PlacementError) -> [Int] {
+        throw PlacementError("a pool node places only known sessions")
     }
 
-    public func place(_ request: VirtualGPURequest, session: UInt64, on inventory: [GPUCapacity]) throws(TesseraNode.PlacementError) -> [Int] {
+    public func place(_ request: VirtualGPURequest, session: UInt64, on inventory: [GPUCapacity]) throws(PlacementError) -> [Int] {
         try placeAnew(request, session: session, allowRemote: false, on: inventory).local
     }
 
     public func placeSession(_ request: VirtualGPURequest, session: UInt64, peer: PeerIdentity, allowRemote: Bool,
-                             on inventory: [GPUCapacity]) throws(TesseraNode.PlacementError) -> SessionPlacement {
+                             on inventory: [GPUCapacity]) throws(PlacementError) -> SessionPlacement {
         if claims != nil { return try claimReservation(request, session: session, peer: peer, allowRemote: allowRemote, on: inventory) }
         return try placeAnew(request, session: session, allowRemote: allowRemote, on: inventory)
     }
 
     /// A new lease for what the program asked.
     func placeAnew(_ request: VirtualGPURequest, session: UInt64, allowRemote: Bool,
-                   on inventory: [GPUCapacity]) throws(TesseraNode.PlacementError) -> SessionPlacement {
+                   on inventory: [GPUCapacity]) throws(PlacementError) -> SessionPlacement {
         let spec = VirtualGPUSpec(vgpus: request.count, memoryMiB: (request.memoryBytes + (1 << 20) - 1) >> 20,
                                   computePercent: request.computePercent, node: allowRemote ? nil : nodeName,
                                   preferredNode: nodeName, computeMode: request.computeMode.description)
         let lease: Lease
         do throws(PoolError) {
-            lease = try client.post("/v1/leases", LeaseRequest(spec: spec, requester: nodeName, program: request.program, owner: request.owner))
+            lease = try client.blocking.post("/v1/leases", LeaseRequest(spec: spec, requester: nodeName, program: request.program, owner: request.owner))
         } catch {
-            throw TesseraNode.PlacementError("the pool refused: \(error.message)")
+            throw PlacementError("the pool refused: \(error.message)")
         }
-        do throws(TesseraNode.PlacementError) {
+        do throws(PlacementError) {
             let placement = try Self.split(lease, home: nodeName, inventory: inventory)
             leases.withLock { $0.own[session] = lease.id }
             return placement
         } catch {
-            try? client.delete("/v1/leases/\(lease.id)")
+            try? client.blocking.delete("/v1/leases/\(lease.id)")
             throw error
         }
     }
 
     /// A lease as the home node's session sees it: its own GPUs (which must be this node's), then one group per
     /// other node in the order the lease names them, each with its endpoint and the lease's attach credential.
-    static func split(_ lease: Lease, home: String, inventory: [GPUCapacity]) throws(TesseraNode.PlacementError) -> SessionPlacement {
+    static func split(_ lease: Lease, home: String, inventory: [GPUCapacity]) throws(PlacementError) -> SessionPlacement {
         let local = lease.vgpus.filter { $0.node == home }.map(\.gpu)
         guard local.allSatisfy({ g in inventory.contains { $0.index == g } }) else {
-            throw TesseraNode.PlacementError("the controller placed vGPUs on GPUs this node does not have")
+            throw PlacementError("the controller placed vGPUs on GPUs this node does not have")
         }
         var order: [String] = []
         var counts: [String: Int] = [:]
@@ -77,12 +79,12 @@ public final class ControllerPlacement: PlacementPolicy, Sendable {
             if counts[v.node] == nil { order.append(v.node) }
             counts[v.node, default: 0] += 1
             guard let e = v.endpoint, !e.isEmpty else {
-                throw TesseraNode.PlacementError("the controller placed vGPUs on node \(v.node), which programs cannot reach (it has no endpoint)")
+                throw PlacementError("the controller placed vGPUs on node \(v.node), which programs cannot reach (it has no endpoint)")
             }
             endpoints[v.node] = e
         }
         guard order.isEmpty || lease.attachSecret != nil else {
-            throw TesseraNode.PlacementError("the controller placed vGPUs on other nodes without an attach credential")
+            throw PlacementError("the controller placed vGPUs on other nodes without an attach credential")
         }
         let remote = order.map { n in
             RemotePlacement(node: n, endpoint: endpoints[n]!, count: counts[n]!,
@@ -91,16 +93,16 @@ public final class ControllerPlacement: PlacementPolicy, Sendable {
         return SessionPlacement(local: local, remote: remote)
     }
 
-    public func attach(_ credential: AttachCredential, session: UInt64) throws(TesseraNode.PlacementError) -> AttachedVirtualGPUs {
+    public func attach(_ credential: AttachCredential, session: UInt64) throws(PlacementError) -> AttachedVirtualGPUs {
         let lease: Lease
         do throws(PoolError) {
-            lease = try client.post("/v1/leases/\(credential.leaseID)/attach", LeaseAttachRequest(node: nodeName, secret: credential.secret))
+            lease = try client.blocking.post("/v1/leases/\(credential.leaseID)/attach", LeaseAttachRequest(node: nodeName, secret: credential.secret))
         } catch {
-            throw TesseraNode.PlacementError("the pool refused the attachment: \(error.message)")
+            throw PlacementError("the pool refused the attachment: \(error.message)")
         }
         let mine = lease.vgpus.filter { $0.node == nodeName }
         guard let first = mine.first, mine.allSatisfy({ $0.memoryMiB == first.memoryMiB && $0.computePercent == first.computePercent }) else {
-            throw TesseraNode.PlacementError("lease \(lease.id) holds no vGPUs on this node")
+            throw PlacementError("lease \(lease.id) holds no vGPUs on this node")
         }
         leases.withLock { $0.attached[session] = lease.id }
         let mode = ComputeMode(parsing: lease.spec.computeMode) ?? .share
@@ -111,7 +113,7 @@ public final class ControllerPlacement: PlacementPolicy, Sendable {
     /// Releases the lease of an ended session this node asked for; forgets an attached one.
     public func sessionEnded(_ session: UInt64) {
         guard let lease = forget(session: session) else { return }
-        try? client.delete("/v1/leases/\(lease)")
+        try? client.blocking.delete("/v1/leases/\(lease)")
     }
 
     /// The lease of each session that holds one: its own or the one it attached to.

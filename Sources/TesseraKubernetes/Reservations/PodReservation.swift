@@ -1,6 +1,6 @@
 /// Capacity held for one pod on one node, keyed by the pod's UID: what the node later grants that pod's
 /// programs, and nothing else.
-public struct Reservation: Codable, Sendable, Hashable {
+public struct PodReservation: Codable, Sendable, Hashable {
     /// The pod's UID, the key: a pod re-created under the same name is a different pod.
     public var podUID: String
     public var podNamespace: String
