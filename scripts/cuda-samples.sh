@@ -32,7 +32,7 @@ done
 [ -d "$samples/Samples" ] || { echo "cuda-samples tree not found at $samples (set CUDA_SAMPLES)" >&2; exit 1; }
 [ -x "$build/tessera" ] || { echo "$build/tessera is missing: build with swift build -c release" >&2; exit 1; }
 
-nvcc=$("$root/scripts/setup-cuda.sh" --samples | tail -n 1)
+nvcc=$("$root/scripts/setup-cuda.sh" | tail -n 1)
 cu=$(cd "$(dirname "$nvcc")/.." && pwd)
 out="$root/.build/cuda-samples"
 mkdir -p "$out/obj" "$out/shared" "$out/static" "$out/logs"

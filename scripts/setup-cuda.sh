@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs NVIDIA's CUDA compiler (no GPU needed) into a project-local virtual environment, `.venv-cuda/`,
 # and prints the nvcc path. Idempotent: a second run only checks.
-# --samples also installs the headers NVIDIA's cuda-samples need (CCCL, the profiler API).
+# It also installs the CUDA C++ headers device code includes (CCCL: <nv/target>, which cuda_fp16.h needs,
+# cooperative groups' helpers, CUB) and the profiler API NVIDIA's cuda-samples include.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.venv-cuda"
@@ -12,7 +13,7 @@ if ! ls $nvcc >/dev/null 2>&1; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
     "nvidia-cuda-nvcc==$version" "nvidia-cuda-runtime==$version" "nvidia-cuda-crt==$version"
 fi
-if [ "${1:-}" = --samples ] && ! ls "$venv"/lib/python3*/site-packages/nvidia/cu13/include/cuda_profiler_api.h >/dev/null 2>&1; then
+if ! ls "$venv"/lib/python3*/site-packages/nvidia/cu13/include/cuda_profiler_api.h >/dev/null 2>&1; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check "nvidia-cuda-cccl==13.3.5.0.6" "nvidia-cuda-profiler-api==13.5.25"
 fi
 cu=$(ls -d "$venv"/lib/python3*/site-packages/nvidia/cu13)
