@@ -64,7 +64,7 @@ public final class CUDABackend: DeviceBackend {
             var template = p.info
             template.physicalIndex = index
             return PhysicalGPU(index: index, name: p.info.name, totalMemory: p.info.totalMemory, uuid: p.info.uuid,
-                               template: template, contextOverhead: p.contextOverhead)
+                               template: template, simulated: Self.isTesseraSimulated(p.info.uuid), contextOverhead: p.contextOverhead)
         }
         schedulers = gpus.map { _ in GPUTimeScheduler() }
         nvml = configuration.nvmlPath.flatMap { NVML(path: $0) }
@@ -81,6 +81,11 @@ public final class CUDABackend: DeviceBackend {
             logger.info("CUDA GPU", metadata: metadata)
         }
     }
+
+    /// Whether a GPU the driver shows is one of Tessera's simulated GPUs, served through Tessera's own
+    /// `libcuda.so.1` (stacking): the simulator gives its GPUs UUIDs that start with "TSRA". Such a GPU runs PTX
+    /// only, so the node reports it simulated and `tessera run` makes CuPy and numba-cuda hand it PTX.
+    static func isTesseraSimulated(_ uuid: [UInt8]) -> Bool { uuid.starts(with: [0x54, 0x53, 0x52, 0x41]) }
 
     static func workerArguments(_ c: Configuration, probe: Bool) -> [String] {
         ["--cuda-driver", c.driverPath] + (probe ? ["--probe"] : ["--ordinal", "0"])
@@ -106,14 +111,16 @@ public final class CUDABackend: DeviceBackend {
                             addressWindow: Int) throws(DeviceError) -> any DeviceContext {
         guard gpus.indices.contains(gpu) else { throw DeviceError(.invalidDevice, "no GPU \(gpu) on this node") }
         // The worker sees its one GPU as device 0. A Tessera driver underneath (stacking) ignores
-        // CUDA_VISIBLE_DEVICES and asks its own node for one vGPU of this session's size instead.
+        // CUDA_VISIBLE_DEVICES and asks its own node for one vGPU of this session's size instead. It asks for the
+        // session's share in share mode only: a real GPU has no limiter, so a limit is this node's scheduler's
+        // alone (two limiters in series under-deliver).
         let mib = (memoryLimit + (1 << 20) - 1) >> 20
         let environment = [
             "CUDA_VISIBLE_DEVICES": Self.uuidString(probed[gpu].info.uuid),
             VirtualGPUEnvironment.virtualGPUs: "1",
             VirtualGPUEnvironment.memory: "\(max(1, mib))MiB",
             VirtualGPUEnvironment.compute: "\(computePercent)",
-            VirtualGPUEnvironment.computeMode: computeMode.description,
+            VirtualGPUEnvironment.computeMode: ComputeMode.share.description,
         ]
         let worker = try WorkerProcess.start(configuration.launcher, arguments: Self.workerArguments(configuration, probe: false),
                                              environment: environment)

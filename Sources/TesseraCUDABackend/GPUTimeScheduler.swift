@@ -15,6 +15,13 @@ import TesseraWire
 /// - `limit`: a token bucket filled at the share's rate (at most ``burstNanoseconds`` saved up) and emptied by
 ///   charged time; an empty bucket waits, even when the GPU is otherwise idle.
 ///
+/// - Turns: while one session's launches are in flight, the others wait. A GPU time-slices between contexts, so
+///   a kernel queued behind another session's work would be measured (CUDA events) with that work's time in it,
+///   and everyone would be charged for everyone: the measured shares drift toward equal. A session keeps the
+///   GPU while the rules above admit it; when it is held back its work drains and the next session goes. A
+///   holder whose report is older than ``turnStaleNanoseconds`` (blocked, or gone quiet) no longer holds
+///   the others back.
+///
 /// Limits: kernels longer than the in-flight window are charged only when they complete, so a session whose
 /// kernels each run for seconds overshoots by one kernel; kernels of different contexts never overlap on the GPU
 /// (time-slicing), so shares are of time, not of SMs.
@@ -24,6 +31,8 @@ public final class GPUTimeScheduler: Sendable {
     public static let burstNanoseconds: Double = 10_000_000
     /// A session that launched nothing for this long is idle: it does not hold the others back.
     let idleAfterNanoseconds: UInt64
+    /// The GPU's holder (see "Turns") stops holding the others back when its last report is this old.
+    let turnStaleNanoseconds: UInt64
 
     struct Entry {
         var percent: Int
@@ -35,14 +44,24 @@ public final class GPUTimeScheduler: Sendable {
         var tokens: Double = 0
         var lastRefill: UInt64
         var lastLaunch: UInt64 = 0
+        /// When it last asked to launch (a session waiting for its turn is active too).
+        var lastAsked: UInt64 = 0
+        /// Launches posted since the worker last reported, and when it did.
+        var launchesSinceUpdate = 0
+        var lastUpdate: UInt64 = 0
     }
     struct State {
         var entries: [Int: Entry] = [:]
         var next = 0
+        /// The session whose launches last went (see "Turns").
+        var holder: Int?
     }
     private let state = Mutex(State())
 
-    public init(idleAfterNanoseconds: UInt64 = 20_000_000) { self.idleAfterNanoseconds = idleAfterNanoseconds }
+    public init(idleAfterNanoseconds: UInt64 = 20_000_000, turnStaleNanoseconds: UInt64 = 20_000_000) {
+        self.idleAfterNanoseconds = idleAfterNanoseconds
+        self.turnStaleNanoseconds = turnStaleNanoseconds
+    }
 
     static func now() -> UInt64 {
         var t = timespec()
@@ -60,7 +79,12 @@ public final class GPUTimeScheduler: Sendable {
         }
     }
 
-    public func remove(_ ticket: Int) { state.withLock { _ = $0.entries.removeValue(forKey: ticket) } }
+    public func remove(_ ticket: Int) {
+        state.withLock { s in
+            s.entries.removeValue(forKey: ticket)
+            if s.holder == ticket { s.holder = nil }
+        }
+    }
 
     /// Device time charged to a ticket so far, in nanoseconds.
     public func charged(_ ticket: Int) -> UInt64 { state.withLock { $0.entries[ticket]?.charged ?? 0 } }
@@ -75,6 +99,8 @@ public final class GPUTimeScheduler: Sendable {
             e.meanLaunch = usage.meanLaunchNanoseconds
             e.virtualTime += Double(delta) / Double(e.percent)
             e.tokens -= Double(delta)
+            e.launchesSinceUpdate = 0
+            e.lastUpdate = Self.now()
             s.entries[ticket] = e
         }
     }
@@ -85,7 +111,14 @@ public final class GPUTimeScheduler: Sendable {
         state.withLock { s -> UInt32? in
             guard var e = s.entries[ticket] else { return nil }
             let now = Self.now()
+            let askedBefore = e.lastAsked
+            e.lastAsked = now
             defer { s.entries[ticket] = e }
+            // Another session's turn: wait until its launches have drained.
+            if let h = s.holder, h != ticket, let holder = s.entries[h], holder.inFlight > 0,
+               now - holder.lastUpdate < turnStaleNanoseconds {
+                return 200
+            }
             // Few milliseconds in flight: beyond that the GPU's queue, not the scheduler, would decide.
             let estimate = e.meanLaunch == 0 ? (e.inFlight >= 2 ? UInt64.max : 0) : UInt64(e.inFlight) * e.meanLaunch
             if e.inFlight > 0, estimate > Self.maxInFlightNanoseconds { return 200 }
@@ -95,7 +128,9 @@ public final class GPUTimeScheduler: Sendable {
                 e.lastRefill = now
                 if e.tokens < 0 { return UInt32(min(2_000, max(100, -e.tokens / rate / 1_000))) }
             } else {
-                let wasIdle = e.inFlight == 0 && (e.lastLaunch == 0 || now - e.lastLaunch > idleAfterNanoseconds)
+                // Waiting for a turn is not idleness: only a session that neither launched nor asked lately was idle.
+                let lastActive = max(e.lastLaunch, askedBefore)
+                let wasIdle = e.inFlight == 0 && (lastActive == 0 || now - lastActive > idleAfterNanoseconds)
                 let others = s.entries.filter { $0.key != ticket && !$0.value.limit && isActive($0.value, now) }
                 let floor = others.values.map(\.virtualTime).min()
                 if let floor {
@@ -104,11 +139,29 @@ public final class GPUTimeScheduler: Sendable {
                 }
             }
             e.lastLaunch = now
+            s.holder = ticket
             return nil
         }
     }
 
+    /// Launches posted between two usage polls at most, and the longest a poll waits.
+    static let launchesPerUpdate = 32
+    static let updateIntervalNanoseconds: UInt64 = 1_000_000
+
+    /// Notes a launch posted to the ticket's worker (counted in flight until the worker's next report); true
+    /// when the worker's usage should be polled now.
+    func launched(_ ticket: Int) -> Bool {
+        state.withLock { s -> Bool in
+            guard var e = s.entries[ticket] else { return false }
+            defer { s.entries[ticket] = e }
+            e.inFlight += 1
+            e.launchesSinceUpdate += 1
+            return e.launchesSinceUpdate >= Self.launchesPerUpdate || Self.now() - e.lastUpdate >= Self.updateIntervalNanoseconds
+        }
+    }
+
     func isActive(_ e: Entry, _ now: UInt64) -> Bool {
-        e.inFlight > 0 || (e.lastLaunch != 0 && now - e.lastLaunch <= idleAfterNanoseconds)
+        let last = max(e.lastLaunch, e.lastAsked)
+        return e.inFlight > 0 || (last != 0 && now - last <= idleAfterNanoseconds)
     }
 }

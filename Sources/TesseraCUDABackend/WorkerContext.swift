@@ -7,7 +7,8 @@ import TesseraWire
 
 /// A session's context on a real GPU: the node-side face of the session's worker process. Every allocation
 /// passes the node's accounting first (quotas exact to the byte; `memoryInfo` shows the vGPU), every launch
-/// waits for the GPU's scheduler, and everything else is forwarded to the worker as one synchronous request.
+/// waits for the GPU's scheduler and is then pipelined to the worker, and everything else is forwarded to the
+/// worker as one synchronous request.
 ///
 /// Host memory named by a queued copy is read (or written) before the call returns: the bytes travel in the
 /// request (or its reply), so the session may reuse them at once.
@@ -273,17 +274,24 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
             // The GPU's scheduler decides when this session's next launch goes; usage is refreshed while waiting.
             while let pause = scheduler.admission(ticket) {
                 usleep(pause)
-                let usage = try worker.call(.nodeStatus, { (_: inout WireWriter) in }, reply: { (r) throws(WireError) in try WorkerUsage(from: &r) })
-                scheduler.update(ticket, usage)
+                try refreshUsage()
             }
             let message = LaunchKernel(device: 0, module: k.module, kernel: k.index, grid: grid, block: block,
                                        sharedMemoryBytes: sharedMemoryBytes, stream: h)
-            let usage = try worker.call(.launchKernel, { w in
+            // Pipelined: the launch does not wait for the worker. Its usage comes with the next poll, taken after
+            // a few launches or a millisecond, so the scheduler's view stays fresh.
+            try worker.post(.launchKernel) { w in
                 message.encode(into: &w)
                 parameters.withUnsafeBytes { w.raw($0) }
-            }, reply: { (r) throws(WireError) in try WorkerUsage(from: &r) })
-            scheduler.update(ticket, usage)
+            }
+            if scheduler.launched(ticket) { try refreshUsage() }
         }
+    }
+
+    /// Asks the worker what its device has done (which also waits for the launches posted before).
+    private func refreshUsage() throws(DeviceError) {
+        let usage = try worker.call(.nodeStatus, { (_: inout WireWriter) in }, reply: { (r) throws(WireError) in try WorkerUsage(from: &r) })
+        scheduler.update(ticket, usage)
     }
 
     func destroy() {

@@ -132,21 +132,25 @@ public final class SimContext: Sendable {
     public func copyToDevice(_ destination: UInt64, from source: UnsafeRawPointer, count: Int, on stream: SimStream? = nil) throws(SimError) {
         let dst = try checkedPointer(destination, count, "destination")
         let src = UncheckedPointer(source)
-        try enqueue(on: stream, onDevice: true) { dst.pointer.copyMemory(from: src.pointer, byteCount: count) }
+        try enqueue(on: stream, onDevice: true, inlineIfIdle: count <= Self.inlineWorkLimit) {
+            dst.pointer.copyMemory(from: src.pointer, byteCount: count)
+        }
     }
 
     /// Queues a device-to-host copy. `destination` must remain valid until the work completes.
     public func copyFromDevice(_ source: UInt64, to destination: UnsafeMutableRawPointer, count: Int, on stream: SimStream? = nil) throws(SimError) {
         let src = try checkedPointer(source, count, "source")
         let dst = MutablePointer(destination)
-        try enqueue(on: stream, onDevice: true) { dst.pointer.copyMemory(from: src.pointer, byteCount: count) }
+        try enqueue(on: stream, onDevice: true, inlineIfIdle: count <= Self.inlineWorkLimit) {
+            dst.pointer.copyMemory(from: src.pointer, byteCount: count)
+        }
     }
 
     /// Queues a device-to-device copy (ranges may overlap, as with memmove).
     public func copyOnDevice(_ destination: UInt64, from source: UInt64, count: Int, on stream: SimStream? = nil) throws(SimError) {
         let dst = try checkedPointer(destination, count, "destination")
         let src = try checkedPointer(source, count, "source")
-        try enqueue(on: stream, onDevice: true) { memmove(dst.pointer, src.pointer, count) }
+        try enqueue(on: stream, onDevice: true, inlineIfIdle: count <= Self.inlineWorkLimit) { memmove(dst.pointer, src.pointer, count) }
     }
 
     /// Queues a 2D copy between device ranges of `height` rows of `width` bytes.
@@ -163,7 +167,9 @@ public final class SimContext: Sendable {
     /// Queues filling `count` bytes at `destination` with `value`.
     public func memset(_ destination: UInt64, value: UInt8, count: Int, on stream: SimStream? = nil) throws(SimError) {
         let dst = try checkedPointer(destination, count, "destination")
-        try enqueue(on: stream, onDevice: true) { dst.pointer.initializeMemory(as: UInt8.self, repeating: value, count: count) }
+        try enqueue(on: stream, onDevice: true, inlineIfIdle: count <= Self.inlineWorkLimit) {
+            dst.pointer.initializeMemory(as: UInt8.self, repeating: value, count: count)
+        }
     }
 
     // MARK: Streams and events
@@ -190,7 +196,7 @@ public final class SimContext: Sendable {
 
     /// Records `event` at the current end of `stream`.
     public func record(_ event: SimEvent, on stream: SimStream? = nil) throws(SimError) {
-        let done = try enqueue(on: stream) {
+        let done = try enqueue(on: stream, inlineIfIdle: true) {
             let now = DispatchTime.now().uptimeNanoseconds
             event.state.withLock { $0.timestampNanoseconds = now }
         }
@@ -272,14 +278,23 @@ public final class SimContext: Sendable {
 
     // MARK: Queueing
 
+    /// Work at most this large (copies, memsets) runs on the calling thread when its stream has nothing
+    /// queued: handing a few bytes to the stream's worker and waiting for it costs two thread wake-ups, more
+    /// than the copy itself.
+    public static let inlineWorkLimit = 64 << 10
+
     /// Queues `work` on `stream` (the default stream when nil) behind the dependencies CUDA's stream rules require.
     /// - Parameter onDevice: the work occupies the device (a kernel or copy): it runs when the device scheduler
     ///   grants this context the device, and its duration is charged to the context.
+    /// - Parameter inlineIfIdle: the work is short; when everything it must follow has completed, it runs now on
+    ///   the calling thread instead of the stream's worker. Stream order holds either way: the work is the
+    ///   stream's tail while it runs, so anything queued meanwhile (from any thread) waits for it.
     @discardableResult
-    func enqueue(on stream: SimStream?, after extra: [Completion] = [], onDevice: Bool = false, _ work: @escaping @Sendable () throws(SimError) -> Void) throws(SimError) -> Completion {
+    func enqueue(on stream: SimStream?, after extra: [Completion] = [], onDevice: Bool = false, inlineIfIdle: Bool = false,
+                 _ work: @escaping @Sendable () throws(SimError) -> Void) throws(SimError) -> Completion {
         let stream = stream ?? defaultStream
         let done = Completion()
-        let dependencies = try state.withLock { (s) throws(SimError) -> [Completion] in
+        let (dependencies, runInline) = try state.withLock { (s) throws(SimError) -> ([Completion], Bool) in
             if s.destroyed { throw SimError(.invalidHandle, "context destroyed") }
             guard s.streams[stream.id] === stream else { throw SimError(.invalidHandle, "stream \(stream.id) is not live in this context") }
             var deps = extra
@@ -293,40 +308,51 @@ public final class SimContext: Sendable {
             if let t = stream.tail.withLock({ $0 }) { deps.append(t) }
             stream.tail.withLock { $0 = done }
             if onDevice && device.schedulesCompute { device.scheduler.notePending(ObjectIdentifier(self)) }
-            return deps
+            // Decided under the context's lock, after `done` became the tail: work enqueued concurrently either
+            // was already a dependency here or now follows `done`.
+            return (deps, inlineIfIdle && deps.allSatisfy(\.isDone))
+        }
+        if runInline {
+            execute(work, onDevice: onDevice)
+            done.signal()
+            return done
         }
         stream.queue.async { [self] in
             for d in dependencies { d.wait() }
-            let runnable = stickyError == nil && !cancelled.load(ordering: .relaxed)
-            if onDevice && !runnable && device.schedulesCompute { device.scheduler.dropPending(ObjectIdentifier(self)) }
-            if runnable {
-                do throws(SimError) {
-                    if onDevice {
-                        var elapsed: UInt64 = 0
-                        defer { state.withLock { $0.deviceBusyNanoseconds &+= elapsed } }
-                        if device.schedulesCompute {
-                            try device.scheduler.run(ObjectIdentifier(self), elapsed: &elapsed, work)
-                        } else {
-                            let start = DispatchTime.now().uptimeNanoseconds
-                            defer { elapsed = DispatchTime.now().uptimeNanoseconds - start }
-                            try work()
-                        }
-                    } else {
-                        try work()
-                    }
-                } catch {
-                    // An error of queued work has no caller to return to: it poisons the context and surfaces
-                    // at the next synchronization, so work never fails silently. Whatever its kind, a failure
-                    // during execution is a launch failure (sticky), as on hardware; the message keeps the cause.
-                    let sticky = error.isSticky ? error : SimError(.launchFailure, "\(error.code): \(error.message)")
-                    state.withLock { s in
-                        if s.stickyError == nil { s.stickyError = sticky }
-                    }
-                }
-            }
+            execute(work, onDevice: onDevice)
             done.signal()
         }
         return done
+    }
+
+    /// Runs one piece of queued work whose dependencies have completed (on the stream's worker, or inline).
+    private func execute(_ work: @Sendable () throws(SimError) -> Void, onDevice: Bool) {
+        let runnable = stickyError == nil && !cancelled.load(ordering: .relaxed)
+        if onDevice && !runnable && device.schedulesCompute { device.scheduler.dropPending(ObjectIdentifier(self)) }
+        guard runnable else { return }
+        do throws(SimError) {
+            if onDevice {
+                var elapsed: UInt64 = 0
+                defer { state.withLock { $0.deviceBusyNanoseconds &+= elapsed } }
+                if device.schedulesCompute {
+                    try device.scheduler.run(ObjectIdentifier(self), elapsed: &elapsed, work)
+                } else {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    defer { elapsed = DispatchTime.now().uptimeNanoseconds - start }
+                    try work()
+                }
+            } else {
+                try work()
+            }
+        } catch {
+            // An error of queued work has no caller to return to: it poisons the context and surfaces
+            // at the next synchronization, so work never fails silently. Whatever its kind, a failure
+            // during execution is a launch failure (sticky), as on hardware; the message keeps the cause.
+            let sticky = error.isSticky ? error : SimError(.launchFailure, "\(error.code): \(error.message)")
+            state.withLock { s in
+                if s.stickyError == nil { s.stickyError = sticky }
+            }
+        }
     }
 
     /// Moves a finished launch's device output into the context's pending output.

@@ -17,7 +17,8 @@ public final class SimulatedBackend: DeviceBackend {
             let gpu = SimulatedGPU(properties: p, ordinal: i)
             devices.append(gpu)
             var uuid = [UInt8](repeating: 0, count: 16)
-            // A stable, made-up UUID per simulated device: "TSRA" + ordinal.
+            // A stable, made-up UUID per simulated device: "TSRA" + ordinal. The CUDA backend recognises the prefix
+            // when stacked over these GPUs (they run PTX only).
             uuid[0] = 0x54; uuid[1] = 0x53; uuid[2] = 0x52; uuid[3] = 0x41
             uuid[12] = UInt8(truncatingIfNeeded: i >> 24); uuid[13] = UInt8(truncatingIfNeeded: i >> 16)
             uuid[14] = UInt8(truncatingIfNeeded: i >> 8); uuid[15] = UInt8(truncatingIfNeeded: i)

@@ -35,14 +35,14 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("cuda-driver"), help: "The CUDA driver library --gpus loads (default: the system's libcuda.so.1).")
     var cudaDriver: String = CUDADriver.defaultPath
 
-    @Option(name: .customLong("sim-gpus"), help: "Number of simulated GPUs.")
-    var simGPUs: Int = 1
+    @Option(name: .customLong("sim-gpus"), help: "Number of simulated GPUs (default 1; not with --gpus).")
+    var simGPUCount: Int?
 
-    @Option(name: .customLong("sim-gpu-memory"), help: "Memory of each simulated GPU (MiB/GiB units).")
-    var simGPUMemory: String = "16GiB"
+    @Option(name: .customLong("sim-gpu-memory"), help: "Memory of each simulated GPU (MiB/GiB units; default 16GiB).")
+    var simGPUMemorySize: String?
 
-    @Option(help: "Model the simulated GPUs report: \(SimulatedModel.allNames).")
-    var simGPUModel: String = "h100"
+    @Option(name: .customLong("sim-gpu-model"), help: "Model the simulated GPUs report: \(SimulatedModel.allNames) (default h100).")
+    var simGPUModelName: String?
 
     @Option(name: .customLong("sim-sms"), help: "Override the model's number of streaming multiprocessors.")
     var simSMs: Int?
@@ -53,6 +53,21 @@ struct NodeCommand: AsyncParsableCommand {
     @OptionGroup(title: "Pool") var pool: NodePoolOptions
 
     @OptionGroup(title: "Kubernetes device plugin") var kubelet: DevicePluginOptions
+
+    var simGPUs: Int { simGPUCount ?? 1 }
+    var simGPUMemory: String { simGPUMemorySize ?? "16GiB" }
+    var simGPUModel: String { simGPUModelName ?? "h100" }
+
+    func validate() throws {
+        // Real and simulated GPUs are two backends; a node serves one of them.
+        if realGPUs != nil {
+            let simulated = [("--sim-gpus", simGPUCount != nil), ("--sim-gpu-memory", simGPUMemorySize != nil),
+                             ("--sim-gpu-model", simGPUModelName != nil), ("--sim-sms", simSMs != nil)].filter(\.1).map(\.0)
+            if !simulated.isEmpty {
+                throw ValidationError("--gpus serves real GPUs and cannot be combined with \(simulated.joined(separator: ", ")) (simulated GPUs): give one or the other")
+            }
+        }
+    }
 
     func run() async throws {
         guard simGPUs >= 0, simGPUs <= 64 else { throw ValidationError("--sim-gpus must be 0…64") }

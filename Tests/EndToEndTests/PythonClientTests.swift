@@ -42,4 +42,17 @@ import Testing
         #expect(!r.stderr.contains("nvJitLink"), "\(r.stderr)")
         #expect(node.isRunning)
     }
+
+    /// The same clients through a node serving `--gpus all` over Tessera's own driver (stacked on a simulated
+    /// GPU, see StackedGPUTests): node A reports its GPU simulated (the UUID says so), so `tessera run` hands
+    /// the frameworks the same PTX settings, and their modules cross A's worker to B's simulator.
+    @Test func cupyAndNumbaRunThroughTheCUDABackend() throws {
+        let stack = try StackedGPUTests.Stack(gpuMemory: "4GiB", probeMemory: "2GiB")
+        for (script, memory, name) in [("cupy_check.py", 768 << 20, "cupy"), ("numba_check.py", 512 << 20, "numba")] {
+            let r = runPython(stack.a, script, memory: memory)
+            #expect(r.status == 0, "\(name): \(r.stdout)\n\(r.stderr)\nA:\n\(stack.a.log)")
+            #expect(r.stdout.contains("\(name): all checks passed"), "\(r.stdout)\n\(r.stderr)")
+        }
+        #expect(stack.a.isRunning && stack.b.isRunning)
+    }
 }

@@ -107,4 +107,16 @@ import TesseraWire
         let help = Command.run(Products.tessera.path, ["node", "--help"])
         #expect(help.status == 0 && help.stdout.contains("--gpus"))
     }
+
+    /// A node serves real or simulated GPUs, not both: `--gpus` with a simulated-GPU option is refused in one line.
+    @Test func gpusTogetherWithSimulatedGPUsIsRefused() throws {
+        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-both-\(UUID().uuidString.prefix(8)).sock").path
+        for extra in [["--sim-gpus", "2"], ["--sim-gpu-memory", "4GiB"]] {
+            let r = Command.run(Products.tessera.path, ["node", "--socket", socket, "--gpus", "all"] + extra, timeout: 60)
+            #expect(r.status != 0)
+            let lines = r.stderr.split(separator: "\n").filter { $0.contains("Error") }
+            #expect(lines.count == 1 && lines.first?.contains(extra[0]) == true, "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: socket), "the node must not start")
+        }
+    }
 }

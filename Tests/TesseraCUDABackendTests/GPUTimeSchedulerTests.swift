@@ -41,6 +41,40 @@ import TesseraWire
         #expect(scheduler.admission(fresh) != nil)
     }
 
+    @Test func sessionsTakeTurnsOnTheGPU() {
+        let scheduler = GPUTimeScheduler(idleAfterNanoseconds: 3_600_000_000_000, turnStaleNanoseconds: .max)
+        let a = scheduler.add(percent: 50, mode: .share), b = scheduler.add(percent: 50, mode: .share)
+        #expect(scheduler.admission(a) == nil)
+        _ = scheduler.launched(a)
+        scheduler.update(a, WorkerUsage(busyNanoseconds: 0, inFlight: 1, meanLaunchNanoseconds: 100_000))
+        #expect(scheduler.admission(b) != nil, "a's launch is in flight: b waits")
+        #expect(scheduler.admission(a) == nil, "a keeps its turn")
+        // a is now more than a slice ahead of b: held back, and b still waits while a's launches drain.
+        scheduler.update(a, WorkerUsage(busyNanoseconds: 3_000_000, inFlight: 1, meanLaunchNanoseconds: 100_000))
+        #expect(scheduler.admission(a) != nil)
+        #expect(scheduler.admission(b) != nil)
+        scheduler.update(a, WorkerUsage(busyNanoseconds: 3_100_000, inFlight: 0, meanLaunchNanoseconds: 100_000))
+        #expect(scheduler.admission(b) == nil, "a drained: b's turn")
+        _ = scheduler.launched(b)
+        scheduler.update(b, WorkerUsage(busyNanoseconds: 0, inFlight: 1, meanLaunchNanoseconds: 100_000))
+        #expect(scheduler.admission(a) != nil)
+        // A holder that leaves hands the GPU on at once.
+        scheduler.remove(b)
+        scheduler.update(a, WorkerUsage(busyNanoseconds: 3_100_000, inFlight: 0, meanLaunchNanoseconds: 100_000))
+        #expect(scheduler.admission(a) == nil)
+    }
+
+    @Test func launchesPostedBetweenReportsCountAsInFlight() {
+        let scheduler = GPUTimeScheduler()
+        let s = scheduler.add(percent: 100, mode: .share)
+        scheduler.update(s, WorkerUsage(busyNanoseconds: 0, inFlight: 0, meanLaunchNanoseconds: 1_000_000))
+        var polls = 0
+        for _ in 0..<GPUTimeScheduler.launchesPerUpdate where scheduler.launched(s) { polls += 1 }
+        #expect(polls >= 1, "the worker is asked for its usage at least once per \(GPUTimeScheduler.launchesPerUpdate) launches")
+        // Launches of 1 ms each, posted and not yet reported, fill the few milliseconds allowed in flight.
+        #expect(scheduler.admission(s) != nil)
+    }
+
     @Test func aLimitHoldsEvenOnAnIdleGPU() {
         let scheduler = GPUTimeScheduler()
         let capped = scheduler.add(percent: 25, mode: .limit)

@@ -1,5 +1,5 @@
 // Data-path benchmark, run under `tessera run` by bench/datapath/run.sh. Prints "name value unit" lines.
-// Usage: datapath sync|launch|copy N
+// Usage: datapath sync|small|launch|copy N
 #include <chrono>
 #include <cstring>
 #include "../../samples/common.h"
@@ -18,6 +18,34 @@ static void sync(int n) {
     double t = seconds();
     for (int i = 0; i < n; i++) CHECK(cudaStreamQuery(s));
     printf("sync_call_us %.3f us\n", (seconds() - t) / n * 1e6);
+}
+
+// Small synchronous operations, each one round trip to the node: 4-byte cudaMemcpy device->host and
+// host->device (pageable memory, so each completes before returning), and a 4-byte cudaMemset followed by
+// cudaStreamSynchronize (the memset is pipelined and travels with the synchronize).
+static void small(int n) {
+    int *d, h = 0;
+    CHECK(cudaMalloc(&d, sizeof h));
+    CHECK(cudaMemset(d, 0, sizeof h));
+    for (int i = 0; i < 1000; i++) CHECK(cudaMemcpy(&h, d, sizeof h, cudaMemcpyDeviceToHost));
+    double t = seconds();
+    for (int i = 0; i < n; i++) CHECK(cudaMemcpy(&h, d, sizeof h, cudaMemcpyDeviceToHost));
+    printf("d2h4_us %.3f us\n", (seconds() - t) / n * 1e6);
+    t = seconds();
+    for (int i = 0; i < n; i++) { h = i; CHECK(cudaMemcpy(d, &h, sizeof h, cudaMemcpyHostToDevice)); }
+    printf("h2d4_us %.3f us\n", (seconds() - t) / n * 1e6);
+    CHECK(cudaMemcpy(&h, d, sizeof h, cudaMemcpyDeviceToHost));
+    if (h != n - 1) { printf("small copy check failed: %d\n", h); exit(2); }
+    t = seconds();
+    for (int i = 0; i < n; i++) {
+        CHECK(cudaMemset(d, i & 0xff, sizeof h));
+        CHECK(cudaStreamSynchronize(0));
+    }
+    printf("memset4_us %.3f us\n", (seconds() - t) / n * 1e6);
+    CHECK(cudaMemcpy(&h, d, sizeof h, cudaMemcpyDeviceToHost));
+    int b = (n - 1) & 0xff;
+    if (h != (b | b << 8 | b << 16 | b << 24)) { printf("memset check failed: %x\n", h); exit(2); }
+    CHECK(cudaFree(d));
 }
 
 // Asynchronous launches: issued without waiting for the node.
@@ -65,6 +93,7 @@ int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "sync";
     int n = argc > 2 ? atoi(argv[2]) : 10000;
     if (!strcmp(mode, "sync")) sync(n);
+    else if (!strcmp(mode, "small")) small(n);
     else if (!strcmp(mode, "launch")) launch(n);
     else copy(n);
     return 0;

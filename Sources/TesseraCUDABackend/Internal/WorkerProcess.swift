@@ -20,9 +20,10 @@ public struct WorkerLauncher: Sendable {
     }
 }
 
-/// A worker process the node started, and the node's end of its socketpair. Requests are synchronous: one
-/// frame out, one reply frame back, under a lock (a session's thread is the only caller but the scheduler's
-/// polls and teardown come from elsewhere).
+/// A worker process the node started, and the node's end of its socketpair. Requests are synchronous (one
+/// frame out, one reply frame back) or pipelined (launches: sent, never answered; a failure travels as the next
+/// reply's deferred status), under a lock (a session's thread is the only caller but the scheduler's polls and
+/// teardown come from elsewhere).
 final class WorkerProcess: @unchecked Sendable {
     let pid: pid_t
     private let fd: Int32
@@ -96,6 +97,19 @@ final class WorkerProcess: @unchecked Sendable {
         return result!
     }
 
+    /// Sends one request that gets no reply (the worker runs it in order with the others).
+    func post(_ opcode: Opcode, _ body: (inout WireWriter) -> Void) throws(DeviceError) {
+        try lock.withLock { (_) throws(DeviceError) -> Void in
+            if let failure = state.failure { throw failure }
+            let id = state.nextID
+            state.nextID += 1
+            state.out.reset()
+            state.out.frame(opcode, requestID: id, body: body)
+            let sent = state.out.bytes.withUnsafeBytes { CUDAWorker.sendAll(fd, $0) }
+            guard sent else { throw fail() }
+        }
+    }
+
     func call<M: WireMessage>(_ message: M, payload: UnsafeRawBufferPointer? = nil) throws(DeviceError) {
         try call(M.opcode, { w in
             message.encode(into: &w)
@@ -130,6 +144,9 @@ final class WorkerProcess: @unchecked Sendable {
                 var r = WireReader(body)
                 let h: ReplyHeader
                 do throws(WireError) { h = try ReplyHeader(from: &r) } catch { throw fail("bad reply: \(error)") }
+                // A pipelined request failed since the last reply: its error is this call's (as a program sees a
+                // failed asynchronous launch at its next call).
+                guard h.deferred.isOK else { throw DeviceError(h.deferred.code, h.deferred.message) }
                 guard h.status.isOK else { throw DeviceError(h.status.code, h.status.message) }
                 do throws(WireError) { return try decode(&r) } catch { throw fail("bad reply: \(error)") }
             }

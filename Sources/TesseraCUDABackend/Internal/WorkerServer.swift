@@ -19,12 +19,24 @@ final class WorkerServer {
     var modules: [UInt64: Module] = [:]
     var nextHandle: UInt64 = 1
     /// Event pairs around launches not yet known to be complete, oldest first; spare pairs for reuse.
-    var timing: [(OpaquePointer?, OpaquePointer?)] = []
+    var timing: [Timing] = []
+    struct Timing {
+        var start: OpaquePointer?
+        var end: OpaquePointer?
+        var stream: OpaquePointer?
+    }
     var spareTiming: [(OpaquePointer?, OpaquePointer?)] = []
     var busyNanoseconds: UInt64 = 0
     var completedLaunches: UInt64 = 0
     /// The first error that poisoned the context: every later reply carries it.
     var sticky: DeviceError?
+    /// The first failure of a pipelined request (one that expects no reply): the next reply carries it as its
+    /// deferred status, as the node does for its programs.
+    var pending: ReplyStatus?
+    /// Launches whose event pairs wait before the worker asks the driver which completed: each question is a
+    /// driver call (a round trip where the driver is itself remote), so they are asked in batches, and whenever
+    /// the node polls the worker's usage.
+    static let timingBatch = 64
     let staging: UnsafeMutableRawPointer
     var out = WireWriter(capacity: 1 << 16)
     var scratch = WireWriter(capacity: 1 << 10)
@@ -55,13 +67,16 @@ final class WorkerServer {
             }
             out.reset()
             handle(header, body)
-            guard CUDAWorker.send(fd, out.bytes) else { return 0 }
+            // Pipelined requests (launches) get no reply: nothing to send.
+            guard out.count == 0 || CUDAWorker.send(fd, out.bytes) else { return 0 }
         }
     }
 
     private func reply(_ id: UInt64, _ status: ReplyStatus, extra: [UInt8] = []) {
+        let deferred = pending ?? .ok
+        pending = nil
         out.frame(.reply, requestID: id) { [scratch] w in
-            ReplyHeader(status: status).encode(into: &w)
+            ReplyHeader(status: status, deferred: deferred).encode(into: &w)
             if status.isOK { scratch.bytes.withUnsafeBytes { w.raw($0) } }
             extra.withUnsafeBytes { w.raw($0) }
         }
@@ -77,6 +92,10 @@ final class WorkerServer {
         } catch {
             if error.code.isSticky && sticky == nil { sticky = error }
             status = error.status
+        }
+        guard header.flags.contains(.replyExpected) else {
+            if !status.isOK && pending == nil { pending = status }
+            return
         }
         var usage: [UInt8] = []
         if header.opcode == .launchKernel || header.opcode == .nodeStatus {
@@ -259,7 +278,7 @@ final class WorkerServer {
             throw DeviceError(.invalidValue, "kernel parameters are \(parameters.count) bytes, the kernel takes \(needed)")
         }
         let s = try stream(m.stream)
-        collectTiming()
+        if timing.count >= Self.timingBatch { collectTiming() }
         let pair = try timingPair()
         // One buffer the parameter pointers point into (the driver copies them at launch).
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(needed, 1), alignment: 16)
@@ -277,7 +296,7 @@ final class WorkerServer {
             return
         }
         _ = driver.cuEventRecord(pair.1, s)
-        timing.append(pair)
+        timing.append(Timing(start: pair.0, end: pair.1, stream: s))
     }
 
     private func timingPair() throws(DeviceError) -> (OpaquePointer?, OpaquePointer?) {
@@ -288,23 +307,37 @@ final class WorkerServer {
         return (a, b)
     }
 
-    /// Charges the launches that completed, in submission order per stream (a later one may finish first on
-    /// another stream; it is charged when the ones before it are).
+    /// Charges the launches that completed. Launches on one stream complete in order, so the newest pair of each
+    /// stream is asked first: when it is done, so are all before it, and one query answers for the stream.
     private func collectTiming() {
-        while let first = timing.first {
-            let rc = driver.cuEventQuery(first.1)
-            if rc == 600 { break }  // CUDA_ERROR_NOT_READY
-            timing.removeFirst()
-            if rc != 0 {
-                if sticky == nil { sticky = DeviceError(CUDADriver.code(of: rc), "kernel: \(driver.name(of: rc))") }
-                continue
+        guard !timing.isEmpty else { return }
+        var newestDone: [OpaquePointer?: Bool] = [:]
+        for t in timing.reversed() where newestDone[t.stream] == nil {
+            let rc = driver.cuEventQuery(t.end)
+            newestDone[t.stream] = rc != 600  // CUDA_ERROR_NOT_READY
+        }
+        var remaining: [Timing] = []
+        var blocked: Set<OpaquePointer?> = []
+        for t in timing {
+            var done = newestDone[t.stream] == true
+            if !done && !blocked.contains(t.stream) {
+                // The stream's newest launch is still running: ask for this one, in order, up to the first pending.
+                done = driver.cuEventQuery(t.end) != 600
+                if !done { blocked.insert(t.stream) }
             }
+            guard done else { remaining.append(t); continue }
             var ms: Float = 0
-            if driver.cuEventElapsedTime(&ms, first.0, first.1) == 0 {
+            let rc = driver.cuEventElapsedTime(&ms, t.start, t.end)
+            if rc == 0 {
                 busyNanoseconds &+= UInt64(max(0, Double(ms) * 1_000_000))
                 completedLaunches += 1
+            } else if sticky == nil, rc != 600 {
+                // A failed launch poisons its events; the fault is the context's from now on.
+                let q = driver.cuEventQuery(t.end)
+                if q != 0 && q != 600 { sticky = DeviceError(CUDADriver.code(of: q), "kernel: \(driver.name(of: q))") }
             }
-            spareTiming.append(first)
+            spareTiming.append((t.start, t.end))
         }
+        timing = remaining
     }
 }
