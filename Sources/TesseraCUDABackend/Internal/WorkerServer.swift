@@ -26,6 +26,9 @@ final class WorkerServer {
         var stream: OpaquePointer?
     }
     var spareTiming: [(OpaquePointer?, OpaquePointer?)] = []
+    /// Each stream's most recently charged pair, kept out of reuse: the next launch's charge is measured from
+    /// its end (see ``collectTiming()``).
+    var lastCharged: [OpaquePointer?: (OpaquePointer?, OpaquePointer?)] = [:]
     var busyNanoseconds: UInt64 = 0
     var completedLaunches: UInt64 = 0
     /// The first error that poisoned the context: every later reply carries it.
@@ -37,6 +40,8 @@ final class WorkerServer {
     /// driver call (a round trip where the driver is itself remote), so they are asked in batches, and whenever
     /// the node polls the worker's usage.
     static let timingBatch = 64
+    /// The longest gap after a stream's previous launch that still counts as the device's own (milliseconds).
+    static let chainedGapMilliseconds = 0.5
     let staging: UnsafeMutableRawPointer
     var out = WireWriter(capacity: 1 << 16)
     var scratch = WireWriter(capacity: 1 << 10)
@@ -329,14 +334,29 @@ final class WorkerServer {
             var ms: Float = 0
             let rc = driver.cuEventElapsedTime(&ms, t.start, t.end)
             if rc == 0 {
-                busyNanoseconds &+= UInt64(max(0, Double(ms) * 1_000_000))
+                var charge = Double(max(0, ms))
+                // A launch queued behind the stream's previous one occupies the device from that one's end: the
+                // device's own work between kernels (scheduling, the event itself) belongs to this session too.
+                // A longer gap is the device waiting for the host, or another session's turn: not charged.
+                if let previous = lastCharged[t.stream] {
+                    var chained: Float = 0
+                    if driver.cuEventElapsedTime(&chained, previous.1, t.end) == 0, Double(chained) >= charge,
+                       Double(chained) - charge <= min(charge, Self.chainedGapMilliseconds) {
+                        charge = Double(chained)
+                    }
+                    spareTiming.append(previous)
+                }
+                lastCharged[t.stream] = (t.start, t.end)
+                busyNanoseconds &+= UInt64(charge * 1_000_000)
                 completedLaunches += 1
-            } else if sticky == nil, rc != 600 {
-                // A failed launch poisons its events; the fault is the context's from now on.
-                let q = driver.cuEventQuery(t.end)
-                if q != 0 && q != 600 { sticky = DeviceError(CUDADriver.code(of: q), "kernel: \(driver.name(of: q))") }
+            } else {
+                if sticky == nil, rc != 600 {
+                    // A failed launch poisons its events; the fault is the context's from now on.
+                    let q = driver.cuEventQuery(t.end)
+                    if q != 0 && q != 600 { sticky = DeviceError(CUDADriver.code(of: q), "kernel: \(driver.name(of: q))") }
+                }
+                spareTiming.append((t.start, t.end))
             }
-            spareTiming.append((t.start, t.end))
         }
         timing = remaining
     }
