@@ -45,7 +45,7 @@ extension BlockExecutor {
             }
         case .cvtSext32: lanes(m) { d[$0] = sx(s32(a[$0])) }
         case .cvtZext32: lanes(m) { d[$0] = a[$0] & 0xFFFF_FFFF }
-        case .cvtCopy64: lanes(m) { d[$0] = a[$0] }
+        case .cvtCopy64, .cvtaGlobal: lanes(m) { d[$0] = a[$0] }
         case .setpS32Lt: setPredicate(ins, m, P) { s32(a[$0]) < s32(b[$0]) }
         case .setpS32Le: setPredicate(ins, m, P) { s32(a[$0]) <= s32(b[$0]) }
         case .setpS32Gt: setPredicate(ins, m, P) { s32(a[$0]) > s32(b[$0]) }

@@ -13,6 +13,8 @@ enum FastOp: UInt8, Sendable {
     case setpU32Lt, setpU32Le, setpU32Gt, setpU32Ge, setpS64Lt, setpS64Ge, setpU64Lt, setpU64Ge
     case setpF32Lt, setpF32Le, setpF32Gt, setpF32Ge
     case selp
+    /// `cvta.to.global` and `cvta.global` (the global window starts at 0 in the simulator): a copy.
+    case cvtaGlobal
     case fadd32, fsub32, fmul32, ffma32, fadd64, fsub64, fmul64, ffma64
     case ldShared32, ldShared64, ldGlobal32, ldGlobal64, stShared32, stShared64, stGlobal32, stGlobal64
     /// A kernel parameter at a fixed offset, the same for every lane.
@@ -91,6 +93,10 @@ enum FastOp: UInt8, Sendable {
             case (.f32, .ge): return .setpF32Ge
             default: return .none
             }
+        case .cvta:
+            // `cvta.to.global.u32` truncates: only the 64-bit and to-generic forms are plain copies.
+            guard ins.space == MemorySpace.global.rawValue, ins.a >= 0, ins.flags == 0 || ins.type.bytes == 8 else { return .none }
+            return .cvtaGlobal
         case .selp:
             guard ins.flags & ~InstFlags.negateC == 0, hasAB, ins.c >= 0 else { return .none }
             return .selp
