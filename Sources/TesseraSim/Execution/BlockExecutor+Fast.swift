@@ -5,13 +5,14 @@ extension BlockExecutor {
     /// the fast form cannot decide (a memory access that leaves the region it checks: possibly a fault, or
     /// another allocation); the caller then takes the general path, which handles every case.
     @inline(__always)
-    func fastExecute(_ ins: Inst, _ pc: Int, _ m: UInt32, _ R: Lanes, _ P: UnsafeMutablePointer<UInt32>) -> Bool {
-        let d = R + Int(ins.d) &<< 5
-        let a = R + Int(ins.a) &<< 5
+    func fastExecute(_ ip: UnsafeMutablePointer<Inst>, _ pc: Int, _ m: UInt32, _ R: Lanes, _ P: UnsafeMutablePointer<UInt32>) -> Bool {
+        let d = R + Int(ip.pointee.d) &<< 5
+        let a = R + Int(ip.pointee.a) &<< 5
         // b and c may be absent (-1) for some forms; they are only read by forms that have them.
-        let b = R + Int(ins.b) &<< 5
-        let c = R + Int(ins.c) &<< 5
-        switch ins.fast {
+        let b = R + Int(ip.pointee.b) &<< 5
+        let c = R + Int(ip.pointee.c) &<< 5
+        let fast = ip.pointee.fast
+        switch fast {
         case .none: return false
         case .mov: lanes(m) { d[$0] = a[$0] }
         case .add32: lanes(m) { d[$0] = u64(lo32(a[$0]) &+ lo32(b[$0])) }
@@ -46,28 +47,28 @@ extension BlockExecutor {
         case .cvtSext32: lanes(m) { d[$0] = sx(s32(a[$0])) }
         case .cvtZext32: lanes(m) { d[$0] = a[$0] & 0xFFFF_FFFF }
         case .cvtCopy64, .cvtaGlobal: lanes(m) { d[$0] = a[$0] }
-        case .setpS32Lt: setPredicate(ins, m, P) { s32(a[$0]) < s32(b[$0]) }
-        case .setpS32Le: setPredicate(ins, m, P) { s32(a[$0]) <= s32(b[$0]) }
-        case .setpS32Gt: setPredicate(ins, m, P) { s32(a[$0]) > s32(b[$0]) }
-        case .setpS32Ge: setPredicate(ins, m, P) { s32(a[$0]) >= s32(b[$0]) }
-        case .setp32Eq: setPredicate(ins, m, P) { lo32(a[$0]) == lo32(b[$0]) }
-        case .setp32Ne: setPredicate(ins, m, P) { lo32(a[$0]) != lo32(b[$0]) }
-        case .setpU32Lt: setPredicate(ins, m, P) { lo32(a[$0]) < lo32(b[$0]) }
-        case .setpU32Le: setPredicate(ins, m, P) { lo32(a[$0]) <= lo32(b[$0]) }
-        case .setpU32Gt: setPredicate(ins, m, P) { lo32(a[$0]) > lo32(b[$0]) }
-        case .setpU32Ge: setPredicate(ins, m, P) { lo32(a[$0]) >= lo32(b[$0]) }
-        case .setpS64Lt: setPredicate(ins, m, P) { Int64(bitPattern: a[$0]) < Int64(bitPattern: b[$0]) }
-        case .setpS64Ge: setPredicate(ins, m, P) { Int64(bitPattern: a[$0]) >= Int64(bitPattern: b[$0]) }
-        case .setpU64Lt: setPredicate(ins, m, P) { a[$0] < b[$0] }
-        case .setpU64Ge: setPredicate(ins, m, P) { a[$0] >= b[$0] }
+        case .setpS32Lt: setPredicate(ip, m, P) { s32(a[$0]) < s32(b[$0]) }
+        case .setpS32Le: setPredicate(ip, m, P) { s32(a[$0]) <= s32(b[$0]) }
+        case .setpS32Gt: setPredicate(ip, m, P) { s32(a[$0]) > s32(b[$0]) }
+        case .setpS32Ge: setPredicate(ip, m, P) { s32(a[$0]) >= s32(b[$0]) }
+        case .setp32Eq: setPredicate(ip, m, P) { lo32(a[$0]) == lo32(b[$0]) }
+        case .setp32Ne: setPredicate(ip, m, P) { lo32(a[$0]) != lo32(b[$0]) }
+        case .setpU32Lt: setPredicate(ip, m, P) { lo32(a[$0]) < lo32(b[$0]) }
+        case .setpU32Le: setPredicate(ip, m, P) { lo32(a[$0]) <= lo32(b[$0]) }
+        case .setpU32Gt: setPredicate(ip, m, P) { lo32(a[$0]) > lo32(b[$0]) }
+        case .setpU32Ge: setPredicate(ip, m, P) { lo32(a[$0]) >= lo32(b[$0]) }
+        case .setpS64Lt: setPredicate(ip, m, P) { Int64(bitPattern: a[$0]) < Int64(bitPattern: b[$0]) }
+        case .setpS64Ge: setPredicate(ip, m, P) { Int64(bitPattern: a[$0]) >= Int64(bitPattern: b[$0]) }
+        case .setpU64Lt: setPredicate(ip, m, P) { a[$0] < b[$0] }
+        case .setpU64Ge: setPredicate(ip, m, P) { a[$0] >= b[$0] }
         // Ordered comparisons: false when either side is NaN, as Float's operators are.
-        case .setpF32Lt: setPredicate(ins, m, P) { f32(a[$0]) < f32(b[$0]) }
-        case .setpF32Le: setPredicate(ins, m, P) { f32(a[$0]) <= f32(b[$0]) }
-        case .setpF32Gt: setPredicate(ins, m, P) { f32(a[$0]) > f32(b[$0]) }
-        case .setpF32Ge: setPredicate(ins, m, P) { f32(a[$0]) >= f32(b[$0]) }
+        case .setpF32Lt: setPredicate(ip, m, P) { f32(a[$0]) < f32(b[$0]) }
+        case .setpF32Le: setPredicate(ip, m, P) { f32(a[$0]) <= f32(b[$0]) }
+        case .setpF32Gt: setPredicate(ip, m, P) { f32(a[$0]) > f32(b[$0]) }
+        case .setpF32Ge: setPredicate(ip, m, P) { f32(a[$0]) >= f32(b[$0]) }
         case .selp:
-            var p = P[Int(ins.c)]
-            if ins.flags & InstFlags.negateC != 0 { p = ~p }
+            var p = P[Int(ip.pointee.c)]
+            if ip.pointee.flags & InstFlags.negateC != 0 { p = ~p }
             lanes(m) { l in d[l] = (p >> UInt32(l)) & 1 != 0 ? a[l] : b[l] }
         case .fadd32: lanes(m) { d[$0] = bits(f32(a[$0]) + f32(b[$0])) }
         case .fsub32: lanes(m) { d[$0] = bits(f32(a[$0]) - f32(b[$0])) }
@@ -78,39 +79,39 @@ extension BlockExecutor {
         case .fmul64: lanes(m) { d[$0] = bits(f64(a[$0]) * f64(b[$0])) }
         case .ffma64: tsim_fma_f64_lanes(d, a, b, c, m)
         case .ldShared32:
-            guard let region = sharedRegion(a, UInt64(bitPattern: ins.imm), m, 4) else { return false }
+            guard let region = sharedRegion(a, UInt64(bitPattern: ip.pointee.imm), m, 4) else { return false }
             lanes(m) { l in d[l] = UInt64(region.load(fromByteOffset: Int(truncatingIfNeeded: a[l]), as: UInt32.self)) }
         case .ldShared64:
-            guard let region = sharedRegion(a, UInt64(bitPattern: ins.imm), m, 8) else { return false }
+            guard let region = sharedRegion(a, UInt64(bitPattern: ip.pointee.imm), m, 8) else { return false }
             lanes(m) { l in d[l] = region.load(fromByteOffset: Int(truncatingIfNeeded: a[l]), as: UInt64.self) }
         case .ldGlobal32:
-            guard let region = globalRegion(pc, a, UInt64(bitPattern: ins.imm), m, 4) else { return false }
+            guard let region = globalRegion(pc, a, UInt64(bitPattern: ip.pointee.imm), m, 4) else { return false }
             lanes(m) { l in d[l] = UInt64(region.load(fromByteOffset: Int(truncatingIfNeeded: a[l]), as: UInt32.self)) }
         case .ldGlobal64:
-            guard let region = globalRegion(pc, a, UInt64(bitPattern: ins.imm), m, 8) else { return false }
+            guard let region = globalRegion(pc, a, UInt64(bitPattern: ip.pointee.imm), m, 8) else { return false }
             lanes(m) { l in d[l] = region.load(fromByteOffset: Int(truncatingIfNeeded: a[l]), as: UInt64.self) }
         case .stShared32:
-            guard let region = sharedRegion(a, UInt64(bitPattern: ins.imm), m, 4) else { return false }
+            guard let region = sharedRegion(a, UInt64(bitPattern: ip.pointee.imm), m, 4) else { return false }
             lanes(m) { l in region.storeBytes(of: UInt32(truncatingIfNeeded: b[l]), toByteOffset: Int(truncatingIfNeeded: a[l]), as: UInt32.self) }
         case .stShared64:
-            guard let region = sharedRegion(a, UInt64(bitPattern: ins.imm), m, 8) else { return false }
+            guard let region = sharedRegion(a, UInt64(bitPattern: ip.pointee.imm), m, 8) else { return false }
             lanes(m) { l in region.storeBytes(of: b[l], toByteOffset: Int(truncatingIfNeeded: a[l]), as: UInt64.self) }
         case .stGlobal32:
-            guard let region = globalRegion(pc, a, UInt64(bitPattern: ins.imm), m, 4) else { return false }
+            guard let region = globalRegion(pc, a, UInt64(bitPattern: ip.pointee.imm), m, 4) else { return false }
             lanes(m) { l in region.storeBytes(of: UInt32(truncatingIfNeeded: b[l]), toByteOffset: Int(truncatingIfNeeded: a[l]), as: UInt32.self) }
         case .ldParam32, .ldParamS32, .ldParam64:
-            let imm = Int(ins.imm)
-            let size = ins.fast == .ldParam64 ? 8 : 4
+            let imm = Int(ip.pointee.imm)
+            let size = fast == .ldParam64 ? 8 : 4
             guard imm >= 0, imm + size <= paramsSize else { return false }
             let v: UInt64
-            switch ins.fast {
+            switch fast {
             case .ldParam32: v = UInt64(params.loadUnaligned(fromByteOffset: imm, as: UInt32.self))
             case .ldParamS32: v = UInt64(bitPattern: Int64(params.loadUnaligned(fromByteOffset: imm, as: Int32.self)))
             default: v = params.loadUnaligned(fromByteOffset: imm, as: UInt64.self)
             }
             lanes(m) { d[$0] = v }
         case .stGlobal64:
-            guard let region = globalRegion(pc, a, UInt64(bitPattern: ins.imm), m, 8) else { return false }
+            guard let region = globalRegion(pc, a, UInt64(bitPattern: ip.pointee.imm), m, 8) else { return false }
             lanes(m) { l in region.storeBytes(of: b[l], toByteOffset: Int(truncatingIfNeeded: a[l]), as: UInt64.self) }
         }
         return true
@@ -132,12 +133,13 @@ extension BlockExecutor {
 
     /// `setp` without a combining predicate: the result and (if named) its complement, for the lanes of `m`.
     @inline(__always)
-    func setPredicate(_ ins: Inst, _ m: UInt32, _ P: UnsafeMutablePointer<UInt32>, _ test: (Int) -> Bool) {
+    func setPredicate(_ ip: UnsafeMutablePointer<Inst>, _ m: UInt32, _ P: UnsafeMutablePointer<UInt32>, _ test: (Int) -> Bool) {
         var r: UInt32 = 0
         lanes(m) { l in if test(l) { r |= 1 << UInt32(l) } }
         r &= m
-        P[Int(ins.d)] = (P[Int(ins.d)] & ~m) | r
-        if ins.d2 >= 0 { P[Int(ins.d2)] = (P[Int(ins.d2)] & ~m) | (~r & m) }
+        let d = Int(ip.pointee.d), d2 = Int(ip.pointee.d2)
+        P[d] = (P[d] & ~m) | r
+        if d2 >= 0 { P[d2] = (P[d2] & ~m) | (~r & m) }
     }
 
     /// For a shared-memory access of `size` bytes at `base[l] + imm` by every lane of `m`: the host address

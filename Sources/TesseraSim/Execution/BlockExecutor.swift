@@ -422,19 +422,22 @@ final class BlockExecutor {
         let P = preds + w * predicateCount
         let C = code
         while true {
-            let ins = C[s.pc]
+            // Read in place: a copy of the instruction per step costs more than most instructions' work.
+            let ip = C + s.pc
             executed &+= 1
             var m = s.active
-            if ins.guardPredicate >= 0 {
-                let g = P[Int(ins.guardPredicate)]
-                m &= ins.guardNegated ? ~g : g
+            let guardPredicate = ip.pointee.guardPredicate
+            if guardPredicate >= 0 {
+                let g = P[Int(guardPredicate)]
+                m &= ip.pointee.guardNegated ? ~g : g
             }
             // Specialised forms first: one dispatch on a dense byte for most of a kernel's instructions.
-            if ins.fast != .none && m != 0 && fastExecute(ins, s.pc, m, R, P) {
+            if ip.pointee.fast != .none && m != 0 && fastExecute(ip, s.pc, m, R, P) {
                 s.pc += 1
                 if s.pc == s.nextWaitPC { merge(&s, w) }
                 continue
             }
+            let ins = ip.pointee
             switch ins.op {
             case .bra:
                 let target = Int(ins.imm)
