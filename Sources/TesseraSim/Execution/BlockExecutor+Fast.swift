@@ -79,26 +79,37 @@ extension BlockExecutor {
         case .fmul64: lanes(m) { d[$0] = bits(f64(a[$0]) * f64(b[$0])) }
         case .ffma64: tsim_fma_f64_lanes(d, a, b, c, m)
         case .ldShared32:
-            guard let region = sharedRegion(a, UInt64(bitPattern: ip.pointee.imm), m, 4) else { return false }
-            lanes(m) { l in d[l] = UInt64(region.load(fromByteOffset: Int(truncatingIfNeeded: a[l]), as: UInt32.self)) }
+            let imm = UInt64(bitPattern: ip.pointee.imm)
+            if m == .max, let contiguous = contiguousShared(a, imm, 4) {
+                // A whole warp reading one word (broadcast) or 32 consecutive words: one check, then a plain copy.
+                if contiguous.uniform {
+                    let v = UInt64(word(contiguous.pointer, 0, UInt32.self))
+                    for l in 0..<32 { d[l] = v }
+                } else {
+                    for l in 0..<32 { d[l] = UInt64(word(contiguous.pointer, l &* 4, UInt32.self)) }
+                }
+                return true
+            }
+            guard let region = sharedRegion(a, imm, m, 4) else { return false }
+            lanes(m) { l in d[l] = UInt64(word(region, Int(truncatingIfNeeded: a[l]), UInt32.self)) }
         case .ldShared64:
             guard let region = sharedRegion(a, UInt64(bitPattern: ip.pointee.imm), m, 8) else { return false }
-            lanes(m) { l in d[l] = region.load(fromByteOffset: Int(truncatingIfNeeded: a[l]), as: UInt64.self) }
+            lanes(m) { l in d[l] = word(region, Int(truncatingIfNeeded: a[l]), UInt64.self) }
         case .ldGlobal32:
             guard let region = globalRegion(pc, a, UInt64(bitPattern: ip.pointee.imm), m, 4) else { return false }
-            lanes(m) { l in d[l] = UInt64(region.load(fromByteOffset: Int(truncatingIfNeeded: a[l]), as: UInt32.self)) }
+            lanes(m) { l in d[l] = UInt64(word(region, Int(truncatingIfNeeded: a[l]), UInt32.self)) }
         case .ldGlobal64:
             guard let region = globalRegion(pc, a, UInt64(bitPattern: ip.pointee.imm), m, 8) else { return false }
-            lanes(m) { l in d[l] = region.load(fromByteOffset: Int(truncatingIfNeeded: a[l]), as: UInt64.self) }
+            lanes(m) { l in d[l] = word(region, Int(truncatingIfNeeded: a[l]), UInt64.self) }
         case .stShared32:
             guard let region = sharedRegion(a, UInt64(bitPattern: ip.pointee.imm), m, 4) else { return false }
-            lanes(m) { l in region.storeBytes(of: UInt32(truncatingIfNeeded: b[l]), toByteOffset: Int(truncatingIfNeeded: a[l]), as: UInt32.self) }
+            lanes(m) { l in setWord(region, Int(truncatingIfNeeded: a[l]), UInt32(truncatingIfNeeded: b[l])) }
         case .stShared64:
             guard let region = sharedRegion(a, UInt64(bitPattern: ip.pointee.imm), m, 8) else { return false }
-            lanes(m) { l in region.storeBytes(of: b[l], toByteOffset: Int(truncatingIfNeeded: a[l]), as: UInt64.self) }
+            lanes(m) { l in setWord(region, Int(truncatingIfNeeded: a[l]), b[l]) }
         case .stGlobal32:
             guard let region = globalRegion(pc, a, UInt64(bitPattern: ip.pointee.imm), m, 4) else { return false }
-            lanes(m) { l in region.storeBytes(of: UInt32(truncatingIfNeeded: b[l]), toByteOffset: Int(truncatingIfNeeded: a[l]), as: UInt32.self) }
+            lanes(m) { l in setWord(region, Int(truncatingIfNeeded: a[l]), UInt32(truncatingIfNeeded: b[l])) }
         case .ldParam32, .ldParamS32, .ldParam64:
             let imm = Int(ip.pointee.imm)
             let size = fast == .ldParam64 ? 8 : 4
@@ -112,9 +123,21 @@ extension BlockExecutor {
             lanes(m) { d[$0] = v }
         case .stGlobal64:
             guard let region = globalRegion(pc, a, UInt64(bitPattern: ip.pointee.imm), m, 8) else { return false }
-            lanes(m) { l in region.storeBytes(of: b[l], toByteOffset: Int(truncatingIfNeeded: a[l]), as: UInt64.self) }
+            lanes(m) { l in setWord(region, Int(truncatingIfNeeded: a[l]), b[l]) }
         }
         return true
+    }
+
+    /// The word at `offset` bytes from `base` (aligned: the callers check). Typed access, which the optimiser always
+    /// inlines; the raw pointer's generic `load(fromByteOffset:as:)` is not inlined in every build configuration.
+    @inline(__always)
+    func word<T: FixedWidthInteger>(_ base: UnsafeMutableRawPointer, _ offset: Int, _ type: T.Type) -> T {
+        (base + offset).assumingMemoryBound(to: T.self).pointee
+    }
+
+    @inline(__always)
+    func setWord<T: FixedWidthInteger>(_ base: UnsafeMutableRawPointer, _ offset: Int, _ value: T) {
+        (base + offset).assumingMemoryBound(to: T.self).pointee = value
     }
 
     /// Runs `body` for each lane of `m`; a full warp as a plain counted loop the compiler can vectorise.
@@ -140,6 +163,29 @@ extension BlockExecutor {
         let d = Int(ip.pointee.d), d2 = Int(ip.pointee.d2)
         P[d] = (P[d] & ~m) | r
         if d2 >= 0 { P[d2] = (P[d2] & ~m) | (~r & m) }
+    }
+
+    /// For a full warp's shared-memory access of `size` bytes at `base[l] + imm`: when every lane addresses the
+    /// same word (`uniform`) or lane `l` addresses the first lane's address plus `l * size`, and the whole span is
+    /// aligned and inside shared memory, its host address; nil otherwise.
+    @inline(__always)
+    func contiguousShared(_ base: Lanes, _ imm: UInt64, _ size: UInt64) -> (pointer: UnsafeMutableRawPointer, uniform: Bool)? {
+        let first = base[0], last = base[31]
+        // Cheap rejection first (lanes 0 and 31), so other patterns pay almost nothing for this path.
+        guard last == first || last == first &+ 31 &* size else { return nil }
+        var sameDiff: UInt64 = 0, strideDiff: UInt64 = 0
+        for l in 0..<32 {
+            let x = base[l]
+            sameDiff |= x ^ first
+            strideDiff |= x ^ (first &+ UInt64(truncatingIfNeeded: l) &* size)
+        }
+        let uniform = sameDiff == 0
+        guard uniform || strideDiff == 0 else { return nil }
+        let start = first &+ imm
+        let length = uniform ? size : size &* 32
+        let limit = UInt64(sharedSize)
+        guard limit >= length, start <= limit &- length, start & (size &- 1) == 0 else { return nil }
+        return (shared + Int(start), uniform)
     }
 
     /// For a shared-memory access of `size` bytes at `base[l] + imm` by every lane of `m`: the host address

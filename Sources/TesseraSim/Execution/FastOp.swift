@@ -23,7 +23,8 @@ enum FastOp: UInt8, Sendable {
     /// The fast form of `ins`, or `.none`. Each case reproduces exactly what the general path computes for
     /// the instructions it accepts (see `BlockExecutor.simpleInteger`, `execute`, `floatOp`, `load`, `store`).
     static func classify(_ ins: Inst) -> FastOp {
-        guard ins.d >= 0 else { return .none }
+        // Every form writes a destination register except the stores.
+        guard ins.d >= 0 || ins.op == .st else { return .none }
         let bytes = ins.type.bytes
         let hasAB = ins.a >= 0 && ins.b >= 0
         switch ins.op {
