@@ -40,7 +40,8 @@ public final class SaturatingProgram: @unchecked Sendable {
     private let running = DispatchSemaphore(value: 0)
 
     /// A program on `gpu` with `quota`, whose kernels spin `iterations` times each.
-    public init(gpu: SimulatedGPU, quota: ComputeQuota, iterations: Int) throws {
+    public init(gpu: SimulatedGPU, quota: ComputeQuota, iterations: Int, blocks: Int = 1) throws {
+        self.blocks = UInt32(max(1, blocks))
         let context = gpu.makeContext(compute: quota)
         let kernel = try context.loadModule(ptx: Self.spinPTX).kernel(named: "spin")
         let out = try context.allocate(4)
@@ -52,8 +53,11 @@ public final class SaturatingProgram: @unchecked Sendable {
         (self.context, self.kernel, self.params) = (context, kernel, p)
     }
 
+    /// Blocks per kernel: one, or several to occupy every worker thread of the device.
+    let blocks: UInt32
+
     /// Launches one kernel.
-    public func launch() throws { try context.launch(kernel, grid: Dim3(1), block: Dim3(32), parameters: params) }
+    public func launch() throws { try context.launch(kernel, grid: Dim3(blocks), block: Dim3(32), parameters: params) }
 
     /// Starts launching on a dedicated thread (a busy machine's shared dispatch pool would start it late) and
     /// returns once the first batch is queued.
@@ -132,5 +136,42 @@ public struct ShareMeasurement: Sendable {
         var u = rusage()
         getrusage(RUSAGE_SELF.rawValue, &u)
         return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+    }
+}
+
+/// Throughput of a lone program that launches a few kernels and synchronises, over and over (the shape of most
+/// training and inference loops): the measure by which a `limit` share is judged, relative to the same program
+/// unlimited.
+public struct SynchronousThroughput: Sendable {
+    public var kernelsPerSecond: Double
+    /// The program's device time as a fraction of wall time.
+    public var busyFraction: Double
+
+    /// Runs the program alone on a fresh simulated GPU with `quota` for `seconds` (after a short warm-up).
+    /// - Parameters:
+    ///   - iterations: spin iterations per kernel (see ``SaturatingProgram/calibrate(milliseconds:)``).
+    ///   - batch: kernels launched between synchronisations.
+    ///   - blocks: blocks per kernel (more than one spreads each kernel over the device's worker threads).
+    public static func measure(quota: ComputeQuota, iterations: Int, batch: Int = 4, blocks: Int = 1,
+                               workerThreads: Int? = nil, seconds: Double) throws -> SynchronousThroughput {
+        let gpu = SimulatedGPU(workerThreads: workerThreads)
+        let program = try SaturatingProgram(gpu: gpu, quota: quota, iterations: iterations, blocks: blocks)
+        defer { program.context.destroy() }
+        func loop(until deadline: UInt64) throws -> Int {
+            var kernels = 0
+            while DispatchTime.now().uptimeNanoseconds < deadline {
+                for _ in 0..<batch { try program.launch() }
+                try program.context.synchronize()
+                kernels += batch
+            }
+            return kernels
+        }
+        _ = try loop(until: DispatchTime.now().uptimeNanoseconds + 200_000_000)
+        let busy0 = program.context.deviceBusyNanoseconds
+        let start = DispatchTime.now().uptimeNanoseconds
+        let kernels = try loop(until: start + UInt64(seconds * 1e9))
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - start)
+        return SynchronousThroughput(kernelsPerSecond: Double(kernels) / (wall / 1e9),
+                                     busyFraction: Double(program.context.deviceBusyNanoseconds - busy0) / wall)
     }
 }

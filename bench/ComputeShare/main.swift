@@ -3,7 +3,11 @@
 // against the same program alone and unlimited (the baseline, measured in the same run); and the scheduler's
 // overhead: a lone 100 % program's kernels per CPU-second with the scheduler against the same device without it.
 //
-// Usage: tessera-bench-compute [--seconds S]
+// Then the throughput-relative measure of `limit`: a lone program launching 4 kernels and synchronising, at
+// limit 5/10/25/50/75/100 %, against the same program unlimited measured just before it in the same run, with
+// 1-block kernels and with kernels spread over every worker thread.
+//
+// Usage: tessera-bench-compute [--seconds S] [--limit-only]
 import Foundation
 import TesseraSim
 import TesseraSimLoad
@@ -14,6 +18,29 @@ let seconds = arguments.firstIndex(of: "--seconds").flatMap { Double(arguments[$
 func pct(_ x: Double) -> String { String(format: "%5.1f %%", x * 100) }
 
 let n = try SaturatingProgram.calibrate(milliseconds: 1)
+let limitOnly = arguments.contains("--limit-only")
+
+func limitThroughput() throws {
+    let perRun = max(2, seconds / 3)
+    let workers = ProcessInfo.processInfo.activeProcessorCount
+    print("limit mode, lone program launching 4 kernels then synchronising (\(Int(perRun)) s each); throughput relative to")
+    print("the same program unlimited, measured just before it (baseline). Target: within 2 pp of the limit.")
+    print("kernel shape          limit   unlimited kernels/s (busy)   limited kernels/s (busy)   relative   error")
+    for (shape, blocks, iterations) in [("1 block, ≈1 ms", 1, n), ("\(workers * 2) blocks, ≈2 ms", workers * 2, n * 2), ("1 block, ≈0.1 ms", 1, n / 10)] {
+        for percent in [5, 10, 25, 50, 75, 100] {
+            let base = try SynchronousThroughput.measure(quota: ComputeQuota(percent: 100), iterations: iterations, blocks: blocks, seconds: perRun)
+            let lim = try SynchronousThroughput.measure(quota: ComputeQuota(percent: percent, mode: .limit), iterations: iterations, blocks: blocks, seconds: perRun)
+            let relative = lim.kernelsPerSecond / base.kernelsPerSecond
+            print(String(format: "%-20@  %4d %%  %19.0f (%3.0f %%)  %17.0f (%3.0f %%)  %7.1f %%  %+5.1f pp", shape as NSString, percent,
+                         base.kernelsPerSecond, base.busyFraction * 100, lim.kernelsPerSecond, lim.busyFraction * 100,
+                         relative * 100, relative * 100 - Double(percent)))
+        }
+    }
+}
+if limitOnly {
+    try limitThroughput()
+    exit(0)
+}
 print("Compute isolation on one saturated simulated GPU (\(Int(seconds)) s per scenario; kernels ≈ 1 ms unless noted)")
 let quotas = [ComputeQuota(percent: 10), ComputeQuota(percent: 30), ComputeQuota(percent: 60)]
 let equal = try ShareMeasurement.measure(quotas.map { ($0, n) }, seconds: seconds)
@@ -37,3 +64,4 @@ for _ in 0..<5 {
 }
 let w = with.sorted()[2], wo = without.sorted()[2]
 print(String(format: "scheduler overhead, 100 %% alone, ≈50 µs kernels: %.0f kernels per CPU-s with vs %.0f without (baseline): cost %.1f %%", w, wo, (1 - w / wo) * 100))
+try limitThroughput()

@@ -41,3 +41,8 @@ double tsim_round_f64(int op, int mode, double a, double b, double c);
 float tsim_f64_to_f32(int mode, double a);
 float tsim_i64_to_f32(int mode, int64_t a, int is_unsigned);
 double tsim_i64_to_f64(int mode, int64_t a, int is_unsigned);
+
+// Fused multiply-add for the lanes of `mask` over 32 register-file cells (values' bits in the low 32 or all
+// 64 bits); `d` may alias any source.
+void tsim_fma_f32_lanes(uint64_t *d, const uint64_t *a, const uint64_t *b, const uint64_t *c, uint32_t mask);
+void tsim_fma_f64_lanes(uint64_t *d, const uint64_t *a, const uint64_t *b, const uint64_t *c, uint32_t mask);

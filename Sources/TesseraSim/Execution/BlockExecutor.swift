@@ -22,6 +22,13 @@ struct WarpState {
     enum Status { case running, barrier, done }
 }
 
+/// A global allocation as an instruction's access last found it.
+struct RegionCacheEntry {
+    var base: UInt64 = 1
+    var end: UInt64 = 0
+    var storage: UnsafeMutableRawPointer?
+}
+
 /// Executes the blocks of one launch on the calling thread. Owns the register files, predicate files,
 /// shared memory and local memory of one block and reuses them across blocks and launches.
 final class BlockExecutor {
@@ -77,6 +84,10 @@ final class BlockExecutor {
     var cacheEnd: UInt64 = 0
     var cacheStorage: UnsafeMutableRawPointer?
 
+    /// Per instruction: the global allocation it accessed last (see `globalRegion`); reset at every launch.
+    var regions: UnsafeMutablePointer<RegionCacheEntry> = .allocate(capacity: 1)
+    var regionsCapacity = 0
+
     var fault: SimError?
     /// Warp-instructions executed since the last `takeInstructionCount()`.
     var instructionCount = 0
@@ -96,6 +107,7 @@ final class BlockExecutor {
         shared.deallocate()
         local.deallocate()
         scratch.deallocate()
+        regions.deallocate()
     }
 
     // MARK: Setup
@@ -123,6 +135,13 @@ final class BlockExecutor {
                 code.update(from: src.baseAddress!, count: src.count)
             }
         }
+        if regionsCapacity < program.code.count {
+            regions.deallocate()
+            regions = .allocate(capacity: program.code.count)
+            regionsCapacity = program.code.count
+        }
+        // Allocations may have changed since the last launch.
+        regions.update(repeating: RegionCacheEntry(), count: program.code.count)
         paramsSize = launch.parameters.count
         if paramsCapacity < paramsSize {
             params.deallocate()
@@ -403,13 +422,22 @@ final class BlockExecutor {
         let P = preds + w * predicateCount
         let C = code
         while true {
-            let ins = C[s.pc]
+            // Read in place: a copy of the instruction per step costs more than most instructions' work.
+            let ip = C + s.pc
             executed &+= 1
             var m = s.active
-            if ins.guardPredicate >= 0 {
-                let g = P[Int(ins.guardPredicate)]
-                m &= ins.guardNegated ? ~g : g
+            let guardPredicate = ip.pointee.guardPredicate
+            if guardPredicate >= 0 {
+                let g = P[Int(guardPredicate)]
+                m &= ip.pointee.guardNegated ? ~g : g
             }
+            // Specialised forms first: one dispatch on a dense byte for most of a kernel's instructions.
+            if ip.pointee.fast != .none && m != 0 && fastExecute(ip, s.pc, m, R, P) {
+                s.pc += 1
+                if s.pc == s.nextWaitPC { merge(&s, w) }
+                continue
+            }
+            let ins = ip.pointee
             switch ins.op {
             case .bra:
                 let target = Int(ins.imm)

@@ -75,6 +75,8 @@ enum Op: UInt8, Sendable {
 /// or predicate indices where the operation takes predicates.
 struct Inst: Sendable {
     var op: Op
+    /// The specialised form the interpreter loop runs directly, or `.none` (set when the program is built).
+    var fast: FastOp = .none
     var type: ScalarType = .b32
     /// Second type: the source type of `cvt`, the comparison type of `setp`/`slct`.
     var type2: ScalarType = .b32
@@ -266,7 +268,12 @@ final class Program: Sendable {
          staticSharedBytes: Int, localBytesPerThread: Int, declaredRegisterCount: Int, carrySlot: Int32, truePredicates: [Int32]) {
         self.truePredicates = truePredicates
         self.name = name
-        self.code = code
+        // Specialise once here, so every executor runs the decided forms.
+        self.code = code.map { ins in
+            var ins = ins
+            ins.fast = FastOp.classify(ins)
+            return ins
+        }
         self.slotCount = slotCount
         self.predicateCount = predicateCount
         self.constants = constants

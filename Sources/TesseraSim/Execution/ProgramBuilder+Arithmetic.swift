@@ -4,7 +4,6 @@ extension ProgramEmitter {
     mutating func emitArithmetic(_ ins: ParsedInstruction, _ opcode: PTXOpcode, _ mods: PTXModifiers, _ inst: inout Inst) throws(SimError) {
         let ops = ins.operands
         let type = inst.type
-        func has(_ m: PTXModifiers.Flag) -> Bool { mods.has(m) }
         let arity: Int
         switch opcode {
         case .abs, .neg: arity = 1
@@ -27,9 +26,9 @@ extension ProgramEmitter {
             }
             inst.op = .half
             inst.imm = Int64(op.rawValue)
-            if has(.relu) { inst.flags |= InstFlags.relu }
-            if has(.NaN) { inst.flags |= InstFlags.propagateNaN }
-            if has(.xorsign) { inst.flags |= InstFlags.xorSign }
+            if mods.has(.relu) { inst.flags |= InstFlags.relu }
+            if mods.has(.NaN) { inst.flags |= InstFlags.propagateNaN }
+            if mods.has(.xorsign) { inst.flags |= InstFlags.xorSign }
         } else if type.isFloat {
             switch opcode {
             case .add: inst.op = .fadd
@@ -43,19 +42,19 @@ extension ProgramEmitter {
             case .neg: inst.op = .fneg
             default: throw unsupported(ins)
             }
-            if has(.NaN) || has(.xorsign) || has(.relu) { throw unsupported(ins) }
+            if mods.has(.NaN) || mods.has(.xorsign) || mods.has(.relu) { throw unsupported(ins) }
         } else {
-            let cc = has(.cc)
+            let cc = mods.has(.cc)
             switch opcode {
             case .add: inst.op = cc ? .addCC : .add
             case .addc: inst.op = .addC; inst.mode = cc ? 1 : 0
             case .subc: inst.op = .subC; inst.mode = cc ? 1 : 0
-            case .madc: inst.op = has(.hi) ? .madCHi : .madCLo; inst.mode = cc ? 1 : 0
+            case .madc: inst.op = mods.has(.hi) ? .madCHi : .madCLo; inst.mode = cc ? 1 : 0
             case .sub: inst.op = cc ? .subCC : .sub
-            case .mul: inst.op = has(.wide) ? .mulWide : (has(.hi) ? .mulHi : .mulLo)
+            case .mul: inst.op = mods.has(.wide) ? .mulWide : (mods.has(.hi) ? .mulHi : .mulLo)
             case .mad:
-                if cc { inst.op = has(.hi) ? .madHiCC : .madLoCC }
-                else { inst.op = has(.wide) ? .madWide : (has(.hi) ? .madHi : .madLo) }
+                if cc { inst.op = mods.has(.hi) ? .madHiCC : .madLoCC }
+                else { inst.op = mods.has(.wide) ? .madWide : (mods.has(.hi) ? .madHi : .madLo) }
             case .div: inst.op = .div
             case .rem: inst.op = .rem
             case .min: inst.op = .min
@@ -63,11 +62,11 @@ extension ProgramEmitter {
             case .abs: inst.op = .abs
             case .neg: inst.op = .neg
             case .sad: inst.op = .sad
-            case .mul24: inst.op = .mul24; inst.mode = has(.hi) ? 1 : 0
-            case .mad24: inst.op = .mad24; inst.mode = has(.hi) ? 1 : 0
+            case .mul24: inst.op = .mul24; inst.mode = mods.has(.hi) ? 1 : 0
+            case .mad24: inst.op = .mad24; inst.mode = mods.has(.hi) ? 1 : 0
             default: throw unsupported(ins)
             }
-            if has(.relu) { throw unsupported(ins) }
+            if mods.has(.relu) { throw unsupported(ins) }
         }
         inst.d = try destination(ops[0], ins)
         inst.a = try source(ops[1], ins, type: type)
@@ -91,10 +90,6 @@ extension ProgramEmitter {
         let ops = ins.operands
         let types = mods.types
         let type = mods.type
-        func has(_ m: PTXModifiers.Flag) -> Bool { mods.has(m) }
-        func need(_ n: Int) throws(SimError) {
-            guard ops.count >= n else { throw fail(ins.line, "\(ins.text) needs \(n) operands, has \(ops.count)") }
-        }
         switch opcode {
         case .and, .or, .xor, .not, .cnot:
             if type == .pred {
@@ -110,13 +105,13 @@ extension ProgramEmitter {
                 }
             } else {
                 inst.op = ([.and: .and, .or: .or, .xor: .xor, .not: .not, .cnot: .cnot] as [PTXOpcode: Op])[opcode]!
-                try need(2)
+                try need(2, ins)
                 inst.d = try destination(ops[0], ins)
                 inst.a = try source(ops[1], ins, type: type)
                 if ops.count > 2 { inst.b = try source(ops[2], ins, type: type) }
             }
         case .shl, .shr:
-            try need(3)
+            try need(3, ins)
             inst.op = opcode == .shl ? .shl : .shr
             inst.d = try destination(ops[0], ins)
             inst.a = try source(ops[1], ins, type: type)
@@ -131,26 +126,22 @@ extension ProgramEmitter {
         let ops = ins.operands
         let types = mods.types
         let type = mods.type
-        func has(_ m: PTXModifiers.Flag) -> Bool { mods.has(m) }
-        func need(_ n: Int) throws(SimError) {
-            guard ops.count >= n else { throw fail(ins.line, "\(ins.text) needs \(n) operands, has \(ops.count)") }
-        }
         switch opcode {
         case .popc, .clz, .brev, .bfind:
-            try need(2)
+            try need(2, ins)
             inst.op = ([.popc: .popc, .clz: .clz, .brev: .brev, .bfind: .bfind] as [PTXOpcode: Op])[opcode]!
-            if has(.shiftamt) { inst.flags |= InstFlags.wrap }
+            if mods.has(.shiftamt) { inst.flags |= InstFlags.wrap }
             inst.d = try destination(ops[0], ins)
             inst.a = try source(ops[1], ins, type: type)
         case .bfe:
-            try need(4)
+            try need(4, ins)
             inst.op = .bfe
             inst.d = try destination(ops[0], ins)
             inst.a = try source(ops[1], ins, type: type)
             inst.b = try source(ops[2], ins, type: .u32)
             inst.c = try source(ops[3], ins, type: .u32)
         case .bfi:
-            try need(5)
+            try need(5, ins)
             inst.op = .bfi
             inst.d = try destination(ops[0], ins)
             inst.a = try source(ops[1], ins, type: type)
@@ -158,25 +149,25 @@ extension ProgramEmitter {
             inst.c = try source(ops[3], ins, type: .u32)
             inst.e = try source(ops[4], ins, type: .u32)
         case .prmt:
-            try need(4)
+            try need(4, ins)
             inst.op = .prmt
             inst.mode = 0
-            for (i, m) in [PTXModifiers.Flag.f4e, .b4e, .rc8, .ecl, .ecr, .rc16].enumerated() where has(m) { inst.mode = UInt8(i + 1) }
+            for (i, m) in [PTXModifiers.Flag.f4e, .b4e, .rc8, .ecl, .ecr, .rc16].enumerated() where mods.has(m) { inst.mode = UInt8(i + 1) }
             inst.d = try destination(ops[0], ins)
             inst.a = try source(ops[1], ins, type: .b32)
             inst.b = try source(ops[2], ins, type: .b32)
             inst.c = try source(ops[3], ins, type: .b32)
         case .shf:
-            try need(4)
+            try need(4, ins)
             inst.op = .shf
-            inst.mode = has(.r) ? 1 : 0
-            if has(.wrap) { inst.flags |= InstFlags.wrap }
+            inst.mode = mods.has(.r) ? 1 : 0
+            if mods.has(.wrap) { inst.flags |= InstFlags.wrap }
             inst.d = try destination(ops[0], ins)
             inst.a = try source(ops[1], ins, type: .b32)
             inst.b = try source(ops[2], ins, type: .b32)
             inst.c = try source(ops[3], ins, type: .u32)
         case .lop3:
-            try need(5)
+            try need(5, ins)
             if case .pair = ops[0] { throw unsupported(ins) }
             inst.op = .lop3
             inst.d = try destination(ops[0], ins)
@@ -186,11 +177,11 @@ extension ProgramEmitter {
             guard case .integer(let lut) = ops[4] else { throw fail(ins.line, "lop3 needs an immediate LUT") }
             inst.imm = lut
         case .dp4a, .dp2a:
-            try need(4)
+            try need(4, ins)
             inst.op = opcode == .dp4a ? .dp4a : .dp2a
             inst.type = types.first ?? .u32
             inst.type2 = types.count > 1 ? types[1] : .u32
-            inst.mode = has(.hi) ? 1 : 0
+            inst.mode = mods.has(.hi) ? 1 : 0
             inst.d = try destination(ops[0], ins)
             inst.a = try source(ops[1], ins, type: .b32)
             inst.b = try source(ops[2], ins, type: .b32)
@@ -205,13 +196,9 @@ extension ProgramEmitter {
         let ops = ins.operands
         let types = mods.types
         let type = mods.type
-        func has(_ m: PTXModifiers.Flag) -> Bool { mods.has(m) }
-        func need(_ n: Int) throws(SimError) {
-            guard ops.count >= n else { throw fail(ins.line, "\(ins.text) needs \(n) operands, has \(ops.count)") }
-        }
         switch opcode {
         case .sqrt, .rsqrt, .rcp, .ex2, .lg2, .sin, .cos, .tanh:
-            try need(2)
+            try need(2, ins)
             if type.isHalfPrecision {
                 // PTX defines ex2 and tanh (approx) on the half types.
                 guard opcode == .ex2 || opcode == .tanh else { throw unsupported(ins) }
@@ -226,16 +213,16 @@ extension ProgramEmitter {
             inst.d = try destination(ops[0], ins)
             inst.a = try source(ops[1], ins, type: type)
         case .copysign:
-            try need(3)
+            try need(3, ins)
             inst.op = .copysign
             inst.d = try destination(ops[0], ins)
             inst.a = try source(ops[1], ins, type: type)
             inst.b = try source(ops[2], ins, type: type)
         case .testp:
-            try need(2)
+            try need(2, ins)
             inst.op = .testp
             inst.mode = 0
-            for (i, m) in [PTXModifiers.Flag.finite, .infinite, .number, .notanumber, .normal, .subnormal].enumerated() where has(m) { inst.mode = UInt8(i) }
+            for (i, m) in [PTXModifiers.Flag.finite, .infinite, .number, .notanumber, .normal, .subnormal].enumerated() where mods.has(m) { inst.mode = UInt8(i) }
             inst.d = try predicate(ops[0], ins).0
             inst.a = try source(ops[1], ins, type: type)
         default:
@@ -248,15 +235,11 @@ extension ProgramEmitter {
         let ops = ins.operands
         let types = mods.types
         let type = mods.type
-        func has(_ m: PTXModifiers.Flag) -> Bool { mods.has(m) }
-        func need(_ n: Int) throws(SimError) {
-            guard ops.count >= n else { throw fail(ins.line, "\(ins.text) needs \(n) operands, has \(ops.count)") }
-        }
         switch opcode {
         case .setp, .set:
             try emitCompare(ins, opcode, mods, &inst)
         case .selp:
-            try need(4)
+            try need(4, ins)
             inst.op = .selp
             inst.d = try destination(ops[0], ins)
             inst.a = try source(ops[1], ins, type: type)
@@ -265,7 +248,7 @@ extension ProgramEmitter {
             inst.c = c
             if n { inst.flags |= InstFlags.negateC }
         case .slct:
-            try need(4)
+            try need(4, ins)
             inst.op = .slct
             inst.type = types.first ?? .b32
             inst.type2 = types.last ?? .s32

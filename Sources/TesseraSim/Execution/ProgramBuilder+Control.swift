@@ -5,10 +5,6 @@ extension ProgramEmitter {
         let ops = ins.operands
         let types = mods.types
         let type = mods.type
-        func has(_ m: PTXModifiers.Flag) -> Bool { mods.has(m) }
-        func need(_ n: Int) throws(SimError) {
-            guard ops.count >= n else { throw fail(ins.line, "\(ins.text) needs \(n) operands, has \(ops.count)") }
-        }
         switch opcode {
         case .bra, .brx:
             guard opcode == .bra, ops.count == 1, case .symbol(let label) = ops[0] else { throw unsupported(ins) }
@@ -38,18 +34,14 @@ extension ProgramEmitter {
         let ops = ins.operands
         let types = mods.types
         let type = mods.type
-        func has(_ m: PTXModifiers.Flag) -> Bool { mods.has(m) }
-        func need(_ n: Int) throws(SimError) {
-            guard ops.count >= n else { throw fail(ins.line, "\(ins.text) needs \(n) operands, has \(ops.count)") }
-        }
         switch opcode {
         case .bar, .barrier:
-            if has(.warp) { inst.op = .nop; break }
-            if has(.arrive) { throw unsupported(ins, "bar.arrive (producer/consumer barriers)") }
-            if has(.red) {
-                try need(3)
+            if mods.has(.warp) { inst.op = .nop; break }
+            if mods.has(.arrive) { throw unsupported(ins, "bar.arrive (producer/consumer barriers)") }
+            if mods.has(.red) {
+                try need(3, ins)
                 inst.op = .barRed
-                inst.mode = has(.popc) ? 0 : (has(.and) ? 1 : 2)
+                inst.mode = mods.has(.popc) ? 0 : (mods.has(.and) ? 1 : 2)
                 inst.d = inst.mode == 0 ? try destination(ops[0], ins) : try predicate(ops[0], ins).0
                 let (p, n) = try predicate(ops[ops.count - 1], ins)
                 inst.c = p
@@ -73,15 +65,11 @@ extension ProgramEmitter {
         let ops = ins.operands
         let types = mods.types
         let type = mods.type
-        func has(_ m: PTXModifiers.Flag) -> Bool { mods.has(m) }
-        func need(_ n: Int) throws(SimError) {
-            guard ops.count >= n else { throw fail(ins.line, "\(ins.text) needs \(n) operands, has \(ops.count)") }
-        }
         switch opcode {
         case .shfl:
-            try need(4)
+            try need(4, ins)
             inst.op = .shfl
-            guard let m = ([.up: .up, .down: .down, .bfly: .bfly, .idx: .idx] as [PTXModifiers.Flag: ShuffleMode]).first(where: { has($0.key) })?.value else { throw unsupported(ins) }
+            guard let m = ([.up: .up, .down: .down, .bfly: .bfly, .idx: .idx] as [PTXModifiers.Flag: ShuffleMode]).first(where: { mods.has($0.key) })?.value else { throw unsupported(ins) }
             inst.mode = m.rawValue
             if case .pair(let d, let p) = ops[0] {
                 inst.d = try destination(d, ins)
@@ -94,9 +82,9 @@ extension ProgramEmitter {
             inst.c = try source(ops[3], ins, type: .u32)
             inst.e = ops.count > 4 ? try source(ops[4], ins, type: .u32) : constant(0xFFFF_FFFF)
         case .vote:
-            try need(2)
+            try need(2, ins)
             inst.op = .vote
-            guard let m = ([.all: .all, .any: .any, .uni: .uni, .ballot: .ballot] as [PTXModifiers.Flag: VoteMode]).first(where: { has($0.key) })?.value else { throw unsupported(ins) }
+            guard let m = ([.all: .all, .any: .any, .uni: .uni, .ballot: .ballot] as [PTXModifiers.Flag: VoteMode]).first(where: { mods.has($0.key) })?.value else { throw unsupported(ins) }
             inst.mode = m.rawValue
             if m == .ballot { inst.d = try destination(ops[0], ins) } else { inst.d = try predicate(ops[0], ins).0 }
             let (a, n) = try predicate(ops[1], ins)
@@ -104,13 +92,13 @@ extension ProgramEmitter {
             if n { inst.flags |= InstFlags.negateA }
             inst.e = ops.count > 2 ? try source(ops[2], ins, type: .u32) : constant(0xFFFF_FFFF)
         case .activemask:
-            try need(1)
+            try need(1, ins)
             inst.op = .activemask
             inst.d = try destination(ops[0], ins)
         case .match:
-            try need(3)
+            try need(3, ins)
             inst.op = .match
-            inst.mode = has(.all) ? 1 : 0
+            inst.mode = mods.has(.all) ? 1 : 0
             if case .pair(let d, let p) = ops[0] {
                 inst.d = try destination(d, ins)
                 inst.d2 = try predicate(p, ins).0
@@ -120,7 +108,7 @@ extension ProgramEmitter {
             inst.a = try source(ops[1], ins, type: type)
             inst.e = try source(ops[2], ins, type: .u32)
         case .redux:
-            try need(3)
+            try need(3, ins)
             inst.op = .redux
             guard let op = mods.atomic, [.add, .min, .max, .and, .or, .xor].contains(op), type != .f32 else { throw unsupported(ins) }
             inst.mode = op.rawValue

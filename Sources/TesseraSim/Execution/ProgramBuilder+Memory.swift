@@ -5,13 +5,9 @@ extension ProgramEmitter {
         let ops = ins.operands
         let types = mods.types
         let type = mods.type
-        func has(_ m: PTXModifiers.Flag) -> Bool { mods.has(m) }
-        func need(_ n: Int) throws(SimError) {
-            guard ops.count >= n else { throw fail(ins.line, "\(ins.text) needs \(n) operands, has \(ops.count)") }
-        }
         switch opcode {
         case .mov:
-            try need(2)
+            try need(2, ins)
             if type == .pred {
                 inst.op = .pMov
                 inst.d = try predicate(ops[0], ins).0
@@ -40,7 +36,7 @@ extension ProgramEmitter {
                 inst.a = try source(ops[1], ins, type: type)
             }
         case .createpolicy:
-            try need(1)
+            try need(1, ins)
             inst.op = .mov
             inst.d = try destination(ops[0], ins)
             inst.a = constant(0)
@@ -54,13 +50,9 @@ extension ProgramEmitter {
         let ops = ins.operands
         let types = mods.types
         let type = mods.type
-        func has(_ m: PTXModifiers.Flag) -> Bool { mods.has(m) }
-        func need(_ n: Int) throws(SimError) {
-            guard ops.count >= n else { throw fail(ins.line, "\(ins.text) needs \(n) operands, has \(ops.count)") }
-        }
         switch opcode {
         case .ld, .ldu:
-            try need(2)
+            try need(2, ins)
             inst.op = .ld
             var space = mods.space
             try address(ops[1], ins, space: &space, into: &inst)
@@ -68,7 +60,7 @@ extension ProgramEmitter {
             try vectorOrScalarDestination(ops[0], ins, into: &inst)
             if mods.raw.contains("v8") || type == .b128 { throw unsupported(ins) }
         case .st:
-            try need(2)
+            try need(2, ins)
             inst.op = .st
             var space = mods.space
             try address(ops[0], ins, space: &space, into: &inst)
@@ -92,23 +84,23 @@ extension ProgramEmitter {
             inst.mode = op.rawValue
             var space = mods.space
             var i = 0
-            if inst.op == .atom { try need(3); inst.d = try destination(ops[0], ins); i = 1 } else { try need(2) }
+            if inst.op == .atom { try need(3, ins); inst.d = try destination(ops[0], ins); i = 1 } else { try need(2, ins) }
             try address(ops[i], ins, space: &space, into: &inst)
             inst.space = space.rawValue
             inst.b = try source(ops[i + 1], ins, type: type)
             if op == .cas {
-                try need(i + 3)
+                try need(i + 3, ins)
                 inst.c = try source(ops[i + 2], ins, type: type)
             }
         case .cvta:
-            try need(2)
+            try need(2, ins)
             inst.op = .cvta
             inst.d = try destination(ops[0], ins)
             inst.a = try source(ops[1], ins, type: .u64)
             inst.space = mods.space.rawValue
-            inst.flags = has(.to) ? 1 : 0
+            inst.flags = mods.has(.to) ? 1 : 0
         case .isspacep:
-            try need(2)
+            try need(2, ins)
             inst.op = .isspacep
             inst.d = try predicate(ops[0], ins).0
             inst.a = try source(ops[1], ins, type: .u64)
@@ -123,27 +115,23 @@ extension ProgramEmitter {
         let ops = ins.operands
         let types = mods.types
         let type = mods.type
-        func has(_ m: PTXModifiers.Flag) -> Bool { mods.has(m) }
-        func need(_ n: Int) throws(SimError) {
-            guard ops.count >= n else { throw fail(ins.line, "\(ins.text) needs \(n) operands, has \(ops.count)") }
-        }
         switch opcode {
         case .cvt:
-            try need(2)
+            try need(2, ins)
             guard types.count == 2 else { throw fail(ins.line, "cvt needs two types") }
             inst.op = .cvt
             inst.type = types[0]
             inst.type2 = types[1]
             if types[1] == .f16x2 || types[1] == .bf16x2 || types[0] == .b128 { throw unsupported(ins) }
             if mods.contains(where: { ["e4m3x2", "e5m2x2", "tf32", "e2m1x2", "e3m2x2", "e2m3x2", "ue8m0x2", "satfinite"].contains($0) }) { throw unsupported(ins) }
-            if has(.relu) { inst.flags |= InstFlags.relu }
+            if mods.has(.relu) { inst.flags |= InstFlags.relu }
             inst.d = try destination(ops[0], ins)
             inst.a = try source(ops[1], ins, type: types[1])
             if types[0].isHalfPrecision || types[1].isHalfPrecision {
                 inst.op = .cvtHalf
                 if types[0] == .f16x2 || types[0] == .bf16x2 {
                     // cvt.rn.f16x2.f32 d, a, b: a goes to the upper half.
-                    try need(3)
+                    try need(3, ins)
                     inst.b = try source(ops[2], ins, type: types[1])
                 }
             } else if inst.flags & InstFlags.relu != 0 {

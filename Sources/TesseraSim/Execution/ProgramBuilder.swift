@@ -69,6 +69,11 @@ struct ProgramEmitter {
         SimError(.invalidImage, "PTX line \(line) (\(entry.name)): \(message)")
     }
 
+    /// Fails unless `ins` has at least `n` operands: the check every family emitter starts with.
+    func need(_ n: Int, _ ins: ParsedInstruction) throws(SimError) {
+        guard ins.operands.count >= n else { throw fail(ins.line, "\(ins.text) needs \(n) operands, has \(ins.operands.count)") }
+    }
+
     func unsupported(_ ins: ParsedInstruction, _ why: String = "") -> SimError {
         SimError(.notSupported, "PTX instruction '\(ins.text)' at line \(ins.line) in \(entry.name) is not supported by the simulated GPU\(why.isEmpty ? "" : ": " + why)")
     }

@@ -81,11 +81,17 @@ final class DeviceScheduler: Sendable {
     }
 
     let state = Mutex(State())
+    /// Nanoseconds on a monotonic clock: the host's uptime, or a test's simulated time.
+    let clock: @Sendable () -> UInt64
 
-    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+    init(clock: @escaping @Sendable () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }) {
+        self.clock = clock
+    }
+
+    func currentTime() -> UInt64 { clock() }
 
     func register(_ id: ObjectIdentifier, quota: ComputeQuota) {
-        let now = Self.now()
+        let now = currentTime()
         state.withLock { s in
             s.clients[id] = Client(quota: quota, virtualTime: s.virtualClock,
                                    tokens: Double(quota.percent) / 100 * Self.bucketWindow, lastRefill: now)
@@ -101,7 +107,7 @@ final class DeviceScheduler: Sendable {
             s.clients[id] = nil
             s.waiters.removeAll { $0.client == id }
             if s.reservation?.client == id { s.reservation = nil }
-            return s.current == nil ? Self.grant(&s, now: Self.now()) : nil
+            return s.current == nil ? Self.grant(&s, now: currentTime()) : nil
         }
         next?.wake.signal()
     }
@@ -130,7 +136,7 @@ final class DeviceScheduler: Sendable {
     func dropPending(_ id: ObjectIdentifier) {
         let next = state.withLock { s -> Waiter? in
             s.clients[id]?.pending -= 1
-            return s.current == nil ? Self.grant(&s, now: Self.now()) : nil
+            return s.current == nil ? Self.grant(&s, now: currentTime()) : nil
         }
         next?.wake.signal()
     }
@@ -140,19 +146,20 @@ final class DeviceScheduler: Sendable {
     /// - Parameter elapsed: set to the device time the work took (waiting excluded).
     func run<T>(_ id: ObjectIdentifier, elapsed: inout UInt64, _ work: () throws(SimError) -> T) throws(SimError) -> T {
         acquire(id)
-        let start = Self.now()
+        let start = currentTime()
         defer {
-            let end = Self.now()
+            let end = currentTime()
             elapsed = end - start
             release(id, start: start, end: end)
         }
         return try work()
     }
 
-    private func acquire(_ id: ObjectIdentifier) {
-        // Fast path, one lock and no semaphore: the device is free and this client is next in line.
-        let immediate = state.withLock { s -> Bool in
-            let now = Self.now()
+    /// Starts a unit of `id` at once if the device is free and `id` is next in line (tokens permitting);
+    /// otherwise changes nothing. The decision `acquire` takes before it waits; tests drive it directly.
+    func tryStart(_ id: ObjectIdentifier) -> Bool {
+        let now = currentTime()
+        return state.withLock { s -> Bool in
             if let r = s.reservation, now >= r.until { s.reservation = nil }
             guard s.current == nil, s.reservation.map({ $0.client == id }) ?? true,
                   Self.bestClient(&s, now: now) == id else { return false }
@@ -162,7 +169,22 @@ final class DeviceScheduler: Sendable {
             _ = Self.start(&s, Waiter(ticket: t, client: id, wake: Self.unused))
             return true
         }
-        if immediate { return }
+    }
+
+    /// How long a unit of `id` that could not start waits before it asks again by itself (nil: until woken).
+    func retryDelay(_ id: ObjectIdentifier) -> UInt64? {
+        let now = currentTime()
+        return state.withLock { s in Self.wakeAfter(s, id, now: now) }
+    }
+
+    /// Ends the unit on the device, started at `start`: charges it to `id` and starts the next waiter, if any.
+    func finish(_ id: ObjectIdentifier, start: UInt64) {
+        release(id, start: start, end: currentTime())
+    }
+
+    private func acquire(_ id: ObjectIdentifier) {
+        // Fast path, one lock and no semaphore: the device is free and this client is next in line.
+        if tryStart(id) { return }
         let wake = DispatchSemaphore(value: 0)
         let ticket = state.withLock { s -> Int in
             let t = s.nextTicket
@@ -175,11 +197,11 @@ final class DeviceScheduler: Sendable {
             let (granted, other, timeout) = state.withLock { s -> (Bool, Waiter?, UInt64?) in
                 if s.current == ticket { return (true, nil, nil) }
                 var other: Waiter?
-                if s.current == nil, let w = Self.grant(&s, now: Self.now()) {
+                if s.current == nil, let w = Self.grant(&s, now: currentTime()) {
                     if w.ticket == ticket { return (true, nil, nil) }
                     other = w
                 }
-                return (false, other, Self.wakeAfter(s, id, now: Self.now()))
+                return (false, other, Self.wakeAfter(s, id, now: currentTime()))
             }
             other?.wake.signal()
             if granted { return }
@@ -204,7 +226,7 @@ final class DeviceScheduler: Sendable {
             let duration = Double(end - start)
             s.clients[id]?.charge(duration: duration, start: start, end: end)
             s.current = nil
-            return Self.grant(&s, now: Self.now())
+            return Self.grant(&s, now: currentTime())
         }
         next?.wake.signal()
     }
@@ -262,7 +284,7 @@ final class DeviceScheduler: Sendable {
 
     /// Fraction of the last second of wall time the client's work occupied the device.
     func utilization(_ id: ObjectIdentifier) -> Double {
-        let now = Self.now()
+        let now = currentTime()
         let horizon = now > Self.utilizationWindow ? now - Self.utilizationWindow : 0
         return state.withLock { s in
             guard let c = s.clients[id] else { return 0 }
