@@ -5,11 +5,18 @@
 # runtime over Tessera's libcuda.so.1) — runs each through `tessera run` on a standalone node of simulated
 # GPUs, and prints a compatibility table.
 #
-# Usage: scripts/cuda-samples.sh [--modes shared,static] [--markdown FILE] [--timeout SECONDS] [--report] [NAME…]
+# Usage: scripts/cuda-samples.sh [--modes shared,static] [--markdown FILE] [--timeout SECONDS] [--report]
+#                               [--pending NAME,…] [NAME…]
+#   NAME…: only these samples (a name such as simplePrintf, or its path such as 0_Introduction/simplePrintf);
+#   default every sample in the tree's samples.txt.
+#   --pending: samples known not to pass yet (default: the ones the simulator is still too slow for); they are
+#   run and reported but do not fail the script. "--pending ''" makes every sample count.
 #   BUILD_DIR (default .build/release) holds `tessera` and the drop-in libraries;
 #   CUDA_SAMPLES (default ../shared/third_party/cuda-samples beside the checkout) is the samples tree.
-# A sample passes when it exits 0, Tessera printed no "not supported" line, and no kernel image failed to load.
-# Exit status: 0 when every sample passed in every mode, else 1 (always 0 with --report, which only reports).
+# A sample passes when it exits 0, Tessera printed no "not supported" line, no kernel image failed to load, and
+# (for the samples whose result is device printf output) the expected device line was printed.
+# Exit status: 1 when a sample not pending failed in some mode, else 0 (always 0 with --report, which only
+# reports).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/.build/release}
@@ -18,6 +25,10 @@ modes=shared,static
 markdown=
 limit=60
 report=0
+# Too slow for the simulator within the limit until its interpreter is faster (matrixMul, simpleStreams, scan;
+# reductionMultiBlockCG's cooperative launch ran past 60 s on a loaded machine: not yet measured alone), or
+# beyond any interpreter (simpleAttributes: 65,535 blocks of 1,024 threads, each looping ~700 times).
+pending=matrixMul,simpleStreams,scan,simpleAttributes,reductionMultiBlockCG
 names=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -25,7 +36,8 @@ while [ $# -gt 0 ]; do
     --markdown) markdown=$2; shift 2 ;;
     --timeout) limit=$2; shift 2 ;;
     --report) report=1; shift ;;
-    -h|--help) sed -n 2,12p "$0"; exit 0 ;;
+    --pending) pending=$2; shift 2 ;;
+    -h|--help) sed -n 2,19p "$0"; exit 0 ;;
     *) names+=("$1"); shift ;;
   esac
 done
@@ -39,9 +51,26 @@ mkdir -p "$out/obj" "$out/shared" "$out/static" "$out/logs"
 exec 9>"$out/.lock"
 flock 9
 
+listed=()
+while read -r line; do [ -n "$line" ] && listed+=("$line"); done < "$samples/samples.txt"
 if [ ${#names[@]} -eq 0 ]; then
-  while read -r line; do [ -n "$line" ] && names+=("$line"); done < "$samples/samples.txt"
+  names=("${listed[@]}")
+else
+  # A bare name selects the listed sample of that name.
+  for i in "${!names[@]}"; do
+    case "${names[$i]}" in
+      */*) ;;
+      *) for path in "${listed[@]}"; do [ "${path##*/}" = "${names[$i]}" ] && names[$i]=$path; done ;;
+    esac
+    [ -d "$samples/Samples/${names[$i]}" ] || { echo "no sample ${names[$i]} in $samples/Samples" >&2; exit 1; }
+  done
 fi
+# Samples whose device output is their result: a line it must print (device printf reaches the program).
+declare -A expect=(
+  [simplePrintf]=$'[3, 7]:\t\tValue is:10'
+  [simpleCooperativeGroups]='Sum of all ranks 0..63 in threadBlockGroup is 2016 (expected 2016)'
+)
+is_pending() { case ",$pending," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 # Compiles a sample's sources once (device code for nvcc's default targets) and links it twice: the build
 # mode only changes which CUDA runtime the link step takes.
@@ -75,11 +104,14 @@ for _ in $(seq 100); do [ -S "$socket" ] && break; sleep 0.1; done
 IFS=, read -r -a modelist <<<"$modes"
 declare -A result seconds
 failures=0
+gating=0
+newly=()
 for path in "${names[@]}"; do
   name=${path##*/}
   if ! build_sample "$path" >"$out/logs/$name.build.log" 2>&1; then
     for mode in "${modelist[@]}"; do result[$name/$mode]="build failed"; seconds[$name/$mode]=-; done
-    failures=$((failures + 1))
+    failures=$((failures + ${#modelist[@]}))
+    is_pending "$name" || gating=$((gating + ${#modelist[@]}))
     continue
   fi
   for mode in "${modelist[@]}"; do
@@ -96,8 +128,14 @@ for path in "${names[@]}"; do
     elif grep -qiE 'kernel image is invalid|no kernel image|cannot load|CUDA_ERROR_NO_BINARY' "$run_log"; then result[$name/$mode]="image refused"
     elif [ $status = 2 ]; then result[$name/$mode]="waived"
     elif [ $status != 0 ]; then result[$name/$mode]="failed ($status)"
+    elif [ -n "${expect[$name]:-}" ] && ! grep -qF -- "${expect[$name]}" "$run_log"; then result[$name/$mode]="output missing"
     else result[$name/$mode]=pass; fi
-    [ "${result[$name/$mode]}" = pass ] || failures=$((failures + 1))
+    if [ "${result[$name/$mode]}" != pass ]; then
+      failures=$((failures + 1))
+      is_pending "$name" || gating=$((gating + 1))
+    elif is_pending "$name"; then
+      newly+=("$name/$mode")
+    fi
   done
 done
 
@@ -115,4 +153,7 @@ table
 [ -z "$markdown" ] || table >"$markdown"
 total=$(( ${#names[@]} * ${#modelist[@]} ))
 echo "NVIDIA cuda-samples through Tessera: $((total - failures)) of $total runs pass (logs in $out/logs)"
-[ $report = 1 ] || [ $failures = 0 ]
+[ -z "$pending" ] || echo "pending (reported, not gating): ${pending//,/, }"
+[ ${#newly[@]} = 0 ] || echo "now passing though pending (take them off the list): ${newly[*]}"
+[ $gating = 0 ] || echo "$gating run(s) of samples that should pass failed" >&2
+[ $report = 1 ] || [ $gating = 0 ]

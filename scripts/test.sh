@@ -22,7 +22,8 @@ swift build -c release --build-tests -Xswiftc -enable-testing
 timing='ComputeShareTests|ComputeIsolationTests'
 swift test -c release --skip-build --skip "$timing" "$@"
 swift test -c release --skip-build --filter "$timing" "$@"
-# NVIDIA's own samples in both build modes: a compatibility table (a report while some samples still fail).
-scripts/cuda-samples.sh --report --timeout 60 --markdown .build/cuda-samples/table.md
+# NVIDIA's own samples in both build modes: a compatibility table; a sample that should pass and fails fails
+# the run (the ones still too slow for the simulator are reported, not gating: see the script's --pending).
+scripts/cuda-samples.sh --timeout 60 --markdown .build/cuda-samples/table.md
 # The GPU device check's dry run (stacked on a simulated GPU), so that the script a GPU machine runs cannot rot.
 bench/gpu/check.sh --dry-run

@@ -14,7 +14,6 @@ int cudaChooseDevice(void) { return tessera_unsupported("cudaChooseDevice"); }
 int cudaCreateChannelDesc(void) { return tessera_unsupported("cudaCreateChannelDesc"); }
 int cudaCreateSurfaceObject(void) { return tessera_unsupported("cudaCreateSurfaceObject"); }
 int cudaCreateTextureObject(void) { return tessera_unsupported("cudaCreateTextureObject"); }
-int cudaCtxResetPersistingL2Cache(void) { return tessera_unsupported("cudaCtxResetPersistingL2Cache"); }
 int cudaDestroyExternalMemory(void) { return tessera_unsupported("cudaDestroyExternalMemory"); }
 int cudaDestroyExternalSemaphore(void) { return tessera_unsupported("cudaDestroyExternalSemaphore"); }
 int cudaDestroySurfaceObject(void) { return tessera_unsupported("cudaDestroySurfaceObject"); }
@@ -26,12 +25,10 @@ int cudaDeviceDisablePeerAccess(void) { return tessera_unsupported("cudaDeviceDi
 int cudaDeviceEnablePeerAccess(void) { return tessera_unsupported("cudaDeviceEnablePeerAccess"); }
 int cudaDeviceFlushGPUDirectRDMAWrites(void) { return tessera_unsupported("cudaDeviceFlushGPUDirectRDMAWrites"); }
 int cudaDeviceGetByPCIBusId(void) { return tessera_unsupported("cudaDeviceGetByPCIBusId"); }
-int cudaDeviceGetDefaultMemPool(void) { return tessera_unsupported("cudaDeviceGetDefaultMemPool"); }
 int cudaDeviceGetDevResource(void) { return tessera_unsupported("cudaDeviceGetDevResource"); }
 int cudaDeviceGetExecutionCtx(void) { return tessera_unsupported("cudaDeviceGetExecutionCtx"); }
 int cudaDeviceGetGraphMemAttribute(void) { return tessera_unsupported("cudaDeviceGetGraphMemAttribute"); }
 int cudaDeviceGetHostAtomicCapabilities(void) { return tessera_unsupported("cudaDeviceGetHostAtomicCapabilities"); }
-int cudaDeviceGetMemPool(void) { return tessera_unsupported("cudaDeviceGetMemPool"); }
 int cudaDeviceGetNvSciSyncAttributes(void) { return tessera_unsupported("cudaDeviceGetNvSciSyncAttributes"); }
 int cudaDeviceGetP2PAtomicCapabilities(void) { return tessera_unsupported("cudaDeviceGetP2PAtomicCapabilities"); }
 int cudaDeviceGetP2PAttribute(void) { return tessera_unsupported("cudaDeviceGetP2PAttribute"); }
@@ -40,7 +37,6 @@ int cudaDeviceGetTexture1DLinearMaxWidth(void) { return tessera_unsupported("cud
 int cudaDeviceGraphMemTrim(void) { return tessera_unsupported("cudaDeviceGraphMemTrim"); }
 int cudaDeviceRegisterAsyncNotification(void) { return tessera_unsupported("cudaDeviceRegisterAsyncNotification"); }
 int cudaDeviceSetGraphMemAttribute(void) { return tessera_unsupported("cudaDeviceSetGraphMemAttribute"); }
-int cudaDeviceSetMemPool(void) { return tessera_unsupported("cudaDeviceSetMemPool"); }
 int cudaDeviceSetSharedMemConfig(void) { return tessera_unsupported("cudaDeviceSetSharedMemConfig"); }
 int cudaDeviceUnregisterAsyncNotification(void) { return tessera_unsupported("cudaDeviceUnregisterAsyncNotification"); }
 int cudaEGLStreamConsumerAcquireFrame(void) { return tessera_unsupported("cudaEGLStreamConsumerAcquireFrame"); }
@@ -65,8 +61,6 @@ int cudaExecutionCtxWaitEvent(void) { return tessera_unsupported("cudaExecutionC
 int cudaExternalMemoryGetMappedBuffer(void) { return tessera_unsupported("cudaExternalMemoryGetMappedBuffer"); }
 int cudaExternalMemoryGetMappedMipmappedArray(void) { return tessera_unsupported("cudaExternalMemoryGetMappedMipmappedArray"); }
 int cudaFreeArray(void) { return tessera_unsupported("cudaFreeArray"); }
-int cudaFreeAsync(void) { return tessera_unsupported("cudaFreeAsync"); }
-int cudaFreeAsync_ptsz(void) { return tessera_unsupported("cudaFreeAsync_ptsz"); }
 int cudaFreeMipmappedArray(void) { return tessera_unsupported("cudaFreeMipmappedArray"); }
 int cudaFuncGetName(void) { return tessera_unsupported("cudaFuncGetName"); }
 int cudaFuncGetParamCount(void) { return tessera_unsupported("cudaFuncGetParamCount"); }
@@ -215,9 +209,7 @@ int cudaIpcGetMemHandle(void) { return tessera_unsupported("cudaIpcGetMemHandle"
 int cudaIpcOpenEventHandle(void) { return tessera_unsupported("cudaIpcOpenEventHandle"); }
 int cudaIpcOpenMemHandle(void) { return tessera_unsupported("cudaIpcOpenMemHandle"); }
 int cudaKernelSetAttributeForDevice(void) { return tessera_unsupported("cudaKernelSetAttributeForDevice"); }
-int cudaLaunchCooperativeKernel(void) { return tessera_unsupported("cudaLaunchCooperativeKernel"); }
 int cudaLaunchCooperativeKernelMultiDevice(void) { return tessera_unsupported("cudaLaunchCooperativeKernelMultiDevice"); }
-int cudaLaunchCooperativeKernel_ptsz(void) { return tessera_unsupported("cudaLaunchCooperativeKernel_ptsz"); }
 int cudaLaunchHostFunc_v2(void) { return tessera_unsupported("cudaLaunchHostFunc_v2"); }
 int cudaLaunchHostFunc_v2_ptsz(void) { return tessera_unsupported("cudaLaunchHostFunc_v2_ptsz"); }
 int cudaLaunchKernelExC(void) { return tessera_unsupported("cudaLaunchKernelExC"); }
@@ -239,10 +231,6 @@ int cudaLogsUnregisterCallback(void) { return tessera_unsupported("cudaLogsUnreg
 int cudaMalloc3D(void) { return tessera_unsupported("cudaMalloc3D"); }
 int cudaMalloc3DArray(void) { return tessera_unsupported("cudaMalloc3DArray"); }
 int cudaMallocArray(void) { return tessera_unsupported("cudaMallocArray"); }
-int cudaMallocAsync(void) { return tessera_unsupported("cudaMallocAsync"); }
-int cudaMallocAsync_ptsz(void) { return tessera_unsupported("cudaMallocAsync_ptsz"); }
-int cudaMallocFromPoolAsync(void) { return tessera_unsupported("cudaMallocFromPoolAsync"); }
-int cudaMallocFromPoolAsync_ptsz(void) { return tessera_unsupported("cudaMallocFromPoolAsync_ptsz"); }
 int cudaMallocManaged(void) { return tessera_unsupported("cudaMallocManaged"); }
 int cudaMallocMipmappedArray(void) { return tessera_unsupported("cudaMallocMipmappedArray"); }
 int cudaMemAdvise(void) { return tessera_unsupported("cudaMemAdvise"); }
@@ -259,12 +247,9 @@ int cudaMemPoolDestroy(void) { return tessera_unsupported("cudaMemPoolDestroy");
 int cudaMemPoolExportPointer(void) { return tessera_unsupported("cudaMemPoolExportPointer"); }
 int cudaMemPoolExportToShareableHandle(void) { return tessera_unsupported("cudaMemPoolExportToShareableHandle"); }
 int cudaMemPoolGetAccess(void) { return tessera_unsupported("cudaMemPoolGetAccess"); }
-int cudaMemPoolGetAttribute(void) { return tessera_unsupported("cudaMemPoolGetAttribute"); }
 int cudaMemPoolImportFromShareableHandle(void) { return tessera_unsupported("cudaMemPoolImportFromShareableHandle"); }
 int cudaMemPoolImportPointer(void) { return tessera_unsupported("cudaMemPoolImportPointer"); }
 int cudaMemPoolSetAccess(void) { return tessera_unsupported("cudaMemPoolSetAccess"); }
-int cudaMemPoolSetAttribute(void) { return tessera_unsupported("cudaMemPoolSetAttribute"); }
-int cudaMemPoolTrimTo(void) { return tessera_unsupported("cudaMemPoolTrimTo"); }
 int cudaMemPrefetchAsync(void) { return tessera_unsupported("cudaMemPrefetchAsync"); }
 int cudaMemPrefetchAsync_ptsz(void) { return tessera_unsupported("cudaMemPrefetchAsync_ptsz"); }
 int cudaMemPrefetchAsync_v2(void) { return tessera_unsupported("cudaMemPrefetchAsync_v2"); }
@@ -338,8 +323,6 @@ int cudaStreamCopyAttributes(void) { return tessera_unsupported("cudaStreamCopyA
 int cudaStreamCopyAttributes_ptsz(void) { return tessera_unsupported("cudaStreamCopyAttributes_ptsz"); }
 int cudaStreamEndCapture(void) { return tessera_unsupported("cudaStreamEndCapture"); }
 int cudaStreamEndCapture_ptsz(void) { return tessera_unsupported("cudaStreamEndCapture_ptsz"); }
-int cudaStreamGetAttribute(void) { return tessera_unsupported("cudaStreamGetAttribute"); }
-int cudaStreamGetAttribute_ptsz(void) { return tessera_unsupported("cudaStreamGetAttribute_ptsz"); }
 int cudaStreamGetCaptureInfo(void) { return tessera_unsupported("cudaStreamGetCaptureInfo"); }
 int cudaStreamGetCaptureInfo_ptsz(void) { return tessera_unsupported("cudaStreamGetCaptureInfo_ptsz"); }
 int cudaStreamGetCaptureInfo_v2(void) { return tessera_unsupported("cudaStreamGetCaptureInfo_v2"); }
@@ -354,8 +337,6 @@ int cudaStreamGetId(void) { return tessera_unsupported("cudaStreamGetId"); }
 int cudaStreamGetId_ptsz(void) { return tessera_unsupported("cudaStreamGetId_ptsz"); }
 int cudaStreamIsCapturing(void) { return tessera_unsupported("cudaStreamIsCapturing"); }
 int cudaStreamIsCapturing_ptsz(void) { return tessera_unsupported("cudaStreamIsCapturing_ptsz"); }
-int cudaStreamSetAttribute(void) { return tessera_unsupported("cudaStreamSetAttribute"); }
-int cudaStreamSetAttribute_ptsz(void) { return tessera_unsupported("cudaStreamSetAttribute_ptsz"); }
 int cudaStreamUpdateCaptureDependencies(void) { return tessera_unsupported("cudaStreamUpdateCaptureDependencies"); }
 int cudaStreamUpdateCaptureDependencies_ptsz(void) { return tessera_unsupported("cudaStreamUpdateCaptureDependencies_ptsz"); }
 int cudaStreamUpdateCaptureDependencies_v2(void) { return tessera_unsupported("cudaStreamUpdateCaptureDependencies_v2"); }

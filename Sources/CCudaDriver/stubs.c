@@ -223,9 +223,7 @@ int cuIpcOpenEventHandle(void) { return tessera_cu_unsupported("cuIpcOpenEventHa
 int cuIpcOpenMemHandle(void) { return tessera_cu_unsupported("cuIpcOpenMemHandle"); }
 int cuIpcOpenMemHandle_v2(void) { return tessera_cu_unsupported("cuIpcOpenMemHandle_v2"); }
 int cuLaunch(void) { return tessera_cu_unsupported("cuLaunch"); }
-int cuLaunchCooperativeKernel(void) { return tessera_cu_unsupported("cuLaunchCooperativeKernel"); }
 int cuLaunchCooperativeKernelMultiDevice(void) { return tessera_cu_unsupported("cuLaunchCooperativeKernelMultiDevice"); }
-int cuLaunchCooperativeKernel_ptsz(void) { return tessera_cu_unsupported("cuLaunchCooperativeKernel_ptsz"); }
 int cuLaunchGrid(void) { return tessera_cu_unsupported("cuLaunchGrid"); }
 int cuLaunchGridAsync(void) { return tessera_cu_unsupported("cuLaunchGridAsync"); }
 int cuLibraryEnumerateKernels(void) { return tessera_cu_unsupported("cuLibraryEnumerateKernels"); }

@@ -196,3 +196,9 @@ int tessera_peer_address(int socket, char *buffer, size_t length) {
 }
 
 int tessera_accept(int listener) { return accept4(listener, NULL, NULL, SOCK_CLOEXEC); }
+
+void tessera_write_program_output(int channel, const void *data, size_t length) {
+    FILE *stream = channel == 2 ? stderr : stdout;
+    if (length > 0) fwrite(data, 1, length, stream);
+    if (channel == 2) fflush(stream);
+}

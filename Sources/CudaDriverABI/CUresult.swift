@@ -22,9 +22,11 @@ enum CUresult {
     static let launchOutOfResources: Int32 = 701
     static let primaryContextActive: Int32 = 708
     static let contextIsDestroyed: Int32 = 709
+    static let assert: Int32 = 710
     static let hostMemoryAlreadyRegistered: Int32 = 712
     static let hostMemoryNotRegistered: Int32 = 713
     static let launchFailed: Int32 = 719
+    static let cooperativeLaunchTooLarge: Int32 = 720
     static let notSupported: Int32 = 801
     static let unknown: Int32 = 999
 
@@ -47,6 +49,8 @@ enum CUresult {
         case CUDAError.illegalAddress: illegalAddress
         case CUDAError.launchOutOfResources: launchOutOfResources
         case CUDAError.launchFailure: launchFailed
+        case CUDAError.assert: assert
+        case CUDAError.cooperativeLaunchTooLarge: cooperativeLaunchTooLarge
         case CUDAError.notSupported: notSupported
         case CUDAError.hostMemoryAlreadyRegistered: hostMemoryAlreadyRegistered
         case CUDAError.hostMemoryNotRegistered: hostMemoryNotRegistered
@@ -77,9 +81,11 @@ enum CUresult {
         case 701: ("CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES", "too many resources requested for launch")
         case 708: ("CUDA_ERROR_PRIMARY_CONTEXT_ACTIVE", "primary context active")
         case 709: ("CUDA_ERROR_CONTEXT_IS_DESTROYED", "context is destroyed")
+        case 710: ("CUDA_ERROR_ASSERT", "device-side assert triggered")
         case 712: ("CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED", "part or all of the requested memory range is already mapped")
         case 713: ("CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED", "pointer does not correspond to a registered memory region")
         case 719: ("CUDA_ERROR_LAUNCH_FAILED", "unspecified launch failure")
+        case 720: ("CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE", "too many blocks in cooperative launch")
         case 801: ("CUDA_ERROR_NOT_SUPPORTED", "operation not supported")
         case 999: ("CUDA_ERROR_UNKNOWN", "unknown error")
         default: nil

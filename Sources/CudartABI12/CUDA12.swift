@@ -14,6 +14,7 @@ let layout12 = DevicePropertiesLayout(size: 1032, offsets: [
     .globalL1CacheSupported: 632, .localL1CacheSupported: 636, .sharedMemPerMultiprocessor: 640,
     .regsPerMultiprocessor: 648, .singleToDoublePrecisionPerfRatio: 668, .computePreemptionSupported: 680,
     .sharedMemPerBlockOptin: 696, .maxBlocksPerMultiProcessor: 712, .reservedSharedMemPerBlock: 720,
+    .persistingL2CacheMaxSize: 620, .cooperativeLaunch: 688, .accessPolicyMaxWindowSize: 716, .memoryPoolsSupported: 744,
 ])
 
 @_cdecl("cudaGetDeviceProperties")

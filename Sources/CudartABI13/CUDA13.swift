@@ -12,6 +12,7 @@ let layout13 = DevicePropertiesLayout(size: 1008, offsets: [
     .globalL1CacheSupported: 612, .localL1CacheSupported: 616, .sharedMemPerMultiprocessor: 624,
     .regsPerMultiprocessor: 632, .computePreemptionSupported: 660, .sharedMemPerBlockOptin: 672,
     .maxBlocksPerMultiProcessor: 688, .reservedSharedMemPerBlock: 696,
+    .persistingL2CacheMaxSize: 600, .cooperativeLaunch: 668, .accessPolicyMaxWindowSize: 692, .memoryPoolsSupported: 720,
 ])
 
 @_cdecl("cudaGetDeviceProperties")

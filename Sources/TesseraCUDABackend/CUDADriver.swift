@@ -47,6 +47,8 @@ public final class CUDADriver: @unchecked Sendable {
     typealias FModuleGetGlobal = @convention(c) (UnsafeMutablePointer<UInt64>?, UnsafeMutablePointer<Int>?, OpaquePointer?, UnsafePointer<CChar>?) -> Result
     typealias FLaunchKernel = @convention(c) (OpaquePointer?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, OpaquePointer?,
                                               UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Result
+    typealias FLaunchCooperativeKernel = @convention(c) (OpaquePointer?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, OpaquePointer?,
+                                                         UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Result
     typealias FGetErrorName = @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Result
     typealias FGetProcAddress = @convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?, Int32, UInt64,
                                                 UnsafeMutablePointer<Int32>?) -> Result
@@ -90,6 +92,7 @@ public final class CUDADriver: @unchecked Sendable {
     let cuFuncGetAttribute: FFuncGetAttribute
     let cuModuleGetGlobal: FModuleGetGlobal
     let cuLaunchKernel: FLaunchKernel
+    let cuLaunchCooperativeKernel: FLaunchCooperativeKernel?
     let cuGetErrorName: FGetErrorName?
 
     /// The driver's version (e.g. 13000 for CUDA 13.0).
@@ -161,6 +164,7 @@ public final class CUDADriver: @unchecked Sendable {
         cuFuncGetAttribute = try resolve("cuFuncGetAttribute", "cuFuncGetAttribute", as: FFuncGetAttribute.self)
         cuModuleGetGlobal = try resolve("cuModuleGetGlobal", "cuModuleGetGlobal_v2", as: FModuleGetGlobal.self)
         cuLaunchKernel = try resolve("cuLaunchKernel", "cuLaunchKernel", as: FLaunchKernel.self)
+        cuLaunchCooperativeKernel = optional("cuLaunchCooperativeKernel", "cuLaunchCooperativeKernel", as: FLaunchCooperativeKernel.self)
         cuGetErrorName = optional("cuGetErrorName", "cuGetErrorName", as: FGetErrorName.self)
         let rc = cuInit(0)
         guard rc == 0 else {
@@ -196,7 +200,9 @@ public final class CUDADriver: @unchecked Sendable {
         case 500: .notFound
         case 600: .notReady
         case 700, 716, 717, 718: .illegalAddress
-        case 701, 720: .invalidConfiguration
+        case 701: .invalidConfiguration
+        case 710: .assertFailed
+        case 720: .cooperativeLaunchTooLarge
         case 714, 715, 719: .launchFailure
         case 801: .notSupported
         default: .internalError

@@ -267,7 +267,7 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
     }
 
     func launch(_ kernel: any DeviceKernel, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32),
-                sharedMemoryBytes: Int, parameters: [UInt8], on stream: any DeviceStream) throws(DeviceError) {
+                sharedMemoryBytes: Int, parameters: [UInt8], cooperative: Bool, on stream: any DeviceStream) throws(DeviceError) {
         guard let k = kernel as? WorkerKernel else { throw DeviceError(.invalidHandle, "foreign kernel") }
         let h = try handle(stream)
         try forward { () throws(DeviceError) in
@@ -277,7 +277,7 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
                 try refreshUsage()
             }
             let message = LaunchKernel(device: 0, module: k.module, kernel: k.index, grid: grid, block: block,
-                                       sharedMemoryBytes: sharedMemoryBytes, stream: h)
+                                       sharedMemoryBytes: sharedMemoryBytes, stream: h, cooperative: cooperative)
             // Pipelined: the launch does not wait for the worker. Its usage comes with the next poll, taken after
             // a few launches or a millisecond, so the scheduler's view stays fresh.
             try worker.post(.launchKernel) { w in

@@ -23,6 +23,8 @@ package enum CUDAError {
     package static let symbolNotFound: Int32 = 500
     package static let notReady: Int32 = 600
     package static let illegalAddress: Int32 = 700
+    package static let assert: Int32 = 710
+    package static let cooperativeLaunchTooLarge: Int32 = 720
     package static let hostMemoryAlreadyRegistered: Int32 = 712
     package static let hostMemoryNotRegistered: Int32 = 713
     package static let launchOutOfResources: Int32 = 701
@@ -47,12 +49,14 @@ package enum CUDAError {
         case .notReady: notReady
         case .invalidDevice: invalidDevice
         case .unavailable: devicesUnavailable
+        case .assertFailed: assert
+        case .cooperativeLaunchTooLarge: cooperativeLaunchTooLarge
         default: unknown
         }
     }
 
     /// Errors that poison the context: every later call returns them.
-    package static func isSticky(_ e: Int32) -> Bool { e == illegalAddress || e == launchFailure }
+    package static func isSticky(_ e: Int32) -> Bool { e == illegalAddress || e == launchFailure || e == assert }
 
     /// `cudaGetErrorName` / `cudaGetErrorString` texts.
     package static func describe(_ e: Int32) -> (name: String, text: String) {
@@ -80,6 +84,8 @@ package enum CUDAError {
         case illegalAddress: ("cudaErrorIllegalAddress", "an illegal memory access was encountered")
         case launchOutOfResources: ("cudaErrorLaunchOutOfResources", "too many resources requested for launch")
         case launchFailure: ("cudaErrorLaunchFailure", "unspecified launch failure")
+        case assert: ("cudaErrorAssert", "device-side assert triggered")
+        case cooperativeLaunchTooLarge: ("cudaErrorCooperativeLaunchTooLarge", "too many blocks in cooperative launch")
         case notSupported: ("cudaErrorNotSupported", "operation not supported")
         case unknown: ("cudaErrorUnknown", "unknown error")
         default: ("cudaErrorUnknown", "unrecognized error code")

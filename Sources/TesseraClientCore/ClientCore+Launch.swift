@@ -13,7 +13,7 @@ extension ClientCore {
     /// once, when its module was loaded), parameters packed straight into the outgoing frame, no round trip
     /// except the one-time module load on this device.
     package func launch(_ kernel: KernelReference, grid: Dim3, block: Dim3, parameters source: LaunchParameters,
-                        sharedMemory: Int, stream: UInt, device explicitDevice: Int? = nil) -> Int32 {
+                        sharedMemory: Int, stream: UInt, device explicitDevice: Int? = nil, cooperative: Bool = false) -> Int32 {
         lock.withLock {
             if case .failure(let f) = connection() { return f.code }
             guard let (streamDevice, handle) = resolveStream(stream) else { return CUDAError.invalidResourceHandle }
@@ -35,6 +35,13 @@ extension ClientCore {
             case .failure(let f): return f.code
             }
             guard threads <= r.info.maxThreadsPerBlock else { return CUDAError.invalidConfiguration }
+            if cooperative {
+                // Every block must be resident at once, as the device's occupancy allows.
+                let perMultiprocessor = occupancy(r.info, device: device, blockSize: threads, dynamicSharedMemory: sharedMemory)
+                guard Int(grid.x) * Int(grid.y) * Int(grid.z) <= perMultiprocessor * d.multiprocessorCount else {
+                    return CUDAError.cooperativeLaunchTooLarge
+                }
+            }
             let parameters = r.info.parameters
             let size = r.info.parameterBufferSize
             if case .packed(let buffer) = source, buffer.count != size {
@@ -42,7 +49,8 @@ extension ClientCore {
                 return CUDAError.invalidValue
             }
             let message = LaunchKernel(device: device, module: r.module, kernel: r.index, grid: (grid.x, grid.y, grid.z),
-                                       block: (block.x, block.y, block.z), sharedMemoryBytes: sharedMemory, stream: handle)
+                                       block: (block.x, block.y, block.z), sharedMemoryBytes: sharedMemory, stream: handle,
+                                       cooperative: cooperative)
             link(device).post(.launchKernel) { w in
                 message.encode(into: &w)
                 let start = w.count

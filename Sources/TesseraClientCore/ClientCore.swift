@@ -308,8 +308,11 @@ public final class ClientCore: @unchecked Sendable {
         guard let p, p != MAP_FAILED else { return .failure(RuntimeFailure(CUDAError.memoryAllocation, "mmap failed")) }
         let id = nextRegionID
         nextRegionID += 1
-        let reply = c.call(RegisterHostMemory(region: id, size: size), passing: fd) { (_) throws(WireError) in () }
-        let (e, _) = outcome(reply, device: nil, synchronizing: false)
+        let reply = c.call(RegisterHostMemory(region: id, size: size, address: UInt64(UInt(bitPattern: p))), passing: fd) {
+            (r) throws(WireError) in try RegisterHostMemoryReply(from: &r)
+        }
+        let (e, registered) = outcome(reply, device: nil, synchronizing: false)
+        if e == 0, registered?.mapped == true { noteMappedHost(base: UInt(bitPattern: p), size: size) }
         guard e == 0 else {
             munmap(p, size)
             return .failure(RuntimeFailure(e == CUDAError.unknown ? e : CUDAError.memoryAllocation, ""))
@@ -324,6 +327,7 @@ public final class ClientCore: @unchecked Sendable {
             return 0
         }
         var e: Int32 = 0
+        forgetMappedHost(base: b.base)
         if let c {
             (e, _) = outcome(c.call(UnregisterHostMemory(region: region)) { (_) throws(WireError) in () }, device: nil, synchronizing: true)
         }

@@ -79,7 +79,8 @@ package enum DeviceAttributes {
         case 90: 1  // compute preemption
         case 91: 0
         case 92, 93, 94: 0  // stream memory operations
-        case 95, 96: 0  // cooperative launch: the simulator runs blocks one after another
+        case 95: 1  // cooperative launch (cudaLaunchCooperativeKernel: every block resident at once)
+        case 96: 0  // multi-device cooperative launch
         case 97: d.sharedMemoryPerBlockOptin
         case 98: 0
         case 99: 0  // host register
@@ -87,11 +88,12 @@ package enum DeviceAttributes {
         case 102, 103, 104, 105: 0  // virtual memory management, IPC handles
         case 106: d.maxBlocksPerMultiprocessor
         case 107: 0
-        case 108, 109: 0  // persisting L2
+        case 108: d.l2CacheSize * 3 / 4  // persisting L2 lines: a hint the device accepts (the simulator has no cache)
+        case 109: 134_213_632  // access policy window
         case 110: 0
         case 111: 1024  // reserved shared memory per block
         case 112, 113, 114: 0
-        case 115: 0  // memory pools: cudaMallocAsync is not offered
+        case 115: 1  // memory pools: stream-ordered allocation from the default pool, within the vGPU's quota
         case 116, 117, 118: 0
         case 119: 0  // pool handle types: none
         case 120: 0  // cluster launch

@@ -99,8 +99,22 @@ public protocol DeviceContext: AnyObject, Sendable {
     func synchronize() throws(DeviceError)
 
     func loadModule(image: UnsafeRawBufferPointer) throws(DeviceError) -> any DeviceModule
+    /// Queues a launch; a `cooperative` one (`cudaLaunchCooperativeKernel`) has all its blocks resident at once
+    /// so they may synchronise grid-wide, and fails with `cooperativeLaunchTooLarge` when they cannot be.
     func launch(_ kernel: any DeviceKernel, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32),
-                sharedMemoryBytes: Int, parameters: [UInt8], on stream: any DeviceStream) throws(DeviceError)
+                sharedMemoryBytes: Int, parameters: [UInt8], cooperative: Bool, on stream: any DeviceStream) throws(DeviceError)
+
+    /// Takes the device `printf` output and `assert` messages of the work finished so far (in launch order),
+    /// for the session to deliver at a synchronisation point. Backends whose driver prints itself return none.
+    func takeDeviceOutput() -> DeviceOutputChunks
+    /// `cudaDeviceSetLimit` for limits the device side honours (the printf FIFO size, the stack size).
+    func setLimit(_ limit: UInt32, value: Int) throws(DeviceError)
+    /// Maps host memory the node shares with the program into the device address space at `address` (the
+    /// program's own address of it, as CUDA's unified addressing gives), so kernels use it zero-copy.
+    /// Throws `notSupported` where the device cannot address the node's host memory.
+    func mapHostMemory(_ storage: UnsafeMutableRawPointer, count: Int, at address: UInt64) throws(DeviceError)
+    /// Removes a mapping once the work queued so far is done.
+    func unmapHostMemory(at address: UInt64)
 
     /// Stops running work, waits for queued work and frees everything. Safe to call twice and from any thread.
     func destroy()

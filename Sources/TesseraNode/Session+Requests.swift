@@ -80,7 +80,10 @@ extension Session {
             let fd = receivedFDs.removeFirst()
             return attempt(nil) { () throws(DeviceError) in
                 guard regions[m.region] == nil else { close(fd); throw DeviceError(.invalidValue, "host region \(m.region) already registered") }
-                regions[m.region] = try HostRegion.map(fd: fd, size: m.size)
+                var region = try HostRegion.map(fd: fd, size: m.size)
+                if m.address != 0 { region.deviceAddress = mapIntoDevices(region, at: m.address) ? m.address : 0 }
+                regions[m.region] = region
+                RegisterHostMemoryReply(mapped: region.deviceAddress != 0).encode(into: &scratch)
             }
 
         case .unregisterHostMemory:
@@ -91,6 +94,7 @@ extension Session {
                 }
                 // Queued copies may still read or write it.
                 for v in vgpus { try? v.context.synchronize() }
+                if region.deviceAddress != 0 { for v in vgpus { v.context.unmapHostMemory(at: region.deviceAddress) } }
                 region.unmap()
             }
 
@@ -314,10 +318,14 @@ extension Session {
                 }
                 try context(m.device).launch(module.module.kernels[m.kernel], grid: m.grid, block: m.block,
                                              sharedMemoryBytes: m.sharedMemoryBytes, parameters: parameters,
-                                             on: try stream(m.stream, on: m.device))
+                                             cooperative: m.cooperative, on: try stream(m.stream, on: m.device))
             }
 
-        case .hello, .nodeStatus, .reply, .fatal:
+        case .setLimit:
+            let m = try SetLimit(from: &r)
+            return attempt(m.device) { () throws(DeviceError) in try context(m.device).setLimit(m.limit, value: m.value) }
+
+        case .hello, .nodeStatus, .reply, .fatal, .deviceOutput:
             throw WireError(.unexpected, "\(header.opcode) is not a request of the serving phase")
         }
     }
@@ -343,6 +351,7 @@ extension Session {
             let deferred = pending ?? .ok
             pending = nil
             let data = UnsafeRawBufferPointer(start: bounce, count: status.isOK ? chunk : 0)
+            forwardDeviceOutput()
             out.frame(.reply, flags: last ? [] : .moreFollows, requestID: requestID) { w in
                 ReplyHeader(status: status, deferred: deferred).encode(into: &w)
                 if data.count > 0 { w.raw(data) }
@@ -403,10 +412,14 @@ extension Session {
     /// `cudaDeviceReset`: a fresh context with the same quota; the device's streams, events and modules go away.
     private func reset(device: Int) throws(DeviceError) {
         let i = try slot(device)
+        // Context destruction is a synchronisation point: what its kernels printed is delivered first.
+        try? vgpus[i].context.synchronize()
+        forwardDeviceOutput(of: vgpus[i].context)
         vgpus[i].context.destroy()
         let fresh = try node.backend.makeContext(gpu: vgpus[i].physical, memoryLimit: vgpus[i].memory,
                                                  computePercent: vgpus[i].compute, computeMode: vgpus[i].mode, addressWindow: addressWindow)
         vgpus[i].context = fresh
+        for r in regions.values where r.deviceAddress != 0 { try? fresh.mapHostMemory(r.base, count: r.size, at: r.deviceAddress) }
         streams = streams.filter { $0.value.device != device }
         events = events.filter { $0.value.device != device }
         modules = modules.filter { $0.value.device != device }
@@ -422,5 +435,23 @@ extension Session.Outcome {
         case .failed(let e, _): .failed(e, device: device)
         case .answered: .answered
         }
+    }
+}
+
+extension Session {
+    /// Maps a shared host region into every vGPU of the session at the program's address of it (mapped,
+    /// zero-copy host memory). All or none: a device that cannot map it leaves the region copy-only.
+    func mapIntoDevices(_ region: HostRegion, at address: UInt64) -> Bool {
+        var done: [any DeviceContext] = []
+        for v in vgpus {
+            do throws(DeviceError) {
+                try v.context.mapHostMemory(region.base, count: region.size, at: address)
+                done.append(v.context)
+            } catch {
+                for c in done { c.unmapHostMemory(at: address) }
+                return false
+            }
+        }
+        return true
     }
 }

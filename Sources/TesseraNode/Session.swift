@@ -318,6 +318,7 @@ final class Session: @unchecked Sendable {
         }
         let deferred = pending ?? .ok
         pending = nil
+        if Self.flushesDeviceOutput(header.opcode) { forwardDeviceOutput() }
         out.frame(.reply, requestID: header.requestID) { [scratch] w in
             ReplyHeader(status: status, deferred: deferred).encode(into: &w)
             if status.isOK { scratch.bytes.withUnsafeBytes { w.raw($0) } }

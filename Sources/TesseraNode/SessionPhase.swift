@@ -24,7 +24,7 @@ public enum SessionPhase: Sendable, Hashable {
 
     public func action(for opcode: Opcode) -> Action {
         switch (self, opcode) {
-        case (_, .reply), (_, .fatal): return .reject("\(opcode) frames travel from node to client only")
+        case (_, _) where !opcode.isRequest: return .reject("\(opcode) frames travel from node to client only")
         case (.closed, _): return .reject("session is closed")
         case (_, .nodeStatus): return .answerStatus
         case (.greeting, .hello): return .greet

@@ -14,6 +14,7 @@ public struct DevicePropertiesLayout: Sendable {
         case memoryBusWidth, l2CacheSize, maxThreadsPerMultiProcessor, streamPrioritiesSupported
         case globalL1CacheSupported, localL1CacheSupported, regsPerMultiprocessor, computePreemptionSupported
         case maxBlocksPerMultiProcessor, singleToDoublePrecisionPerfRatio
+        case persistingL2CacheMaxSize, cooperativeLaunch, accessPolicyMaxWindowSize, memoryPoolsSupported
         // int[3]
         case maxThreadsDim, maxGridSize
 
@@ -85,6 +86,11 @@ public struct DevicePropertiesLayout: Sendable {
         case .regsPerMultiprocessor: d.registersPerMultiprocessor
         case .maxBlocksPerMultiProcessor: d.maxBlocksPerMultiprocessor
         case .singleToDoublePrecisionPerfRatio: 2
+        // The same values the device attributes report (108, 95, 109, 115).
+        case .persistingL2CacheMaxSize: DeviceAttributes.value(108, of: d) ?? 0
+        case .cooperativeLaunch: DeviceAttributes.value(95, of: d) ?? 0
+        case .accessPolicyMaxWindowSize: DeviceAttributes.value(109, of: d) ?? 0
+        case .memoryPoolsSupported: DeviceAttributes.value(115, of: d) ?? 0
         case .maxThreadsDim, .maxGridSize: 0
         }
     }

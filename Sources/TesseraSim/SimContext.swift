@@ -36,6 +36,8 @@ public final class SimContext: Sendable {
         var printfFifoSize = 1 << 20
         var stackSize = 1024
         var gridWorkspace: UInt64?
+        /// Host memory mapped into the device's address space (zero-copy), by device address; not owned.
+        var hostMappings: [UInt64: Allocation] = [:]
     }
     let state = Mutex(State())
     /// Set when the context is being torn down; running kernels check it and stop early.
@@ -89,7 +91,7 @@ public final class SimContext: Sendable {
         }
         state.withLock { s in
             s.allocations[address] = allocation
-            s.addressMap = AddressMap(s.allocations.values)
+            s.rebuildAddressMap()
         }
         return address
     }
@@ -100,7 +102,7 @@ public final class SimContext: Sendable {
         let removed = state.withLock { s -> Allocation? in
             guard let a = s.allocations.removeValue(forKey: address) else { return nil }
             s.usedBytes -= a.size
-            s.addressMap = AddressMap(s.allocations.values)
+            s.rebuildAddressMap()
             return a
         }
         guard let removed else {
@@ -263,6 +265,7 @@ public final class SimContext: Sendable {
         let allocations = state.withLock { s -> [Allocation] in
             let all = Array(s.allocations.values)
             s.allocations = [:]
+            s.hostMappings = [:]
             s.addressMap = AddressMap([])
             s.usedBytes = 0
             return all

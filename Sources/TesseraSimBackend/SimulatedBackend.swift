@@ -71,6 +71,8 @@ extension DeviceError {
         case .notFound: .notFound
         case .invalidHandle: .invalidHandle
         case .notReady: .notReady
+        case .assertFailed: .assertFailed
+        case .cooperativeLaunchTooLarge: .cooperativeLaunchTooLarge
         default: .internalError
         }
         self.init(code, e.message)
@@ -202,12 +204,31 @@ final class SimulatedContext: DeviceContext {
     }
 
     func launch(_ kernel: any DeviceKernel, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32),
-                sharedMemoryBytes: Int, parameters: [UInt8], on stream: any DeviceStream) throws(DeviceError) {
+                sharedMemoryBytes: Int, parameters: [UInt8], cooperative: Bool, on stream: any DeviceStream) throws(DeviceError) {
         guard let k = kernel as? SimulatedKernel else { throw DeviceError(.invalidHandle, "foreign kernel") }
         let s = try sim(stream)
         try run { () throws(SimError) in
             try context.launch(k.kernel, grid: Dim3(grid.0, grid.1, grid.2), block: Dim3(block.0, block.1, block.2),
-                               sharedMemoryBytes: sharedMemoryBytes, parameters: parameters, on: s)
+                               sharedMemoryBytes: sharedMemoryBytes, parameters: parameters, on: s, cooperative: cooperative)
+        }
+    }
+
+    func takeDeviceOutput() -> DeviceOutputChunks {
+        DeviceOutputChunks(printf: context.takePrintfOutput(), assertMessages: context.takeAssertOutput())
+    }
+
+    func mapHostMemory(_ storage: UnsafeMutableRawPointer, count: Int, at address: UInt64) throws(DeviceError) {
+        try run { () throws(SimError) in try context.mapHostMemory(storage, count: count, at: address) }
+    }
+
+    func unmapHostMemory(at address: UInt64) { context.unmapHostMemory(at: address) }
+
+    func setLimit(_ limit: UInt32, value: Int) throws(DeviceError) {
+        guard value >= 0 else { throw DeviceError(.invalidValue, "limit \(limit) cannot be negative") }
+        switch limit {
+        case SetLimit.stackSize: context.stackSize = value
+        case SetLimit.printfFifoSize: context.printfFifoSize = value
+        default: break  // heap size, L2 hints: nothing the simulator models
         }
     }
 

@@ -1,4 +1,4 @@
-/// What a frame carries. Requests travel client → node; ``reply`` and ``fatal`` travel node → client.
+/// What a frame carries. Requests travel client → node; ``reply``, ``fatal`` and ``deviceOutput`` travel node → client.
 public enum Opcode: UInt16, Sendable, CaseIterable {
     // Session
     case hello = 1
@@ -29,6 +29,8 @@ public enum Opcode: UInt16, Sendable, CaseIterable {
     case eventElapsedTime = 45
     case synchronizeDevice = 50
     case resetDevice = 51
+    /// `cudaDeviceSetLimit` / `cuCtxSetLimit` for the limits the device side honours (pipelined).
+    case setLimit = 52
     // Code
     case loadModule = 60
     case launchKernel = 61
@@ -36,6 +38,9 @@ public enum Opcode: UInt16, Sendable, CaseIterable {
     case reply = 0x8000
     /// The node ends the session: the body is a ``ReplyStatus`` saying why.
     case fatal = 0x8001
+    /// Device `printf` / `assert` output taken at a synchronisation point, sent just before the reply that
+    /// ends it: the body is a ``DeviceOutput``.
+    case deviceOutput = 0x8002
 
     /// Whether a client may send this opcode.
     public var isRequest: Bool { rawValue < 0x8000 }

@@ -26,6 +26,10 @@ public struct ReplyStatus: Sendable, Hashable, CustomStringConvertible {
         /// The peer broke the protocol; the session ends.
         public static let protocolError = Code(rawValue: 14)
         public static let internalError = Code(rawValue: 15)
+        /// Sticky: a kernel's device-side `assert` failed.
+        public static let assertFailed = Code(rawValue: 16)
+        /// A cooperative launch has more blocks than the device can keep resident at once.
+        public static let cooperativeLaunchTooLarge = Code(rawValue: 17)
 
         public var description: String {
             switch self {
@@ -45,12 +49,14 @@ public struct ReplyStatus: Sendable, Hashable, CustomStringConvertible {
             case .unavailable: "unavailable"
             case .protocolError: "protocolError"
             case .internalError: "internalError"
+            case .assertFailed: "assertFailed"
+            case .cooperativeLaunchTooLarge: "cooperativeLaunchTooLarge"
             default: "status(\(rawValue))"
             }
         }
 
         /// Whether the error poisons the vGPU's context for the rest of the session, as CUDA's do.
-        public var isSticky: Bool { self == .illegalAddress || self == .launchFailure }
+        public var isSticky: Bool { self == .illegalAddress || self == .launchFailure || self == .assertFailed }
     }
 
     public var code: Code

@@ -30,6 +30,38 @@ import Testing
         try roundTrip(RecordEvent(device: 1, event: 0x100, stream: 0x101))
         try roundTrip(EventElapsedTime(start: 1, end: 2))
         try roundTrip(RegisterHostMemory(region: 9, size: 1 << 20))
+        try roundTrip(RegisterHostMemory(region: 9, size: 1 << 20, address: 0x7F00_1234_0000))
+        try roundTrip(SetLimit(device: 1, limit: SetLimit.printfFifoSize, value: 4096))
+        try roundTrip(LaunchKernel(device: 0, module: 0x100, kernel: 2, grid: (8, 1, 1), block: (64, 1, 1), sharedMemoryBytes: 0,
+                                   stream: 0, cooperative: true))
+    }
+
+    @Test func deviceOutputFramesCarryTheirChannel() throws {
+        for output in [DeviceOutput(channel: .standardOutput, bytes: Array("[0, 1]:\t\tValue is:10\n".utf8)),
+                       DeviceOutput(channel: .standardError, bytes: Array("x.cu:3: k: block: [0,0,0], thread: [1,0,0] Assertion `v` failed.\n".utf8))] {
+            var w = WireWriter()
+            output.encode(into: &w)
+            let back = try w.bytes.withUnsafeBytes { b in
+                var r = WireReader(b)
+                return try DeviceOutput(from: &r)
+            }
+            #expect(back == output)
+        }
+        var bad = WireWriter()
+        bad.u8(3)  // no such channel
+        bad.blob([1, 2])
+        #expect(throws: WireError.self) {
+            try bad.bytes.withUnsafeBytes { b in
+                var r = WireReader(b)
+                _ = try DeviceOutput(from: &r)
+            }
+        }
+        // Launch flags beyond the cooperative bit are refused.
+        var launch = WireWriter()
+        LaunchKernel(device: 0, module: 1, kernel: 0, grid: (1, 1, 1), block: (1, 1, 1), sharedMemoryBytes: 0, stream: 0).encode(into: &launch)
+        var flagged = launch.bytes
+        flagged[flagged.count - 4] = 0x02
+        #expect(throws: WireError.self) { try flagged.withUnsafeBytes { try LaunchKernel.decode($0) } }
     }
 
     @Test func helloRejectsStrangers() {

@@ -41,5 +41,8 @@ int tessera_accept(int listener);
 void tessera_tcp_nodelay(int fd);
 /// The numeric address of a connected TCP peer as "host:port" into `buffer`; returns 0 on success.
 int tessera_peer_address(int socket, char *buffer, size_t length);
+/// Writes device output into the program's own C streams: `channel` 1 is `stdout` (buffered like the
+/// program's printf, so the two interleave in call order), 2 is `stderr` (flushed at once).
+void tessera_write_program_output(int channel, const void *data, size_t length);
 
 #endif

@@ -256,24 +256,16 @@ public func cuCtxGetApiVersion(_ handle: UInt, _ version: UnsafeMutablePointer<U
 @_cdecl("cuCtxGetLimit")
 public func cuCtxGetLimit(_ value: UnsafeMutablePointer<Int>?, _ limit: Int32) -> Int32 {
     guard let value else { return CUresult.invalidValue }
-    if case .failure(let f) = context(0) { return f.code }
-    switch limit {
-    case 0: value.pointee = 1024  // stack size
-    case 1: value.pointee = 1 << 20  // printf FIFO
-    case 2: value.pointee = 8 << 20  // malloc heap
-    case 3: value.pointee = 2  // device runtime sync depth
-    case 4: value.pointee = 2048  // pending launches
-    case 5: value.pointee = 32  // max L2 fetch granularity
-    case 6: value.pointee = 0  // persisting L2
-    default: return CUresult.invalidValue
+    return Driver.shared.onCurrentDevice { device in
+        let (e, v) = Driver.shared.core.limit(limit, device: device)
+        if e == 0 { value.pointee = v }
+        return CUresult.from(e)
     }
-    return CUresult.success
 }
 
 @_cdecl("cuCtxSetLimit")
 public func cuCtxSetLimit(_ limit: Int32, _ value: Int) -> Int32 {
-    if case .failure(let f) = context(0) { return f.code }
-    return (0...6).contains(limit) ? CUresult.success : CUresult.invalidValue
+    Driver.shared.onCurrentDevice { device in CUresult.from(Driver.shared.core.setLimit(limit, value: value, device: device)) }
 }
 
 @_cdecl("cuCtxGetCacheConfig")

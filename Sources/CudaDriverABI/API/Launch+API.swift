@@ -5,7 +5,8 @@ extension Driver {
     /// buffer of `extra` (CU_LAUNCH_PARAM_BUFFER_POINTER / _SIZE), and are laid out by the layout learned
     /// when the image was loaded.
     func launch(_ handle: UInt, grid: Dim3, block: Dim3, sharedMemory: UInt32, stream: UInt,
-                parameters: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, extra: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+                parameters: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, extra: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                cooperative: Bool = false) -> Int32 {
         guard let f = function(handle) else { return CUresult.invalidHandle }
         if case .failure(let e) = currentDevice() { return e.code }
         let source: LaunchParameters
@@ -30,7 +31,7 @@ extension Driver {
         }
         if let limit = f.maxDynamicSharedBytes, Int(sharedMemory) > limit { return CUresult.invalidValue }
         return CUresult.from(core.launch(f.reference, grid: grid, block: block, parameters: source, sharedMemory: Int(sharedMemory),
-                                         stream: stream, device: f.device))
+                                         stream: stream, device: f.device, cooperative: cooperative))
     }
 }
 
@@ -61,13 +62,14 @@ public func cuLaunchKernelEx(_ config: UnsafeRawPointer?, _ function: UInt, _ pa
     let stream = config.loadUnaligned(fromByteOffset: 32, as: UInt.self)
     let attributes = config.loadUnaligned(fromByteOffset: 40, as: UnsafeRawPointer?.self)
     let count = Int(config.loadUnaligned(fromByteOffset: 48, as: UInt32.self))
+    var cooperative = false
     if let attributes {
         for i in 0..<count {
             let id = attributes.loadUnaligned(fromByteOffset: 72 * i, as: UInt32.self)
             let value = attributes.loadUnaligned(fromByteOffset: 72 * i + 8, as: Int32.self)
             switch id {
-            case 2 where value != 0:  // cooperative: the simulated GPU cannot synchronize a whole grid
-                return CUresult.notSupported
+            case 2:  // cooperative: every block resident at once, grid-wide sync allowed
+                cooperative = value != 0
             case 4 where value != 0 || attributes.loadUnaligned(fromByteOffset: 72 * i + 12, as: Int32.self) > 1:
                 return CUresult.notSupported  // cluster dimensions
             default:
@@ -76,13 +78,28 @@ public func cuLaunchKernelEx(_ config: UnsafeRawPointer?, _ function: UInt, _ pa
         }
     }
     return Driver.shared.launch(function, grid: Dim3(x: u(0), y: u(1), z: u(2)), block: Dim3(x: u(3), y: u(4), z: u(5)),
-                                sharedMemory: u(6), stream: stream, parameters: parameters, extra: extra)
+                                sharedMemory: u(6), stream: stream, parameters: parameters, extra: extra, cooperative: cooperative)
 }
 
 @_cdecl("cuLaunchKernelEx_ptsz")
 public func cuLaunchKernelEx_ptsz(_ config: UnsafeRawPointer?, _ function: UInt, _ parameters: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
                                   _ extra: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
     cuLaunchKernelEx(config, function, parameters, extra)
+}
+
+@_cdecl("cuLaunchCooperativeKernel")
+public func cuLaunchCooperativeKernel(_ function: UInt, _ gridX: UInt32, _ gridY: UInt32, _ gridZ: UInt32, _ blockX: UInt32, _ blockY: UInt32,
+                                      _ blockZ: UInt32, _ sharedMemory: UInt32, _ stream: UInt,
+                                      _ parameters: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+    Driver.shared.launch(function, grid: Dim3(x: gridX, y: gridY, z: gridZ), block: Dim3(x: blockX, y: blockY, z: blockZ),
+                         sharedMemory: sharedMemory, stream: stream, parameters: parameters, extra: nil, cooperative: true)
+}
+
+@_cdecl("cuLaunchCooperativeKernel_ptsz")
+public func cuLaunchCooperativeKernel_ptsz(_ function: UInt, _ gridX: UInt32, _ gridY: UInt32, _ gridZ: UInt32, _ blockX: UInt32, _ blockY: UInt32,
+                                           _ blockZ: UInt32, _ sharedMemory: UInt32, _ stream: UInt,
+                                           _ parameters: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
+    cuLaunchCooperativeKernel(function, gridX, gridY, gridZ, blockX, blockY, blockZ, sharedMemory, stream, parameters)
 }
 
 // MARK: Host functions: run in stream order, on the calling thread once the stream's earlier work is done

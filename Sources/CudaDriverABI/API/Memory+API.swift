@@ -145,8 +145,12 @@ public func cuMemHostUnregister(_ pointer: UnsafeMutableRawPointer?) -> Int32 {
 
 @_cdecl("cuMemHostGetDevicePointer_v2")
 public func cuMemHostGetDevicePointer_v2(_ device: UnsafeMutablePointer<UInt64>?, _ host: UnsafeMutableRawPointer?, _ flags: UInt32) -> Int32 {
-    Log.once("mapped", "mapped (zero-copy) host memory is not supported by Tessera")
-    return CUresult.notSupported
+    guard let device, let host, flags == 0 else { return CUresult.invalidValue }
+    guard Driver.shared.initialized else { return CUresult.notInitialized }
+    // Pinned memory is mapped into the devices at the program's own address (unified addressing).
+    let (e, address) = core.hostDevicePointer(UInt(bitPattern: host))
+    if e == 0 { device.pointee = address }
+    return CUresult.from(e)
 }
 
 // MARK: Memset

@@ -291,9 +291,15 @@ final class WorkerServer {
         if needed > 0 { buffer.copyMemory(from: parameters.baseAddress!, byteCount: needed) }
         var pointers = layout.map { Optional(buffer + $0.offset) }
         _ = driver.cuEventRecord(pair.0, s)
-        let rc = pointers.withUnsafeMutableBufferPointer { p in
-            driver.cuLaunchKernel(module.functions[m.kernel], m.grid.0, m.grid.1, m.grid.2, m.block.0, m.block.1, m.block.2,
-                                  UInt32(m.sharedMemoryBytes), s, layout.isEmpty ? nil : p.baseAddress, nil)
+        let rc = pointers.withUnsafeMutableBufferPointer { p -> CUDADriver.Result in
+            if m.cooperative {
+                // CUDA_ERROR_NOT_SUPPORTED (801) from a driver without cooperative launch.
+                guard let launch = driver.cuLaunchCooperativeKernel else { return 801 }
+                return launch(module.functions[m.kernel], m.grid.0, m.grid.1, m.grid.2, m.block.0, m.block.1, m.block.2,
+                              UInt32(m.sharedMemoryBytes), s, layout.isEmpty ? nil : p.baseAddress)
+            }
+            return driver.cuLaunchKernel(module.functions[m.kernel], m.grid.0, m.grid.1, m.grid.2, m.block.0, m.block.1, m.block.2,
+                                         UInt32(m.sharedMemoryBytes), s, layout.isEmpty ? nil : p.baseAddress, nil)
         }
         guard rc == 0 else {
             spareTiming.append(pair)

@@ -129,6 +129,10 @@ package final class Connection {
                         let why = (try? ReplyStatus(from: &r))?.description ?? "unknown reason"
                         fail("the Tessera node ended the session: \(why)")
                         return .failed(failure!)
+                    case .deviceOutput:
+                        // Kernels' printf and assert output at a synchronisation point, ahead of its reply.
+                        DeviceOutputSink.deliver(try DeviceOutput(from: &r))
+                        continue
                     case .reply where header.requestID == id:
                         let h = try ReplyHeader(from: &r)
                         let more = header.flags.contains(.moreFollows)

@@ -8,6 +8,8 @@ import TesseraWire
 struct HostRegion {
     let base: UnsafeMutableRawPointer
     let size: Int
+    /// Where the session's devices address it (the program's address of it), or 0 when they do not.
+    var deviceAddress: UInt64 = 0
 
     /// Maps a shared-memory file the client sent. The file must be sealed against shrinking, so the client
     /// cannot truncate it under the node's feet (which would fault the node on access).

@@ -89,21 +89,15 @@ public func cudaDeviceGetStreamPriorityRange(_ least: UnsafeMutablePointer<Int32
 @_cdecl("cudaDeviceGetLimit")
 public func cudaDeviceGetLimit(_ value: UnsafeMutablePointer<Int>?, _ limit: Int32) -> Int32 {
     guard let value else { return record(CUDAError.invalidValue) }
-    switch limit {
-    case 0: value.pointee = 1024  // stack size
-    case 1: value.pointee = 1 << 20  // printf FIFO
-    case 2: value.pointee = 8 << 20  // malloc heap
-    case 3: value.pointee = 2  // device runtime sync depth
-    case 4: value.pointee = 2048  // pending launches
-    case 5: value.pointee = 32  // max L2 fetch granularity
-    case 6: value.pointee = 0  // persisting L2
-    default: return record(CUDAError.invalidValue)
-    }
-    return 0
+    let (e, v) = Runtime.shared.limit(limit, device: ThreadState.current.device)
+    if e == 0 { value.pointee = v }
+    return record(e)
 }
 
 @_cdecl("cudaDeviceSetLimit")
-public func cudaDeviceSetLimit(_ limit: Int32, _ value: Int) -> Int32 { limit >= 0 && limit <= 6 ? 0 : record(CUDAError.invalidValue) }
+public func cudaDeviceSetLimit(_ limit: Int32, _ value: Int) -> Int32 {
+    record(Runtime.shared.setLimit(limit, value: value, device: ThreadState.current.device))
+}
 
 @_cdecl("cudaDeviceGetCacheConfig")
 public func cudaDeviceGetCacheConfig(_ config: UnsafeMutablePointer<Int32>?) -> Int32 {

@@ -71,10 +71,14 @@ public func cudaHostUnregister(_ pointer: UnsafeMutableRawPointer?) -> Int32 {
     record(Runtime.shared.unregisterHost(UInt(bitPattern: pointer)))
 }
 
+/// Pinned memory is mapped into the devices (when the node shares this machine) at the same address, as
+/// unified addressing gives: the device pointer is the host pointer.
 @_cdecl("cudaHostGetDevicePointer")
 public func cudaHostGetDevicePointer(_ device: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ host: UnsafeMutableRawPointer?, _ flags: UInt32) -> Int32 {
-    Log.once("mapped", "mapped (zero-copy) host memory is not supported by Tessera")
-    return record(CUDAError.notSupported)
+    guard let device, let host, flags == 0 else { return record(CUDAError.invalidValue) }
+    let (e, address) = Runtime.shared.hostDevicePointer(UInt(bitPattern: host))
+    if e == 0 { device.pointee = UnsafeMutableRawPointer(bitPattern: UInt(address)) }
+    return record(e)
 }
 
 @_cdecl("cudaMemcpy")

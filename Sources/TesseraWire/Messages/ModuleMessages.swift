@@ -101,16 +101,18 @@ public struct LaunchKernel: WireMessage, Hashable {
     public var block: (UInt32, UInt32, UInt32)
     public var sharedMemoryBytes: Int
     public var stream: UInt64
+    /// A cooperative launch (`cudaLaunchCooperativeKernel`): every block resident at once, grid-wide sync allowed.
+    public var cooperative: Bool
 
     public init(device: Int, module: UInt64, kernel: Int, grid: (UInt32, UInt32, UInt32), block: (UInt32, UInt32, UInt32),
-                sharedMemoryBytes: Int, stream: UInt64) {
+                sharedMemoryBytes: Int, stream: UInt64, cooperative: Bool = false) {
         self.device = device; self.module = module; self.kernel = kernel; self.grid = grid; self.block = block
-        self.sharedMemoryBytes = sharedMemoryBytes; self.stream = stream
+        self.sharedMemoryBytes = sharedMemoryBytes; self.stream = stream; self.cooperative = cooperative
     }
 
     public static func == (a: Self, b: Self) -> Bool {
         a.device == b.device && a.module == b.module && a.kernel == b.kernel && a.grid == b.grid && a.block == b.block
-            && a.sharedMemoryBytes == b.sharedMemoryBytes && a.stream == b.stream
+            && a.sharedMemoryBytes == b.sharedMemoryBytes && a.stream == b.stream && a.cooperative == b.cooperative
     }
     public func hash(into h: inout Hasher) { h.combine(module); h.combine(kernel) }
 
@@ -119,7 +121,11 @@ public struct LaunchKernel: WireMessage, Hashable {
         w.u32(grid.0); w.u32(grid.1); w.u32(grid.2)
         w.u32(block.0); w.u32(block.1); w.u32(block.2)
         w.u32(UInt32(sharedMemoryBytes)); w.u64(stream)
+        w.u32(cooperative ? LaunchKernel.cooperativeFlag : 0)
     }
+
+    /// Bit 0 of the launch flags.
+    static let cooperativeFlag: UInt32 = 1
 
     /// Decodes the fixed fields; the parameter buffer is left in the reader.
     public init(from r: inout WireReader) throws(WireError) {
@@ -127,5 +133,8 @@ public struct LaunchKernel: WireMessage, Hashable {
         grid = (try r.u32(), try r.u32(), try r.u32())
         block = (try r.u32(), try r.u32(), try r.u32())
         sharedMemoryBytes = Int(try r.u32()); stream = try r.u64()
+        let flags = try r.u32()
+        guard flags & ~LaunchKernel.cooperativeFlag == 0 else { throw WireError(.malformed, "unknown launch flags 0x\(String(flags, radix: 16))") }
+        cooperative = flags & LaunchKernel.cooperativeFlag != 0
     }
 }

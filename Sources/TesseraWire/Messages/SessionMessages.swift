@@ -231,9 +231,20 @@ public struct RegisterHostMemory: WireMessage, Hashable {
     public static let opcode = Opcode.registerHostMemory
     public var region: UInt64
     public var size: Int
-    public init(region: UInt64, size: Int) { self.region = region; self.size = size }
-    public func encode(into w: inout WireWriter) { w.u64(region); w.size(size) }
-    public init(from r: inout WireReader) throws(WireError) { region = try r.u64(); size = try r.size(max: 1 << 44) }
+    /// The program's address of the region, where kernels reach it too (mapped host memory under unified
+    /// addressing); 0 for a region only copies use. Reply: ``RegisterHostMemoryReply``.
+    public var address: UInt64
+    public init(region: UInt64, size: Int, address: UInt64 = 0) { self.region = region; self.size = size; self.address = address }
+    public func encode(into w: inout WireWriter) { w.u64(region); w.size(size); w.u64(address) }
+    public init(from r: inout WireReader) throws(WireError) { region = try r.u64(); size = try r.size(max: 1 << 44); address = try r.u64() }
+}
+
+/// Whether a registered region is mapped into the session's devices (kernels may use its address).
+public struct RegisterHostMemoryReply: Sendable, Hashable {
+    public var mapped: Bool
+    public init(mapped: Bool) { self.mapped = mapped }
+    public func encode(into w: inout WireWriter) { w.bool(mapped) }
+    public init(from r: inout WireReader) throws(WireError) { mapped = try r.bool() }
 }
 
 /// Stops sharing a region; the node first waits for queued work that reads or writes it.

@@ -1,0 +1,152 @@
+// Device-side output and the features NVIDIA's samples lean on: printf (delivered in order at synchronisation
+// points), the printf FIFO limit, assert (cudaErrorAssert, sticky), cooperative launch with grid-wide sync,
+// stream-ordered allocation and mapped host memory. Usage: devout printf|fifo|assert|cooperative|pool|zerocopy
+#include <cassert>
+#include <cstring>
+#include <cooperative_groups.h>
+#include "common.h"
+
+namespace cg = cooperative_groups;
+
+__global__ void lines(int launch, int count) {
+    // One thread prints, so the order within a launch is the program's order.
+    for (int i = 0; i < count; i++) printf("device launch %d line %d value %.2f\n", launch, i, i * 0.5);
+}
+
+__global__ void checkPositive(const int *values, int n) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) assert(values[i] > 0);
+}
+
+__global__ void gridSum(int *slots, int *total) {
+    cg::grid_group grid = cg::this_grid();
+    if (threadIdx.x == 0) slots[blockIdx.x] = blockIdx.x + 1;
+    grid.sync();  // every block's slot is written before block 0 reads them
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        int sum = 0;
+        for (int b = 0; b < gridDim.x; b++) sum += slots[b];
+        *total = sum;
+    }
+}
+
+__global__ void fill(int *data, int n, int value) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) data[i] = value + i;
+}
+
+static int printfOrder() {
+    printf("host before\n");
+    lines<<<1, 1>>>(1, 3);
+    lines<<<1, 1>>>(2, 2);
+    CHECK(cudaDeviceSynchronize());
+    printf("host after\n");
+    cudaStream_t s;
+    CHECK(cudaStreamCreate(&s));
+    lines<<<1, 1, 0, s>>>(3, 1);
+    CHECK(cudaStreamSynchronize(s));
+    printf("host end\n");
+    return 0;
+}
+
+static int fifoLimit() {
+    size_t size = 0;
+    CHECK(cudaDeviceSetLimit(cudaLimitPrintfFifoSize, 4096));
+    CHECK(cudaDeviceGetLimit(&size, cudaLimitPrintfFifoSize));
+    printf("fifo=%zu\n", size);
+    lines<<<1, 1>>>(7, 1000);  // about 37 kB: more than the FIFO holds, so the rest is dropped
+    CHECK(cudaDeviceSynchronize());
+    return 0;
+}
+
+static int assertFails() {
+    const int n = 64;
+    int host[n];
+    for (int i = 0; i < n; i++) host[i] = i == 37 ? -5 : i + 1;
+    int *d;
+    CHECK(cudaMalloc(&d, sizeof host));
+    CHECK(cudaMemcpy(d, host, sizeof host, cudaMemcpyHostToDevice));
+    checkPositive<<<2, 32>>>(d, n);
+    cudaError_t e = cudaDeviceSynchronize();
+    printf("sync=%d %s\n", (int)e, cudaGetErrorName(e));
+    cudaError_t again = cudaMemcpy(host, d, sizeof host, cudaMemcpyDeviceToHost);
+    printf("after=%d %s\n", (int)again, cudaGetErrorName(again));
+    printf("last=%d\n", (int)cudaGetLastError());
+    return 0;
+}
+
+static int cooperative() {
+    int supported = 0, sms = 0, perSM = 0;
+    CHECK(cudaDeviceGetAttribute(&supported, cudaDevAttrCooperativeLaunch, 0));
+    CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+    CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&perSM, gridSum, 64, 0));
+    cudaDeviceProp prop;
+    CHECK(cudaGetDeviceProperties(&prop, 0));
+    printf("attribute=%d prop=%d\n", supported, prop.cooperativeLaunch);
+    int blocks = 8, *slots, *total;
+    CHECK(cudaMalloc(&slots, 4096 * sizeof(int)));
+    CHECK(cudaMalloc(&total, sizeof(int)));
+    void *args[] = {&slots, &total};
+    CHECK(cudaLaunchCooperativeKernel((void *)gridSum, dim3(blocks), dim3(64), args, 0, 0));
+    int sum = 0;
+    CHECK(cudaMemcpy(&sum, total, sizeof sum, cudaMemcpyDeviceToHost));
+    printf("grid sum=%d\n", sum);
+    cudaError_t e = cudaLaunchCooperativeKernel((void *)gridSum, dim3(perSM * sms + 1), dim3(64), args, 0, 0);
+    printf("too large=%d %s\n", (int)e, cudaGetErrorName(e));
+    CHECK(cudaDeviceSynchronize());  // not sticky: the context still works
+    printf("cooperative OK\n");
+    return 0;
+}
+
+static int pool() {
+    int supported = 0;
+    CHECK(cudaDeviceGetAttribute(&supported, cudaDevAttrMemoryPoolsSupported, 0));
+    cudaMemPool_t mempool;
+    CHECK(cudaDeviceGetDefaultMemPool(&mempool, 0));
+    uint64_t threshold = UINT64_MAX;
+    CHECK(cudaMemPoolSetAttribute(mempool, cudaMemPoolAttrReleaseThreshold, &threshold));
+    cudaStream_t s;
+    CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    const int n = 1000;
+    int *d, host[n];
+    CHECK(cudaMallocAsync(&d, n * sizeof(int), s));
+    fill<<<(n + 255) / 256, 256, 0, s>>>(d, n, 10);
+    CHECK(cudaMemcpyAsync(host, d, sizeof host, cudaMemcpyDeviceToHost, s));
+    CHECK(cudaFreeAsync(d, s));
+    CHECK(cudaStreamSynchronize(s));
+    for (int i = 0; i < n; i++) if (host[i] != 10 + i) { printf("mismatch at %d\n", i); return 2; }
+    size_t free0, total;
+    CHECK(cudaMemGetInfo(&free0, &total));
+    // More than the vGPU holds is refused, as cudaMalloc would be.
+    void *big = nullptr;
+    cudaError_t e = cudaMallocAsync(&big, total + (1 << 20), s);
+    printf("pools=%d over quota=%d\n", supported, (int)e);
+    printf("pool OK\n");
+    return 0;
+}
+
+// Mapped host memory: the kernel writes the host's pages directly; the device pointer is the host pointer.
+static int zeroCopy() {
+    const int n = 4096;
+    int *host, *device;
+    CHECK(cudaSetDeviceFlags(cudaDeviceMapHost));
+    CHECK(cudaHostAlloc(&host, n * sizeof(int), cudaHostAllocMapped));
+    CHECK(cudaHostGetDevicePointer((void **)&device, host, 0));
+    fill<<<(n + 255) / 256, 256>>>(device, n, 3);
+    CHECK(cudaDeviceSynchronize());
+    for (int i = 0; i < n; i++) if (host[i] != 3 + i) { printf("mismatch at %d: %d\n", i, host[i]); return 2; }
+    CHECK(cudaFreeHost(host));
+    printf("zerocopy OK same=%d\n", (int)(device == host));
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "printf";
+    if (!strcmp(mode, "printf")) return printfOrder();
+    if (!strcmp(mode, "fifo")) return fifoLimit();
+    if (!strcmp(mode, "assert")) return assertFails();
+    if (!strcmp(mode, "cooperative")) return cooperative();
+    if (!strcmp(mode, "pool")) return pool();
+    if (!strcmp(mode, "zerocopy")) return zeroCopy();
+    fprintf(stderr, "unknown mode %s\n", mode);
+    return 1;
+}
