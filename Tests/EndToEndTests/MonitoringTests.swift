@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 import TesseraPoolAPI
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// Central monitoring and management with a real controller and nodes: `/metrics` of both parsed by Prometheus'
 /// own Python parser and checked against what runs, the administrators' actions over the API and the CLI (and
