@@ -134,7 +134,7 @@ def main():
             page.click('#detail button[data-action="cordon"]')
             page.click("#confirm-ok")
             expect(page.locator("#action-result")).to_contain_text("cordoned")
-            expect(page.locator(f'.node[data-node="{args.node}"] .tag.warn')).to_have_text("cordoned")
+            expect(page.locator(f'.node[data-node="{args.node}"] > .node-title .tag.warn')).to_have_text("cordoned")
             check(api(args.url, args.admin_token, "/v1/nodes")[0].get("cordoned") is True, "the admin's cordon did not take effect")
             expect(page.locator('#events li[data-kind="cordoned"]').first).to_be_visible()
             shot(page, "4-cordoned")
