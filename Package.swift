@@ -56,6 +56,10 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", exact: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", exact: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        // Prometheus text exposition for the controller's and the node's /metrics (never the client libraries or
+        // the simulator).
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
     ],
     targets: [
         // libzstd (Debian: libzstd-dev) decodes the ZSTD-compressed entries nvcc 13 writes into fatbinaries.
@@ -160,12 +164,26 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The node's `/metrics` (--metrics-listen): its GPUs and the vGPUs of its sessions, in Prometheus text.
+        .target(
+            name: "TesseraNodeMetrics",
+            dependencies: [
+                "TesseraNode", "TesseraNodeAgent", "TesseraWire",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         // The pool manager: inventory and leases (a pure state machine), durable state in SQLite, the HTTP API.
         .target(
             name: "TesseraController",
             dependencies: [
                 "TesseraPoolAPI", "TesseraPlacement",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -184,6 +202,11 @@ let package = Package(
             dependencies: [
                 "TesseraSim", "TesseraSimBackend", "TesseraCUDABackend", "TesseraNode", "TesseraClientCore", "TesseraNodeAgent",
                 "TesseraPlacement", "TesseraPoolAPI", "TesseraController", "TesseraKubernetes", "TesseraDevicePlugin",
+                "TesseraNodeMetrics",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                // swift-metrics' MetricsSystem, bootstrapped onto the controller's Prometheus registry, carries
+                // Hummingbird's request metrics.
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite the way CI does: installs what the tests need (libzstd headers, nvcc from PyPI
-# into .venv-cuda/, CuPy and numba-cuda into .venv-py/), then builds once, in release with testable imports,
+# into .venv-cuda/, CuPy, numba-cuda, prometheus-client and Playwright into .venv-py/, Debian's Chromium for the
+# dashboard's browser test), then builds once, in release with testable imports,
 # and runs every test, NVIDIA's samples and the GPU check's dry run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +15,7 @@ if ! [ -e /usr/include/zstd.h ]; then
 fi
 scripts/setup-cuda.sh >/dev/null
 scripts/setup-python.sh >/dev/null
+scripts/setup-browser.sh >/dev/null
 # One configuration for everything: release (the simulator interprets kernels; debug is far too slow),
 # with testing enabled so test targets may use @testable imports.
 swift build -c release --build-tests -Xswiftc -enable-testing

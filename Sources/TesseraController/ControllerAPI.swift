@@ -13,8 +13,16 @@ public enum ControllerAPI {
     public static func router(for controller: Controller) -> Router<ControllerRequestContext> {
         let router = Router(context: ControllerRequestContext.self)
         router.add(middleware: APIErrorMiddleware())
+        // Requests and their durations through swift-metrics (the CLI bootstraps it onto the controller's
+        // Prometheus registry, so they appear in /metrics as hb_request_*).
+        router.add(middleware: MetricsMiddleware())
+        // The dashboard's page carries no data: it signs in with a token it sends as a header (added before the
+        // token middleware, which applies only to routes added after it).
+        Dashboard.addPage(to: router)
         router.add(middleware: CallerMiddleware(configuration: controller.configuration))
         let readers = router.group().add(middleware: RoleMiddleware(allowed: [.node, .scheduler]))
+        // Monitoring: read-only views (/metrics, the dashboard's) for metrics tokens and admins.
+        let monitors = router.group().add(middleware: RoleMiddleware(allowed: [.metrics]))
         let nodes = router.group().add(middleware: RoleMiddleware(allowed: [.node]))
         let schedulers = router.group().add(middleware: RoleMiddleware(allowed: [.scheduler]))
         let admins = router.group().add(middleware: RoleMiddleware(allowed: []))
@@ -48,7 +56,8 @@ public enum ControllerAPI {
         nodes.post("/v1/leases") { request, _ in
             let lease = try await decode(LeaseRequest.self, request)
             let secret = attachSecret()
-            return JSONReply(try await c.perform { s, now throws(PoolError) in try s.grant(lease, now: now, secret: secret) }, status: .created)
+            let what = "lease for \(lease.program.isEmpty ? "a program" : lease.program) on \(lease.requester)"
+            return JSONReply(try await c.allocating(what) { s, now throws(PoolError) in try s.grant(lease, now: now, secret: secret) }, status: .created)
         }
         nodes.post("/v1/leases/{id}/attach") { request, context in
             let id = try parameter("id", context)
@@ -83,7 +92,9 @@ public enum ControllerAPI {
         }
         schedulers.post("/v1/reservations") { request, _ in
             let r = try await decode(ReservationRequest.self, request)
-            return JSONReply(try await c.perform { s, now throws(PoolError) in try s.reserve(r, now: now) }, status: .created)
+            return JSONReply(try await c.allocating("reservation for \(r.displayName ?? r.consumer)") { s, now throws(PoolError) in
+                try s.reserve(r, now: now)
+            }, status: .created)
         }
         schedulers.post("/v1/reservations/{id}/hold") { request, context in
             let id = try parameter("id", context)
@@ -99,6 +110,8 @@ public enum ControllerAPI {
             let after = request.uri.queryParameters.get("after").flatMap { Int($0) } ?? 0
             return JSONReply(c.read { $0.events(after: after) })
         }
+        addMonitoring(monitors, controller: c)
+        addAdministration(router.group(), controller: c)
         return router
     }
 
@@ -112,12 +125,12 @@ public enum ControllerAPI {
         }.joined()
     }
 
-    private static func parameter(_ name: String, _ context: ControllerRequestContext) throws(PoolError) -> String {
+    static func parameter(_ name: String, _ context: ControllerRequestContext) throws(PoolError) -> String {
         guard let value = context.parameters.get(name) else { throw PoolError(.invalidRequest, "missing \(name)") }
         return value
     }
 
-    private static func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
         let buffer = try await request.body.collect(upTo: 1 << 20)
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))

@@ -14,6 +14,12 @@ public struct ControllerConfiguration: Sendable {
     public var nodeTokens: Set<String>
     /// Tokens scheduler extenders use to read the pool and hold, keep and release reservations.
     public var schedulerTokens: Set<String>
+    /// Read-only tokens for monitoring: `/metrics`, the dashboard's views and live stream, nothing that changes.
+    public var metricsTokens: Set<String> = []
+    /// Seconds between samples of the dashboard's history ring, and how many samples it keeps (the default:
+    /// 6 hours at one sample every 10 s).
+    public var historyInterval: Double = 10
+    public var historyCapacity: Int = 2160
     public var strategy: PlacementStrategy
     public var timing: PoolState.Timing
     /// How often silent nodes and lapsed reservations are looked for, in seconds.

@@ -13,7 +13,7 @@ public struct ControllerRequestContext: RequestContext {
 
 /// Who may call what: admin tokens may do everything, node tokens only what nodes do (register, heartbeat, ask
 /// for and end leases), scheduler tokens only what a scheduler extender does (read the pool, hold and release
-/// reservations).
+/// reservations), metrics tokens only reads (`/metrics`, the dashboard's views).
 public enum Caller: String, Sendable, Hashable {
-    case admin, node, scheduler
+    case admin, node, scheduler, metrics
 }

@@ -12,6 +12,8 @@ public final class LeaseStore: Sendable {
         public var nodes: [NodeRegistration]
         public var leases: [Lease]
         public var reservations: [Reservation]
+        /// Cordoned nodes and GPUs (`NODE`, `NODE/INDEX`).
+        public var cordons: [String] = []
     }
 
     private let database: DatabasePool
@@ -50,7 +52,26 @@ public final class LeaseStore: Sendable {
                 CREATE TABLE reservation (id TEXT PRIMARY KEY NOT NULL, document BLOB NOT NULL);
                 """)
         }
+        m.registerMigration("v2: cordons and the audit log") { db in
+            try db.execute(sql: """
+                CREATE TABLE cordon (target TEXT PRIMARY KEY NOT NULL);
+                CREATE TABLE audit (sequence INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, document BLOB NOT NULL);
+                """)
+        }
         return m
+    }
+
+    /// The newest `limit` audit entries, oldest first.
+    public func audit(limit: Int = 1000) throws(PoolError) -> [AuditEntry] {
+        do {
+            return try database.read { db in
+                let decoder = JSONDecoder()
+                return try Data.fetchAll(db, sql: "SELECT document FROM audit ORDER BY sequence DESC LIMIT ?", arguments: [limit])
+                    .map { try decoder.decode(AuditEntry.self, from: $0) }.reversed()
+            }
+        } catch {
+            throw PoolError(.storage, "cannot read the audit log: \(error)")
+        }
     }
 
     /// Everything stored.
@@ -62,7 +83,8 @@ public final class LeaseStore: Sendable {
                     try Data.fetchAll(db, sql: "SELECT document FROM \(table)").map { try decoder.decode(T.self, from: $0) }
                 }
                 return Snapshot(nodes: try all("node", NodeRegistration.self), leases: try all("lease", Lease.self),
-                                reservations: try all("reservation", Reservation.self))
+                                reservations: try all("reservation", Reservation.self),
+                                cordons: try String.fetchAll(db, sql: "SELECT target FROM cordon ORDER BY target"))
             }
         } catch {
             throw PoolError(.storage, "cannot read controller state: \(error)")
@@ -131,6 +153,12 @@ public final class LeaseStore: Sendable {
             try db.execute(sql: "INSERT OR REPLACE INTO reservation (id, document) VALUES (?, ?)", arguments: [r.id, try encoder.encode(r)])
         case .deleteReservation(let id):
             try db.execute(sql: "DELETE FROM reservation WHERE id = ?", arguments: [id])
+        case .putCordon(let target):
+            try db.execute(sql: "INSERT OR REPLACE INTO cordon (target) VALUES (?)", arguments: [target])
+        case .deleteCordon(let target):
+            try db.execute(sql: "DELETE FROM cordon WHERE target = ?", arguments: [target])
+        case .audit(let entry):
+            try db.execute(sql: "INSERT INTO audit (time, document) VALUES (?, ?)", arguments: [entry.time, try encoder.encode(entry)])
         }
     }
 }

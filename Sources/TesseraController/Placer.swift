@@ -55,7 +55,7 @@ struct Placer: Sendable {
     }
 
     /// Checks `spec` against the pool's nodes without placing anything.
-    static func check(_ spec: VirtualGPUSpec, nodes: [String: PoolState.NodeRecord]) throws(PoolError) -> Checked {
+    static func check(_ spec: VirtualGPUSpec, nodes: [String: PoolState.NodeRecord], cordons: Set<String> = []) throws(PoolError) -> Checked {
         guard (1...64).contains(spec.vgpus) else { throw PoolError(.invalidRequest, "vgpus must be 1…64, got \(spec.vgpus)") }
         if !spec.wholeGPU {
             guard spec.memoryMiB >= 1 else { throw PoolError(.invalidRequest, "memoryMiB must be at least 1") }
@@ -66,6 +66,7 @@ struct Placer: Sendable {
         if let only = spec.node {
             guard let n = nodes[only] else { throw PoolError(.notFound, "no node \(only)") }
             guard n.state == .up else { throw PoolError(.conflict, "node \(only) is down") }
+            guard !cordons.contains(only) else { throw PoolError(.conflict, "node \(only) is cordoned") }
         }
         let allModels = Set(nodes.values.flatMap { $0.registration.gpus.map(\.model) })
         var models = spec.allowedModels.isEmpty ? allModels : Set(spec.allowedModels)
@@ -93,10 +94,10 @@ struct Placer: Sendable {
     /// Chooses GPUs for `spec` and takes them; throws `unavailable` with what is free when it does not fit
     /// (nothing is taken then). `granted` is asked only when the engine must be rebuilt.
     mutating func place(
-        _ spec: VirtualGPUSpec, nodes: [String: PoolState.NodeRecord], granted: () -> Grants
+        _ spec: VirtualGPUSpec, nodes: [String: PoolState.NodeRecord], cordons: Set<String> = [], granted: () -> Grants
     ) throws(PoolError) -> [VirtualGPUAssignment] {
-        let checked = try Self.check(spec, nodes: nodes)
-        var cache = try current(nodes: nodes, granted: granted)
+        let checked = try Self.check(spec, nodes: nodes, cordons: cordons)
+        var cache = try current(nodes: nodes, cordons: cordons, granted: granted)
         defer { self.cache = cache }
         let candidates = spec.node.map { [$0] } ?? cache.engine.nodes.map(\.name)
         let preferred = spec.preferredNode.flatMap { p in candidates.contains(p) ? p : nil }
@@ -241,19 +242,21 @@ struct Placer: Sendable {
     // MARK: The engine
 
     /// The engine over usable nodes with current grants, rebuilt when the node set changed.
-    private func current(nodes: [String: PoolState.NodeRecord], granted: () -> Grants) throws(PoolError) -> Cache {
+    /// Cordoned nodes are left out; cordoned GPUs count as full, like unhealthy ones.
+    private func current(nodes: [String: PoolState.NodeRecord], cordons: Set<String>, granted: () -> Grants) throws(PoolError) -> Cache {
         if let cache { return cache }
         let g = granted()
         var layouts: [String: NodeLayout] = [:]
         let usable = nodes.keys.sorted().compactMap { name -> PlacementNode? in
             let n = nodes[name]!
-            guard n.state == .up else { return nil }
+            guard n.state == .up, !cordons.contains(name) else { return nil }
             let sorted = n.registration.gpus.sorted { $0.index < $1.index }
             layouts[name] = NodeLayout(endpoint: n.registration.endpoint, gpus: sorted)
             let gpus = sorted.map { gpu -> GPU in
                 let k = GPUKey(node: name, index: gpu.index)
-                let usedMilli = gpu.healthy ? min(1000, max(0, (g[k]?.computePercent ?? 0) * 10)) : 1000
-                let usedMemory = gpu.healthy ? min(gpu.memoryMiB, max(0, g[k]?.memoryMiB ?? 0)) : gpu.memoryMiB
+                let usable = gpu.healthy && !cordons.contains("\(name)/\(gpu.index)")
+                let usedMilli = usable ? min(1000, max(0, (g[k]?.computePercent ?? 0) * 10)) : 1000
+                let usedMemory = usable ? min(gpu.memoryMiB, max(0, g[k]?.memoryMiB ?? 0)) : gpu.memoryMiB
                 return GPU(model: gpu.model, memoryMiB: gpu.memoryMiB, freeMilli: 1000 - usedMilli, freeMemoryMiB: gpu.memoryMiB - usedMemory)
             }
             // CPU and host memory are not the controller's to hand out: give every node plenty.

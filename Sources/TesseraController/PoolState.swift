@@ -21,6 +21,28 @@ public struct PoolState: Sendable {
         case deleteLease(String)
         case putReservation(Reservation)
         case deleteReservation(String)
+        /// `NODE` or `NODE/GPU` is cordoned (no new placements) or no longer.
+        case putCordon(String)
+        case deleteCordon(String)
+        /// An administrator's action or attempt, for the audit log.
+        case audit(AuditEntry)
+    }
+
+    /// Counts since the controller started, for `/metrics` (not durable: a restart starts them at zero, as
+    /// Prometheus counters expect).
+    public struct Tallies: Sendable, Hashable {
+        /// Allocation requests (leases placed anew or claiming a reservation, and reservations) by result and
+        /// reason: `granted`/`none`, or `refused` and the error's code.
+        public var allocations: [AllocationOutcome: Int] = [:]
+        /// Ended leases by a bounded reason (`released`, `session_ended`, `node_down`, …).
+        public var leasesEnded: [String: Int] = [:]
+        public var refusals: Int { allocations.filter { $0.key.result == "refused" }.values.reduce(0, +) }
+    }
+
+    /// One label pair of `tessera_allocation_requests_total`.
+    public struct AllocationOutcome: Sendable, Hashable {
+        public var result: String
+        public var reason: String
     }
 
     /// Timings of the pool's life.
@@ -38,10 +60,15 @@ public struct PoolState: Sendable {
     public private(set) var leases: [String: Lease] = [:]
     public private(set) var reservations: [String: Reservation] = [:]
     public private(set) var events: [PoolEvent] = []
+    /// Cordoned nodes (`NODE`) and GPUs (`NODE/INDEX`): nothing new is placed there.
+    public internal(set) var cordons: Set<String> = []
+    public internal(set) var tallies = Tallies()
+    /// When each granted vGPU (lease id, position in the lease) last ran work, or its grant time.
+    public private(set) var lastActive: [String: [Double]] = [:]
     private var nextEvent = 1
     private var nextID: UInt64 = 1
     /// Chooses GPUs; owns the placement engine, a cache of `nodes` and grants.
-    private var placer: Placer
+    var placer: Placer
     private let maxEvents = 1000
 
     /// An empty pool.
@@ -55,8 +82,9 @@ public struct PoolState: Sendable {
     /// `storage` error naming the first row that no running controller could have written (a corrupt or
     /// hand-edited state file), so the controller refuses to start instead of serving nonsense.
     public init(strategy: PlacementStrategy = .engine(.tessera), timing: Timing = Timing(), now: Double,
-                nodes: [NodeRegistration], leases: [Lease], reservations: [Reservation]) throws(PoolError) {
+                nodes: [NodeRegistration], leases: [Lease], reservations: [Reservation], cordons: [String] = []) throws(PoolError) {
         self.init(strategy: strategy, timing: timing, now: now)
+        self.cordons = Set(cordons)
         for n in nodes {
             do throws(PoolError) { try Self.check(n) } catch {
                 throw PoolError(.storage, "stored node \(n.name.isEmpty ? "(no name)" : n.name): \(error.message)")
@@ -66,6 +94,7 @@ public struct PoolState: Sendable {
         for l in leases {
             do throws(PoolError) { try Self.check(l.vgpus) } catch { throw PoolError(.storage, "stored lease \(l.id): \(error.message)") }
             self.leases[l.id] = l
+            lastActive[l.id] = l.vgpus.map { _ in now }
         }
         for r in reservations {
             do throws(PoolError) { try Self.check(r.vgpus) } catch { throw PoolError(.storage, "stored reservation \(r.id): \(error.message)") }
@@ -102,15 +131,20 @@ public struct PoolState: Sendable {
     public mutating func register(_ registration: NodeRegistration, now: Double) throws(PoolError) -> [Change] {
         try Self.check(registration)
         var changes: [Change] = []
-        if let old = nodes[registration.name], old.registration.gpus != registration.gpus {
+        if let old = nodes[registration.name], Self.withoutUUIDs(old.registration.gpus) != Self.withoutUUIDs(registration.gpus) {
             // The node's GPUs changed: what was granted on the old ones is gone.
-            changes += endGrants(onNode: registration.name, now: now, reason: "its GPUs changed")
+            changes += endGrants(onNode: registration.name, now: now, reason: "its GPUs changed", kind: "gpus_changed")
         }
         let rejoined = nodes[registration.name] != nil
         nodes[registration.name] = NodeRecord(registration: registration, state: .up, lastHeartbeat: now)
         placer.invalidate()
         record(now, "node-registered", "\(registration.name) \(rejoined ? "rejoined" : "joined") with \(registration.gpus.count) GPU(s)")
         return changes + [.putNode(registration)]
+    }
+
+    /// GPUs compared without the UUIDs that nodes of earlier releases did not report.
+    private static func withoutUUIDs(_ gpus: [GPUDescription]) -> [GPUDescription] {
+        gpus.map { var g = $0; g.uuid = nil; return g }
     }
 
     /// A node reports usage and sessions; the reply names leases it must end and whether to register again.
@@ -140,7 +174,16 @@ public struct PoolState: Sendable {
         // Leases this node asked for whose session is gone.
         let gone = leases.values.filter { $0.requester == name && !reported.contains($0.id) && now - $0.createdAt >= timing.leaseGrace }
         for lease in gone.sorted(by: { $0.id < $1.id }) {
-            changes += release(lease: lease.id, now: now, reason: "its session ended")
+            changes += release(lease: lease.id, now: now, reason: "its session ended", kind: "session_ended", endingReservation: false)
+        }
+        // vGPUs that ran work in the last second are active now.
+        for report in beat.sessions {
+            guard let id = report.lease, let lease = leases[id], var times = lastActive[id] else { continue }
+            let busy = (report.vgpus ?? []).filter { $0.utilizationPercent > 0 }.map(\.gpu)
+            for (position, v) in lease.vgpus.enumerated() where v.node == name && busy.contains(v.gpu) && position < times.count {
+                times[position] = now
+            }
+            lastActive[id] = times
         }
         return (HeartbeatReply(endLeases: unknown, registerAgain: false), changes)
     }
@@ -155,7 +198,7 @@ public struct PoolState: Sendable {
             nodes[name]!.usage = []
             placer.invalidate()
             record(now, "node-down", "\(name) silent for \(Int(now - nodes[name]!.lastHeartbeat)) s")
-            changes += endGrants(onNode: name, now: now, reason: "node \(name) is down")
+            changes += endGrants(onNode: name, now: now, reason: "node \(name) is down", kind: "node_down")
         }
         for r in reservations.values.sorted(by: { $0.id < $1.id }) where r.claimedBy == nil {
             if let e = r.expiresAt, e <= now {
@@ -165,10 +208,10 @@ public struct PoolState: Sendable {
         return changes
     }
 
-    private mutating func endGrants(onNode name: String, now: Double, reason: String) -> [Change] {
+    private mutating func endGrants(onNode name: String, now: Double, reason: String, kind: String) -> [Change] {
         var changes: [Change] = []
         for l in leases.values.sorted(by: { $0.id < $1.id }) where l.vgpus.contains(where: { $0.node == name }) || l.requester == name {
-            changes += release(lease: l.id, now: now, reason: reason)
+            changes += release(lease: l.id, now: now, reason: reason, kind: kind, endingReservation: false)
         }
         for r in reservations.values.sorted(by: { $0.id < $1.id }) where r.vgpus.contains(where: { $0.node == name }) {
             changes += dropReservation(r.id, now: now, reason: reason)
@@ -195,6 +238,8 @@ public struct PoolState: Sendable {
             let lease = Lease(id: id, requester: request.requester, program: request.program, owner: request.owner,
                               spec: r.spec, vgpus: vgpus, createdAt: now, attachSecret: secret)
             leases[id] = lease
+            lastActive[id] = vgpus.map { _ in now }
+            tallies.allocations[AllocationOutcome(result: "granted", reason: "none"), default: 0] += 1
             record(now, "lease-granted", "\(id) claims reservation \(rid) for \(describe(lease.program, lease.owner))")
             return (lease, changes + [.putLease(lease)])
         }
@@ -203,6 +248,8 @@ public struct PoolState: Sendable {
         let lease = Lease(id: id, requester: request.requester, program: request.program, owner: request.owner,
                           spec: request.spec, vgpus: vgpus, createdAt: now, attachSecret: secret)
         leases[id] = lease
+        lastActive[id] = vgpus.map { _ in now }
+        tallies.allocations[AllocationOutcome(result: "granted", reason: "none"), default: 0] += 1
         record(now, "lease-granted", "\(id) for \(describe(lease.program, lease.owner)): \(summary(vgpus))")
         return (lease, [.putLease(lease)])
     }
@@ -238,11 +285,14 @@ public struct PoolState: Sendable {
     /// Ends a lease and frees what it holds (a claimed reservation ends with it, unless it is persistent: then
     /// it is unclaimed again and keeps the capacity). Unknown leases: nothing.
     public mutating func release(lease id: String, now: Double, reason: String = "released") -> [Change] {
-        release(lease: id, now: now, reason: reason, endingReservation: false)
+        release(lease: id, now: now, reason: reason, kind: "released", endingReservation: false)
     }
 
-    private mutating func release(lease id: String, now: Double, reason: String, endingReservation: Bool) -> [Change] {
+    /// - Parameter kind: the bounded reason `tessera_leases_ended_total` counts it under.
+    mutating func release(lease id: String, now: Double, reason: String, kind: String, endingReservation: Bool) -> [Change] {
         guard let lease = leases.removeValue(forKey: id) else { return [] }
+        lastActive[id] = nil
+        tallies.leasesEnded[kind, default: 0] += 1
         var changes: [Change] = [.deleteLease(id)]
         if var r = reservations.values.first(where: { $0.claimedBy == id }) {
             if r.persistent && !endingReservation {
@@ -280,6 +330,7 @@ public struct PoolState: Sendable {
                             expiresAt: request.ttlSeconds.map { now + $0 }, claimedBy: nil, displayName: request.displayName,
                             persistent: request.persistent)
         reservations[r.id] = r
+        tallies.allocations[AllocationOutcome(result: "granted", reason: "none"), default: 0] += 1
         record(now, "reserved", "\(r.id) for \(r.consumer): \(summary(vgpus))")
         return (r, [.putReservation(r)])
     }
@@ -288,7 +339,7 @@ public struct PoolState: Sendable {
     public mutating func releaseReservation(_ id: String, now: Double) throws(PoolError) -> [Change] {
         guard let r = reservations[id] else { throw PoolError(.notFound, "no reservation \(id)") }
         if let lease = r.claimedBy {
-            return release(lease: lease, now: now, reason: "its reservation was released", endingReservation: true)
+            return release(lease: lease, now: now, reason: "its reservation was released", kind: "reservation_released", endingReservation: true)
         }
         return dropReservation(id, now: now, reason: "released")
     }
@@ -309,7 +360,7 @@ public struct PoolState: Sendable {
         reservations.values.filter { $0.consumer == consumer }.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 
-    private mutating func dropReservation(_ id: String, now: Double, reason: String) -> [Change] {
+    mutating func dropReservation(_ id: String, now: Double, reason: String) -> [Change] {
         guard let r = reservations.removeValue(forKey: id) else { return [] }
         if r.claimedBy == nil { placer.free(r.vgpus, spec: r.spec) }
         record(now, "reservation-ended", "\(id) for \(r.consumer): \(reason)")
@@ -344,7 +395,8 @@ public struct PoolState: Sendable {
                 return GPUInfo(node: name, index: gpu.index, model: gpu.model, memoryMiB: gpu.memoryMiB,
                                multiprocessors: gpu.multiprocessors, healthy: gpu.healthy, nodeUp: n.state == .up,
                                grantedMemoryMiB: g[k]?.memoryMiB ?? 0, grantedComputePercent: g[k]?.computePercent ?? 0,
-                               usedMemoryMiB: u?.usedMemoryMiB ?? 0, utilizationPercent: u?.utilizationPercent ?? 0)
+                               usedMemoryMiB: u?.usedMemoryMiB ?? 0, utilizationPercent: u?.utilizationPercent ?? 0,
+                               cordoned: isCordoned(node: name, gpu: gpu.index), uuid: gpu.uuid)
             }
         }
     }
@@ -353,7 +405,7 @@ public struct PoolState: Sendable {
         nodes.keys.sorted().map { name in
             let n = nodes[name]!
             return NodeInfo(name: name, endpoint: n.registration.endpoint, state: n.state, lastHeartbeat: n.lastHeartbeat,
-                            gpus: n.registration.gpus.count, sessions: n.sessions.count)
+                            gpus: n.registration.gpus.count, sessions: n.sessions.count, cordoned: cordons.contains(name))
         }
     }
 
@@ -374,7 +426,7 @@ public struct PoolState: Sendable {
     /// Chooses GPUs for a spec and takes them; throws with nothing taken when it does not fit.
     private mutating func place(_ spec: VirtualGPUSpec) throws(PoolError) -> [VirtualGPUAssignment] {
         let leases = self.leases, reservations = self.reservations
-        return try placer.place(spec, nodes: nodes, granted: { Self.granted(leases: leases, reservations: reservations) })
+        return try placer.place(spec, nodes: nodes, cordons: cordons, granted: { Self.granted(leases: leases, reservations: reservations) })
     }
 
     // MARK: Helpers
@@ -384,7 +436,7 @@ public struct PoolState: Sendable {
         return "\(prefix)-\(nextID)"
     }
 
-    private mutating func record(_ now: Double, _ kind: String, _ message: String) {
+    mutating func record(_ now: Double, _ kind: String, _ message: String) {
         events.append(PoolEvent(sequence: nextEvent, time: now, kind: kind, message: message))
         nextEvent += 1
         if events.count > maxEvents { events.removeFirst(events.count - maxEvents) }

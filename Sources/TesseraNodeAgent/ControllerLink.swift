@@ -31,8 +31,16 @@ public final class ControllerLink: Service, Sendable {
         }
         return NodeRegistration(name: placement.nodeName, endpoint: endpoint, gpus: node.backend.gpus.map {
             GPUDescription(index: $0.index, model: $0.name, memoryMiB: $0.totalMemory >> 20,
-                           multiprocessors: $0.template.multiprocessorCount)
+                           multiprocessors: $0.template.multiprocessorCount, uuid: ControllerLink.formatUUID($0.uuid))
         })
+    }
+
+    /// A GPU's 16 UUID bytes as NVIDIA prints them: `GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`; nil unless 16 bytes.
+    public static func formatUUID(_ bytes: [UInt8]) -> String? {
+        guard bytes.count == 16 else { return nil }
+        let hex = bytes.map { b -> String in let h = String(b, radix: 16); return h.count == 1 ? "0" + h : h }
+        let groups = [0..<4, 4..<6, 6..<8, 8..<10, 10..<16].map { hex[$0].joined() }
+        return "GPU-" + groups.joined(separator: "-")
     }
 
     public func run() async throws {
@@ -65,7 +73,11 @@ public final class ControllerLink: Service, Sendable {
         let sessions = status.sessions.map { s in
             SessionReport(session: s.id, lease: leases[s.id], program: s.programName, pid: s.pid, uid: s.uid,
                           usedMemoryMiB: s.virtualGPUs.reduce(0) { $0 + $1.usedMemory } >> 20,
-                          utilizationPercent: s.virtualGPUs.map { Double($0.utilizationBasisPoints) / 100 })
+                          utilizationPercent: s.virtualGPUs.map { Double($0.utilizationBasisPoints) / 100 },
+                          vgpus: s.virtualGPUs.map {
+                              VGPUUsage(gpu: $0.physicalIndex, usedMemoryMiB: $0.usedMemory >> 20,
+                                        utilizationPercent: Double($0.utilizationBasisPoints) / 100)
+                          })
         }
         let busy = node.utilization()
         let usage = status.gpus.map {

@@ -8,9 +8,11 @@ public struct GPUDescription: Codable, Sendable, Hashable {
     public var memoryMiB: Int
     public var multiprocessors: Int
     public var healthy: Bool
-    public init(index: Int, model: String, memoryMiB: Int, multiprocessors: Int, healthy: Bool = true) {
+    /// The GPU's UUID as NVIDIA prints it (`GPU-…`); absent from nodes of earlier releases.
+    public var uuid: String?
+    public init(index: Int, model: String, memoryMiB: Int, multiprocessors: Int, healthy: Bool = true, uuid: String? = nil) {
         self.index = index; self.model = model; self.memoryMiB = memoryMiB
-        self.multiprocessors = multiprocessors; self.healthy = healthy
+        self.multiprocessors = multiprocessors; self.healthy = healthy; self.uuid = uuid
     }
 }
 
@@ -45,12 +47,15 @@ public struct SessionReport: Codable, Sendable, Hashable {
     public var usedMemoryMiB: Int
     /// Achieved compute utilization of each of the session's vGPUs over the last second, in percent of its GPU.
     public var utilizationPercent: [Double]
-    public init(session: UInt64, lease: String?, program: String, pid: Int, uid: Int, usedMemoryMiB: Int, utilizationPercent: [Double] = []) {
+    /// Each vGPU of the session on this node: its physical GPU and what it uses (absent from earlier nodes).
+    public var vgpus: [VGPUUsage]?
+    public init(session: UInt64, lease: String?, program: String, pid: Int, uid: Int, usedMemoryMiB: Int, utilizationPercent: [Double] = [],
+                vgpus: [VGPUUsage]? = nil) {
         self.session = session; self.lease = lease; self.program = program; self.pid = pid; self.uid = uid
-        self.usedMemoryMiB = usedMemoryMiB; self.utilizationPercent = utilizationPercent
+        self.usedMemoryMiB = usedMemoryMiB; self.utilizationPercent = utilizationPercent; self.vgpus = vgpus
     }
 
-    enum CodingKeys: String, CodingKey { case session, lease, program, pid, uid, usedMemoryMiB, utilizationPercent }
+    enum CodingKeys: String, CodingKey { case session, lease, program, pid, uid, usedMemoryMiB, utilizationPercent, vgpus }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -62,6 +67,19 @@ public struct SessionReport: Codable, Sendable, Hashable {
         usedMemoryMiB = try c.decode(Int.self, forKey: .usedMemoryMiB)
         // Nodes of the first release do not report it.
         utilizationPercent = try c.decodeIfPresent([Double].self, forKey: .utilizationPercent) ?? []
+        vgpus = try c.decodeIfPresent([VGPUUsage].self, forKey: .vgpus)
+    }
+}
+
+/// What one vGPU of a session uses, as its node measures it.
+public struct VGPUUsage: Codable, Sendable, Hashable {
+    /// The physical GPU's device index on the node.
+    public var gpu: Int
+    public var usedMemoryMiB: Int
+    /// Achieved compute over the last second, in percent of the GPU.
+    public var utilizationPercent: Double
+    public init(gpu: Int, usedMemoryMiB: Int, utilizationPercent: Double) {
+        self.gpu = gpu; self.usedMemoryMiB = usedMemoryMiB; self.utilizationPercent = utilizationPercent
     }
 }
 
@@ -89,9 +107,11 @@ public struct NodeInfo: Codable, Sendable, Hashable {
     public var lastHeartbeat: Double
     public var gpus: Int
     public var sessions: Int
-    public init(name: String, endpoint: String?, state: State, lastHeartbeat: Double, gpus: Int, sessions: Int) {
+    /// No new vGPUs are placed on the node (an administrator cordoned or drained it); absent means false.
+    public var cordoned: Bool?
+    public init(name: String, endpoint: String?, state: State, lastHeartbeat: Double, gpus: Int, sessions: Int, cordoned: Bool? = nil) {
         self.name = name; self.endpoint = endpoint; self.state = state; self.lastHeartbeat = lastHeartbeat
-        self.gpus = gpus; self.sessions = sessions
+        self.gpus = gpus; self.sessions = sessions; self.cordoned = cordoned
     }
 }
 
@@ -108,12 +128,16 @@ public struct GPUInfo: Codable, Sendable, Hashable {
     public var grantedComputePercent: Int
     public var usedMemoryMiB: Int
     public var utilizationPercent: Double
+    /// No new vGPUs are placed on it: it or its node is cordoned; absent means false.
+    public var cordoned: Bool?
+    public var uuid: String?
     public init(node: String, index: Int, model: String, memoryMiB: Int, multiprocessors: Int, healthy: Bool, nodeUp: Bool,
-                grantedMemoryMiB: Int, grantedComputePercent: Int, usedMemoryMiB: Int, utilizationPercent: Double) {
+                grantedMemoryMiB: Int, grantedComputePercent: Int, usedMemoryMiB: Int, utilizationPercent: Double,
+                cordoned: Bool? = nil, uuid: String? = nil) {
         self.node = node; self.index = index; self.model = model; self.memoryMiB = memoryMiB
         self.multiprocessors = multiprocessors; self.healthy = healthy; self.nodeUp = nodeUp
         self.grantedMemoryMiB = grantedMemoryMiB; self.grantedComputePercent = grantedComputePercent
-        self.usedMemoryMiB = usedMemoryMiB; self.utilizationPercent = utilizationPercent
+        self.usedMemoryMiB = usedMemoryMiB; self.utilizationPercent = utilizationPercent; self.cordoned = cordoned; self.uuid = uuid
     }
 }
 
@@ -322,6 +346,77 @@ public struct SessionInfo: Codable, Sendable, Hashable {
     public var node: String
     public var report: SessionReport
     public init(node: String, report: SessionReport) { self.node = node; self.report = report }
+
+    /// The session's pool-wide identifier, `NODE:SESSION` (session numbers are per node).
+    public var id: String { "\(node):\(report.session)" }
+}
+
+/// `GET /v1/snapshot`: the whole pool read at one instant, so that its parts agree (counts, GPUs, sessions,
+/// leases); `tessera top` and the dashboard show it.
+public struct PoolSnapshot: Codable, Sendable, Hashable {
+    public var time: Double
+    public var summary: PoolSummary
+    public var nodes: [NodeInfo]
+    public var gpus: [GPUInfo]
+    public var sessions: [SessionInfo]
+    public var leases: [Lease]
+    public var reservations: [Reservation]
+    /// Refused allocation requests since the controller started.
+    public var refusals: Int
+    public init(time: Double, summary: PoolSummary, nodes: [NodeInfo], gpus: [GPUInfo], sessions: [SessionInfo], leases: [Lease],
+                reservations: [Reservation], refusals: Int) {
+        self.time = time; self.summary = summary; self.nodes = nodes; self.gpus = gpus; self.sessions = sessions
+        self.leases = leases; self.reservations = reservations; self.refusals = refusals
+    }
+}
+
+/// One sample of the controller's history ring (`GET /v1/history`): pool-wide totals at one time.
+public struct PoolSample: Codable, Sendable, Hashable {
+    public var time: Double
+    public var memoryMiB: Int
+    public var grantedMemoryMiB: Int
+    public var usedMemoryMiB: Int
+    public var computePercent: Int
+    public var grantedComputePercent: Int
+    /// Sum over GPUs of their utilization, in percent of one GPU.
+    public var utilizationPercent: Double
+    public var leases: Int
+    public var refusals: Int
+    public init(time: Double, memoryMiB: Int, grantedMemoryMiB: Int, usedMemoryMiB: Int, computePercent: Int, grantedComputePercent: Int,
+                utilizationPercent: Double, leases: Int, refusals: Int) {
+        self.time = time; self.memoryMiB = memoryMiB; self.grantedMemoryMiB = grantedMemoryMiB; self.usedMemoryMiB = usedMemoryMiB
+        self.computePercent = computePercent; self.grantedComputePercent = grantedComputePercent
+        self.utilizationPercent = utilizationPercent; self.leases = leases; self.refusals = refusals
+    }
+}
+
+/// An administrator's action, or an attempt at one, as the audit log keeps it (`GET /v1/audit`).
+public struct AuditEntry: Codable, Sendable, Hashable {
+    public var time: Double
+    /// `cordon`, `uncordon`, `drain` or `end-lease`.
+    public var action: String
+    /// `NODE`, `NODE/GPU` or a lease id.
+    public var target: String
+    /// The caller's role (`admin`, `metrics`, …).
+    public var caller: String
+    /// `done` or `refused`.
+    public var outcome: String
+    public var message: String
+    public init(time: Double, action: String, target: String, caller: String, outcome: String, message: String) {
+        self.time = time; self.action = action; self.target = target; self.caller = caller; self.outcome = outcome; self.message = message
+    }
+}
+
+/// The reply to an administrator's action: what it did.
+public struct AdminActionReply: Codable, Sendable, Hashable {
+    public var action: String
+    public var target: String
+    /// Leases the action ended (drain, end-lease).
+    public var endedLeases: [String]
+    public var message: String
+    public init(action: String, target: String, endedLeases: [String], message: String) {
+        self.action = action; self.target = target; self.endedLeases = endedLeases; self.message = message
+    }
 }
 
 /// The body of every error reply.

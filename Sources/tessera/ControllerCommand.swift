@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import TesseraController
 import TesseraPoolAPI
@@ -14,7 +16,9 @@ struct ControllerCommand: AsyncParsableCommand {
         discussion: """
             Tokens: admin tokens from --admin-token-file (one a line) and/or $TESSERA_ADMIN_TOKENS (comma-separated);
             node tokens from --node-token-file and/or $TESSERA_NODE_TOKENS; scheduler-extender tokens from \
-            --scheduler-token-file and/or $TESSERA_SCHEDULER_TOKENS. At least one admin token is required.
+            --scheduler-token-file and/or $TESSERA_SCHEDULER_TOKENS; read-only monitoring tokens (/metrics, the \
+            dashboard without its actions) from --metrics-token-file and/or $TESSERA_METRICS_TOKENS. At least one admin \
+            token is required. The dashboard is served at / on the API's address.
             """
     )
 
@@ -32,6 +36,12 @@ struct ControllerCommand: AsyncParsableCommand {
 
     @Option(help: "File with scheduler-extender tokens, one a line (read the pool, hold and release reservations).")
     var schedulerTokenFile: String?
+
+    @Option(help: "File with read-only monitoring tokens, one a line (/metrics and the dashboard's views).")
+    var metricsTokenFile: String?
+
+    @Option(help: "Seconds between samples of the dashboard's history (the ring keeps 2160 samples).")
+    var historyInterval: Double = 10
 
     @Option(help: "Placement policy: tessera (default), binpack, spread, fgd, …")
     var policy: String = "tessera"
@@ -55,14 +65,19 @@ struct ControllerCommand: AsyncParsableCommand {
         guard !admin.isEmpty else { throw ValidationError("no admin token: pass --admin-token-file or set TESSERA_ADMIN_TOKENS") }
         let nodeTokens = try readTokens(file: nodeTokenFile, environment: "TESSERA_NODE_TOKENS")
         let schedulerTokens = try readTokens(file: schedulerTokenFile, environment: "TESSERA_SCHEDULER_TOKENS")
+        let metricsTokens = try readTokens(file: metricsTokenFile, environment: "TESSERA_METRICS_TOKENS")
+        guard historyInterval > 0 else { throw ValidationError("--history-interval must be positive") }
         let strategy: PlacementStrategy
         do { strategy = try PlacementStrategy(name: policy) } catch { throw ValidationError("\(error)") }
         bootstrapLogging(logLevel)
         let logger = Logger(label: "tessera.controller")
-        let configuration = ControllerConfiguration(
+        var configuration = ControllerConfiguration(
             host: host, port: port, statePath: state, adminTokens: admin, nodeTokens: nodeTokens, strategy: strategy,
             timing: PoolState.Timing(nodeTimeout: nodeTimeout, leaseGrace: max(2, nodeTimeout)), schedulerTokens: schedulerTokens)
+        configuration.metricsTokens = metricsTokens
+        configuration.historyInterval = historyInterval
         let controller = try Controller(configuration: configuration, logger: logger)
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: controller.registry))
         let services = try controllerServices(controller, logger: logger)
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()

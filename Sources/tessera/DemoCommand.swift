@@ -11,6 +11,8 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Flag(help: "Do not redraw the live view (for logs).") var plain = false
 
+    @Flag(help: "Leave the pool (controller, nodes, dashboard) up after the class, until Ctrl-C.") var keep = false
+
     struct Student {
         var name: String
         var node: Int
@@ -41,6 +43,28 @@ struct DemoCommand: AsyncParsableCommand {
             if process.isRunning { kill(process.processIdentifier, signal) }
             process.waitUntilExit()
         }
+    }
+
+    /// Returns on SIGINT or SIGTERM (so that the children are stopped on the way out).
+    static func waitForInterrupt() async {
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let sources = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: .global()) }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let once = OnceFlag()
+            for s in sources {
+                s.setEventHandler { if once.claim() { c.resume() } }
+                s.resume()
+            }
+        }
+        for s in sources { s.cancel() }
+    }
+
+    /// True for the first caller only.
+    final class OnceFlag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var claimed = false
+        func claim() -> Bool { lock.lock(); defer { lock.unlock() }; if claimed { return false }; claimed = true; return true }
     }
 
     func run() async throws {
@@ -86,6 +110,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         guard !url.isEmpty else { throw ValidationError("the controller did not start:\n\(controller.output)") }
         let client = ControllerClient(baseURL: url, token: "demo-admin")
+        print("== dashboard: \(url)/  (sign in with the admin token 'demo-admin')")
         var sockets: [String] = []
         for (i, model) in ["h100", "a100"].enumerated() {
             let socket = dir.appendingPathComponent("node-\(i + 1).sock").path
@@ -113,6 +138,10 @@ struct DemoCommand: AsyncParsableCommand {
             Student(name: "edsger", node: 0, program: "streams", arguments: [], memory: "256MiB", compute: 20, expect: .success),
             Student(name: "barbara", node: 0, program: "hold", arguments: ["64"], memory: "128MiB", compute: 10, expect: .killed),
             Student(name: "donald", node: 0, program: "vadd", arguments: ["50000", "10"], memory: "3GiB", compute: 50, expect: .refusal),
+            // Training-loop stand-ins that keep their slices busy for seconds, so the dashboard and top show slices
+            // sharing GPUs while the rest of the class comes and goes.
+            Student(name: "katherine", node: 0, program: "busy", arguments: ["8", "2000"], memory: "256MiB", compute: 20, expect: .success),
+            Student(name: "mary", node: 1, program: "busy", arguments: ["6", "2000"], memory: "384MiB", compute: 30, expect: .success),
             Student(name: "margaret", node: 1, program: "vadd", arguments: ["200000", "20"], memory: "1GiB", compute: 40, expect: .success),
             Student(name: "john", node: 1, program: "symbols", arguments: [], memory: "64MiB", compute: 5, expect: .success),
             Student(name: "frances", node: 1, program: "memops", arguments: [], memory: "128MiB", compute: 15, expect: .success),
@@ -137,8 +166,7 @@ struct DemoCommand: AsyncParsableCommand {
         let start = Date()
         var peakLeases = 0
         while running.contains(where: { $0.1.process.isRunning && $0.0.expect != .killed }) || killedAt == nil {
-            if let snap = try? await TopCommand.Snapshot(summary: client.get("/v1/status"), gpus: client.get("/v1/gpus"),
-                                                   sessions: client.get("/v1/sessions"), leases: client.get("/v1/leases")) {
+            if let snap = try? await client.get("/v1/snapshot", as: PoolSnapshot.self) {
                 peakLeases = max(peakLeases, snap.leases.count)
                 let view = TopCommand.render(snap)
                 print(plain ? String(view.drop { $0 != "t" }) : view, terminator: "")
@@ -175,7 +203,7 @@ struct DemoCommand: AsyncParsableCommand {
             let ok: Bool
             switch s.expect {
             case .success:
-                ok = c.process.terminationStatus == 0 && out.contains("OK")
+                ok = c.process.terminationStatus == 0 && (out.contains("OK") || out.contains("KERNELS"))
                 result = ok ? "ran OK" : "failed (\(c.process.terminationStatus))"
             case .refusal:
                 ok = c.process.terminationStatus != 0 && (out.contains("refused") || out.contains("cannot place"))
@@ -207,6 +235,12 @@ struct DemoCommand: AsyncParsableCommand {
         ]
         for (what, ok) in checks { print("\(ok ? "pass" : "FAIL"): \(what)") }
         print("peak concurrent leases: \(peakLeases); elapsed \(Int(Date().timeIntervalSince(start))) s")
+        if keep {
+            print("== the pool stays up: dashboard \(url)/ (token 'demo-admin'); CLI: TESSERA_CONTROLLER=\(url) TESSERA_TOKEN=demo-admin tessera top")
+            print("   node sockets: \(sockets.joined(separator: " ")); Ctrl-C ends it")
+            fflush(nil)
+            await DemoCommand.waitForInterrupt()
+        }
         if checks.contains(where: { !$0.1 }) { throw ExitCode(1) }
     }
 }

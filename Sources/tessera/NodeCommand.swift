@@ -1,9 +1,11 @@
 import ArgumentParser
+import Foundation
 import Logging
 import ServiceLifecycle
 import TesseraCUDABackend
 import TesseraDevicePlugin
 import TesseraNode
+import TesseraNodeMetrics
 import TesseraSim
 import TesseraSimBackend
 import TesseraWire
@@ -47,6 +49,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("sim-sms"), help: "Override the model's number of streaming multiprocessors.")
     var simSMs: Int?
 
+    @Option(help: "Serve Prometheus metrics of this node's GPUs and vGPUs at http://HOST:PORT/metrics (no token: bind it to a monitoring address).")
+    var metricsListen: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -84,6 +89,14 @@ struct NodeCommand: AsyncParsableCommand {
             }
             listenAddress = (String(listen[..<colon]).trimmingBrackets, port)
         }
+        var metricsAddress: (String, Int)?
+        if let metricsListen {
+            guard let colon = metricsListen.lastIndex(of: ":"), let port = Int(metricsListen[metricsListen.index(after: colon)...]),
+                  (0...65535).contains(port) else {
+                throw ValidationError("--metrics-listen must be HOST:PORT, got '\(metricsListen)'")
+            }
+            metricsAddress = (String(metricsListen[..<colon]).trimmingBrackets, port)
+        }
         var pluginConfiguration = kubelet.enabled ? try kubelet.configuration(socket: socket) : nil
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "tessera.node")
@@ -104,6 +117,10 @@ struct NodeCommand: AsyncParsableCommand {
         var services: [any Service] = [node]
         if let placement {
             services.append(pool.link(node: node, placement: placement, logger: logger))
+        }
+        if let metricsAddress {
+            let metrics = NodeMetrics(node: node, name: placement?.nodeName ?? pool.name ?? ProcessInfo.processInfo.hostName, placement: placement)
+            services.append(NodeMetricsServer(metrics: metrics, host: metricsAddress.0, port: metricsAddress.1, logger: logger))
         }
         if let pluginConfiguration {
             services.append(DevicePlugin(gpuCount: backend.gpus.count, configuration: pluginConfiguration,

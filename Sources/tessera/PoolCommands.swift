@@ -100,15 +100,15 @@ struct TopCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many refreshes (default: until interrupted).") var count: Int?
     @Option(name: .shortAndLong, help: "table or json (one snapshot a line)") var output: OutputFormat = .table
 
-    struct Snapshot: Codable { var summary: PoolSummary; var gpus: [GPUInfo]; var sessions: [SessionInfo]; var leases: [Lease] }
+    /// One read of the pool (`GET /v1/snapshot`): the header, GPUs and sessions always agree.
+    typealias Snapshot = PoolSnapshot
 
     func run() async throws {
         try await reportingErrors {
             let client = try pool.client()
             var n = 0
             while count.map({ n < $0 }) ?? true {
-                let snap = Snapshot(summary: try await client.get("/v1/status"), gpus: try await client.get("/v1/gpus"),
-                                    sessions: try await client.get("/v1/sessions"), leases: try await client.get("/v1/leases"))
+                let snap: PoolSnapshot = try await client.get("/v1/snapshot")
                 if output == .json {
                     let e = JSONEncoder(); e.outputFormatting = [.sortedKeys]
                     print(String(decoding: try e.encode(snap), as: UTF8.self))
@@ -129,22 +129,25 @@ struct TopCommand: AsyncParsableCommand {
 
     static func render(_ s: Snapshot) -> String {
         var out = "\u{1B}[H\u{1B}[2J"
-        let time = DateFormatter.localizedString(from: Date(), dateStyle: .none, timeStyle: .medium)
-        out += "tessera top — \(time) — \(s.summary.nodesUp) nodes up, \(s.summary.nodesDown) down, \(s.summary.gpus) GPUs, \(s.summary.leases) leases, policy \(s.summary.policy)\n\n"
+        let time = DateFormatter.localizedString(from: Date(timeIntervalSince1970: s.time), dateStyle: .none, timeStyle: .medium)
+        let vgpus = s.leases.reduce(0) { $0 + $1.vgpus.count }
+        out += "tessera top — \(time) — \(s.summary.nodesUp) nodes up, \(s.summary.nodesDown) down, \(s.summary.gpus) GPUs, "
+        out += "\(s.summary.leases) leases (\(vgpus) vGPUs), \(s.sessions.count) sessions, \(s.refusals) refused, policy \(s.summary.policy)\n\n"
         out += "NODE/GPU      MODEL           MEMORY granted / used                        COMPUTE granted, busy\n"
         for g in s.gpus {
             let name = "\(g.node)/\(g.index)".padding(toLength: 13, withPad: " ", startingAt: 0)
             let model = g.model.padding(toLength: 15, withPad: " ", startingAt: 0)
             out += "\(name) \(model) \(bar(Double(g.grantedMemoryMiB) / Double(max(1, g.memoryMiB)))) \(mib(g.grantedMemoryMiB))/\(mib(g.memoryMiB)) used \(mib(g.usedMemoryMiB))"
             out += "   \(bar(Double(g.grantedComputePercent) / 100, width: 10)) \(g.grantedComputePercent) %"
-            out += String(format: " busy %.0f %%", g.utilizationPercent) + (g.nodeUp ? "" : "  (node down)") + "\n"
+            out += String(format: " busy %.0f %%", g.utilizationPercent) + (g.nodeUp ? "" : "  (node down)") + (g.cordoned == true ? "  (cordoned)" : "") + "\n"
         }
-        out += "\nSESSION   NODE        PROGRAM               PID     UID    LEASE        VGPUS                         MEMORY USED  COMPUTE USED\n"
+        out += "\nSESSION        NODE        PROGRAM               PID     UID    LEASE        VGPUS                         MEMORY USED  COMPUTE USED\n"
         let leases = Dictionary(s.leases.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         for x in s.sessions {
             let l = x.report.lease.flatMap { leases[$0] }
             let vgpus = l?.vgpus.map { "\($0.node)/\($0.gpu) \(mib($0.memoryMiB)) \($0.computePercent)%" }.joined(separator: ", ") ?? "-"
-            let cells = ["\(x.report.session)".padding(toLength: 9, withPad: " ", startingAt: 0),
+            // Pool-wide: NODE:SESSION (each node numbers its own sessions).
+            let cells = [x.id.padding(toLength: max(14, x.id.count), withPad: " ", startingAt: 0),
                          x.node.padding(toLength: 11, withPad: " ", startingAt: 0),
                          String(x.report.program.prefix(21)).padding(toLength: 21, withPad: " ", startingAt: 0),
                          "\(x.report.pid)".padding(toLength: 7, withPad: " ", startingAt: 0),

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import TesseraController
 import TesseraNode
@@ -70,6 +72,7 @@ struct UpCommand: AsyncParsableCommand {
             configuration: ControllerConfiguration(host: host, port: port, statePath: state + "/controller.sqlite", adminTokens: [admin],
                                                    nodeTokens: [nodeToken], strategy: strategy),
             logger: logger)
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: controller.registry))
         let backend = SimulatedBackend(count: simGPUs, properties: model.properties(memory: memory))
         let placement = ControllerPlacement(client: ControllerClient(baseURL: url, token: nodeToken), nodeName: ProcessInfo.processInfo.hostName)
         let node = Node(configuration: NodeConfiguration(socketPath: socket), backend: backend, policy: placement, logger: logger)
@@ -77,6 +80,7 @@ struct UpCommand: AsyncParsableCommand {
         print("""
             tessera up: controller at \(url), node \(placement.nodeName) with \(simGPUs) simulated GPU(s) of \(simGPUMemory), socket \(socket)
             state in \(state); CLI configured in \(config)
+            dashboard: \(url)/ (sign in with the admin token in \(state)/admin.token)
             try: tessera run --memory 1GiB --compute 25 -- ./program      and: tessera top
             """)
         let group = ServiceGroup(services: try controllerServices(controller, logger: logger) + [node, link],

@@ -17,7 +17,7 @@ import Yams
     }
 
     static func plainManifests() throws -> [Object] {
-        try ["namespace.yaml", "rbac.yaml", "controller.yaml", "node.yaml", "scheduler/scheduler.yaml"].flatMap(documents)
+        try ["namespace.yaml", "rbac.yaml", "controller.yaml", "node.yaml", "scheduler/scheduler.yaml", "monitoring/monitoring.yaml"].flatMap(documents)
     }
 
     static func named(_ objects: [Object], kind: String) -> [String: Object] {
@@ -249,7 +249,7 @@ import Yams
         let values = try #require(try Self.documents("helm/tessera/values.yaml").first)
         let templates = Self.root.appendingPathComponent("helm/tessera/templates")
         let files = try FileManager.default.contentsOfDirectory(atPath: templates.path).filter { $0.hasSuffix(".yaml") }.sorted()
-        #expect(files == ["controller.yaml", "namespace.yaml", "node.yaml", "rbac.yaml", "scheduler.yaml"])
+        #expect(files == ["controller.yaml", "monitoring.yaml", "namespace.yaml", "node.yaml", "rbac.yaml", "scheduler.yaml"])
         var references = 0
         for file in files {
             let text = try String(contentsOf: templates.appendingPathComponent(file), encoding: .utf8)

@@ -20,6 +20,7 @@ struct CallerMiddleware: RouterMiddleware {
         context.caller = if configuration.adminTokens.contains(token) { .admin }
             else if configuration.nodeTokens.contains(token) { .node }
             else if configuration.schedulerTokens.contains(token) { .scheduler }
+            else if configuration.metricsTokens.contains(token) { .metrics }
             else { throw PoolError(.unauthorized, "invalid token") }
         return try await next(request, context)
     }

@@ -142,8 +142,10 @@ public final class ControllerReservations: ReservationService, Service {
             let sorted = byNode[name]!.sorted { $0.index < $1.index }
             indices[name] = sorted.map(\.index)
             let engineGPUs = sorted.map { gpu -> GPU in
-                let usedMilli = gpu.healthy ? min(1000, gpu.grantedComputePercent * 10) : 1000
-                let usedMemory = gpu.healthy ? min(gpu.memoryMiB, gpu.grantedMemoryMiB) : gpu.memoryMiB
+                // Unhealthy and cordoned GPUs (an administrator's `tessera cordon`) take nothing new.
+                let usable = gpu.healthy && gpu.cordoned != true
+                let usedMilli = usable ? min(1000, gpu.grantedComputePercent * 10) : 1000
+                let usedMemory = usable ? min(gpu.memoryMiB, gpu.grantedMemoryMiB) : gpu.memoryMiB
                 return GPU(model: gpu.model, memoryMiB: gpu.memoryMiB, freeMilli: 1000 - usedMilli, freeMemoryMiB: gpu.memoryMiB - usedMemory)
             }
             // CPU and host memory are kube-scheduler's to account, not Tessera's.

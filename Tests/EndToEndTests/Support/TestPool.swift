@@ -8,23 +8,28 @@ final class TestController: @unchecked Sendable {
     static let nodeToken = "node-secret"
     /// The scheduler extender's token (`tessera scheduler --controller-token-file`).
     static let schedulerToken = "scheduler-secret"
+    /// A read-only monitoring token (`/metrics`, the dashboard's views).
+    static let metricsToken = "metrics-secret"
     let directory: URL
     let statePath: String
     private(set) var process: RunningCommand!
     private(set) var url = ""
 
-    init(directory: URL? = nil, nodeTimeout: Double = 2) throws {
+    init(directory: URL? = nil, nodeTimeout: Double = 2, extraArguments: [String] = []) throws {
+        self.extraArguments = extraArguments
         self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("tessera-pool-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
         statePath = self.directory.appendingPathComponent("state.sqlite").path
         try Data("\(TestController.adminToken)\n".utf8).write(to: self.directory.appendingPathComponent("admin.tokens"))
         try Data("\(TestController.nodeToken)\n".utf8).write(to: self.directory.appendingPathComponent("node.tokens"))
         try Data("\(TestController.schedulerToken)\n".utf8).write(to: self.directory.appendingPathComponent("scheduler.tokens"))
+        try Data("\(TestController.metricsToken)\n".utf8).write(to: self.directory.appendingPathComponent("metrics.tokens"))
         self.nodeTimeout = nodeTimeout
         try start()
     }
 
     let nodeTimeout: Double
+    let extraArguments: [String]
 
     /// Starts (or restarts) the controller process on a fresh port with the same state.
     func start() throws {
@@ -33,8 +38,9 @@ final class TestController: @unchecked Sendable {
             "--admin-token-file", directory.appendingPathComponent("admin.tokens").path,
             "--node-token-file", directory.appendingPathComponent("node.tokens").path,
             "--scheduler-token-file", directory.appendingPathComponent("scheduler.tokens").path,
+            "--metrics-token-file", directory.appendingPathComponent("metrics.tokens").path,
             "--node-timeout", "\(nodeTimeout)",
-        ])
+        ] + extraArguments)
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             let log = process.stderr

@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+"""Signs in to a running controller's dashboard in headless Chromium and saves a screenshot once at least
+--min-slices vGPU slices are on the map (e.g. during `tessera demo --keep`), for the README.
+Usage: dashboard-screenshot.py URL TOKEN OUT.png [--min-slices N] [--chromium PATH]"""
+import argparse
+
+from playwright.sync_api import sync_playwright
+
+parser = argparse.ArgumentParser()
+parser.add_argument("url")
+parser.add_argument("token")
+parser.add_argument("out")
+parser.add_argument("--min-slices", type=int, default=1)
+parser.add_argument("--chromium", default="/usr/bin/chromium")
+args = parser.parse_args()
+with sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=args.chromium, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page.goto(args.url.rstrip("/") + "/")
+    page.fill("#token", args.token)
+    page.click("#signin-button")
+    page.wait_for_function(f"document.querySelectorAll('.bar.memory .slice').length >= {args.min_slices}", timeout=120_000)
+    first = page.locator(".bar.memory .slice").first
+    first.click()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=args.out)
+    browser.close()
