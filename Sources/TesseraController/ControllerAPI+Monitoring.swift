@@ -9,7 +9,9 @@ extension ControllerAPI {
     /// events), for monitoring tokens and admins.
     static func addMonitoring(_ group: RouterGroup<ControllerRequestContext>, controller c: Controller) {
         group.get("/metrics") { _, _ in
-            let text = c.read { PoolMetrics.render($0, now: Controller.now(), lasting: c.registry) }
+            // A copy of the pool (copy-on-write, cheap) so the rendering does not hold the pool's lock.
+            let state = c.read { $0 }
+            let text = PoolMetrics.render(state, now: Controller.now(), lasting: c.registry)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }

@@ -2,7 +2,7 @@ import Prometheus
 import TesseraPoolAPI
 
 /// The controller's `/metrics` in Prometheus text format. Every gauge is computed from one read of the pool at
-/// scrape time into a registry of its own, so a vGPU's series exist from its grant on and vanish with its
+/// scrape time and written straight into the exposition (`MetricsExposition`), so a vGPU's series exist from its grant on and vanish with its
 /// lease; counters come from the pool's tallies, the allocation wait histogram from the controller's registry.
 /// Units are base units (bytes, seconds), ratios 0–1; counters carry no identifiers. docs/metrics.md lists
 /// every series.
@@ -12,37 +12,27 @@ public enum PoolMetrics {
 
     /// The exposition of `state` at `now`, followed by `lasting` (the controller's long-lived series).
     public static func render(_ state: PoolState, now: Double, lasting: PrometheusCollectorRegistry? = nil) -> String {
-        let r = PrometheusCollectorRegistry()
-        r.gauge(name: "tessera_build_info", labels: [("version", version), ("component", "controller"), ("policy", state.strategy.description)],
-                    help: "Always 1: the controller's version and placement policy.").set(to: 1)
+        var r = MetricsExposition()
+        r.gauge("tessera_build_info", [("version", version), ("component", "controller"), ("policy", state.strategy.description)],
+                help: "Always 1: the controller's version and placement policy.", 1)
         for name in state.nodes.keys.sorted() {
             let n = state.nodes[name]!
-            r.gauge(name: "tessera_node_up", labels: [("node", name)], help: "1 when the node heartbeats, 0 when it is down.")
-                .set(to: n.state == .up ? 1 : 0)
-            r.gauge(name: "tessera_node_last_heartbeat_timestamp_seconds", labels: [("node", name)],
-                        help: "When the node last heartbeat, in seconds since 1970.").set(to: n.lastHeartbeat)
-            r.gauge(name: "tessera_node_cordoned", labels: [("node", name)],
-                        help: "1 when an administrator cordoned the node (no new vGPUs).").set(to: state.cordons.contains(name) ? 1 : 0)
+            r.gauge("tessera_node_up", [("node", name)], help: "1 when the node heartbeats, 0 when it is down.", n.state == .up ? 1 : 0)
+            r.gauge("tessera_node_last_heartbeat_timestamp_seconds", [("node", name)], help: "When the node last heartbeat, in seconds since 1970.", n.lastHeartbeat)
+            r.gauge("tessera_node_cordoned", [("node", name)], help: "1 when an administrator cordoned the node (no new vGPUs).", state.cordons.contains(name) ? 1 : 0)
         }
         let gpus = state.gpuInfos()
         var models: [GPUKey: (model: String, uuid: String)] = [:]
         for g in gpus {
             models[GPUKey(node: g.node, index: g.index)] = (g.model, g.uuid ?? "")
             let labels = [("node", g.node), ("gpu_uuid", g.uuid ?? ""), ("gpu_index", "\(g.index)"), ("model", g.model)]
-            r.gauge(name: "tessera_gpu_memory_capacity_bytes", labels: labels, help: "The GPU's memory.")
-                .set(to: Double(g.memoryMiB) * mebibyte)
-            r.gauge(name: "tessera_gpu_memory_allocated_bytes", labels: labels,
-                        help: "Memory granted on the GPU to leases and unclaimed reservations.").set(to: Double(g.grantedMemoryMiB) * mebibyte)
-            r.gauge(name: "tessera_gpu_memory_used_bytes", labels: labels, help: "Memory in use on the GPU, as its node measures it.")
-                .set(to: Double(g.usedMemoryMiB) * mebibyte)
-            r.gauge(name: "tessera_gpu_compute_allocated_ratio", labels: labels,
-                        help: "Compute granted on the GPU, 0-1 of the GPU.").set(to: Double(g.grantedComputePercent) / 100)
-            r.gauge(name: "tessera_gpu_utilization_ratio", labels: labels,
-                        help: "Fraction of the last second the GPU was busy with sessions' work, 0-1.").set(to: min(1, g.utilizationPercent / 100))
-            r.gauge(name: "tessera_gpu_healthy", labels: labels, help: "1 when the node reports the GPU healthy and is up.")
-                .set(to: g.healthy && g.nodeUp ? 1 : 0)
-            r.gauge(name: "tessera_gpu_cordoned", labels: labels, help: "1 when the GPU or its node is cordoned.")
-                .set(to: g.cordoned == true ? 1 : 0)
+            r.gauge("tessera_gpu_memory_capacity_bytes", labels, help: "The GPU's memory.", Double(g.memoryMiB) * mebibyte)
+            r.gauge("tessera_gpu_memory_allocated_bytes", labels, help: "Memory granted on the GPU to leases and unclaimed reservations.", Double(g.grantedMemoryMiB) * mebibyte)
+            r.gauge("tessera_gpu_memory_used_bytes", labels, help: "Memory in use on the GPU, as its node measures it.", Double(g.usedMemoryMiB) * mebibyte)
+            r.gauge("tessera_gpu_compute_allocated_ratio", labels, help: "Compute granted on the GPU, 0-1 of the GPU.", Double(g.grantedComputePercent) / 100)
+            r.gauge("tessera_gpu_utilization_ratio", labels, help: "Fraction of the last second the GPU was busy with sessions' work, 0-1.", min(1, g.utilizationPercent / 100))
+            r.gauge("tessera_gpu_healthy", labels, help: "1 when the node reports the GPU healthy and is up.", g.healthy && g.nodeUp ? 1 : 0)
+            r.gauge("tessera_gpu_cordoned", labels, help: "1 when the GPU or its node is cordoned.", g.cordoned == true ? 1 : 0)
         }
         // What each lease's sessions report of their vGPUs, by lease, node and GPU (in the lease's order).
         var usage: [String: [VGPUUsage]] = [:]
@@ -68,36 +58,28 @@ public enum PoolMetrics {
                 let key = "\(lease.id) \(v.node) \(v.gpu)"
                 let used = usage[key]?.first
                 if used != nil { usage[key]!.removeFirst() }
-                r.gauge(name: "tessera_vgpu_memory_limit_bytes", labels: labels, help: "Memory granted to the vGPU.")
-                    .set(to: Double(v.memoryMiB) * mebibyte)
-                r.gauge(name: "tessera_vgpu_memory_used_bytes", labels: labels, help: "Memory the vGPU's program holds (0 until it reports).")
-                    .set(to: Double(used?.usedMemoryMiB ?? 0) * mebibyte)
-                r.gauge(name: "tessera_vgpu_compute_share_ratio", labels: labels, help: "Compute granted to the vGPU, 0-1 of its GPU.")
-                    .set(to: Double(v.computePercent) / 100)
-                r.gauge(name: "tessera_vgpu_compute_utilization_ratio", labels: labels,
-                            help: "Compute the vGPU achieved over the last second, 0-1 of its GPU.").set(to: (used?.utilizationPercent ?? 0) / 100)
-                r.gauge(name: "tessera_vgpu_last_active_timestamp_seconds", labels: labels,
-                            help: "When the vGPU last ran work (its grant time until then), in seconds since 1970.")
-                    .set(to: position < active.count ? active[position] : lease.createdAt)
+                r.gauge("tessera_vgpu_memory_limit_bytes", labels, help: "Memory granted to the vGPU.", Double(v.memoryMiB) * mebibyte)
+                r.gauge("tessera_vgpu_memory_used_bytes", labels, help: "Memory the vGPU's program holds (0 until it reports).", Double(used?.usedMemoryMiB ?? 0) * mebibyte)
+                r.gauge("tessera_vgpu_compute_share_ratio", labels, help: "Compute granted to the vGPU, 0-1 of its GPU.", Double(v.computePercent) / 100)
+                r.gauge("tessera_vgpu_compute_utilization_ratio", labels, help: "Compute the vGPU achieved over the last second, 0-1 of its GPU.", (used?.utilizationPercent ?? 0) / 100)
+                r.gauge("tessera_vgpu_last_active_timestamp_seconds", labels, help: "When the vGPU last ran work (its grant time until then), in seconds since 1970.", position < active.count ? active[position] : lease.createdAt)
             }
         }
         let summary = state.summary()
-        r.gauge(name: "tessera_pool_gpus", help: "GPUs of nodes that are up.").set(to: Double(summary.gpus))
-        r.gauge(name: "tessera_pool_leases", help: "Live leases.").set(to: Double(summary.leases))
-        r.gauge(name: "tessera_pool_vgpus", help: "Live vGPUs (of leases).").set(to: Double(state.leases.values.reduce(0) { $0 + $1.vgpus.count }))
-        r.gauge(name: "tessera_pool_reservations", help: "Reservations, claimed or not.").set(to: Double(summary.reservations))
+        r.gauge("tessera_pool_gpus", help: "GPUs of nodes that are up.", Double(summary.gpus))
+        r.gauge("tessera_pool_leases", help: "Live leases.", Double(summary.leases))
+        r.gauge("tessera_pool_vgpus", help: "Live vGPUs (of leases).", Double(state.leases.values.reduce(0) { $0 + $1.vgpus.count }))
+        r.gauge("tessera_pool_reservations", help: "Reservations, claimed or not.", Double(summary.reservations))
         let granted = PoolState.AllocationOutcome(result: "granted", reason: "none")
         // Both results exist from the start, so that rate() sees the first refusal.
         for (outcome, count) in [granted: 0].merging(state.tallies.allocations, uniquingKeysWith: +) {
-            r.counter(name: "tessera_allocation_requests_total", labels: [("result", outcome.result), ("reason", outcome.reason)],
-                          help: "Allocation requests (leases and reservations) by result and reason (the error code of a refusal).")
-                .increment(by: Int64(count))
+            r.counter("tessera_allocation_requests_total", [("result", outcome.result), ("reason", outcome.reason)],
+                      help: "Allocation requests (leases and reservations) by result and reason (the error code of a refusal).", Double(count))
         }
         for (reason, count) in state.tallies.leasesEnded {
-            r.counter(name: "tessera_leases_ended_total", labels: [("reason", reason)], help: "Leases ended, by reason.")
-                .increment(by: Int64(count))
+            r.counter("tessera_leases_ended_total", [("reason", reason)], help: "Leases ended, by reason.", Double(count))
         }
-        var text = r.emitToString()
+        var text = r.text
         if let lasting { text += lasting.emitToString() }
         return text
     }
