@@ -20,6 +20,10 @@ struct DemoCommand: AsyncParsableCommand {
         var compute: Int
         var expect: Expectation
         var vgpus = 1
+        /// Runs `program` (a script under `samples/`) with this interpreter instead of as a sample binary.
+        var interpreter: String?
+        /// What the program prints when it succeeded.
+        var successMarker = "OK"
         enum Expectation { case success, refusal, killed }
     }
 
@@ -59,6 +63,8 @@ struct DemoCommand: AsyncParsableCommand {
         build.waitUntilExit()
         guard build.terminationStatus == 0 else { throw ValidationError("building the samples failed (samples/build.sh)") }
         let bin = root.appendingPathComponent("samples/bin")
+        print("== installing CuPy from PyPI for the Python student (first run only) …")
+        let python = try Self.pythonWithCuPy(root: root)
 
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-demo-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -119,12 +125,17 @@ struct DemoCommand: AsyncParsableCommand {
             Student(name: "ken", node: 1, program: "static/streams", arguments: [], memory: "512MiB", compute: 30, expect: .success),
             Student(name: "dennis", node: 1, program: "vadd", arguments: ["1000", "1"], memory: "8GiB", compute: 10, expect: .refusal),
             Student(name: "radia", node: 1, program: "memops", arguments: [], memory: "2049MiB", compute: 20, expect: .refusal),
+            // CuPy from PyPI, unchanged: arrays, CUB reductions, NVRTC-compiled kernels, through Tessera's libcuda.so.1.
+            Student(name: "guido", node: 0, program: "python/cupy_check.py", arguments: [], memory: "512MiB", compute: 30, expect: .success,
+                    interpreter: python, successMarker: "cupy: all checks passed"),
         ]
         print("== class starts: \(students.count) students at once")
         var running: [(Student, Child)] = []
         for s in students {
-            let args = ["run", "--endpoint", sockets[s.node], "--vgpus", "\(s.vgpus)", "--memory", s.memory, "--compute", "\(s.compute)", "--",
-                        bin.appendingPathComponent(s.program).path] + s.arguments
+            let program = s.interpreter.map { [$0, root.appendingPathComponent("samples/\(s.program)").path] }
+                ?? [bin.appendingPathComponent(s.program).path]
+            let args = ["run", "--endpoint", sockets[s.node], "--vgpus", "\(s.vgpus)", "--memory", s.memory, "--compute", "\(s.compute)", "--"]
+                + program + s.arguments
             running.append((s, try Child(exe.path, args, log: dir.appendingPathComponent("student-\(s.name).log"))))
             if s.expect == .refusal { usleep(300_000) }  // let the others take their slices first
             if s.vgpus > 1 {
@@ -175,7 +186,7 @@ struct DemoCommand: AsyncParsableCommand {
             let ok: Bool
             switch s.expect {
             case .success:
-                ok = c.process.terminationStatus == 0 && out.contains("OK")
+                ok = c.process.terminationStatus == 0 && out.contains(s.successMarker)
                 result = ok ? "ran OK" : "failed (\(c.process.terminationStatus))"
             case .refusal:
                 ok = c.process.terminationStatus != 0 && (out.contains("refused") || out.contains("cannot place"))
@@ -185,7 +196,7 @@ struct DemoCommand: AsyncParsableCommand {
                 result = ok ? "killed mid-run, released" : "not killed"
             }
             let asked = s.vgpus > 1 ? "\(s.vgpus) × \(s.memory), \(s.compute) %" : "\(s.memory), \(s.compute) %"
-            return [s.name, "node-\(s.node + 1)", s.program, asked, result, ok ? "pass" : "FAIL"]
+            return [s.name, "node-\(s.node + 1)", s.interpreter == nil ? s.program : String(s.program.split(separator: "/").last ?? ""), asked, result, ok ? "pass" : "FAIL"]
         })
         if let spanning {
             let vgpus = spanning.message.drop { $0 != ":" }.dropFirst().trimmingCharacters(in: .whitespaces)
@@ -208,5 +219,22 @@ struct DemoCommand: AsyncParsableCommand {
         for (what, ok) in checks { print("\(ok ? "pass" : "FAIL"): \(what)") }
         print("peak concurrent leases: \(peakLeases); elapsed \(Int(Date().timeIntervalSince(start))) s")
         if checks.contains(where: { !$0.1 }) { throw ExitCode(1) }
+    }
+
+    /// The project's Python with CuPy (`scripts/setup-python.sh` installs it into `.venv-py/` once and prints
+    /// its path).
+    static func pythonWithCuPy(root: URL) throws -> String {
+        let setup = Process()
+        setup.executableURL = URL(fileURLWithPath: "/bin/bash")
+        setup.arguments = [root.appendingPathComponent("scripts/setup-python.sh").path]
+        let out = Pipe()
+        setup.standardOutput = out
+        try setup.run()
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        setup.waitUntilExit()
+        guard setup.terminationStatus == 0, let python = printed.split(separator: "\n").last.map(String.init), !python.isEmpty else {
+            throw ValidationError("installing CuPy failed (scripts/setup-python.sh)")
+        }
+        return python
     }
 }
