@@ -1,5 +1,5 @@
 // Holds MIB of device memory on every device until killed; with "spin", also a kernel on device 0 that never
-// ends. Usage: hold MIB [spin]
+// ends. Prints READY and device 0's allocation. Usage: hold MIB [spin]
 #include <unistd.h>
 #include "common.h"
 
@@ -19,7 +19,7 @@ int main(int argc, char **argv) {
     }
     bool spinning = argc > 2 && argv[2][0] == 's';
     if (spinning) spin<<<1, 1>>>((int *)p);  // the flag (first word) is 0 and stays 0
-    printf("READY\n");
+    printf("READY %p\n", p);  // the address lets a test hand another tenant's pointer to a program
     fflush(stdout);
     if (spinning) cudaDeviceSynchronize();
     for (;;) pause();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# From a fresh clone: builds Tessera (installing libzstd headers when missing) and runs `tessera demo`, which
-# builds the CUDA samples with nvcc from PyPI and runs a classroom of programs on a pool of simulated GPUs.
+# From a fresh clone: builds Tessera (installing libzstd headers when missing), installs CuPy from PyPI for the
+# Python student (scripts/setup-python.sh) and runs `tessera demo`, which builds the CUDA samples with nvcc from
+# PyPI and runs a classroom of programs on a pool of simulated GPUs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -8,4 +9,5 @@ if ! [ -e /usr/include/zstd.h ]; then
   (apt-get install -y -q libzstd-dev >/dev/null 2>&1) || (apt-get update -q >/dev/null && apt-get install -y -q libzstd-dev >/dev/null)
 fi
 swift build -c release
+scripts/setup-python.sh >/dev/null
 exec .build/release/tessera demo "$@"

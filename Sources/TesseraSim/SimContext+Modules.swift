@@ -54,13 +54,15 @@ extension SimContext {
             let builder = ProgramBuilder(module: parsed, symbols: variables.mapValues(\.address), device: device.properties)
             for entry in parsed.functions where entry.isEntry {
                 let program = try builder.build(entry: entry)
+                let maxThreads = entry.maxThreadsPerBlock ?? device.properties.maxThreadsPerBlock
                 let attributes = KernelAttributes(
                     staticSharedBytes: program.staticSharedBytes,
                     localBytesPerThread: program.localBytesPerThread,
                     constantBytes: constantBytes,
-                    registersPerThread: min(255, max(16, program.declaredRegisterCount)),
-                    maxThreadsPerBlock: entry.maxThreadsPerBlock ?? device.properties.maxThreadsPerBlock,
-                    ptxVersion: parsed.version,
+                    registersPerThread: Self.registersPerThread(declared: program.declaredRegisterCount, maxThreads: maxThreads,
+                                                                device: device.properties),
+                    maxThreadsPerBlock: maxThreads,
+                    ptxVersion: parsed.target,
                     binaryVersion: parsed.target
                 )
                 kernels[entry.name] = SimKernel(name: entry.name, parameters: program.parameters, attributes: attributes, program: program)
@@ -70,6 +72,16 @@ extension SimContext {
             for a in created { try? free(a) }
             throw error
         }
+    }
+
+    /// Registers per thread as a compiler would allocate them: the PTX's declared (virtual) registers, capped
+    /// so that a block of the kernel's largest size fits one multiprocessor — ptxas honours launch bounds
+    /// (`.maxntid`) this way, and without the cap occupancy queries answer 0 blocks, which libraries such as
+    /// CUB divide by.
+    static func registersPerThread(declared: Int, maxThreads: Int, device p: DeviceProperties) -> Int {
+        let threads = max(1, (maxThreads + p.warpSize - 1) / p.warpSize * p.warpSize)
+        let fit = p.registersPerMultiprocessor / threads / 8 * 8  // allocated in units of 8 per thread
+        return max(16, min(255, declared, fit))
     }
 
     /// How many blocks of `kernel` one multiprocessor keeps resident at once

@@ -22,7 +22,10 @@ public struct KernelAttributes: Sendable, Hashable {
     public var registersPerThread: Int
     /// Largest block the kernel accepts (`.maxntid`/`.reqntid` or the device limit).
     public var maxThreadsPerBlock: Int
-    /// PTX ISA version × 10 (e.g. 95 for 9.5).
+    /// The virtual architecture the PTX was written for (`.target`, e.g. 75 for compute_75), as CUDA's
+    /// `CU_FUNC_ATTRIBUTE_PTX_VERSION` reports it: CUB picks its tuning policy by matching it against the
+    /// architectures it was compiled for, and fails with `cudaErrorInvalidDeviceFunction` on the PTX ISA
+    /// version (e.g. 95), which matches none.
     public var ptxVersion: Int
     /// Target SM the PTX was written for × 1 (e.g. 75).
     public var binaryVersion: Int

@@ -22,6 +22,10 @@ struct DemoCommand: AsyncParsableCommand {
         var compute: Int
         var expect: Expectation
         var vgpus = 1
+        /// Runs `program` (a script under `samples/`) with this interpreter instead of as a sample binary.
+        var interpreter: String?
+        /// What the program prints when it succeeded.
+        var successMarker = "OK"
         enum Expectation { case success, refusal, killed }
     }
 
@@ -83,6 +87,8 @@ struct DemoCommand: AsyncParsableCommand {
         build.waitUntilExit()
         guard build.terminationStatus == 0 else { throw ValidationError("building the samples failed (samples/build.sh)") }
         let bin = root.appendingPathComponent("samples/bin")
+        print("== installing CuPy from PyPI for the Python student (first run only) …")
+        let python = try Self.pythonWithCuPy(root: root)
 
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-demo-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -140,20 +146,27 @@ struct DemoCommand: AsyncParsableCommand {
             Student(name: "donald", node: 0, program: "vadd", arguments: ["50000", "10"], memory: "3GiB", compute: 50, expect: .refusal),
             // Training-loop stand-ins that keep their slices busy for seconds, so the dashboard and top show slices
             // sharing GPUs while the rest of the class comes and goes.
-            Student(name: "katherine", node: 0, program: "busy", arguments: ["8", "2000"], memory: "256MiB", compute: 20, expect: .success),
-            Student(name: "mary", node: 1, program: "busy", arguments: ["6", "2000"], memory: "384MiB", compute: 30, expect: .success),
+            Student(name: "katherine", node: 0, program: "busy", arguments: ["8", "2000"], memory: "256MiB", compute: 20, expect: .success,
+                    successMarker: "KERNELS"),
+            Student(name: "mary", node: 1, program: "busy", arguments: ["6", "2000"], memory: "384MiB", compute: 30, expect: .success,
+                    successMarker: "KERNELS"),
             Student(name: "margaret", node: 1, program: "vadd", arguments: ["200000", "20"], memory: "1GiB", compute: 40, expect: .success),
             Student(name: "john", node: 1, program: "symbols", arguments: [], memory: "64MiB", compute: 5, expect: .success),
             Student(name: "frances", node: 1, program: "memops", arguments: [], memory: "128MiB", compute: 15, expect: .success),
             Student(name: "ken", node: 1, program: "static/streams", arguments: [], memory: "512MiB", compute: 30, expect: .success),
             Student(name: "dennis", node: 1, program: "vadd", arguments: ["1000", "1"], memory: "8GiB", compute: 10, expect: .refusal),
             Student(name: "radia", node: 1, program: "memops", arguments: [], memory: "2049MiB", compute: 20, expect: .refusal),
+            // CuPy from PyPI, unchanged: arrays, CUB reductions, NVRTC-compiled kernels, through Tessera's libcuda.so.1.
+            Student(name: "guido", node: 0, program: "python/cupy_check.py", arguments: [], memory: "512MiB", compute: 30, expect: .success,
+                    interpreter: python, successMarker: "cupy: all checks passed"),
         ]
         print("== class starts: \(students.count) students at once")
         var running: [(Student, Child)] = []
         for s in students {
-            let args = ["run", "--endpoint", sockets[s.node], "--vgpus", "\(s.vgpus)", "--memory", s.memory, "--compute", "\(s.compute)", "--",
-                        bin.appendingPathComponent(s.program).path] + s.arguments
+            let program = s.interpreter.map { [$0, root.appendingPathComponent("samples/\(s.program)").path] }
+                ?? [bin.appendingPathComponent(s.program).path]
+            let args = ["run", "--endpoint", sockets[s.node], "--vgpus", "\(s.vgpus)", "--memory", s.memory, "--compute", "\(s.compute)", "--"]
+                + program + s.arguments
             running.append((s, try Child(exe.path, args, log: dir.appendingPathComponent("student-\(s.name).log"))))
             if s.expect == .refusal { usleep(300_000) }  // let the others take their slices first
             if s.vgpus > 1 {
@@ -203,7 +216,7 @@ struct DemoCommand: AsyncParsableCommand {
             let ok: Bool
             switch s.expect {
             case .success:
-                ok = c.process.terminationStatus == 0 && (out.contains("OK") || out.contains("KERNELS"))
+                ok = c.process.terminationStatus == 0 && out.contains(s.successMarker)
                 result = ok ? "ran OK" : "failed (\(c.process.terminationStatus))"
             case .refusal:
                 ok = c.process.terminationStatus != 0 && (out.contains("refused") || out.contains("cannot place"))
@@ -213,7 +226,7 @@ struct DemoCommand: AsyncParsableCommand {
                 result = ok ? "killed mid-run, released" : "not killed"
             }
             let asked = s.vgpus > 1 ? "\(s.vgpus) × \(s.memory), \(s.compute) %" : "\(s.memory), \(s.compute) %"
-            return [s.name, "node-\(s.node + 1)", s.program, asked, result, ok ? "pass" : "FAIL"]
+            return [s.name, "node-\(s.node + 1)", s.interpreter == nil ? s.program : String(s.program.split(separator: "/").last ?? ""), asked, result, ok ? "pass" : "FAIL"]
         })
         if let spanning {
             let vgpus = spanning.message.drop { $0 != ":" }.dropFirst().trimmingCharacters(in: .whitespaces)
@@ -242,5 +255,22 @@ struct DemoCommand: AsyncParsableCommand {
             await DemoCommand.waitForInterrupt()
         }
         if checks.contains(where: { !$0.1 }) { throw ExitCode(1) }
+    }
+
+    /// The project's Python with CuPy (`scripts/setup-python.sh` installs it into `.venv-py/` once and prints
+    /// its path).
+    static func pythonWithCuPy(root: URL) throws -> String {
+        let setup = Process()
+        setup.executableURL = URL(fileURLWithPath: "/bin/bash")
+        setup.arguments = [root.appendingPathComponent("scripts/setup-python.sh").path]
+        let out = Pipe()
+        setup.standardOutput = out
+        try setup.run()
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        setup.waitUntilExit()
+        guard setup.terminationStatus == 0, let python = printed.split(separator: "\n").last.map(String.init), !python.isEmpty else {
+            throw ValidationError("installing CuPy failed (scripts/setup-python.sh)")
+        }
+        return python
     }
 }

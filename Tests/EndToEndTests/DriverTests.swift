@@ -55,6 +55,18 @@ import TesseraWire
         _ = neighbour.finish()
     }
 
+    /// CUB's device-wide reduce and scan (what CuPy's and PyTorch's reductions call), built both ways: each
+    /// call's temporary-storage query picks a tuning policy from the PTX version the driver reports for CUB's
+    /// kernels and from occupancy, and fails with cudaErrorInvalidDeviceFunction when that version is not the
+    /// kernels' virtual architecture.
+    @Test(arguments: ["static/cub_reduce", "cub_reduce"])
+    func cubDeviceAlgorithmsRun(sample: String) throws {
+        let node = try TestNode()
+        let r = node.run(sample, ["100000"], memory: "64MiB", compute: 50, timeout: 300)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("cub_reduce OK n=100000"), "\(r.stdout)\n\(r.stderr)")
+    }
+
     /// A statically linked program whose two vGPUs are on two nodes: the driver path routes each device's calls
     /// to its node, as the runtime path does.
     @Test func staticBuildUsesVGPUsOfTwoNodes() throws {
@@ -89,13 +101,23 @@ import TesseraWire
     }
 
     /// A driver-API program: modules from PTX, every launch form, linking, streams, memsets, 2D copies,
-    /// cuGetProcAddress's versions, and bad input that fails with its CUDA error while the program carries on.
+    /// cuGetProcAddress's versions, and bad input — malformed images, unknown handles, a launch with the wrong
+    /// argument buffer, another tenant's pointer — that fails with its CUDA error while the program, its
+    /// neighbour and the node carry on.
     @Test func driverAPIProgram() throws {
         let node = try TestNode()
+        let neighbour = node.start("hold", ["16"])
+        #expect(neighbour.waitForOutput("READY"))
+        let pointer = try #require(neighbour.stdout.split(separator: "\n").first { $0.hasPrefix("READY ") }?.split(separator: " ").last)
         let dir = Products.samples.appendingPathComponent("driver").path
         let r = Command.run(Products.tessera.path, ["run", "--endpoint", node.socketPath, "--memory", "96MiB", "--",
-                                                    "\(dir)/driver_api", dir])
+                                                    "\(dir)/driver_api", dir, String(pointer)])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("neighbour refused"), "\(r.stdout)")
+        let status = try node.status()
+        #expect(status.sessions.count == 1 && status.sessions[0].virtualGPUs[0].usedMemory == 16 << 20)
+        kill(neighbour.pid, SIGKILL)
+        _ = neighbour.finish()
         #expect(r.stdout.contains("driver_api OK devices=1 name=NVIDIA H100"), "\(r.stdout)")
         #expect(r.stdout.contains("cc=9.0 total=\(96 << 20) driver=13050"), "\(r.stdout)")
         #expect(r.stderr.contains("cuGraphCreate is not supported"), "\(r.stderr)")

@@ -207,4 +207,37 @@ $L__BB1_10:
             #expect(bytes.allSatisfy { $0 == 0x5A })
         }
     }
+
+    /// A kernel with launch bounds and more virtual registers than a block of that size could hold (as CUB's
+    /// kernels are): its registers are capped so that one such block fits a multiprocessor, so occupancy
+    /// queries never answer 0 blocks; it reports its virtual architecture as the PTX version.
+    @Test func launchBoundsCapRegistersAndOccupancyIsNeverZero() throws {
+        let ptx = """
+        .version 9.5
+        .target sm_80
+        .address_size 64
+
+        .visible .entry bounded(
+        \t.param .u64 bounded_param_0
+        )
+        .maxntid 512, 1, 1
+        {
+        \t.reg .b32 \t%r<400>;
+        \t.reg .b64 \t%rd<3>;
+        \tld.param.u64 \t%rd1, [bounded_param_0];
+        \tcvta.to.global.u64 \t%rd2, %rd1;
+        \tmov.u32 \t%r1, 7;
+        \tst.global.u32 \t[%rd2], %r1;
+        \tret;
+        }
+        """
+        let gpu = SimulatedGPU(properties: DeviceProperties(totalMemory: 64 << 20))
+        let ctx = gpu.makeContext()
+        defer { ctx.destroy() }
+        let kernel = try ctx.loadModule(ptx: ptx).kernel(named: "bounded")
+        #expect(kernel.attributes.maxThreadsPerBlock == 512)
+        #expect(kernel.attributes.registersPerThread == 65536 / 512)
+        #expect(kernel.attributes.ptxVersion == 80)
+        #expect(ctx.maxActiveBlocksPerMultiprocessor(kernel, blockSize: 512) >= 1)
+    }
 }

@@ -32,6 +32,9 @@ import Testing
         let harness = SimHarness()
         let module = try harness.load("vector_add.cu", .ptx(arch: arch))
         #expect(try module.kernel(named: "vector_add").attributes.binaryVersion == arch)
+        // CUDA's PTX_VERSION attribute is the virtual architecture, not the PTX ISA version: CUB matches it
+        // against the architectures it was compiled for.
+        #expect(try module.kernel(named: "vector_add").attributes.ptxVersion == arch)
         try runVectorAdd(harness, module)
     }
 

@@ -1,7 +1,8 @@
 // A program written against the CUDA driver API (cuda.h, libcuda.so.1), as frameworks are: modules from
 // PTX, launches with kernelParams, packed `extra` buffers and cuLaunchKernelEx, JIT linking, streams,
 // events, host functions, memsets, 2D copies, pointer attributes, cuGetProcAddress, and bad input that must
-// fail cleanly. Usage: driver_api DIR (holding kernels.ptx, more.ptx, kernels.cubin, sm_only.fatbin)
+// fail cleanly. Usage: driver_api DIR [NEIGHBOUR] (DIR holding kernels.ptx, more.ptx, kernels.cubin, sm_only.fatbin;
+// NEIGHBOUR: another program's device address, in hex)
 #define _GNU_SOURCE
 #include <cuda.h>
 #include <dlfcn.h>
@@ -248,6 +249,14 @@ int main(int argc, char **argv) {
     EXPECT(cuLaunchKernel(scale, 1, 1, 1, 32, 1, 1, 0, 0, NULL, shortExtra), CUDA_ERROR_INVALID_VALUE);
     EXPECT(cuLaunchKernel(scale, 1, 1, 1, 4096, 1, 1, 0, 0, params, NULL), CUDA_ERROR_INVALID_VALUE);
     EXPECT(cuStreamSynchronize((CUstream)(uintptr_t)0x9999), CUDA_ERROR_INVALID_HANDLE);
+    if (argc > 2) {
+        // Another tenant's allocation: neither readable, writable nor freeable from here.
+        CUdeviceptr neighbour = (CUdeviceptr)strtoull(argv[2], NULL, 16);
+        EXPECT(cuMemcpyDtoH(host, neighbour, 16), CUDA_ERROR_INVALID_VALUE);
+        EXPECT(cuMemcpyHtoD(neighbour, host, 16), CUDA_ERROR_INVALID_VALUE);
+        EXPECT(cuMemFree(neighbour), CUDA_ERROR_INVALID_VALUE);
+        printf("neighbour refused\n");
+    }
     CHECK(cuCtxSynchronize());
     CHECK(cuMemcpyDtoH(host, x, 4));
 

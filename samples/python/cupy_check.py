@@ -39,6 +39,23 @@ check("max / argmin", float(y.max()) == host.max() and int(y.argmin()) == int(ho
 m = cp.arange(12, dtype=cp.float32).reshape(3, 4)
 check("sum over an axis", np.array_equal(cp.asnumpy(m.sum(axis=1)), np.arange(12, dtype=np.float32).reshape(3, 4).sum(axis=1)))
 
+# CuPy's prebuilt CUB library (a second NVIDIA runtime inside CuPy, loading a fatbinary of machine code and
+# compute_120 PTX through the driver): on by default, and called directly so that no fallback hides a failure.
+from cupy._core import _accelerator
+from cupy.cuda import cub
+
+if "CUPY_ACCELERATORS" not in os.environ:
+    check("CUB is CuPy's reduction accelerator", _accelerator.ACCELERATOR_CUB in _accelerator.get_reduction_accelerators())
+ints = cp.arange(100_000, dtype=cp.int64) % 1000
+total = cub.cub_reduction(ints, cub.CUPY_CUB_SUM)
+check("CUB device reduce (sum)", total is not None and int(total) == int(cp.asnumpy(ints).sum()))
+check("CUB device reduce (max, argmin)",
+      float(cub.cub_reduction(y, cub.CUPY_CUB_MAX)) == host.max() and int(cub.cub_reduction(y, cub.CUPY_CUB_ARGMIN)) == int(host.argmin()))
+rows = cub.cub_reduction(m, cub.CUPY_CUB_SUM, axis=1)
+check("CUB segmented reduce (sum over an axis)", rows is not None and np.array_equal(cp.asnumpy(rows), np.arange(12, dtype=np.float32).reshape(3, 4).sum(axis=1)))
+scanned = cub.device_scan(cp.arange(5000, dtype=cp.int64), cub.CUPY_CUB_CUMSUM)
+check("CUB device scan (cumsum)", np.array_equal(cp.asnumpy(scanned), np.cumsum(np.arange(5000, dtype=np.int64))))
+
 squared_diff = cp.ElementwiseKernel("float32 x, float32 y", "float32 z", "z = (x - y) * (x - y)", "squared_diff")
 z = squared_diff(a[:1024], b[:1024])
 check("ElementwiseKernel", np.allclose(cp.asnumpy(z), (np.arange(1024, dtype=np.float32) - 1) ** 2))
