@@ -199,7 +199,10 @@ $L__BB1_10:
             let da = try ctx.allocate(256), dc = try ctx.allocate(256)
             let neighbour = try ctx.allocate(4096)
             try ctx.memset(neighbour, value: 0x5A, count: 4096)
-            try ctx.launch(k, grid: Dim3(4), block: Dim3(256), parameters: params([da, da, dc, Int32(1024)], for: k))
+            // One block: its overrun (bytes 256…1023 past `dc`) lies in the guard gap before the next allocation.
+            // Further blocks would start inside `neighbour`, where a real GPU writes too (no fault there), and
+            // whether they run before the fault stops the launch is a race between the simulator's threads.
+            try ctx.launch(k, grid: Dim3(1), block: Dim3(256), parameters: params([da, da, dc, Int32(1024)], for: k))
             #expect(throws: SimError.self) { try ctx.synchronize() }
             #expect(ctx.stickyError?.code == .illegalAddress)
             let p = ctx.addressMap.resolve(neighbour, length: 4096)!

@@ -201,6 +201,25 @@ extension BlockExecutor {
         } else {
             let vs = program!.vectorSlots
             let first = Int(ins.e)
+            let total = size * count
+            if total == 8 || total == 16 {
+                // One access per lane for the whole vector, as the hardware makes it: a block polling another
+                // block's {status, value} pair (CUB's decoupled look-back, on another thread here) must never see
+                // one half new and the other old.
+                if let region = uniformRegion(space, base, imm, m, total) {
+                    forLanes(m) { l in
+                        loadWhole(region.advanced(by: Int(bitPattern: UInt((base?[l] ?? 0) &+ imm))), total, t, size, count, first, R, l)
+                    }
+                    return
+                }
+                forLanes(m) { l in
+                    guard fault == nil else { return }
+                    let addr = (base?[l] ?? 0) &+ UInt64(bitPattern: ins.imm)
+                    guard let p = translate(space, addr, total, l, w, write: false, ins) else { return }
+                    loadWhole(p, total, t, size, count, first, R, l)
+                }
+                return
+            }
             if let region = uniformRegion(space, base, imm, m, size * count) {
                 for i in 0..<count {
                     let d = R + Int(vs[first + i]) &<< 5
@@ -245,6 +264,23 @@ extension BlockExecutor {
         } else {
             let vs = program!.vectorSlots
             let first = Int(ins.e)
+            let total = size * count
+            if total == 8 || total == 16 {
+                // One store per lane for the whole vector (see `load`).
+                if let region = uniformRegion(space, base, imm, m, total) {
+                    forLanes(m) { l in
+                        storeWhole(region.advanced(by: Int(bitPattern: UInt((base?[l] ?? 0) &+ imm))), total, t, size, count, first, R, l)
+                    }
+                    return
+                }
+                forLanes(m) { l in
+                    guard fault == nil else { return }
+                    let addr = (base?[l] ?? 0) &+ UInt64(bitPattern: ins.imm)
+                    guard let p = translate(space, addr, total, l, w, write: true, ins) else { return }
+                    storeWhole(p, total, t, size, count, first, R, l)
+                }
+                return
+            }
             if let region = uniformRegion(space, base, imm, m, size * count) {
                 for i in 0..<count {
                     let v = R + Int(vs[first + i]) &<< 5
@@ -260,6 +296,29 @@ extension BlockExecutor {
                 for i in 0..<count { writeValue(p + i * size, t, R[Int(vs[first + i]) &<< 5 + l]) }
             }
         }
+    }
+
+    /// Lane `l`'s 8- or 16-byte vector read with one load (aligned, so the CPU makes it single-copy atomic), then
+    /// split into its components' registers.
+    @inline(__always)
+    func loadWhole(_ p: UnsafeMutableRawPointer, _ total: Int, _ t: ScalarType, _ size: Int, _ count: Int, _ first: Int, _ R: Lanes, _ l: Int) {
+        var word = SIMD2<UInt64>()
+        if total == 8 { word[0] = p.loadUnaligned(as: UInt64.self) } else { word = p.loadUnaligned(as: SIMD2<UInt64>.self) }
+        let vs = program!.vectorSlots
+        withUnsafeMutableBytes(of: &word) { b in
+            for i in 0..<count { R[Int(vs[first + i]) &<< 5 + l] = readValue(b.baseAddress! + i * size, t) }
+        }
+    }
+
+    /// Lane `l`'s 8- or 16-byte vector assembled from its components' registers and written with one store.
+    @inline(__always)
+    func storeWhole(_ p: UnsafeMutableRawPointer, _ total: Int, _ t: ScalarType, _ size: Int, _ count: Int, _ first: Int, _ R: Lanes, _ l: Int) {
+        var word = SIMD2<UInt64>()
+        let vs = program!.vectorSlots
+        withUnsafeMutableBytes(of: &word) { b in
+            for i in 0..<count { writeValue(b.baseAddress! + i * size, t, R[Int(vs[first + i]) &<< 5 + l]) }
+        }
+        if total == 8 { p.storeBytes(of: word[0], as: UInt64.self) } else { p.storeBytes(of: word, as: SIMD2<UInt64>.self) }
     }
 
     /// `atom`/`red`: lanes apply their operations one after another; global memory uses hardware atomics
