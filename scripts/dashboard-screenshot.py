@@ -19,9 +19,16 @@ with sync_playwright() as p:
     page.goto(args.url.rstrip("/") + "/")
     page.fill("#token", args.token)
     page.click("#signin-button")
-    page.wait_for_function(f"document.querySelectorAll('.bar.memory .slice').length >= {args.min_slices}", timeout=120_000)
-    first = page.locator(".bar.memory .slice").first
-    first.click()
-    page.wait_for_timeout(1500)
+    # Polled from Python: the dashboard's content security policy forbids the string evaluation that
+    # wait_for_function would use.
+    slices = page.locator(".bar.memory .slice")
+    for _ in range(1200):
+        if slices.count() >= args.min_slices:
+            break
+        page.wait_for_timeout(100)
+    else:
+        raise SystemExit(f"fewer than {args.min_slices} vGPU slices appeared within 2 minutes")
+    # At once: a classroom's programs come and go within seconds.
+    page.wait_for_timeout(300)
     page.screenshot(path=args.out)
     browser.close()
