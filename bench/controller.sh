@@ -4,5 +4,5 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-swift build -c release --product tessera-bench-controller >/dev/null
+swift build -c release -Xswiftc -enable-testing --product tessera-bench-controller >/dev/null
 .build/release/tessera-bench-controller "$@"

@@ -6,5 +6,5 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-swift build -c release --product tessera >/dev/null
+swift build -c release -Xswiftc -enable-testing --product tessera >/dev/null
 python3 bench/monitoring/monitoring_bench.py --tessera .build/release/tessera "$@"

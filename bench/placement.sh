@@ -17,8 +17,8 @@ NODES="$TRACES/openb_node_list_gpu_node.csv"
 [ -f "$NODES" ] || { echo "no $NODES (give the traces directory as the first argument)" >&2; exit 2; }
 
 cd "$ROOT"
-swift build -c release --product tessera >&2
-BIN="$(swift build -c release --show-bin-path)/tessera"
+swift build -c release -Xswiftc -enable-testing --product tessera >&2
+BIN="$(swift build -c release -Xswiftc -enable-testing --show-bin-path)/tessera"
 OUT="$ROOT/bench/out"
 mkdir -p "$OUT"
 

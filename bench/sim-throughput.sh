@@ -6,5 +6,5 @@ cd "$root"
 nvcc=$(scripts/setup-cuda.sh)
 mkdir -p .build/bench
 "$nvcc" -ptx -arch=compute_75 bench/kernels/sim_bench.cu -o .build/bench/sim_bench.ptx
-swift build -c release --product tessera-bench-sim >/dev/null
+swift build -c release -Xswiftc -enable-testing --product tessera-bench-sim >/dev/null
 .build/release/tessera-bench-sim .build/bench/sim_bench.ptx "$@"

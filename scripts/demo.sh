@@ -8,6 +8,7 @@ cd "$root"
 if ! [ -e /usr/include/zstd.h ]; then
   (apt-get install -y -q libzstd-dev >/dev/null 2>&1) || (apt-get update -q >/dev/null && apt-get install -y -q libzstd-dev >/dev/null)
 fi
-swift build -c release
+# The configuration scripts/test.sh builds (release, testable), so the demo after the tests reuses that build.
+swift build -c release -Xswiftc -enable-testing
 scripts/setup-python.sh >/dev/null
 exec .build/release/tessera demo "$@"

@@ -9,7 +9,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 rounds=${1:-5}
-swift build -c release >/dev/null
+swift build -c release -Xswiftc -enable-testing >/dev/null
 build="$root/.build/release"
 "$root/samples/build.sh" "$build" >/dev/null
 nvcc=$("$root/scripts/setup-cuda.sh" | tail -n 1)

@@ -8,8 +8,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 rounds=${1:-3}
-swift build -c release --product tessera >/dev/null
-swift build -c release --product TesseraCuda >/dev/null
+swift build -c release -Xswiftc -enable-testing --product tessera >/dev/null
+swift build -c release -Xswiftc -enable-testing --product TesseraCuda >/dev/null
 build="$root/.build/release"
 "$root/samples/build.sh" "$build" >/dev/null
 nvcc=$("$root/scripts/setup-cuda.sh" | tail -n 1)
