@@ -14,39 +14,39 @@ extension BlockExecutor {
         let fast = ip.pointee.fast
         switch fast {
         case .none: return false
-        case .mov: lanes(m) { d[$0] = a[$0] }
-        case .add32: lanes(m) { d[$0] = u64(lo32(a[$0]) &+ lo32(b[$0])) }
-        case .add64: lanes(m) { d[$0] = a[$0] &+ b[$0] }
-        case .sub32: lanes(m) { d[$0] = u64(lo32(a[$0]) &- lo32(b[$0])) }
-        case .sub64: lanes(m) { d[$0] = a[$0] &- b[$0] }
-        case .mulLo32: lanes(m) { d[$0] = u64(lo32(a[$0]) &* lo32(b[$0])) }
-        case .mulLo64: lanes(m) { d[$0] = a[$0] &* b[$0] }
-        case .madLo32: lanes(m) { d[$0] = u64(lo32(a[$0]) &* lo32(b[$0]) &+ lo32(c[$0])) }
-        case .madLo64: lanes(m) { d[$0] = a[$0] &* b[$0] &+ c[$0] }
-        case .mulWideU32: lanes(m) { d[$0] = UInt64(lo32(a[$0])) &* UInt64(lo32(b[$0])) }
-        case .mulWideS32: lanes(m) { d[$0] = UInt64(bitPattern: Int64(s32(a[$0])) &* Int64(s32(b[$0]))) }
-        case .and: lanes(m) { d[$0] = a[$0] & b[$0] }
-        case .or: lanes(m) { d[$0] = a[$0] | b[$0] }
-        case .xor: lanes(m) { d[$0] = a[$0] ^ b[$0] }
+        case .mov: forLanes(m) { d[$0] = a[$0] }
+        case .add32: forLanes(m) { d[$0] = u64(lo32(a[$0]) &+ lo32(b[$0])) }
+        case .add64: forLanes(m) { d[$0] = a[$0] &+ b[$0] }
+        case .sub32: forLanes(m) { d[$0] = u64(lo32(a[$0]) &- lo32(b[$0])) }
+        case .sub64: forLanes(m) { d[$0] = a[$0] &- b[$0] }
+        case .mulLo32: forLanes(m) { d[$0] = u64(lo32(a[$0]) &* lo32(b[$0])) }
+        case .mulLo64: forLanes(m) { d[$0] = a[$0] &* b[$0] }
+        case .madLo32: forLanes(m) { d[$0] = u64(lo32(a[$0]) &* lo32(b[$0]) &+ lo32(c[$0])) }
+        case .madLo64: forLanes(m) { d[$0] = a[$0] &* b[$0] &+ c[$0] }
+        case .mulWideU32: forLanes(m) { d[$0] = UInt64(lo32(a[$0])) &* UInt64(lo32(b[$0])) }
+        case .mulWideS32: forLanes(m) { d[$0] = UInt64(bitPattern: Int64(s32(a[$0])) &* Int64(s32(b[$0]))) }
+        case .and: forLanes(m) { d[$0] = a[$0] & b[$0] }
+        case .or: forLanes(m) { d[$0] = a[$0] | b[$0] }
+        case .xor: forLanes(m) { d[$0] = a[$0] ^ b[$0] }
         case .shl32:
-            lanes(m) { l in
+            forLanes(m) { l in
                 let k = lo32(b[l])
                 d[l] = k >= 32 ? 0 : u64(lo32(a[l]) &<< k)
             }
         case .shrU32:
-            lanes(m) { l in
+            forLanes(m) { l in
                 let k = lo32(b[l])
                 d[l] = k >= 32 ? 0 : u64(lo32(a[l]) &>> k)
             }
-        case .shrS32: lanes(m) { l in d[l] = u64(UInt32(bitPattern: s32(a[l]) &>> Int32(Swift.min(lo32(b[l]), 31)))) }
+        case .shrS32: forLanes(m) { l in d[l] = u64(UInt32(bitPattern: s32(a[l]) &>> Int32(Swift.min(lo32(b[l]), 31)))) }
         case .shl64:
-            lanes(m) { l in
+            forLanes(m) { l in
                 let k = UInt64(lo32(b[l]))
                 d[l] = k >= 64 ? 0 : a[l] &<< k
             }
-        case .cvtSext32: lanes(m) { d[$0] = sx(s32(a[$0])) }
-        case .cvtZext32: lanes(m) { d[$0] = a[$0] & 0xFFFF_FFFF }
-        case .cvtCopy64, .cvtaGlobal: lanes(m) { d[$0] = a[$0] }
+        case .cvtSext32: forLanes(m) { d[$0] = sx(s32(a[$0])) }
+        case .cvtZext32: forLanes(m) { d[$0] = a[$0] & 0xFFFF_FFFF }
+        case .cvtCopy64, .cvtaGlobal: forLanes(m) { d[$0] = a[$0] }
         case .setpS32Lt: setPredicate(ip, m, P) { s32(a[$0]) < s32(b[$0]) }
         case .setpS32Le: setPredicate(ip, m, P) { s32(a[$0]) <= s32(b[$0]) }
         case .setpS32Gt: setPredicate(ip, m, P) { s32(a[$0]) > s32(b[$0]) }
@@ -69,14 +69,14 @@ extension BlockExecutor {
         case .selp:
             var p = P[Int(ip.pointee.c)]
             if ip.pointee.flags & InstFlags.negateC != 0 { p = ~p }
-            lanes(m) { l in d[l] = (p >> UInt32(l)) & 1 != 0 ? a[l] : b[l] }
-        case .fadd32: lanes(m) { d[$0] = bits(f32(a[$0]) + f32(b[$0])) }
-        case .fsub32: lanes(m) { d[$0] = bits(f32(a[$0]) - f32(b[$0])) }
-        case .fmul32: lanes(m) { d[$0] = bits(f32(a[$0]) * f32(b[$0])) }
+            forLanes(m) { l in d[l] = (p >> UInt32(l)) & 1 != 0 ? a[l] : b[l] }
+        case .fadd32: forLanes(m) { d[$0] = bits(f32(a[$0]) + f32(b[$0])) }
+        case .fsub32: forLanes(m) { d[$0] = bits(f32(a[$0]) - f32(b[$0])) }
+        case .fmul32: forLanes(m) { d[$0] = bits(f32(a[$0]) * f32(b[$0])) }
         case .ffma32: tsim_fma_f32_lanes(d, a, b, c, m)
-        case .fadd64: lanes(m) { d[$0] = bits(f64(a[$0]) + f64(b[$0])) }
-        case .fsub64: lanes(m) { d[$0] = bits(f64(a[$0]) - f64(b[$0])) }
-        case .fmul64: lanes(m) { d[$0] = bits(f64(a[$0]) * f64(b[$0])) }
+        case .fadd64: forLanes(m) { d[$0] = bits(f64(a[$0]) + f64(b[$0])) }
+        case .fsub64: forLanes(m) { d[$0] = bits(f64(a[$0]) - f64(b[$0])) }
+        case .fmul64: forLanes(m) { d[$0] = bits(f64(a[$0]) * f64(b[$0])) }
         case .ffma64: tsim_fma_f64_lanes(d, a, b, c, m)
         case .ldShared32:
             let imm = UInt64(bitPattern: ip.pointee.imm)
@@ -91,25 +91,25 @@ extension BlockExecutor {
                 return true
             }
             guard let region = sharedRegion(a, imm, m, 4) else { return false }
-            lanes(m) { l in d[l] = UInt64(word(region, Int(truncatingIfNeeded: a[l]), UInt32.self)) }
+            forLanes(m) { l in d[l] = UInt64(word(region, Int(truncatingIfNeeded: a[l]), UInt32.self)) }
         case .ldShared64:
             guard let region = sharedRegion(a, UInt64(bitPattern: ip.pointee.imm), m, 8) else { return false }
-            lanes(m) { l in d[l] = word(region, Int(truncatingIfNeeded: a[l]), UInt64.self) }
+            forLanes(m) { l in d[l] = word(region, Int(truncatingIfNeeded: a[l]), UInt64.self) }
         case .ldGlobal32:
             guard let region = globalRegion(pc, a, UInt64(bitPattern: ip.pointee.imm), m, 4) else { return false }
-            lanes(m) { l in d[l] = UInt64(word(region, Int(truncatingIfNeeded: a[l]), UInt32.self)) }
+            forLanes(m) { l in d[l] = UInt64(word(region, Int(truncatingIfNeeded: a[l]), UInt32.self)) }
         case .ldGlobal64:
             guard let region = globalRegion(pc, a, UInt64(bitPattern: ip.pointee.imm), m, 8) else { return false }
-            lanes(m) { l in d[l] = word(region, Int(truncatingIfNeeded: a[l]), UInt64.self) }
+            forLanes(m) { l in d[l] = word(region, Int(truncatingIfNeeded: a[l]), UInt64.self) }
         case .stShared32:
             guard let region = sharedRegion(a, UInt64(bitPattern: ip.pointee.imm), m, 4) else { return false }
-            lanes(m) { l in setWord(region, Int(truncatingIfNeeded: a[l]), UInt32(truncatingIfNeeded: b[l])) }
+            forLanes(m) { l in setWord(region, Int(truncatingIfNeeded: a[l]), UInt32(truncatingIfNeeded: b[l])) }
         case .stShared64:
             guard let region = sharedRegion(a, UInt64(bitPattern: ip.pointee.imm), m, 8) else { return false }
-            lanes(m) { l in setWord(region, Int(truncatingIfNeeded: a[l]), b[l]) }
+            forLanes(m) { l in setWord(region, Int(truncatingIfNeeded: a[l]), b[l]) }
         case .stGlobal32:
             guard let region = globalRegion(pc, a, UInt64(bitPattern: ip.pointee.imm), m, 4) else { return false }
-            lanes(m) { l in setWord(region, Int(truncatingIfNeeded: a[l]), UInt32(truncatingIfNeeded: b[l])) }
+            forLanes(m) { l in setWord(region, Int(truncatingIfNeeded: a[l]), UInt32(truncatingIfNeeded: b[l])) }
         case .ldParam32, .ldParamS32, .ldParam64:
             let imm = Int(ip.pointee.imm)
             let size = fast == .ldParam64 ? 8 : 4
@@ -120,10 +120,10 @@ extension BlockExecutor {
             case .ldParamS32: v = UInt64(bitPattern: Int64(params.loadUnaligned(fromByteOffset: imm, as: Int32.self)))
             default: v = params.loadUnaligned(fromByteOffset: imm, as: UInt64.self)
             }
-            lanes(m) { d[$0] = v }
+            forLanes(m) { d[$0] = v }
         case .stGlobal64:
             guard let region = globalRegion(pc, a, UInt64(bitPattern: ip.pointee.imm), m, 8) else { return false }
-            lanes(m) { l in setWord(region, Int(truncatingIfNeeded: a[l]), b[l]) }
+            forLanes(m) { l in setWord(region, Int(truncatingIfNeeded: a[l]), b[l]) }
         }
         return true
     }
@@ -140,25 +140,11 @@ extension BlockExecutor {
         (base + offset).assumingMemoryBound(to: T.self).pointee = value
     }
 
-    /// Runs `body` for each lane of `m`; a full warp as a plain counted loop the compiler can vectorise.
-    @inline(__always)
-    func lanes(_ m: UInt32, _ body: (Int) -> Void) {
-        if m == .max {
-            for l in 0..<32 { body(l) }
-        } else {
-            var x = m
-            while x != 0 {
-                body(x.trailingZeroBitCount)
-                x &= x &- 1
-            }
-        }
-    }
-
     /// `setp` without a combining predicate: the result and (if named) its complement, for the lanes of `m`.
     @inline(__always)
     func setPredicate(_ ip: UnsafeMutablePointer<Inst>, _ m: UInt32, _ P: UnsafeMutablePointer<UInt32>, _ test: (Int) -> Bool) {
         var r: UInt32 = 0
-        lanes(m) { l in if test(l) { r |= 1 << UInt32(l) } }
+        forLanes(m) { l in if test(l) { r |= 1 << UInt32(l) } }
         r &= m
         let d = Int(ip.pointee.d), d2 = Int(ip.pointee.d2)
         P[d] = (P[d] & ~m) | r
@@ -220,7 +206,7 @@ extension BlockExecutor {
     func checkedRegion(_ base: Lanes, _ imm: UInt64, _ m: UInt32, _ size: UInt64, span: UInt64, host: UnsafeMutableRawPointer, origin: UInt64) -> UnsafeMutableRawPointer? {
         let start = imm &- origin
         var outside: UInt64 = 0, offsets: UInt64 = 0
-        lanes(m) { l in
+        forLanes(m) { l in
             let off = base[l] &+ start
             outside |= (span &- off) | off
             offsets |= off

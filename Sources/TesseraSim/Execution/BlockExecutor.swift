@@ -366,6 +366,7 @@ final class BlockExecutor {
 
     // MARK: Warps
 
+    /// Runs `body` for each lane of `m`; a full warp as a plain counted loop the compiler can vectorise.
     @inline(__always)
     func forLanes(_ m: UInt32, _ body: (Int) -> Void) {
         if m == .max {
