@@ -41,6 +41,7 @@ struct DemoCommand: AsyncParsableCommand {
             process.standardOutput = handle
             process.standardError = handle
             try process.run()
+            Interruption.shared.track(process.processIdentifier)
         }
         var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
         func stop(_ signal: Int32 = SIGTERM) {
@@ -49,26 +50,49 @@ struct DemoCommand: AsyncParsableCommand {
         }
     }
 
-    /// Returns on SIGINT or SIGTERM (so that the children are stopped on the way out).
-    static func waitForInterrupt() async {
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: .global()) }
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let once = OnceFlag()
-            for s in sources {
-                s.setEventHandler { if once.claim() { c.resume() } }
-                s.resume()
+    /// SIGINT or SIGTERM while the class runs: every child (controller, nodes, students) is stopped and the
+    /// pool's folder removed before the demo exits, so that nothing is left running. While `--keep` waits
+    /// (`waitForInterrupt`), the signal ends the wait instead and the demo stops its children as usual.
+    final class Interruption: @unchecked Sendable {
+        static let shared = Interruption()
+        private let lock = NSLock()
+        private var pids: [Int32] = []
+        private var waiter: (@Sendable () -> Void)?
+        private var sources: [any DispatchSourceSignal] = []
+
+        func track(_ pid: Int32) { lock.lock(); pids.append(pid); lock.unlock() }
+
+        /// Calls `resume` (once) on the next SIGINT or SIGTERM instead of exiting.
+        func onNextSignal(_ resume: @escaping @Sendable () -> Void) { lock.lock(); waiter = resume; lock.unlock() }
+
+        /// Installs the handlers (one source per signal); `folder` is removed on the way out.
+        func install(removing folder: URL) {
+            signal(SIGINT, SIG_IGN)
+            signal(SIGTERM, SIG_IGN)
+            sources = [SIGINT, SIGTERM].map { sig in
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                source.setEventHandler { [self] in
+                    lock.lock()
+                    let (resume, children) = (waiter, pids)
+                    waiter = nil
+                    lock.unlock()
+                    if let resume { return resume() }
+                    for pid in children.reversed() { kill(pid, SIGTERM) }
+                    for pid in children.reversed() { var status: Int32 = 0; waitpid(pid, &status, 0) }
+                    try? FileManager.default.removeItem(at: folder)
+                    Foundation.exit(128 + sig)
+                }
+                source.resume()
+                return source
             }
         }
-        for s in sources { s.cancel() }
     }
 
-    /// True for the first caller only.
-    final class OnceFlag: @unchecked Sendable {
-        private let lock = NSLock()
-        private var claimed = false
-        func claim() -> Bool { lock.lock(); defer { lock.unlock() }; if claimed { return false }; claimed = true; return true }
+    /// Returns on SIGINT or SIGTERM (so that the children are stopped on the way out).
+    static func waitForInterrupt() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            Interruption.shared.onNextSignal { c.resume() }
+        }
     }
 
     func run() async throws {
@@ -94,6 +118,7 @@ struct DemoCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try Data("demo-admin\n".utf8).write(to: dir.appendingPathComponent("admin.tokens"))
         try Data("demo-node\n".utf8).write(to: dir.appendingPathComponent("node.tokens"))
+        Interruption.shared.install(removing: dir)
         var children: [Child] = []
         defer {
             for c in children.reversed() { c.stop() }
