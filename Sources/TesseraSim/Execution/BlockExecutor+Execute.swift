@@ -658,24 +658,7 @@ extension BlockExecutor {
             case .f16: p = Double(f16(x)); q = Double(f16(y))
             default: p = Double(f32(x)); q = Double(f32(y))
             }
-            let unordered = p.isNaN || q.isNaN
-            switch cmp {
-            case .eq: return !unordered && p == q
-            case .ne: return !unordered && p != q
-            case .lt: return !unordered && p < q
-            case .le: return !unordered && p <= q
-            case .gt: return !unordered && p > q
-            case .ge: return !unordered && p >= q
-            case .equ: return unordered || p == q
-            case .neu: return unordered || p != q
-            case .ltu: return unordered || p < q
-            case .leu: return unordered || p <= q
-            case .gtu: return unordered || p > q
-            case .geu: return unordered || p >= q
-            case .num: return !unordered
-            case .nan: return unordered
-            default: return false
-            }
+            return compareDoubles(p, q, cmp)
         }
         if t.isSigned {
             let p = Int64(bitPattern: extend(x, t)), q = Int64(bitPattern: extend(y, t))
