@@ -53,8 +53,11 @@ public final class GPUTimeScheduler: Sendable {
         /// Launches posted since the worker last reported, and when it did.
         var launchesSinceUpdate = 0
         var lastUpdate: UInt64 = 0
-        /// When its work was last seen to drain (nothing in flight): the start of a host gap.
+        /// When its work was last seen to drain (nothing in flight) while it was not waiting for admission: the
+        /// start of a host gap. A drain while it waits is the scheduler's doing, not the program's.
         var idleSince: UInt64?
+        /// Its last admission was refused and it has not launched since.
+        var refused = false
     }
     struct State {
         var entries: [Int: Entry] = [:]
@@ -106,7 +109,7 @@ public final class GPUTimeScheduler: Sendable {
             guard var e = s.entries[ticket] else { return }
             let delta = usage.busyNanoseconds > e.charged ? usage.busyNanoseconds - e.charged : 0
             e.charged = max(e.charged, usage.busyNanoseconds)
-            if usage.inFlight == 0, e.inFlight > 0 { e.idleSince = clock() }
+            if usage.inFlight == 0, e.inFlight > 0, !e.refused { e.idleSince = clock() }
             e.inFlight = usage.inFlight
             e.meanLaunch = usage.meanLaunchNanoseconds
             e.virtualTime += Double(delta) / Double(e.percent)
@@ -126,6 +129,16 @@ public final class GPUTimeScheduler: Sendable {
             let askedBefore = e.lastAsked
             e.lastAsked = now
             defer { s.entries[ticket] = e }
+            // The program's host gap ends with its first ask after its work drained, granted or not.
+            if e.limit, let since = e.idleSince {
+                if now > since, now - since <= Self.hostGapAllowanceNanoseconds {
+                    e.tokens = min(Self.burstNanoseconds, e.tokens + Double(now - e.lastRefill) * Double(e.percent) / 100)
+                    e.lastRefill = now
+                    e.tokens -= Double(now - since)
+                }
+                e.idleSince = nil
+            }
+            e.refused = true
             // Another session's turn: wait until its launches have drained.
             if let h = s.holder, h != ticket, let holder = s.entries[h], holder.inFlight > 0,
                now - holder.lastUpdate < turnStaleNanoseconds {
@@ -138,10 +151,6 @@ public final class GPUTimeScheduler: Sendable {
                 let rate = Double(e.percent) / 100
                 e.tokens = min(Self.burstNanoseconds, e.tokens + Double(now - e.lastRefill) * rate)
                 e.lastRefill = now
-                if let since = e.idleSince, e.inFlight == 0 {
-                    if now > since, now - since <= Self.hostGapAllowanceNanoseconds { e.tokens -= Double(now - since) }
-                    e.idleSince = nil
-                }
                 if e.tokens < 0 { return UInt32(min(2_000, max(100, -e.tokens / rate / 1_000))) }
             } else {
                 // Waiting for a turn is not idleness: only a session that neither launched nor asked lately was idle.
@@ -155,6 +164,7 @@ public final class GPUTimeScheduler: Sendable {
                 }
             }
             e.lastLaunch = now
+            e.refused = false
             s.holder = ticket
             return nil
         }

@@ -121,6 +121,23 @@ import TesseraWire
         #expect(abs(relative - Double(percent) / 100) <= 0.02, "relative throughput \(relative) at limit \(percent) %")
     }
 
+    @Test func aDrainTheSchedulerCausedIsNotAHostGap() {
+        // A limited session whose bucket ran dry asks, is refused, and its work drains meanwhile: that wait is
+        // the limit at work, and charging it again as host time would push the session below its limit.
+        let time = Atomic<UInt64>(1_000_000_000)
+        let scheduler = GPUTimeScheduler(clock: { time.load(ordering: .relaxed) })
+        let s = scheduler.add(percent: 50, mode: .limit)
+        #expect(scheduler.admission(s) == nil)
+        _ = scheduler.launched(s)
+        scheduler.update(s, WorkerUsage(busyNanoseconds: 0, inFlight: 1, meanLaunchNanoseconds: 4_000_000))
+        scheduler.update(s, WorkerUsage(busyNanoseconds: 4_000_000, inFlight: 1, meanLaunchNanoseconds: 4_000_000))
+        // 4 ms charged against 1 ms of credit: refused for about 6 ms of refill at 50 %.
+        #expect(scheduler.admission(s) != nil)
+        scheduler.update(s, WorkerUsage(busyNanoseconds: 4_000_000, inFlight: 0, meanLaunchNanoseconds: 4_000_000))
+        time.add(6_100_000, ordering: .relaxed)
+        #expect(scheduler.admission(s) == nil, "the 6 ms the session waited were not charged as host time")
+    }
+
     @Test func variablesAreLookedForByTheNamesAnImageSpellsOut() {
         let ptx = """
             .version 8.8
