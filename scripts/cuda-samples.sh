@@ -13,6 +13,7 @@
 #   run and reported but do not fail the script. "--pending ''" makes every sample count.
 #   BUILD_DIR (default .build/release) holds `tessera` and the drop-in libraries;
 #   CUDA_SAMPLES (default ../shared/third_party/cuda-samples beside the checkout) is the samples tree.
+#   --skip NAME,…: leave these samples out (not built, not run, not in the table).
 #   --stacked: run them through the real-GPU backend without a GPU: node A (`--gpus all`, one worker process per
 #   session, loading Tessera's own libcuda.so.1) served by node B's simulated GPU, as bench/gpu/stacked.sh does.
 # A sample passes when it exits 0, Tessera printed no "not supported" line, no kernel image failed to load, and
@@ -28,6 +29,7 @@ markdown=
 limit=60
 report=0
 stacked=0
+skip=
 # Too slow for the simulator within the limit until its interpreter is faster (matrixMul, simpleStreams, scan;
 # reductionMultiBlockCG's cooperative launch ran past 60 s on a loaded machine: not yet measured alone), or
 # beyond any interpreter (simpleAttributes: 65,535 blocks of 1,024 threads, each looping ~700 times).
@@ -40,8 +42,9 @@ while [ $# -gt 0 ]; do
     --timeout) limit=$2; shift 2 ;;
     --report) report=1; shift ;;
     --stacked) stacked=1; shift ;;
+    --skip) skip=$2; shift 2 ;;
     --pending) pending=$2; shift 2 ;;
-    -h|--help) sed -n 2,21p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,22p "$0"; exit 0 ;;
     *) names+=("$1"); shift ;;
   esac
 done
@@ -68,6 +71,11 @@ else
     esac
     [ -d "$samples/Samples/${names[$i]}" ] || { echo "no sample ${names[$i]} in $samples/Samples" >&2; exit 1; }
   done
+fi
+if [ -n "$skip" ]; then
+  kept=()
+  for path in "${names[@]}"; do [[ ",$skip," == *",${path##*/},"* ]] || kept+=("$path"); done
+  names=("${kept[@]}")
 fi
 # Samples whose device output is their result: a line it must print (device printf reaches the program).
 declare -A expect=(
