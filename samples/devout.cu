@@ -1,6 +1,6 @@
 // Device-side output and the features NVIDIA's samples lean on: printf (delivered in order at synchronisation
 // points), the printf FIFO limit, assert (cudaErrorAssert, sticky), cooperative launch with grid-wide sync,
-// stream-ordered allocation and mapped host memory. Usage: devout printf|fifo|assert|cooperative|pool|zerocopy|unfollowed
+// stream-ordered allocation and mapped host memory. Usage: devout printf|fifo|assert|cooperative|pool|zerocopy|unfollowed|attributes
 #include <cassert>
 #include <cstring>
 #include <ctime>
@@ -162,6 +162,40 @@ static int unfollowedLaunch() {
     return ran ? 0 : 3;
 }
 
+// Persisting-L2 hints, as simpleAttributes sets them: an access-policy window on a stream, read back and copied
+// to another stream; the persisting lines reset. Hints only: the kernel's results are unchanged.
+static int attributes() {
+    const int n = 1024;
+    int *d;
+    cudaStream_t s, t;
+    CHECK(cudaMalloc(&d, n * sizeof(int)));
+    CHECK(cudaStreamCreate(&s));
+    CHECK(cudaStreamCreate(&t));
+    cudaStreamAttrValue v = {};
+    v.accessPolicyWindow.base_ptr = d;
+    v.accessPolicyWindow.num_bytes = n * sizeof(int);
+    v.accessPolicyWindow.hitRatio = 1.0f;
+    v.accessPolicyWindow.hitProp = cudaAccessPropertyPersisting;
+    v.accessPolicyWindow.missProp = cudaAccessPropertyNormal;
+    CHECK(cudaStreamSetAttribute(s, cudaStreamAttributeAccessPolicyWindow, &v));
+    CHECK(cudaCtxResetPersistingL2Cache());
+    cudaStreamAttrValue back = {};
+    CHECK(cudaStreamGetAttribute(s, cudaStreamAttributeAccessPolicyWindow, &back));
+    CHECK(cudaStreamCopyAttributes(t, s));
+    cudaStreamAttrValue copied = {};
+    CHECK(cudaStreamGetAttribute(t, cudaStreamAttributeAccessPolicyWindow, &copied));
+    fill<<<(n + 255) / 256, 256, 0, s>>>(d, n, 7);
+    int h[n];
+    CHECK(cudaMemcpyAsync(h, d, sizeof h, cudaMemcpyDeviceToHost, s));
+    CHECK(cudaStreamSynchronize(s));
+    for (int i = 0; i < n; i++) if (h[i] != 7 + i) { printf("mismatch at %d\n", i); return 2; }
+    bool same = back.accessPolicyWindow.base_ptr == d && back.accessPolicyWindow.num_bytes == n * sizeof(int) &&
+                back.accessPolicyWindow.hitProp == cudaAccessPropertyPersisting &&
+                copied.accessPolicyWindow.base_ptr == d && copied.accessPolicyWindow.hitRatio == 1.0f;
+    printf("attributes %s\n", same ? "OK" : "differ");
+    return same ? 0 : 2;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "printf";
     if (!strcmp(mode, "printf")) return printfOrder();
@@ -171,6 +205,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "pool")) return pool();
     if (!strcmp(mode, "zerocopy")) return zeroCopy();
     if (!strcmp(mode, "unfollowed")) return unfollowedLaunch();
+    if (!strcmp(mode, "attributes")) return attributes();
     fprintf(stderr, "unknown mode %s\n", mode);
     return 1;
 }

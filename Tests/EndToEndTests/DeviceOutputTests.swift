@@ -91,4 +91,14 @@ import Testing
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("unfollowed launch ran"), "\(r.stdout)")
     }
+
+    @Test(arguments: DeviceOutputTests.modes)
+    func streamAttributesAreKeptAsHints(program: String) throws {
+        // The static build reaches these through NVIDIA's runtime and Tessera's cuStreamSetAttribute & co.
+        let node = try TestNode()
+        let r = node.run(program, ["attributes"])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("attributes OK"), "\(r.stdout)")
+        #expect(!r.stderr.lowercased().contains("not supported"), "\(r.stderr)")
+    }
 }
