@@ -4,7 +4,7 @@ import TesseraWire
 
 /// Idle sessions' device memory is paged out when a request does not fit, and comes back intact at the same
 /// addresses at the session's next call (`tessera node --page-idle-after`). Real node, real nvcc-built programs.
-@Suite struct PagingTests {
+@Suite(.serialized) struct PagingTests {
     /// A node with one simulated 1 GiB GPU that pages sessions idle for `idleAfter` seconds.
     private func pagingNode(idleAfter: Double = 1, extra: [String] = []) throws -> TestNode {
         try TestNode(backend: ["--sim-gpus", "1", "--sim-gpu-memory", "1GiB", "--page-idle-after", "\(idleAfter)"] + extra)
