@@ -132,8 +132,11 @@ public final class ClientCore: @unchecked Sendable {
         case .success(let c): connection = c
         case .failure(let e): return .failure(RuntimeFailure(CUDAError.noDevice, "\(e.message); no CUDA device is available"))
         }
+        // Over TCP the node needs to know who the program is; on the unix socket the kernel tells it.
+        let token = connection.isLocal ? nil : env(VirtualGPUEnvironment.token).flatMap { $0.isEmpty ? nil : $0 }
         let hello = Hello(clientPID: getpid(), virtualGPUs: count, memoryBytes: memory, computePercent: compute,
-                          programName: Self.programName(), sharesMemory: connection.isLocal, computeMode: mode, acceptsRemoteDevices: true)
+                          programName: Self.programName(), sharesMemory: connection.isLocal, computeMode: mode, acceptsRemoteDevices: true,
+                          token: token)
         switch connection.call(hello, { (r) throws(WireError) in try HelloReply(from: &r) }) {
         case .failed(let why):
             close(connection.fd)
@@ -141,7 +144,8 @@ public final class ClientCore: @unchecked Sendable {
         case .done(let header, let reply, _):
             guard header.status.isOK, let reply else {
                 close(connection.fd)
-                let code = header.status.code == .unavailable ? CUDAError.devicesUnavailable : CUDAError.from(header.status.code)
+                let code = header.status.code == .unavailable || header.status.code == .unauthenticated
+                    ? CUDAError.devicesUnavailable : CUDAError.from(header.status.code)
                 return .failure(RuntimeFailure(code, "the Tessera node refused \(count) vGPU(s) of \(VirtualGPUEnvironment.formatSize(memory)), \(compute) %: \(header.status.message)"))
             }
             var all = reply.devices

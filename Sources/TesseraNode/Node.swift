@@ -15,6 +15,8 @@ public final class Node: Service, Sendable {
     public let backend: any DeviceBackend
     public let configuration: NodeConfiguration
     let policy: any PlacementPolicy
+    /// Verifies user tokens of TCP sessions; nil on a standalone node.
+    let authenticator: (any SessionAuthenticator)?
     let logger: Logger
 
     struct State {
@@ -23,6 +25,7 @@ public final class Node: Service, Sendable {
         var nextSessionID: UInt64 = 1
         var listeners: [Int32] = []
         var stopping = false
+        var authenticationFailures: AuthenticationLimiter
     }
     let state: Mutex<State>
     private let watcher: Int32
@@ -30,13 +33,17 @@ public final class Node: Service, Sendable {
     public let boundTCPPort = Atomic<Int>(0)
     private let ready = Atomic<Bool>(false)
 
-    public init(configuration: NodeConfiguration, backend: any DeviceBackend, policy: any PlacementPolicy = SpreadPlacement(), logger: Logger) {
+    public init(configuration: NodeConfiguration, backend: any DeviceBackend, policy: any PlacementPolicy = SpreadPlacement(),
+                authenticator: (any SessionAuthenticator)? = nil, logger: Logger) {
         self.configuration = configuration
         self.backend = backend
         self.policy = policy
+        self.authenticator = authenticator
         self.logger = logger
         state = Mutex(State(ledger: NodeLedger(gpus: backend.gpus.map { ($0.index, $0.totalMemory) },
-                                               contextOverhead: Dictionary(uniqueKeysWithValues: backend.gpus.map { ($0.index, $0.contextOverhead) }))))
+                                               contextOverhead: Dictionary(uniqueKeysWithValues: backend.gpus.map { ($0.index, $0.contextOverhead) })),
+                            authenticationFailures: AuthenticationLimiter(limit: configuration.authenticationFailureLimit,
+                                                                          window: configuration.authenticationFailureWindow)))
         watcher = tessera_hangup_watcher_create()
     }
 
@@ -69,6 +76,9 @@ public final class Node: Service, Sendable {
             boundTCPPort.store(Int(bound), ordering: .releasing)
             state.withLock { $0.listeners.append(fd) }
             logger.info("listening on tcp \(host):\(bound)")
+            if configuration.allowAnonymous {
+                logger.warning("--allow-anonymous: TCP sessions without a token are admitted; anyone who can reach \(host):\(bound) can take this node's GPUs")
+            }
             NodeThread.start { [self] in acceptLoop(fd, local: false) }
         }
         NodeThread.start { [self] in watchHangups() }
@@ -191,14 +201,21 @@ public final class Node: Service, Sendable {
 
     /// Binds a session to vGPUs of this node that another node's lease holds for the same program, once the
     /// pool confirms the credential.
-    func attach(_ session: Session, _ credential: AttachCredential,
+    func attach(_ session: Session, _ credential: AttachCredential, identity: SessionIdentity?,
                 addressWindow: Int) throws(DeviceError) -> (contexts: [(Int, any DeviceContext)], request: VirtualGPURequest) {
         try state.withLock { (s) throws(DeviceError) in
             guard !s.stopping else { throw DeviceError(.unavailable, "the node is shutting down") }
         }
         let bound: AttachedVirtualGPUs
         do throws(PlacementError) {
-            bound = try policy.attach(credential, session: session.id)
+            bound = try policy.attach(credential, session: session.id, identity: identity)
+        } catch {
+            // A wrong, replayed or another user's credential: a failed authentication.
+            policy.sessionEnded(session.id)
+            authenticationFailed(session.peer)
+            throw DeviceError(.unauthenticated, error.message)
+        }
+        do throws(PlacementError) {
             try state.withLock { (s) throws(PlacementError) in try s.ledger.commit(session: session.id, bound.request, gpus: bound.gpus) }
         } catch {
             policy.sessionEnded(session.id)

@@ -6,6 +6,13 @@ public struct NodeConfiguration: Sendable {
     public var listen: (host: String, port: Int)?
     /// Connections waiting to be accepted.
     public var backlog: Int
+    /// Admit TCP sessions that present neither a user token nor an attach credential (`--allow-anonymous`, a
+    /// standalone node on a trusted network only). Off: they are refused with what to present.
+    public var allowAnonymous = false
+    /// Failed authentications (wrong tokens, wrong or replayed attach credentials) one peer host may have per
+    /// window before it is refused without a check until the window ends.
+    public var authenticationFailureLimit = 10
+    public var authenticationFailureWindow: Double = 60
 
     public init(socketPath: String? = NodeConfiguration.defaultSocketPath, listen: (host: String, port: Int)? = nil, backlog: Int = 128) {
         self.socketPath = socketPath

@@ -240,13 +240,19 @@ final class Session: @unchecked Sendable {
         var request = VirtualGPURequest(count: hello.virtualGPUs, memoryBytes: hello.memoryBytes, computePercent: hello.computePercent,
                                         computeMode: hello.computeMode, program: hello.programName,
                                         owner: peer.uid >= 0 ? "uid \(peer.uid)" : peer.address)
+        var identity: SessionIdentity?
         do throws(DeviceError) {
+            identity = try node.authenticate(peer, hello)
+            if let identity {
+                request.identity = identity
+                request.owner = identity.user
+            }
             let granted: [(Int, any DeviceContext)]
             var remote: [RemoteDeviceGroup] = []
             if let credential = hello.attach {
                 // A program attaching to vGPUs its home node obtained here: the lease says what they are.
                 deviceBase = hello.deviceBase
-                (granted, request) = try node.attach(self, credential, addressWindow: addressWindow)
+                (granted, request) = try node.attach(self, credential, identity: identity, addressWindow: addressWindow)
             } else {
                 // Each other node's session gets the next address window; a program has at most maxAddressWindow + 1.
                 let allowRemote = hello.acceptsRemoteDevices && addressWindow < WireProtocol.maxAddressWindow
@@ -284,13 +290,14 @@ final class Session: @unchecked Sendable {
                 "program": "\(hello.programName)", "pid": "\(peer.pid)", "uid": "\(peer.uid)", "peer": "\(peer.address)",
                 "vgpus": "\(granted.map(\.0))", "memory": "\(request.memoryBytes >> 20) MiB", "compute": "\(request.computePercent) %",
                 "remote": "\(remote.map { "\($0.endpoint)×\($0.count)" })", "lease": "\(hello.attach?.leaseID ?? "")",
+                "user": "\(identity.map { who in who.group.map { "\(who.user) (\($0))" } ?? who.user } ?? "")",
             ])
             out.frame(.reply, requestID: header.requestID) { w in
                 ReplyHeader().encode(into: &w)
                 HelloReply(sessionID: id, devices: infos, remote: remote).encode(into: &w)
             }
         } catch {
-            logger.info("refused session: \(error.message)", metadata: ["program": "\(hello.programName)", "pid": "\(peer.pid)"])
+            logger.info("refused session: \(error.message)", metadata: ["program": "\(hello.programName)", "pid": "\(peer.pid)", "peer": "\(peer.address)"])
             phase = phase.greeted(accepted: false)
             out.frame(.reply, requestID: header.requestID) { w in ReplyHeader(status: error.status).encode(into: &w) }
         }

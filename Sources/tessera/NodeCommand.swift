@@ -5,6 +5,7 @@ import ServiceLifecycle
 import TesseraCUDABackend
 import TesseraDevicePlugin
 import TesseraNode
+import TesseraNodeAgent
 import TesseraNodeMetrics
 import TesseraSim
 import TesseraSimBackend
@@ -52,6 +53,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Serve Prometheus metrics of this node's GPUs and vGPUs at http://HOST:PORT/metrics (no token: bind it to a monitoring address).")
     var metricsListen: String?
 
+    @Flag(help: "Standalone node only: admit TCP sessions that present no token (anyone who can reach --listen can take the GPUs; logged as a warning).")
+    var allowAnonymous = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -64,6 +68,9 @@ struct NodeCommand: AsyncParsableCommand {
     var simGPUModel: String { simGPUModelName ?? "h100" }
 
     func validate() throws {
+        if allowAnonymous && pool.controller != nil {
+            throw ValidationError("--allow-anonymous is for standalone nodes: a pool node admits TCP sessions by user token (TESSERA_TOKEN) or attach credential")
+        }
         // Real and simulated GPUs are two backends; a node serves one of them.
         if realGPUs != nil {
             let simulated = [("--sim-gpus", simGPUCount != nil), ("--sim-gpu-memory", simGPUMemorySize != nil),
@@ -112,8 +119,10 @@ struct NodeCommand: AsyncParsableCommand {
         pluginConfiguration?.simulatedGPUs = !backend.gpus.isEmpty && backend.gpus.allSatisfy(\.simulated)
         let placement = try pool.placement(
             kubelet: pluginConfiguration.map { PodResourcesClient(configuration: $0) }, resourceName: kubelet.resourceName)
-        let node = Node(configuration: NodeConfiguration(socketPath: socket, listen: listenAddress), backend: backend,
-                        policy: placement ?? SpreadPlacement(), logger: logger)
+        var configuration = NodeConfiguration(socketPath: socket, listen: listenAddress)
+        configuration.allowAnonymous = allowAnonymous
+        let node = Node(configuration: configuration, backend: backend, policy: placement ?? SpreadPlacement(),
+                        authenticator: placement.map { ControllerAuthenticator(client: $0.client) }, logger: logger)
         var services: [any Service] = [node]
         if let placement {
             services.append(pool.link(node: node, placement: placement, logger: logger))
