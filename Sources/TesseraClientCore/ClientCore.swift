@@ -139,11 +139,11 @@ public final class ClientCore: @unchecked Sendable {
                           token: token)
         switch connection.call(hello, { (r) throws(WireError) in try HelloReply(from: &r) }) {
         case .failed(let why):
-            close(connection.fd)
+            connection.close()
             return .failure(RuntimeFailure(CUDAError.noDevice, why))
         case .done(let header, let reply, _):
             guard header.status.isOK, let reply else {
-                close(connection.fd)
+                connection.close()
                 let code = header.status.code == .unavailable || header.status.code == .unauthenticated
                     ? CUDAError.devicesUnavailable : CUDAError.from(header.status.code)
                 return .failure(RuntimeFailure(code, "the Tessera node refused \(count) vGPU(s) of \(VirtualGPUEnvironment.formatSize(memory)), \(compute) %: \(header.status.message)"))
@@ -159,7 +159,7 @@ public final class ClientCore: @unchecked Sendable {
                     owners += [Int](repeating: opened.count - 1, count: infos.count)
                     all += infos
                 case .failure(let f):
-                    for c in opened { close(c.fd) }
+                    for c in opened { c.close() }
                     return .failure(f)
                 }
             }
@@ -189,11 +189,11 @@ public final class ClientCore: @unchecked Sendable {
         attach.attach = group.credential
         switch connection.call(attach, { (r) throws(WireError) in try HelloReply(from: &r) }) {
         case .failed(let why):
-            close(connection.fd)
+            connection.close()
             return .failure(RuntimeFailure(CUDAError.noDevice, why))
         case .done(let header, let reply, _):
             guard header.status.isOK, let reply, reply.devices.count == group.count, reply.remote.isEmpty else {
-                close(connection.fd)
+                connection.close()
                 return .failure(RuntimeFailure(CUDAError.devicesUnavailable,
                                                "the Tessera node at \(group.endpoint) refused this program's \(group.count) vGPU(s): \(header.status.message)"))
             }

@@ -17,6 +17,8 @@ public final class Node: Service, Sendable {
     let policy: any PlacementPolicy
     /// Verifies user tokens of TCP sessions; nil on a standalone node.
     let authenticator: (any SessionAuthenticator)?
+    /// The TLS server context for TCP sessions, once listening with ``NodeConfiguration/tls``.
+    let tlsContext = Mutex<TLSContext?>(nil)
     let logger: Logger
 
     struct State {
@@ -70,12 +72,19 @@ public final class Node: Service, Sendable {
             NodeThread.start { [self] in acceptLoop(fd, local: true) }
         }
         if let (host, port) = configuration.listen {
+            if let tls = configuration.tls {
+                var err = [CChar](repeating: 0, count: 512)
+                guard let ctx = tessera_tls_server_context(tls.certificate, tls.key, &err, err.count) else {
+                    throw NodeError("cannot serve TLS: \(String(cString: err))")
+                }
+                tlsContext.withLock { $0 = TLSContext(ctx) }
+            }
             var bound: Int32 = 0
             let fd = tessera_listen_tcp(host, Int32(port), Int32(configuration.backlog), &bound)
             guard fd >= 0 else { throw NodeError("cannot listen on \(host):\(port): \(String(cString: strerror(errno)))") }
             boundTCPPort.store(Int(bound), ordering: .releasing)
             state.withLock { $0.listeners.append(fd) }
-            logger.info("listening on tcp \(host):\(bound)")
+            logger.info("listening on tcp \(host):\(bound)\(configuration.tls == nil ? " (plaintext)" : " (TLS)")")
             if configuration.allowAnonymous {
                 logger.warning("--allow-anonymous: TCP sessions without a token are admitted; anyone who can reach \(host):\(bound) can take this node's GPUs")
             }

@@ -13,6 +13,9 @@ public struct NodeConfiguration: Sendable {
     /// window before it is refused without a check until the window ends.
     public var authenticationFailureLimit = 10
     public var authenticationFailureWindow: Double = 60
+    /// The node's certificate chain and private key (PEM files): TCP sessions then speak TLS, and a client
+    /// that does not (plaintext to a TLS port) is dropped at the handshake.
+    public var tls: (certificate: String, key: String)?
 
     public init(socketPath: String? = NodeConfiguration.defaultSocketPath, listen: (host: String, port: Int)? = nil, backlog: Int = 128) {
         self.socketPath = socketPath

@@ -57,6 +57,8 @@ final class Session: @unchecked Sendable {
     var scratch = WireWriter(capacity: 1 << 10)
     var receivedFDs: [Int32] = []
     var sharesMemory = false
+    /// The TLS session over `socket` (TCP sessions of a node serving TLS).
+    var tls: UnsafeMutableRawPointer?
 
     struct VGPU {
         var physical: Int
@@ -125,6 +127,15 @@ final class Session: @unchecked Sendable {
     /// Serves the connection until it closes, then releases everything.
     func run() {
         defer { finish() }
+        if !peer.isLocal, let ctx = node.tlsContext.withLock({ $0 }) {
+            var err = [CChar](repeating: 0, count: 512)
+            guard let ssl = tessera_tls_accept(ctx.pointer, socket, &err, err.count) else {
+                // Plaintext to the TLS port, a client that does not trust this node, or a scan: nothing to say.
+                logger.notice("TLS handshake failed: \(String(cString: err))", metadata: ["peer": "\(peer.address)"])
+                return
+            }
+            tls = ssl
+        }
         do throws(WireError) {
             while phase != .closed, let (header, body) = try nextFrame() {
                 try handle(header, body)
@@ -160,6 +171,7 @@ final class Session: @unchecked Sendable {
         frames.deallocate()
         shared.withLock { s in
             s.closed = true
+            if let tls { tessera_tls_free(tls) }
             close(socket)
         }
         logger.debug("session closed")
@@ -180,7 +192,11 @@ final class Session: @unchecked Sendable {
                     if receivedFDs.count < 64 { receivedFDs.append(fds[i]) } else { close(fds[i]) }
                 }
             } else {
-                repeat { n = read(socket, space.baseAddress, space.count) } while n < 0 && errno == EINTR
+                if let tls {
+                    n = tessera_tls_read(tls, space.baseAddress, space.count)
+                } else {
+                    repeat { n = read(socket, space.baseAddress, space.count) } while n < 0 && errno == EINTR
+                }
             }
             if n <= 0 {
                 if n == 0, frames.bufferedCount > 0 {
@@ -202,8 +218,9 @@ final class Session: @unchecked Sendable {
     func writeAll(_ b: UnsafeRawBufferPointer) -> Bool {
         var offset = 0
         while offset < b.count {
-            let n = send(socket, b.baseAddress! + offset, b.count - offset, Int32(MSG_NOSIGNAL))
-            if n < 0 && errno == EINTR { continue }
+            let n = tls.map { tessera_tls_write($0, b.baseAddress! + offset, b.count - offset) }
+                ?? send(socket, b.baseAddress! + offset, b.count - offset, Int32(MSG_NOSIGNAL))
+            if n < 0 && errno == EINTR && tls == nil { continue }
             if n <= 0 { return false }
             offset += n
         }

@@ -53,6 +53,12 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Serve Prometheus metrics of this node's GPUs and vGPUs at http://HOST:PORT/metrics (no token: bind it to a monitoring address).")
     var metricsListen: String?
 
+    @Option(help: "PEM certificate chain for TLS on --listen (with --tls-key); programs then need TESSERA_CA.")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
     @Flag(help: "Standalone node only: admit TCP sessions that present no token (anyone who can reach --listen can take the GPUs; logged as a warning).")
     var allowAnonymous = false
 
@@ -68,6 +74,7 @@ struct NodeCommand: AsyncParsableCommand {
     var simGPUModel: String { simGPUModelName ?? "h100" }
 
     func validate() throws {
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if allowAnonymous && pool.controller != nil {
             throw ValidationError("--allow-anonymous is for standalone nodes: a pool node admits TCP sessions by user token (TESSERA_TOKEN) or attach credential")
         }
@@ -121,6 +128,7 @@ struct NodeCommand: AsyncParsableCommand {
             kubelet: pluginConfiguration.map { PodResourcesClient(configuration: $0) }, resourceName: kubelet.resourceName)
         var configuration = NodeConfiguration(socketPath: socket, listen: listenAddress)
         configuration.allowAnonymous = allowAnonymous
+        if let tlsCert, let tlsKey { configuration.tls = (tlsCert, tlsKey) }
         let node = Node(configuration: configuration, backend: backend, policy: placement ?? SpreadPlacement(),
                         authenticator: placement.map { ControllerAuthenticator(client: $0.client) }, logger: logger)
         var services: [any Service] = [node]
