@@ -133,16 +133,20 @@ public final class ClientCore: @unchecked Sendable {
         case .success(let c): connection = c
         case .failure(let e): return .failure(RuntimeFailure(CUDAError.noDevice, "\(e.message); no CUDA device is available"))
         }
+        // Over TCP the node needs to know who the program is; on the unix socket the kernel tells it.
+        let token = connection.isLocal ? nil : env(VirtualGPUEnvironment.token).flatMap { $0.isEmpty ? nil : $0 }
         let hello = Hello(clientPID: getpid(), virtualGPUs: count, memoryBytes: memory, computePercent: compute,
-                          programName: Self.programName(), sharesMemory: connection.isLocal, computeMode: mode, acceptsRemoteDevices: true)
+                          programName: Self.programName(), sharesMemory: connection.isLocal, computeMode: mode, acceptsRemoteDevices: true,
+                          token: token)
         switch connection.call(hello, { (r) throws(WireError) in try HelloReply(from: &r) }) {
         case .failed(let why):
-            close(connection.fd)
+            connection.close()
             return .failure(RuntimeFailure(CUDAError.noDevice, why))
         case .done(let header, let reply, _):
             guard header.status.isOK, let reply else {
-                close(connection.fd)
-                let code = header.status.code == .unavailable ? CUDAError.devicesUnavailable : CUDAError.from(header.status.code)
+                connection.close()
+                let code = header.status.code == .unavailable || header.status.code == .unauthenticated
+                    ? CUDAError.devicesUnavailable : CUDAError.from(header.status.code)
                 return .failure(RuntimeFailure(code, "the Tessera node refused \(count) vGPU(s) of \(VirtualGPUEnvironment.formatSize(memory)), \(compute) %: \(header.status.message)"))
             }
             var all = reply.devices
@@ -156,7 +160,7 @@ public final class ClientCore: @unchecked Sendable {
                     owners += [Int](repeating: opened.count - 1, count: infos.count)
                     all += infos
                 case .failure(let f):
-                    for c in opened { close(c.fd) }
+                    for c in opened { c.close() }
                     return .failure(f)
                 }
             }
@@ -186,11 +190,11 @@ public final class ClientCore: @unchecked Sendable {
         attach.attach = group.credential
         switch connection.call(attach, { (r) throws(WireError) in try HelloReply(from: &r) }) {
         case .failed(let why):
-            close(connection.fd)
+            connection.close()
             return .failure(RuntimeFailure(CUDAError.noDevice, why))
         case .done(let header, let reply, _):
             guard header.status.isOK, let reply, reply.devices.count == group.count, reply.remote.isEmpty else {
-                close(connection.fd)
+                connection.close()
                 return .failure(RuntimeFailure(CUDAError.devicesUnavailable,
                                                "the Tessera node at \(group.endpoint) refused this program's \(group.count) vGPU(s): \(header.status.message)"))
             }

@@ -21,6 +21,13 @@ public final class Controller: Service, Sendable {
     /// swift-metrics is bootstrapped onto it), rendered after the pool's own in `/metrics`.
     public let registry = PrometheusCollectorRegistry()
     let allocationWait: DurationHistogram
+    /// User tokens, by the hash of their secrets (durable in the store's token table).
+    let tokens: Mutex<TokenBook>
+    /// Which node token (its SHA-256) each node name is bound to (``admitNode(_:_:)``); in memory: after a
+    /// restart each node binds again with its first request.
+    let nodeCredentials = Mutex<[String: String]>([:])
+    /// Invalid bearer tokens per client host (the API's rate limit).
+    let authenticationFailures = AuthenticationFailures()
 
     /// Opens the durable state and restores the pool from it.
     public init(configuration: ControllerConfiguration, logger: Logger) throws(PoolError) {
@@ -31,6 +38,7 @@ public final class Controller: Service, Sendable {
         state = Mutex(try PoolState(strategy: configuration.strategy, timing: configuration.timing, now: Controller.now(),
                                 nodes: snapshot.nodes, leases: snapshot.leases, reservations: snapshot.reservations,
                                 cordons: snapshot.cordons))
+        tokens = Mutex(TokenBook(try store.loadTokens()))
         allocationWait = registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(
                 metricName: "tessera_allocation_wait", unitName: "seconds",

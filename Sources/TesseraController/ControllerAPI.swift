@@ -19,7 +19,7 @@ public enum ControllerAPI {
         // The dashboard's page carries no data: it signs in with a token it sends as a header (added before the
         // token middleware, which applies only to routes added after it).
         Dashboard.addPage(to: router)
-        router.add(middleware: CallerMiddleware(configuration: controller.configuration))
+        router.add(middleware: CallerMiddleware(configuration: controller.configuration, failures: controller.authenticationFailures))
         let readers = router.group().add(middleware: RoleMiddleware(allowed: [.node, .scheduler]))
         // Monitoring: read-only views (/metrics, the dashboard's) for metrics tokens and admins.
         let monitors = router.group().add(middleware: RoleMiddleware(allowed: [.metrics]))
@@ -30,8 +30,9 @@ public enum ControllerAPI {
 
         readers.get("/v1/status") { _, _ in JSONReply(c.read { $0.summary() }) }
         readers.get("/v1/nodes") { _, _ in JSONReply(c.read { $0.nodeInfos() }) }
-        nodes.post("/v1/nodes") { request, _ in
+        nodes.post("/v1/nodes") { request, context in
             let registration = try await decode(NodeRegistration.self, request)
+            try c.admitNode(registration.name, context)
             return JSONReply(try await c.perform { s, now throws(PoolError) in
                 let changes = try s.register(registration, now: now)
                 return (s.nodeInfos().first { $0.name == registration.name }!, changes)
@@ -39,6 +40,7 @@ public enum ControllerAPI {
         }
         nodes.post("/v1/nodes/{name}/heartbeat") { request, context in
             let name = try parameter("name", context)
+            try c.admitNode(name, context)
             let beat = try await decode(NodeHeartbeat.self, request)
             return JSONReply(try await c.perform { s, now in s.heartbeat(node: name, beat, now: now) })
         }
@@ -53,8 +55,10 @@ public enum ControllerAPI {
             guard let lease = c.read({ $0.leases[id] }) else { throw PoolError(.notFound, "no lease \(id)") }
             return JSONReply(lease.redacted)
         }
-        nodes.post("/v1/leases") { request, _ in
+        nodes.post("/v1/leases") { request, context in
             let lease = try await decode(LeaseRequest.self, request)
+            try c.admitNode(lease.requester, context)
+            if let identity = lease.identity { try c.checkToken(id: identity.tokenID) }
             let secret = attachSecret()
             let what = "lease for \(lease.program.isEmpty ? "a program" : lease.program) on \(lease.requester)"
             return JSONReply(try await c.allocating(what) { s, now throws(PoolError) in try s.grant(lease, now: now, secret: secret) }, status: .created)
@@ -62,10 +66,13 @@ public enum ControllerAPI {
         nodes.post("/v1/leases/{id}/attach") { request, context in
             let id = try parameter("id", context)
             let attach = try await decode(LeaseAttachRequest.self, request)
+            try c.admitNode(attach.node, context)
             return JSONReply(try await c.perform { s, now throws(PoolError) in try s.attach(lease: id, attach, now: now) })
         }
         nodes.delete("/v1/leases/{id}") { _, context in
             let id = try parameter("id", context)
+            // A node ends only the leases it asked for.
+            if let requester = c.read({ $0.leases[id]?.requester }) { try c.admitNode(requester, context) }
             try await c.perform { s, now throws(PoolError) in
                 guard s.leases[id] != nil else { throw PoolError(.notFound, "no lease \(id)") }
                 return ((), s.release(lease: id, now: now))
@@ -110,6 +117,7 @@ public enum ControllerAPI {
             let after = request.uri.queryParameters.get("after").flatMap { Int($0) } ?? 0
             return JSONReply(c.read { $0.events(after: after) })
         }
+        addTokens(admins: admins, nodes: nodes, controller: c)
         addMonitoring(monitors, controller: c)
         addAdministration(router.group(), controller: c)
         return router

@@ -1,13 +1,21 @@
 import Hummingbird
+import NIOCore
 
 /// A request to the controller's API with who sent it, once ``ControllerAPI``'s middleware has read its token.
 public struct ControllerRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The caller's role from its bearer token; nil until the token is read.
     public var caller: Caller?
+    /// The SHA-256 of the bearer token, once read: which node credential a node's request came with, so a
+    /// node token acts only for the nodes that registered with it.
+    public var credential: String?
+
+    /// The client's IP address, for rate-limiting failed token checks; nil when unknown.
+    public var clientHost: String?
 
     public init(source: Source) {
         coreContext = .init(source: source)
+        clientHost = source.channel.remoteAddress?.ipAddress
     }
 }
 

@@ -16,7 +16,7 @@ public final class LeaseStore: Sendable {
         public var cordons: [String] = []
     }
 
-    private let database: DatabasePool
+    let database: DatabasePool
     private struct Queue {
         var pending: [(changes: [PoolState.Change], ticket: CommitTicket)] = []
         var stopped = false
@@ -58,6 +58,7 @@ public final class LeaseStore: Sendable {
                 CREATE TABLE audit (sequence INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, document BLOB NOT NULL);
                 """)
         }
+        registerTokenMigration(&m)
         return m
     }
 

@@ -167,7 +167,7 @@ public struct PoolState: Sendable {
         for report in beat.sessions {
             guard let id = report.lease, var lease = leases[id], lease.requester == name, lease.program.isEmpty else { continue }
             lease.program = report.program
-            lease.owner = "uid \(report.uid)"
+            if lease.user == nil { lease.owner = "uid \(report.uid)" }
             leases[id] = lease
             changes.append(.putLease(lease))
         }
@@ -235,8 +235,8 @@ public struct PoolState: Sendable {
             r.claimedBy = id
             reservations[rid] = r
             changes.append(.putReservation(r))
-            let lease = Lease(id: id, requester: request.requester, program: request.program, owner: request.owner,
-                              spec: r.spec, vgpus: vgpus, createdAt: now, attachSecret: secret)
+            let lease = Lease(id: id, requester: request.requester, program: request.program, owner: request.identity?.user ?? request.owner,
+                              spec: r.spec, vgpus: vgpus, createdAt: now, attachSecret: secret, identity: request.identity)
             leases[id] = lease
             lastActive[id] = vgpus.map { _ in now }
             tallies.allocations[AllocationOutcome(result: "granted", reason: "none"), default: 0] += 1
@@ -245,8 +245,8 @@ public struct PoolState: Sendable {
         }
         vgpus = try place(request.spec)
         let id = makeID("lease")
-        let lease = Lease(id: id, requester: request.requester, program: request.program, owner: request.owner,
-                          spec: request.spec, vgpus: vgpus, createdAt: now, attachSecret: secret)
+        let lease = Lease(id: id, requester: request.requester, program: request.program, owner: request.identity?.user ?? request.owner,
+                          spec: request.spec, vgpus: vgpus, createdAt: now, attachSecret: secret, identity: request.identity)
         leases[id] = lease
         lastActive[id] = vgpus.map { _ in now }
         tallies.allocations[AllocationOutcome(result: "granted", reason: "none"), default: 0] += 1
@@ -260,6 +260,9 @@ public struct PoolState: Sendable {
         guard var lease = leases[id] else { throw PoolError(.notFound, "no lease \(id)") }
         guard let secret = lease.attachSecret, Self.sameSecret(secret, request.secret) else {
             throw PoolError(.unauthorized, "wrong attach credential for lease \(id)")
+        }
+        if let user = lease.user, request.user != user {
+            throw PoolError(.unauthorized, "lease \(id) belongs to user \(user); the attaching program must present that user's token")
         }
         guard request.node != lease.requester, lease.vgpus.contains(where: { $0.node == request.node }) else {
             throw PoolError(.conflict, "lease \(id) holds no vGPUs on node \(request.node) to attach to")

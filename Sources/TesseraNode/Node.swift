@@ -15,6 +15,10 @@ public final class Node: Service, Sendable {
     public let backend: any DeviceBackend
     public let configuration: NodeConfiguration
     let policy: any PlacementPolicy
+    /// Verifies user tokens of TCP sessions; nil on a standalone node.
+    let authenticator: (any SessionAuthenticator)?
+    /// The TLS server context for TCP sessions, once listening with ``NodeConfiguration/tls``.
+    let tlsContext = Mutex<TLSContext?>(nil)
     let logger: Logger
     /// Pages idle sessions out when requests do not fit; nil when the node does not page.
     let pager: Pager?
@@ -25,6 +29,7 @@ public final class Node: Service, Sendable {
         var nextSessionID: UInt64 = 1
         var listeners: [Int32] = []
         var stopping = false
+        var authenticationFailures: AuthenticationLimiter
     }
     let state: Mutex<State>
     private let watcher: Int32
@@ -32,10 +37,12 @@ public final class Node: Service, Sendable {
     public let boundTCPPort = Atomic<Int>(0)
     private let ready = Atomic<Bool>(false)
 
-    public init(configuration: NodeConfiguration, backend: any DeviceBackend, policy: any PlacementPolicy = SpreadPlacement(), logger: Logger) {
+    public init(configuration: NodeConfiguration, backend: any DeviceBackend, policy: any PlacementPolicy = SpreadPlacement(),
+                authenticator: (any SessionAuthenticator)? = nil, logger: Logger) {
         self.configuration = configuration
         self.backend = backend
         self.policy = policy
+        self.authenticator = authenticator
         self.logger = logger
         if let paging = configuration.paging, !backend.supportsPaging {
             logger.warning("this node's GPU backend cannot page memory out; --page-idle-after \(paging.idleAfterSeconds) is ignored")
@@ -44,7 +51,9 @@ public final class Node: Service, Sendable {
         // With paging, vGPU quotas may together exceed a GPU's memory: admission counts physical memory instead.
         state = Mutex(State(ledger: NodeLedger(gpus: backend.gpus.map { ($0.index, $0.totalMemory) },
                                                contextOverhead: Dictionary(uniqueKeysWithValues: backend.gpus.map { ($0.index, $0.contextOverhead) }),
-                                               overcommitsMemory: pager != nil)))
+                                               overcommitsMemory: pager != nil),
+                            authenticationFailures: AuthenticationLimiter(limit: configuration.authenticationFailureLimit,
+                                                                          window: configuration.authenticationFailureWindow)))
         watcher = tessera_hangup_watcher_create()
     }
 
@@ -71,12 +80,22 @@ public final class Node: Service, Sendable {
             NodeThread.start { [self] in acceptLoop(fd, local: true) }
         }
         if let (host, port) = configuration.listen {
+            if let tls = configuration.tls {
+                var err = [CChar](repeating: 0, count: 512)
+                guard let ctx = tessera_tls_server_context(tls.certificate, tls.key, &err, err.count) else {
+                    throw NodeError("cannot serve TLS: \(String(cString: err))")
+                }
+                tlsContext.withLock { $0 = TLSContext(ctx) }
+            }
             var bound: Int32 = 0
             let fd = tessera_listen_tcp(host, Int32(port), Int32(configuration.backlog), &bound)
             guard fd >= 0 else { throw NodeError("cannot listen on \(host):\(port): \(String(cString: strerror(errno)))") }
             boundTCPPort.store(Int(bound), ordering: .releasing)
             state.withLock { $0.listeners.append(fd) }
-            logger.info("listening on tcp \(host):\(bound)")
+            logger.info("listening on tcp \(host):\(bound)\(configuration.tls == nil ? " (plaintext)" : " (TLS)")")
+            if configuration.allowAnonymous {
+                logger.warning("--allow-anonymous: TCP sessions without a token are admitted; anyone who can reach \(host):\(bound) can take this node's GPUs")
+            }
             NodeThread.start { [self] in acceptLoop(fd, local: false) }
         }
         NodeThread.start { [self] in watchHangups() }
@@ -203,14 +222,21 @@ public final class Node: Service, Sendable {
 
     /// Binds a session to vGPUs of this node that another node's lease holds for the same program, once the
     /// pool confirms the credential.
-    func attach(_ session: Session, _ credential: AttachCredential,
+    func attach(_ session: Session, _ credential: AttachCredential, identity: SessionIdentity?,
                 addressWindow: Int) throws(DeviceError) -> (contexts: [(Int, any DeviceContext)], request: VirtualGPURequest) {
         try state.withLock { (s) throws(DeviceError) in
             guard !s.stopping else { throw DeviceError(.unavailable, "the node is shutting down") }
         }
         let bound: AttachedVirtualGPUs
         do throws(PlacementError) {
-            bound = try policy.attach(credential, session: session.id)
+            bound = try policy.attach(credential, session: session.id, identity: identity)
+        } catch {
+            // A wrong, replayed or another user's credential: a failed authentication.
+            policy.sessionEnded(session.id)
+            authenticationFailed(session.peer)
+            throw DeviceError(.unauthenticated, error.message)
+        }
+        do throws(PlacementError) {
             try state.withLock { (s) throws(PlacementError) in try s.ledger.commit(session: session.id, bound.request, gpus: bound.gpus) }
         } catch {
             policy.sessionEnded(session.id)

@@ -8,6 +8,16 @@ public struct NodeConfiguration: Sendable {
     public var backlog: Int
     /// Paging of idle sessions; nil (the default) never pages.
     public var paging: PagingConfiguration?
+    /// Admit TCP sessions that present neither a user token nor an attach credential (`--allow-anonymous`, a
+    /// standalone node on a trusted network only). Off: they are refused with what to present.
+    public var allowAnonymous = false
+    /// Failed authentications (wrong tokens, wrong or replayed attach credentials) one peer host may have per
+    /// window before it is refused without a check until the window ends.
+    public var authenticationFailureLimit = 10
+    public var authenticationFailureWindow: Double = 60
+    /// The node's certificate chain and private key (PEM files): TCP sessions then speak TLS, and a client
+    /// that does not (plaintext to a TLS port) is dropped at the handshake.
+    public var tls: (certificate: String, key: String)?
 
     public init(socketPath: String? = NodeConfiguration.defaultSocketPath, listen: (host: String, port: Int)? = nil, backlog: Int = 128,
                 paging: PagingConfiguration? = nil) {

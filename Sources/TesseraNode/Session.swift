@@ -57,6 +57,8 @@ final class Session: @unchecked Sendable {
     var scratch = WireWriter(capacity: 1 << 10)
     var receivedFDs: [Int32] = []
     var sharesMemory = false
+    /// The TLS session over `socket` (TCP sessions of a node serving TLS).
+    var tls: UnsafeMutableRawPointer?
 
     struct VGPU {
         var physical: Int
@@ -126,6 +128,15 @@ final class Session: @unchecked Sendable {
     /// Serves the connection until it closes, then releases everything.
     func run() {
         defer { finish() }
+        if !peer.isLocal, let ctx = node.tlsContext.withLock({ $0 }) {
+            var err = [CChar](repeating: 0, count: 512)
+            guard let ssl = tessera_tls_accept(ctx.pointer, socket, &err, err.count) else {
+                // Plaintext to the TLS port, a client that does not trust this node, or a scan: nothing to say.
+                logger.notice("TLS handshake failed: \(String(cString: err))", metadata: ["peer": "\(peer.address)"])
+                return
+            }
+            tls = ssl
+        }
         do throws(WireError) {
             while phase != .closed, let (header, body) = try nextFrame() {
                 try handle(header, body)
@@ -161,6 +172,7 @@ final class Session: @unchecked Sendable {
         frames.deallocate()
         shared.withLock { s in
             s.closed = true
+            if let tls { tessera_tls_free(tls) }
             close(socket)
         }
         logger.debug("session closed")
@@ -181,7 +193,11 @@ final class Session: @unchecked Sendable {
                     if receivedFDs.count < 64 { receivedFDs.append(fds[i]) } else { close(fds[i]) }
                 }
             } else {
-                repeat { n = read(socket, space.baseAddress, space.count) } while n < 0 && errno == EINTR
+                if let tls {
+                    n = tessera_tls_read(tls, space.baseAddress, space.count)
+                } else {
+                    repeat { n = read(socket, space.baseAddress, space.count) } while n < 0 && errno == EINTR
+                }
             }
             if n <= 0 {
                 if n == 0, frames.bufferedCount > 0 {
@@ -203,8 +219,9 @@ final class Session: @unchecked Sendable {
     func writeAll(_ b: UnsafeRawBufferPointer) -> Bool {
         var offset = 0
         while offset < b.count {
-            let n = send(socket, b.baseAddress! + offset, b.count - offset, Int32(MSG_NOSIGNAL))
-            if n < 0 && errno == EINTR { continue }
+            let n = tls.map { tessera_tls_write($0, b.baseAddress! + offset, b.count - offset) }
+                ?? send(socket, b.baseAddress! + offset, b.count - offset, Int32(MSG_NOSIGNAL))
+            if n < 0 && errno == EINTR && tls == nil { continue }
             if n <= 0 { return false }
             offset += n
         }
@@ -251,13 +268,19 @@ final class Session: @unchecked Sendable {
         var request = VirtualGPURequest(count: hello.virtualGPUs, memoryBytes: hello.memoryBytes, computePercent: hello.computePercent,
                                         computeMode: hello.computeMode, program: hello.programName,
                                         owner: peer.uid >= 0 ? "uid \(peer.uid)" : peer.address)
+        var identity: SessionIdentity?
         do throws(DeviceError) {
+            identity = try node.authenticate(peer, hello)
+            if let identity {
+                request.identity = identity
+                request.owner = identity.user
+            }
             let granted: [(Int, any DeviceContext)]
             var remote: [RemoteDeviceGroup] = []
             if let credential = hello.attach {
                 // A program attaching to vGPUs its home node obtained here: the lease says what they are.
                 deviceBase = hello.deviceBase
-                (granted, request) = try node.attach(self, credential, addressWindow: addressWindow)
+                (granted, request) = try node.attach(self, credential, identity: identity, addressWindow: addressWindow)
             } else {
                 // Each other node's session gets the next address window; a program has at most maxAddressWindow + 1.
                 let allowRemote = hello.acceptsRemoteDevices && addressWindow < WireProtocol.maxAddressWindow
@@ -296,13 +319,14 @@ final class Session: @unchecked Sendable {
                 "program": "\(hello.programName)", "pid": "\(peer.pid)", "uid": "\(peer.uid)", "peer": "\(peer.address)",
                 "vgpus": "\(granted.map(\.0))", "memory": "\(request.memoryBytes >> 20) MiB", "compute": "\(request.computePercent) %",
                 "remote": "\(remote.map { "\($0.endpoint)×\($0.count)" })", "lease": "\(hello.attach?.leaseID ?? "")",
+                "user": "\(identity.map { who in who.group.map { "\(who.user) (\($0))" } ?? who.user } ?? "")",
             ])
             out.frame(.reply, requestID: header.requestID) { w in
                 ReplyHeader().encode(into: &w)
                 HelloReply(sessionID: id, devices: infos, remote: remote).encode(into: &w)
             }
         } catch {
-            logger.info("refused session: \(error.message)", metadata: ["program": "\(hello.programName)", "pid": "\(peer.pid)"])
+            logger.info("refused session: \(error.message)", metadata: ["program": "\(hello.programName)", "pid": "\(peer.pid)", "peer": "\(peer.address)"])
             phase = phase.greeted(accepted: false)
             out.frame(.reply, requestID: header.requestID) { w in ReplyHeader(status: error.status).encode(into: &w) }
         }

@@ -51,7 +51,8 @@ public final class ControllerPlacement: PlacementPolicy, Sendable {
                                   preferredNode: nodeName, computeMode: request.computeMode.description)
         let lease: Lease
         do throws(PoolError) {
-            lease = try client.blocking.post("/v1/leases", LeaseRequest(spec: spec, requester: nodeName, program: request.program, owner: request.owner))
+            lease = try client.blocking.post("/v1/leases", LeaseRequest(spec: spec, requester: nodeName, program: request.program, owner: request.owner,
+                                                                        identity: request.identity?.tokenIdentity))
         } catch {
             throw PlacementError("the pool refused: \(error.message)")
         }
@@ -93,10 +94,11 @@ public final class ControllerPlacement: PlacementPolicy, Sendable {
         return SessionPlacement(local: local, remote: remote)
     }
 
-    public func attach(_ credential: AttachCredential, session: UInt64) throws(PlacementError) -> AttachedVirtualGPUs {
+    public func attach(_ credential: AttachCredential, session: UInt64, identity: SessionIdentity?) throws(PlacementError) -> AttachedVirtualGPUs {
         let lease: Lease
         do throws(PoolError) {
-            lease = try client.blocking.post("/v1/leases/\(credential.leaseID)/attach", LeaseAttachRequest(node: nodeName, secret: credential.secret))
+            lease = try client.blocking.post("/v1/leases/\(credential.leaseID)/attach",
+                                             LeaseAttachRequest(node: nodeName, secret: credential.secret, user: identity?.user))
         } catch {
             throw PlacementError("the pool refused the attachment: \(error.message)")
         }

@@ -47,6 +47,11 @@ public struct ControllerClient: Sendable {
         _ = try await send("DELETE", path, body: nil)
     }
 
+    /// A DELETE whose reply carries a document (revoking a token returns it).
+    public func deleteReturning<T: Decodable>(_ path: String, as type: T.Type = T.self) async throws(PoolError) -> T {
+        try decode(try await send("DELETE", path, body: nil))
+    }
+
     /// One request; the reply body on 2xx, else the controller's error.
     func send(_ method: String, _ path: String, body: Data?) async throws(PoolError) -> Data {
         let urlRequest = try request(method, path, body: body)

@@ -209,8 +209,13 @@ public struct LeaseRequest: Codable, Sendable, Hashable {
     public var owner: String
     /// Claim this reservation's capacity instead of placing anew.
     public var reservation: String?
-    public init(spec: VirtualGPUSpec, requester: String, program: String = "", owner: String = "", reservation: String? = nil) {
+    /// Who the program proved to be with a user token (``UserToken``), when it did; absent for sessions known
+    /// by their kernel identity (a unix socket) or anonymous ones.
+    public var identity: TokenIdentity?
+    public init(spec: VirtualGPUSpec, requester: String, program: String = "", owner: String = "", reservation: String? = nil,
+                identity: TokenIdentity? = nil) {
         self.spec = spec; self.requester = requester; self.program = program; self.owner = owner; self.reservation = reservation
+        self.identity = identity
     }
 }
 
@@ -241,10 +246,18 @@ public struct Lease: Codable, Sendable, Hashable {
     public var attachSecret: String?
     /// Nodes other than the requester where the program has attached (each attaches once).
     public var attachedNodes: [String]?
+    /// The user and group the program proved with a user token (absent: kernel identity or none); ``owner``
+    /// then names the user.
+    public var user: String?
+    public var group: String?
+    /// The token that proved it: revoking the token ends the lease.
+    public var tokenID: String?
     public init(id: String, requester: String, program: String, owner: String, spec: VirtualGPUSpec,
-                vgpus: [VirtualGPUAssignment], createdAt: Double, attachSecret: String? = nil, attachedNodes: [String]? = nil) {
+                vgpus: [VirtualGPUAssignment], createdAt: Double, attachSecret: String? = nil, attachedNodes: [String]? = nil,
+                identity: TokenIdentity? = nil) {
         self.id = id; self.requester = requester; self.program = program; self.owner = owner; self.spec = spec
         self.vgpus = vgpus; self.createdAt = createdAt; self.attachSecret = attachSecret; self.attachedNodes = attachedNodes
+        self.user = identity?.user; self.group = identity?.group; self.tokenID = identity?.tokenID
     }
 
     /// The lease without its attach secret, as listings show it.
@@ -261,7 +274,10 @@ public struct LeaseAttachRequest: Codable, Sendable, Hashable {
     public var node: String
     /// The secret the program presented.
     public var secret: String
-    public init(node: String, secret: String) { self.node = node; self.secret = secret }
+    /// The user the attaching program proved with its token, if it presented one. A lease granted to a
+    /// token's user attaches only for that user.
+    public var user: String?
+    public init(node: String, secret: String, user: String? = nil) { self.node = node; self.secret = secret; self.user = user }
 }
 
 /// `POST /v1/reservations`: hold capacity for a named consumer.
@@ -479,6 +495,7 @@ extension LeaseRequest {
         self.init(spec: try c.decode(VirtualGPUSpec.self, forKey: .spec), requester: try c.decode(String.self, forKey: .requester),
                   program: try c.decodeIfPresent(String.self, forKey: .program) ?? "",
                   owner: try c.decodeIfPresent(String.self, forKey: .owner) ?? "",
-                  reservation: try c.decodeIfPresent(String.self, forKey: .reservation))
+                  reservation: try c.decodeIfPresent(String.self, forKey: .reservation),
+                  identity: try c.decodeIfPresent(TokenIdentity.self, forKey: .identity))
     }
 }

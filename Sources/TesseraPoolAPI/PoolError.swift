@@ -19,6 +19,8 @@ public struct PoolError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let transport = Code(rawValue: "transport")
         /// Durable state could not be read or written.
         public static let storage = Code(rawValue: "storage")
+        /// Too many failed authentications from this caller lately; try again later.
+        public static let rateLimited = Code(rawValue: "rateLimited")
 
         /// The HTTP status for this code.
         public var httpStatus: Int {
@@ -28,6 +30,7 @@ public struct PoolError: Error, Sendable, Hashable, CustomStringConvertible {
             case .notFound: 404
             case .conflict: 409
             case .unavailable: 503
+            case .rateLimited: 429
             default: 500
             }
         }

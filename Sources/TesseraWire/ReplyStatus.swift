@@ -30,6 +30,9 @@ public struct ReplyStatus: Sendable, Hashable, CustomStringConvertible {
         public static let assertFailed = Code(rawValue: 16)
         /// A cooperative launch has more blocks than the device can keep resident at once.
         public static let cooperativeLaunchTooLarge = Code(rawValue: 17)
+        /// The session did not prove who it is (no, a wrong, an expired or a revoked token or attach
+        /// credential), or failed to too often; the message says what to present.
+        public static let unauthenticated = Code(rawValue: 18)
 
         public var description: String {
             switch self {
@@ -51,6 +54,7 @@ public struct ReplyStatus: Sendable, Hashable, CustomStringConvertible {
             case .internalError: "internalError"
             case .assertFailed: "assertFailed"
             case .cooperativeLaunchTooLarge: "cooperativeLaunchTooLarge"
+            case .unauthenticated: "unauthenticated"
             default: "status(\(rawValue))"
             }
         }

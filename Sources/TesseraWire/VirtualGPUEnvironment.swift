@@ -13,6 +13,8 @@ public enum VirtualGPUEnvironment {
     public static let computeMode = "TESSERA_COMPUTE_MODE"
     /// `debug` makes the runtime log every connection step to stderr.
     public static let log = "TESSERA_LOG"
+    /// A user token from the pool's controller (`tessera tokens create`), presented to nodes reached over TCP.
+    public static let token = "TESSERA_TOKEN"
 
     public static let defaultEndpoint = "/tmp/tessera/node.sock"
     public static let defaultVirtualGPUs = 1

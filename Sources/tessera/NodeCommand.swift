@@ -5,6 +5,7 @@ import ServiceLifecycle
 import TesseraCUDABackend
 import TesseraDevicePlugin
 import TesseraNode
+import TesseraNodeAgent
 import TesseraNodeMetrics
 import TesseraSim
 import TesseraSimBackend
@@ -61,6 +62,15 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "The most bytes the files in --page-directory may hold together (MiB/GiB units; default 16GiB).")
     var pageFileLimit: String = "16GiB"
 
+    @Option(help: "PEM certificate chain for TLS on --listen (with --tls-key); programs then need TESSERA_CA.")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Flag(help: "Standalone node only: admit TCP sessions that present no token (anyone who can reach --listen can take the GPUs; logged as a warning).")
+    var allowAnonymous = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -73,6 +83,10 @@ struct NodeCommand: AsyncParsableCommand {
     var simGPUModel: String { simGPUModelName ?? "h100" }
 
     func validate() throws {
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if allowAnonymous && pool.controller != nil {
+            throw ValidationError("--allow-anonymous is for standalone nodes: a pool node admits TCP sessions by user token (TESSERA_TOKEN) or attach credential")
+        }
         // Real and simulated GPUs are two backends; a node serves one of them.
         if realGPUs != nil {
             let simulated = [("--sim-gpus", simGPUCount != nil), ("--sim-gpu-memory", simGPUMemorySize != nil),
@@ -139,8 +153,11 @@ struct NodeCommand: AsyncParsableCommand {
         pluginConfiguration?.simulatedGPUs = !backend.gpus.isEmpty && backend.gpus.allSatisfy(\.simulated)
         let placement = try pool.placement(
             kubelet: pluginConfiguration.map { PodResourcesClient(configuration: $0) }, resourceName: kubelet.resourceName)
-        let node = Node(configuration: NodeConfiguration(socketPath: socket, listen: listenAddress, paging: paging), backend: backend,
-                        policy: placement ?? SpreadPlacement(), logger: logger)
+        var configuration = NodeConfiguration(socketPath: socket, listen: listenAddress, paging: paging)
+        configuration.allowAnonymous = allowAnonymous
+        if let tlsCert, let tlsKey { configuration.tls = (tlsCert, tlsKey) }
+        let node = Node(configuration: configuration, backend: backend, policy: placement ?? SpreadPlacement(),
+                        authenticator: placement.map { ControllerAuthenticator(client: $0.client) }, logger: logger)
         var services: [any Service] = [node]
         if let placement {
             services.append(pool.link(node: node, placement: placement, logger: logger))

@@ -9,7 +9,7 @@ struct Tessera: AsyncParsableCommand {
         subcommands: [
             NodeCommand.self, RunCommand.self, PlacementCommand.self, ControllerCommand.self,
             UpCommand.self, DemoCommand.self, StatusCommand.self, NodesCommand.self, GPUsCommand.self, LeasesCommand.self, ReservationsCommand.self, TopCommand.self,
-            CordonCommand.self, UncordonCommand.self, DrainCommand.self, EndLeaseCommand.self,
+            CordonCommand.self, UncordonCommand.self, DrainCommand.self, EndLeaseCommand.self, TokensCommand.self,
             SchedulerCommand.self, WorkerCommand.self,
         ]
     )

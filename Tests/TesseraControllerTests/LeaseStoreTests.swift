@@ -57,6 +57,6 @@ import TesseraPoolAPI
         // Opening again applies nothing twice.
         let again = try LeaseStore(path: path)
         again.close()
-        #expect(LeaseStore.migrator.migrations == ["v1: nodes, leases, reservations", "v2: cordons and the audit log"])
+        #expect(LeaseStore.migrator.migrations == ["v1: nodes, leases, reservations", "v2: cordons and the audit log", "v3-tokens"])
     }
 }

@@ -51,4 +51,18 @@ int tessera_pipe_cloexec(int fds[2]);
 /// Makes this process's `stdout` unbuffered (a GPU worker's stdout is the node's pipe for device output).
 void tessera_unbuffer_stdout(void);
 
+/// TLS through the system's OpenSSL 3 (libssl.so.3, loaded at first use). Contexts and sessions are opaque.
+/// Each returns NULL on failure with a one-line reason in `err`.
+void *tessera_tls_client_context(const char *ca_file, char *err, size_t errlen);
+void *tessera_tls_server_context(const char *cert_file, const char *key_file, char *err, size_t errlen);
+void tessera_tls_context_free(void *ctx);
+/// Completes the handshake on a connected blocking socket; the client verifies the peer's certificate
+/// against its CA bundle and `host` (a name or an IP address).
+void *tessera_tls_connect(void *ctx, int fd, const char *host, char *err, size_t errlen);
+void *tessera_tls_accept(void *ctx, int fd, char *err, size_t errlen);
+/// Like read(2)/send(2) on the session: bytes moved, 0 at end of stream, -1 on failure (never SIGPIPE).
+ssize_t tessera_tls_read(void *ssl, void *data, size_t length);
+ssize_t tessera_tls_write(void *ssl, const void *data, size_t length);
+void tessera_tls_free(void *ssl);
+
 #endif

@@ -11,6 +11,9 @@ package final class Connection {
     package let fd: Int32
     /// A unix socket on this machine: host memory can be shared with the node.
     package let isLocal: Bool
+    /// The TLS session over `fd` (an `SSL *` of the system's OpenSSL), for TCP connections when `TESSERA_CA`
+    /// names the pool's CA bundle.
+    private let tls: UnsafeMutableRawPointer?
     private var out = WireWriter(capacity: 256 << 10)
     private var frames = FrameBuffer(maxBody: WireProtocol.maxReplyBody, initialCapacity: 256 << 10)
     private var nextRequestID: UInt64 = 1
@@ -27,10 +30,31 @@ package final class Connection {
     /// Pipelined bytes above this go out at once.
     private static let flushThreshold = 128 << 10
 
-    package init(fd: Int32, isLocal: Bool) {
+    package init(fd: Int32, isLocal: Bool, tls: UnsafeMutableRawPointer? = nil) {
         self.fd = fd
         self.isLocal = isLocal
+        self.tls = tls
     }
+
+    /// Closes the connection (and its TLS session).
+    package func close() {
+        if let tls { tessera_tls_free(tls) }
+        _ = Glibc.close(fd)
+    }
+
+    /// The environment variable naming the pool's CA bundle (PEM): connections to nodes over TCP then use TLS
+    /// and trust only node certificates it signed.
+    package static let certificateAuthorityVariable = "TESSERA_CA"
+
+    /// The TLS client context for `TESSERA_CA`, made once per process; nil when the variable is unset.
+    nonisolated(unsafe) private static let tlsContext: Result<UnsafeMutableRawPointer, ConnectionError>? = {
+        guard let ca = getenv(Connection.certificateAuthorityVariable).map({ String(cString: $0) }), !ca.isEmpty else { return nil }
+        var err = [CChar](repeating: 0, count: 512)
+        guard let ctx = tessera_tls_client_context(ca, &err, err.count) else {
+            return .failure(ConnectionError("\(Connection.certificateAuthorityVariable)=\(ca): \(String(cString: err))"))
+        }
+        return .success(ctx)
+    }()
 
     /// Connects to a unix socket path or `HOST:PORT`.
     package static func connect(to endpoint: String) -> Result<Connection, ConnectionError> {
@@ -46,7 +70,20 @@ package final class Connection {
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         let fd = tessera_connect_tcp(host, port)
         guard fd >= 0 else { return .failure(ConnectionError("cannot reach the Tessera node at \(endpoint)")) }
-        return .success(Connection(fd: fd, isLocal: false))
+        switch tlsContext {
+        case nil:
+            return .success(Connection(fd: fd, isLocal: false))
+        case .failure(let e)?:
+            _ = Glibc.close(fd)
+            return .failure(e)
+        case .success(let ctx)?:
+            var err = [CChar](repeating: 0, count: 512)
+            guard let ssl = tessera_tls_connect(ctx, fd, host, &err, err.count) else {
+                _ = Glibc.close(fd)
+                return .failure(ConnectionError("cannot reach the Tessera node at \(endpoint) over TLS: \(String(cString: err))"))
+            }
+            return .success(Connection(fd: fd, isLocal: false, tls: ssl))
+        }
     }
 
     // MARK: Pipelined requests
@@ -149,7 +186,11 @@ package final class Connection {
                 }
                 let space = frames.writableSpace(minimum: max(64 << 10, try frames.bytesNeeded()))
                 var n: Int
-                repeat { n = Glibc.read(fd, space.baseAddress, space.count) } while n < 0 && errno == EINTR
+                if let tls {
+                    n = tessera_tls_read(tls, space.baseAddress, space.count)
+                } else {
+                    repeat { n = Glibc.read(fd, space.baseAddress, space.count) } while n < 0 && errno == EINTR
+                }
                 guard n > 0 else {
                     fail("lost the connection to the Tessera node")
                     return .failed(failure!)
@@ -191,8 +232,9 @@ package final class Connection {
         guard failure == nil else { return false }
         var offset = 0
         while offset < b.count {
-            let n = send(fd, b.baseAddress! + offset, b.count - offset, Int32(MSG_NOSIGNAL))
-            if n < 0 && errno == EINTR { continue }
+            let n = tls.map { tessera_tls_write($0, b.baseAddress! + offset, b.count - offset) }
+                ?? send(fd, b.baseAddress! + offset, b.count - offset, Int32(MSG_NOSIGNAL))
+            if n < 0 && errno == EINTR && tls == nil { continue }
             if n <= 0 {
                 fail("lost the connection to the Tessera node")
                 return false

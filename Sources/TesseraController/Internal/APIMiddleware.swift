@@ -5,13 +5,19 @@ import TesseraPoolAPI
 
 /// Reads the bearer token of every request into ``ControllerRequestContext/caller``; refuses requests without
 /// a known token.
+/// A client host that presented too many invalid tokens lately gets 429 without a check.
 struct CallerMiddleware: RouterMiddleware {
     let configuration: ControllerConfiguration
+    let failures: AuthenticationFailures
 
     func handle(
         _ request: Request, context: ControllerRequestContext,
         next: (Request, ControllerRequestContext) async throws -> Response
     ) async throws -> Response {
+        let host = context.clientHost ?? "unknown"
+        if let wait = failures.blocked(host) {
+            throw PoolError(.rateLimited, "too many invalid tokens from \(host); try again in \(Int(wait.rounded(.up))) s")
+        }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw PoolError(.unauthorized, "missing bearer token")
         }
@@ -21,7 +27,11 @@ struct CallerMiddleware: RouterMiddleware {
             else if configuration.nodeTokens.contains(token) { .node }
             else if configuration.schedulerTokens.contains(token) { .scheduler }
             else if configuration.metricsTokens.contains(token) { .metrics }
-            else { throw PoolError(.unauthorized, "invalid token") }
+            else {
+                failures.failed(host)
+                throw PoolError(.unauthorized, "invalid token")
+            }
+        if context.caller == .node { context.credential = UserToken.hash(of: token) }
         return try await next(request, context)
     }
 }

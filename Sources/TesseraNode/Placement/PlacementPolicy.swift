@@ -17,7 +17,8 @@ public protocol PlacementPolicy: Sendable {
     func placeSession(_ request: VirtualGPURequest, session: UInt64, peer: PeerIdentity, allowRemote: Bool,
                       on inventory: [GPUCapacity]) throws(PlacementError) -> SessionPlacement
     /// Checks a program's claim to vGPUs of this node that another node obtained for it, and returns them.
-    func attach(_ credential: AttachCredential, session: UInt64) throws(PlacementError) -> AttachedVirtualGPUs
+    /// `identity` is who the attaching program proved to be with its token, if it presented one.
+    func attach(_ credential: AttachCredential, session: UInt64, identity: SessionIdentity?) throws(PlacementError) -> AttachedVirtualGPUs
     /// A session placed or attached by this policy has ended (its vGPUs on this node are already free).
     func sessionEnded(_ session: UInt64)
 }
@@ -34,7 +35,7 @@ extension PlacementPolicy {
     }
 
     /// A node outside a pool accepts no attachments.
-    public func attach(_ credential: AttachCredential, session: UInt64) throws(PlacementError) -> AttachedVirtualGPUs {
+    public func attach(_ credential: AttachCredential, session: UInt64, identity: SessionIdentity?) throws(PlacementError) -> AttachedVirtualGPUs {
         throw PlacementError("this node is not in a pool; it accepts no vGPU attachments")
     }
 

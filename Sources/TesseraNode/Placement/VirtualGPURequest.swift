@@ -10,6 +10,9 @@ public struct VirtualGPURequest: Sendable, Hashable {
     /// Who asks, for the pool's records: the program's name and its owner (e.g. "uid 1000"); may be empty.
     public var program: String
     public var owner: String
+    /// Who the program proved to be with a user token (TCP sessions); nil for kernel-identified or anonymous
+    /// sessions.
+    public var identity: SessionIdentity?
     public init(count: Int, memoryBytes: Int, computePercent: Int, computeMode: ComputeMode = .share, program: String = "", owner: String = "") {
         self.computeMode = computeMode
         self.program = program

@@ -26,10 +26,15 @@ public struct Hello: WireMessage, Hashable {
     /// Present when the client attaches to vGPUs another node obtained for it: the session is bound to exactly
     /// the vGPUs of that lease on this node, and the other fields' sizes are ignored.
     public var attach: AttachCredential?
+    /// The user token the program presents (`TESSERA_TOKEN`), sent on TCP connections: a node admits a TCP
+    /// session only with a valid token or attach credential (unless it allows anonymous sessions). Unix-socket
+    /// sessions are known by their kernel identity instead.
+    public var token: String?
 
     public init(clientPID: Int32, virtualGPUs: Int, memoryBytes: Int, computePercent: Int, programName: String, sharesMemory: Bool,
                 computeMode: ComputeMode = .share, acceptsRemoteDevices: Bool = false, addressWindow: Int = 0, deviceBase: Int = 0,
-                attach: AttachCredential? = nil) {
+                attach: AttachCredential? = nil, token: String? = nil) {
+        self.token = token
         self.computeMode = computeMode
         self.acceptsRemoteDevices = acceptsRemoteDevices
         self.addressWindow = addressWindow
@@ -53,17 +58,23 @@ public struct Hello: WireMessage, Hashable {
         w.bool(sharesMemory)
         w.u8(computeMode.rawValue)
         // Extension 1, only when something in it differs from what a first-release client means.
-        guard acceptsRemoteDevices || addressWindow != 0 || deviceBase != 0 || attach != nil else { return }
-        w.u16(Self.extensionVersion)
+        guard acceptsRemoteDevices || addressWindow != 0 || deviceBase != 0 || attach != nil || token != nil else { return }
+        // Version 2 (a token follows) only when there is a token, so nodes of the previous release still
+        // understand every hello without one.
+        w.u16(token == nil ? 1 : Self.extensionVersion)
         w.bool(acceptsRemoteDevices)
         w.size(addressWindow)
         w.size(deviceBase)
         w.bool(attach != nil)
         attach?.encode(into: &w)
+        if let token { w.string(token) }
     }
 
-    /// The version of the optional section after the first release's fields.
-    static let extensionVersion: UInt16 = 1
+    /// The version of the optional section after the first release's fields: 1 added remote devices and
+    /// attaching, 2 the user token.
+    static let extensionVersion: UInt16 = 2
+    /// The longest token a node reads.
+    public static let maxTokenLength = 512
 
     public init(from r: inout WireReader) throws(WireError) {
         guard try r.u32() == WireProtocol.helloMagic else { throw WireError(.unsupportedVersion, "not a Tessera client") }
@@ -80,13 +91,20 @@ public struct Hello: WireMessage, Hashable {
         addressWindow = 0
         deviceBase = 0
         attach = nil
+        token = nil
         guard r.remainingCount > 0 else { return }  // a first-release client
         let version = try r.u16()
-        guard version >= Self.extensionVersion else { throw WireError(.malformed, "hello extension \(version)") }
+        guard version >= 1 else { throw WireError(.malformed, "hello extension \(version)") }
         acceptsRemoteDevices = try r.bool()
         addressWindow = try r.size(max: WireProtocol.maxAddressWindow)
         deviceBase = try r.size(max: WireProtocol.maxVirtualGPUs)
         if try r.bool() { attach = try AttachCredential(from: &r) }
+        guard version >= 2 else { return }
+        let t = try r.string()
+        guard !t.isEmpty, t.utf8.count <= Self.maxTokenLength else {
+            throw WireError(.malformed, "a token must be 1…\(Self.maxTokenLength) bytes")
+        }
+        token = t
     }
 }
 

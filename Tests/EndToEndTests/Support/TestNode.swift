@@ -9,17 +9,18 @@ final class TestNode: @unchecked Sendable {
     private(set) var tcpEndpoint: String?
     let process: RunningCommand
 
-    convenience init(gpus: Int = 1, memory: String = "1GiB", tcp: Bool = false) throws {
-        try self.init(backend: ["--sim-gpus", "\(gpus)", "--sim-gpu-memory", memory], tcp: tcp)
+    convenience init(gpus: Int = 1, memory: String = "1GiB", tcp: Bool = false, allowAnonymous: Bool = true) throws {
+        try self.init(backend: ["--sim-gpus", "\(gpus)", "--sim-gpu-memory", memory], tcp: tcp, allowAnonymous: allowAnonymous)
     }
 
-    /// A node with the backend `backend` names (`--sim-gpus …` or `--gpus …`) and extra environment.
-    init(backend: [String], environment: [String: String] = [:], tcp: Bool = false) throws {
+    /// A node with the backend `backend` names (`--sim-gpus …` or `--gpus …`) and extra environment. With `tcp`
+    /// it also listens on loopback, admitting anonymous TCP sessions unless `allowAnonymous` is false.
+    init(backend: [String], environment: [String: String] = [:], tcp: Bool = false, allowAnonymous: Bool = true) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-node-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         socketPath = directory.appendingPathComponent("node.sock").path
         var args = ["node", "--socket", socketPath] + backend + ["--log-level", "debug"]
-        if tcp { args += ["--listen", "127.0.0.1:0"] }
+        if tcp { args += ["--listen", "127.0.0.1:0"] + (allowAnonymous ? ["--allow-anonymous"] : []) }
         process = Command.start(Products.tessera.path, args, environment: environment)
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {

@@ -71,6 +71,11 @@ final class TestController: @unchecked Sendable {
 
     /// Polls until `condition` holds, up to `timeout` seconds.
     func wait(timeout: Double = 15, _ condition: () throws -> Bool) -> Bool {
+        Self.poll(timeout: timeout, condition)
+    }
+
+    /// Polls until `condition` holds, up to `timeout` seconds.
+    static func poll(timeout: Double = 15, _ condition: () throws -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if (try? condition()) == true { return true }
