@@ -21,12 +21,12 @@ dir=$(mktemp -d)
 node=$!
 trap 'kill $node 2>/dev/null; wait $node 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 200); do [ -S "$dir/node.sock" ] && break; sleep 0.05; done
-run() { "$build/tessera" run --endpoint "$dir/node.sock" --memory "${mib}MiB" --compute 100 -- "$@"; }
+run() { "$build/tessera" run --endpoint "$dir/node.sock" --memory "${mib}MiB" --compute 30 -- "$@"; }
 
 # One session idle for 1.5 s, then its next call: un-paged, then paged out by a second session meanwhile.
 first_call() {  # $1: "paged" to have a second session page this one out while it is idle
-  run "$out/firstcall" "$mib" >"$dir/first.out" &
-  local pid=$!
+  (exec "$build/tessera" run --endpoint "$dir/node.sock" --memory "${mib}MiB" --compute 30 -- "$out/firstcall" "$mib" >"$dir/first.out") &
+  local pid=$!  # the program itself: tessera run execs it
   for _ in $(seq 600); do grep -q READY "$dir/first.out" 2>/dev/null && break; sleep 0.05; done
   sleep 1.5
   if [ "$1" = paged ]; then run "$root/samples/bin/paged" "$mib" >/dev/null; fi

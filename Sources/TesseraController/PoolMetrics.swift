@@ -36,10 +36,13 @@ public enum PoolMetrics {
         }
         // What each lease's sessions report of their vGPUs, by lease, node and GPU (in the lease's order).
         var usage: [String: [VGPUUsage]] = [:]
+        // Leases whose session on a paging node is not resident (its memory paged out, or on its way).
+        var paged: [String: Bool] = [:]
         for name in state.nodes.keys.sorted() {
             for s in state.nodes[name]!.sessions {
                 guard let lease = s.lease else { continue }
                 for v in s.vgpus ?? [] { usage["\(lease) \(name) \(v.gpu)", default: []].append(v) }
+                if let p = s.paging { paged[lease] = (paged[lease] ?? false) || p.state != "resident" }
             }
         }
         let claimed = Dictionary(state.reservations.values.compactMap { r in r.claimedBy.map { ($0, r) } }, uniquingKeysWith: { a, _ in a })
@@ -63,6 +66,9 @@ public enum PoolMetrics {
                 r.gauge("tessera_vgpu_compute_share_ratio", labels, help: "Compute granted to the vGPU, 0-1 of its GPU.", Double(v.computePercent) / 100)
                 r.gauge("tessera_vgpu_compute_utilization_ratio", labels, help: "Compute the vGPU achieved over the last second, 0-1 of its GPU.", (used?.utilizationPercent ?? 0) / 100)
                 r.gauge("tessera_vgpu_last_active_timestamp_seconds", labels, help: "When the vGPU last ran work (its grant time until then), in seconds since 1970.", position < active.count ? active[position] : lease.createdAt)
+                if let isPaged = paged[lease.id] {
+                    r.gauge("tessera_vgpu_paged", labels, help: "1 while the vGPU's session is paged out of device memory (nodes with --page-idle-after only).", isPaged ? 1 : 0)
+                }
             }
         }
         let summary = state.summary()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TesseraPoolAPI
 import TesseraWire
 
 /// Idle sessions' device memory is paged out when a request does not fit, and comes back intact at the same
@@ -172,5 +173,45 @@ import TesseraWire
         let r = first.finish(timeout: 300)
         #expect(r.status == 0 && r.stdout.contains("INTACT"), "\(r.stdout)\n\(r.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
+    }
+
+    /// A process pages its own sessions out on request (`%tessera release`); the pool's controller learns the
+    /// setting at registration and each session's paging from heartbeats (snapshot, `tessera top`, `/metrics`).
+    @Test func pagingOnRequestReachesTheController() throws {
+        let controller = try TestController()
+        let node = try PoolNode("pager", controller: controller, extraArguments: ["--page-idle-after", "30"])
+        let program = node.start("paged", ["64", "wait"], memory: "64MiB")
+        #expect(program.waitForOutput("READY"), "\(program.stderr)")
+        let before = address(program.stdout, after: "READY")
+
+        func pageOut(pid: Int32) throws -> (ReplyStatus, PageOutSessionsReply?) {
+            let c = try RawConnection(unix: node.socketPath)
+            var w = WireWriter()
+            w.frame(PageOutSessions(pid: Int(pid)), flags: .replyExpected, requestID: 1)
+            c.send(w.bytes)
+            guard let (header, body) = c.receiveFrame(), header.opcode == .reply else { throw TestFailure("no reply") }
+            return try body.withUnsafeBytes { b in
+                var r = WireReader(b)
+                let h = try ReplyHeader(from: &r)
+                return (h.status, h.status.isOK ? try PageOutSessionsReply(from: &r) : nil)
+            }
+        }
+        let (status, reply) = try pageOut(pid: program.pid)
+        #expect(status.isOK, "\(status)")
+        #expect(reply?.sessions == 1 && reply?.bytes == 64 << 20)
+        #expect(try pageOut(pid: 1).0.code == .notFound)  // a process without sessions here
+
+        let admin = controller.admin
+        let reported = controller.wait(timeout: 15) {
+            let snapshot = try admin.get("/v1/snapshot", as: PoolSnapshot.self)
+            return snapshot.sessions.contains { $0.report.pid == Int(program.pid) && $0.report.paging?.state == "paged" }
+        }
+        #expect(reported)
+        let top = controller.cli(["top", "--count", "1"])
+        #expect(top.stdout.contains("paged 64 MiB"), "\(top.stdout)")
+
+        kill(program.pid, SIGUSR1)
+        let r = program.finish(timeout: 120)
+        #expect(r.status == 0 && address(r.stdout, after: "INTACT") == before, "\(r.stdout)\n\(r.stderr)")
     }
 }

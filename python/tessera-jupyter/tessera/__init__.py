@@ -41,7 +41,7 @@ def describe(pid=None, where=None) -> str:
         for v in s.vgpus:
             state = "resident"
             if p is not None:
-                state = p.state + (f" ({_size(p.paged_bytes)} paged)" if p.paged_bytes else "")
+                state = p.state + (f" {_size(p.paged_bytes)}" if p.paged_bytes else "")
             lines.append(f"{device:<5} {(str(v.physical_index) + ' ' + names.get(v.physical_index, '?'))[:24]:<24} "
                          f"{_size(v.used_memory) + ' / ' + _size(v.memory_bytes):<22} "
                          f"{str(v.compute_percent) + ' % ' + v.compute_mode + f' ({v.utilization:.0%})':<16} {state:<24}")
