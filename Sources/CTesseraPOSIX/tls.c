@@ -23,6 +23,7 @@
 #define T_SSL_ERROR_ZERO_RETURN 6
 #define T_SSL_CTRL_SET_TLSEXT_HOSTNAME 55
 #define T_SSL_CTRL_SET_MIN_PROTO_VERSION 123
+#define T_SSL_CTRL_SET_READ_AHEAD 41
 #define T_TLS1_2_VERSION 0x0303
 #define T_SSL_FILETYPE_PEM 1
 #define T_OPENSSL_INIT_LOAD_SSL_STRINGS 0x00200000L
@@ -115,6 +116,8 @@ void *tessera_tls_client_context(const char *ca_file, char *err, size_t errlen) 
     void *ctx = ossl.ctx_new(ossl.client_method());
     if (!ctx) { report("TLS", "cannot create a context", err, errlen); return NULL; }
     ossl.ctx_ctrl(ctx, T_SSL_CTRL_SET_MIN_PROTO_VERSION, T_TLS1_2_VERSION, NULL);
+    // Read as many records as have arrived in one system call, not a header and a body per record.
+    ossl.ctx_ctrl(ctx, T_SSL_CTRL_SET_READ_AHEAD, 1, NULL);
     if (ossl.ctx_load_verify(ctx, ca_file, NULL) != 1) {
         report(ca_file, "cannot read the CA bundle", err, errlen);
         ossl.ctx_free(ctx);
@@ -129,6 +132,8 @@ void *tessera_tls_server_context(const char *cert_file, const char *key_file, ch
     void *ctx = ossl.ctx_new(ossl.server_method());
     if (!ctx) { report("TLS", "cannot create a context", err, errlen); return NULL; }
     ossl.ctx_ctrl(ctx, T_SSL_CTRL_SET_MIN_PROTO_VERSION, T_TLS1_2_VERSION, NULL);
+    // Read as many records as have arrived in one system call, not a header and a body per record.
+    ossl.ctx_ctrl(ctx, T_SSL_CTRL_SET_READ_AHEAD, 1, NULL);
     if (ossl.ctx_use_chain(ctx, cert_file) != 1) {
         report(cert_file, "cannot read the certificate", err, errlen);
         ossl.ctx_free(ctx);
