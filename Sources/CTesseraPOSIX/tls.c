@@ -23,6 +23,7 @@
 #define T_SSL_ERROR_ZERO_RETURN 6
 #define T_SSL_CTRL_SET_TLSEXT_HOSTNAME 55
 #define T_SSL_CTRL_SET_MIN_PROTO_VERSION 123
+#define T_SSL_CTRL_SET_READ_AHEAD 41
 #define T_TLS1_2_VERSION 0x0303
 #define T_SSL_FILETYPE_PEM 1
 #define T_OPENSSL_INIT_LOAD_SSL_STRINGS 0x00200000L
@@ -59,6 +60,7 @@ static struct {
     const char *(*verify_string)(long);
 } ossl;
 static int ossl_state;  // 0 untried, 1 loaded, -1 unavailable
+static int sigpipe_ignored;  // the process ignores SIGPIPE (the node daemon): no per-call guard needed
 static char ossl_failure[256];
 static pthread_once_t ossl_once = PTHREAD_ONCE_INIT;
 
@@ -114,6 +116,8 @@ void *tessera_tls_client_context(const char *ca_file, char *err, size_t errlen) 
     void *ctx = ossl.ctx_new(ossl.client_method());
     if (!ctx) { report("TLS", "cannot create a context", err, errlen); return NULL; }
     ossl.ctx_ctrl(ctx, T_SSL_CTRL_SET_MIN_PROTO_VERSION, T_TLS1_2_VERSION, NULL);
+    // Read as many records as have arrived in one system call, not a header and a body per record.
+    ossl.ctx_ctrl(ctx, T_SSL_CTRL_SET_READ_AHEAD, 1, NULL);
     if (ossl.ctx_load_verify(ctx, ca_file, NULL) != 1) {
         report(ca_file, "cannot read the CA bundle", err, errlen);
         ossl.ctx_free(ctx);
@@ -128,6 +132,8 @@ void *tessera_tls_server_context(const char *cert_file, const char *key_file, ch
     void *ctx = ossl.ctx_new(ossl.server_method());
     if (!ctx) { report("TLS", "cannot create a context", err, errlen); return NULL; }
     ossl.ctx_ctrl(ctx, T_SSL_CTRL_SET_MIN_PROTO_VERSION, T_TLS1_2_VERSION, NULL);
+    // Read as many records as have arrived in one system call, not a header and a body per record.
+    ossl.ctx_ctrl(ctx, T_SSL_CTRL_SET_READ_AHEAD, 1, NULL);
     if (ossl.ctx_use_chain(ctx, cert_file) != 1) {
         report(cert_file, "cannot read the certificate", err, errlen);
         ossl.ctx_free(ctx);
@@ -145,6 +151,36 @@ void tessera_tls_context_free(void *ctx) {
     if (ctx && ossl_state == 1) ossl.ctx_free(ctx);
 }
 
+/// OpenSSL writes with write(2), not MSG_NOSIGNAL, and may write inside any call (handshake, a read that
+/// answers a key update or sends session tickets): a closed peer must not kill a program with SIGPIPE. Around
+/// each call, SIGPIPE is blocked on the calling thread and one the call raised is taken away.
+typedef struct { sigset_t set, old; int already, active; } pipe_guard;
+
+static void guard_begin(pipe_guard *g) {
+    g->active = !sigpipe_ignored;
+    if (!g->active) return;
+    sigset_t pending;
+    sigemptyset(&g->set);
+    sigaddset(&g->set, SIGPIPE);
+    sigpending(&pending);
+    g->already = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &g->set, &g->old);
+}
+
+static void guard_end(pipe_guard *g) {
+    if (!g->active) return;
+    if (!g->already) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&g->set, NULL, &zero) > 0) {}
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+void tessera_tls_ignore_sigpipe(void) {
+    signal(SIGPIPE, SIG_IGN);
+    sigpipe_ignored = 1;
+}
+
 /// Runs `SSL_connect`/`SSL_accept` to completion on a blocking socket.
 static void *handshake(void *ctx, int fd, const char *host, int client, char *err, size_t errlen) {
     void *ssl = ossl.ssl_new(ctx);
@@ -160,9 +196,12 @@ static void *handshake(void *ctx, int fd, const char *host, int client, char *er
         }
     }
     int r;
+    pipe_guard g;
+    guard_begin(&g);
     do {
         r = client ? ossl.ssl_connect(ssl) : ossl.ssl_accept(ssl);
     } while (r <= 0 && ossl.get_error(ssl, r) == T_SSL_ERROR_SYSCALL && errno == EINTR);
+    guard_end(&g);
     if (r != 1) {
         long verify = ossl.get_verify_result(ssl);
         if (client && verify != 0) {
@@ -187,29 +226,29 @@ void *tessera_tls_accept(void *ctx, int fd, char *err, size_t errlen) {
 
 ssize_t tessera_tls_read(void *ssl, void *data, size_t length) {
     if (length > 1 << 30) length = 1 << 30;
+    pipe_guard g;
+    guard_begin(&g);
+    ssize_t result;
     for (;;) {
         int n = ossl.ssl_read(ssl, data, (int)length);
-        if (n > 0) return n;
+        if (n > 0) { result = n; break; }
         int e = ossl.get_error(ssl, n);
-        if (e == T_SSL_ERROR_ZERO_RETURN) return 0;
+        if (e == T_SSL_ERROR_ZERO_RETURN) { result = 0; break; }
         if (e == T_SSL_ERROR_WANT_READ || e == T_SSL_ERROR_WANT_WRITE) continue;
         if (e == T_SSL_ERROR_SYSCALL && errno == EINTR) continue;
         while (ossl.err_get()) {}
         // An unclean close (the peer died) reads as the end of the stream, as on a plain socket.
-        return e == T_SSL_ERROR_SYSCALL && errno == 0 ? 0 : -1;
+        result = e == T_SSL_ERROR_SYSCALL && errno == 0 ? 0 : -1;
+        break;
     }
+    guard_end(&g);
+    return result;
 }
 
 ssize_t tessera_tls_write(void *ssl, const void *data, size_t length) {
     if (length > 1 << 30) length = 1 << 30;
-    // A closed peer must not kill the program with SIGPIPE (OpenSSL writes with write(2), not MSG_NOSIGNAL):
-    // block it on this thread for the write and take away a SIGPIPE the write raised.
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigpending(&pending);
-    int already = sigismember(&pending, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    pipe_guard g;
+    guard_begin(&g);
     ssize_t result;
     for (;;) {
         int n = ossl.ssl_write(ssl, data, (int)length);
@@ -221,11 +260,7 @@ ssize_t tessera_tls_write(void *ssl, const void *data, size_t length) {
         result = -1;
         break;
     }
-    if (!already) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) > 0) {}
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    guard_end(&g);
     return result;
 }
 

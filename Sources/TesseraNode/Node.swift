@@ -86,6 +86,8 @@ public final class Node: Service, Sendable {
                     throw NodeError("cannot serve TLS: \(String(cString: err))")
                 }
                 tlsContext.withLock { $0 = TLSContext(ctx) }
+                // OpenSSL writes without MSG_NOSIGNAL: a peer that hangs up must not kill the node.
+                tessera_tls_ignore_sigpipe()
             }
             var bound: Int32 = 0
             let fd = tessera_listen_tcp(host, Int32(port), Int32(configuration.backlog), &bound)

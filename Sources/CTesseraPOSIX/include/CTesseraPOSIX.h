@@ -64,5 +64,7 @@ void *tessera_tls_accept(void *ctx, int fd, char *err, size_t errlen);
 ssize_t tessera_tls_read(void *ssl, void *data, size_t length);
 ssize_t tessera_tls_write(void *ssl, const void *data, size_t length);
 void tessera_tls_free(void *ssl);
+/// For a daemon that owns its process (the node): ignore SIGPIPE process-wide, so TLS calls need no guard.
+void tessera_tls_ignore_sigpipe(void);
 
 #endif
