@@ -115,8 +115,8 @@ public final class ClientCore: @unchecked Sendable {
             memory = bytes
         }
         if let v = env(VirtualGPUEnvironment.compute) {
-            guard let pct = Int(v.hasSuffix("%") ? String(v.dropLast()) : v), (1...100).contains(pct) else {
-                return .failure(RuntimeFailure(CUDAError.initializationError, "\(VirtualGPUEnvironment.compute)='\(v)' is not a percentage 1…100"))
+            guard let pct = Int(v.hasSuffix("%") ? String(v.dropLast()) : v), (0...100).contains(pct) else {
+                return .failure(RuntimeFailure(CUDAError.initializationError, "\(VirtualGPUEnvironment.compute)='\(v)' is not a percentage 0…100"))
             }
             compute = pct
         }
@@ -127,13 +127,23 @@ public final class ClientCore: @unchecked Sendable {
             }
             mode = m
         }
+        // Best effort (no share) runs on idle time; a cap of nothing would never run.
+        if compute == 0 { mode = .share }
+        var waitMilliseconds = 0
+        if let v = env(VirtualGPUEnvironment.wait) {
+            guard let seconds = Double(v), seconds >= 0, seconds <= 86_400 else {
+                return .failure(RuntimeFailure(CUDAError.initializationError, "\(VirtualGPUEnvironment.wait)='\(v)' is not a number of seconds 0…86400"))
+            }
+            waitMilliseconds = Int(seconds * 1000)
+        }
         let connection: Connection
         switch Connection.connect(to: endpoint) {
         case .success(let c): connection = c
         case .failure(let e): return .failure(RuntimeFailure(CUDAError.noDevice, "\(e.message); no CUDA device is available"))
         }
         let hello = Hello(clientPID: getpid(), virtualGPUs: count, memoryBytes: memory, computePercent: compute,
-                          programName: Self.programName(), sharesMemory: connection.isLocal, computeMode: mode, acceptsRemoteDevices: true)
+                          programName: Self.programName(), sharesMemory: connection.isLocal, computeMode: mode, acceptsRemoteDevices: true,
+                          waitMilliseconds: waitMilliseconds)
         switch connection.call(hello, { (r) throws(WireError) in try HelloReply(from: &r) }) {
         case .failed(let why):
             close(connection.fd)

@@ -111,6 +111,7 @@ public enum ControllerAPI {
             return JSONReply(c.read { $0.events(after: after) })
         }
         addMonitoring(monitors, controller: c)
+        addGroups(router.group(), controller: c)
         addAdministration(router.group(), controller: c)
         return router
     }

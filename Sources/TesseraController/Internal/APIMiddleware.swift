@@ -21,7 +21,9 @@ struct CallerMiddleware: RouterMiddleware {
             else if configuration.nodeTokens.contains(token) { .node }
             else if configuration.schedulerTokens.contains(token) { .scheduler }
             else if configuration.metricsTokens.contains(token) { .metrics }
+            else if configuration.teacherTokens[token] != nil { .teacher }
             else { throw PoolError(.unauthorized, "invalid token") }
+        if context.caller == .teacher { context.teacherGroup = configuration.teacherTokens[token] }
         return try await next(request, context)
     }
 }

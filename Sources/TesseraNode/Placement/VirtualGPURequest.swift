@@ -10,6 +10,10 @@ public struct VirtualGPURequest: Sendable, Hashable {
     /// Who asks, for the pool's records: the program's name and its owner (e.g. "uid 1000"); may be empty.
     public var program: String
     public var owner: String
+    /// Milliseconds the program may wait in its group's queue for room (0: refuse at once), and whom to tell
+    /// how the wait goes.
+    public var waitMilliseconds: Int = 0
+    public var waiter: QueueWaiter?
     public init(count: Int, memoryBytes: Int, computePercent: Int, computeMode: ComputeMode = .share, program: String = "", owner: String = "") {
         self.computeMode = computeMode
         self.program = program
@@ -46,4 +50,19 @@ public struct PlacementError: Error, Sendable, Hashable, CustomStringConvertible
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// The program behind a waiting request: a placement that queues tells it its position, and learns whether it
+/// still waits (a program that went away leaves the queue). Compared by identity.
+public final class QueueWaiter: Sendable, Hashable {
+    private let report: @Sendable (String) -> Bool
+
+    /// - Parameter report: shows a line to the program; false once the program is gone.
+    public init(report: @escaping @Sendable (String) -> Bool) { self.report = report }
+
+    /// Tells the program `line`; false when it is gone and the wait should end.
+    public func tell(_ line: String) -> Bool { report(line) }
+
+    public static func == (a: QueueWaiter, b: QueueWaiter) -> Bool { a === b }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
 }

@@ -26,10 +26,13 @@ public struct Hello: WireMessage, Hashable {
     /// Present when the client attaches to vGPUs another node obtained for it: the session is bound to exactly
     /// the vGPUs of that lease on this node, and the other fields' sizes are ignored.
     public var attach: AttachCredential?
+    /// Milliseconds the program may wait in its group's queue when its vGPUs do not fit now (0: refuse at once).
+    public var waitMilliseconds: Int
 
     public init(clientPID: Int32, virtualGPUs: Int, memoryBytes: Int, computePercent: Int, programName: String, sharesMemory: Bool,
                 computeMode: ComputeMode = .share, acceptsRemoteDevices: Bool = false, addressWindow: Int = 0, deviceBase: Int = 0,
-                attach: AttachCredential? = nil) {
+                attach: AttachCredential? = nil, waitMilliseconds: Int = 0) {
+        self.waitMilliseconds = waitMilliseconds
         self.computeMode = computeMode
         self.acceptsRemoteDevices = acceptsRemoteDevices
         self.addressWindow = addressWindow
@@ -53,17 +56,20 @@ public struct Hello: WireMessage, Hashable {
         w.bool(sharesMemory)
         w.u8(computeMode.rawValue)
         // Extension 1, only when something in it differs from what a first-release client means.
-        guard acceptsRemoteDevices || addressWindow != 0 || deviceBase != 0 || attach != nil else { return }
-        w.u16(Self.extensionVersion)
+        guard acceptsRemoteDevices || addressWindow != 0 || deviceBase != 0 || attach != nil || waitMilliseconds != 0 else { return }
+        // Version 1 when nothing of version 2 is used, so nodes of the previous release understand it.
+        w.u16(waitMilliseconds != 0 ? Self.extensionVersion : 1)
         w.bool(acceptsRemoteDevices)
         w.size(addressWindow)
         w.size(deviceBase)
         w.bool(attach != nil)
         attach?.encode(into: &w)
+        // Extension 2: the queue wait.
+        if waitMilliseconds != 0 { w.size(waitMilliseconds) }
     }
 
-    /// The version of the optional section after the first release's fields.
-    static let extensionVersion: UInt16 = 1
+    /// The version of the optional section after the first release's fields (2 adds the queue wait).
+    static let extensionVersion: UInt16 = 2
 
     public init(from r: inout WireReader) throws(WireError) {
         guard try r.u32() == WireProtocol.helloMagic else { throw WireError(.unsupportedVersion, "not a Tessera client") }
@@ -80,13 +86,15 @@ public struct Hello: WireMessage, Hashable {
         addressWindow = 0
         deviceBase = 0
         attach = nil
+        waitMilliseconds = 0
         guard r.remainingCount > 0 else { return }  // a first-release client
         let version = try r.u16()
-        guard version >= Self.extensionVersion else { throw WireError(.malformed, "hello extension \(version)") }
+        guard version >= 1 else { throw WireError(.malformed, "hello extension \(version)") }
         acceptsRemoteDevices = try r.bool()
         addressWindow = try r.size(max: WireProtocol.maxAddressWindow)
         deviceBase = try r.size(max: WireProtocol.maxVirtualGPUs)
         if try r.bool() { attach = try AttachCredential(from: &r) }
+        if version >= 2 { waitMilliseconds = try r.size(max: 86_400_000) }
     }
 }
 
