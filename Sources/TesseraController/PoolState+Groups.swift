@@ -69,9 +69,17 @@ extension PoolState {
     func group(of request: LeaseRequest) -> GroupDefinition? {
         guard !groups.isEmpty else { return nil }
         let uid = request.owner.hasPrefix("uid ") ? String(request.owner.dropFirst(4)) : nil
-        return groups.keys.sorted().lazy.compactMap { groups[$0] }.first { g in
-            g.members.users.contains { $0 == uid || $0 == request.user || $0 == request.owner }
+        let names = [uid, request.user, request.owner].compactMap { $0 }.compactMap { groupOfUser[$0] }
+        return names.min().flatMap { groups[$0] }
+    }
+
+    /// Rebuilds ``groupOfUser`` from ``groups``.
+    mutating func indexMembers() {
+        var index: [String: String] = [:]
+        for name in groups.keys.sorted() {
+            for user in groups[name]!.members.users where index[user] == nil { index[user] = name }
         }
+        groupOfUser = index
     }
 
     /// The group a pod's reservation counts against: the first group (by name) listing its namespace or
@@ -105,10 +113,19 @@ extension PoolState {
         guard let group else { return }
         let asked = GroupUsage(memoryMiB: vgpus.reduce(0) { $0 + $1.memoryMiB }, computePercent: vgpus.reduce(0) { $0 + $1.computePercent },
                                vgpus: vgpus.count)
-        try Self.check(asked, on: usage(ofGroup: group.name), against: group.quota, "group \(group.name)'s quota")
+        // One pass for the group's and the member's holdings.
+        var held = GroupUsage(), mine = GroupUsage()
+        func add(_ vgpus: [VirtualGPUAssignment], _ isMine: Bool) {
+            for v in vgpus {
+                held.memoryMiB += v.memoryMiB; held.computePercent += v.computePercent; held.vgpus += 1
+                if isMine { mine.memoryMiB += v.memoryMiB; mine.computePercent += v.computePercent; mine.vgpus += 1 }
+            }
+        }
+        for l in leases.values where l.group == group.name { add(l.vgpus, Self.member(of: l) == member) }
+        for r in reservations.values where r.claimedBy == nil && r.group == group.name { add(r.vgpus, r.consumer == member) }
+        try Self.check(asked, on: held, against: group.quota, "group \(group.name)'s quota")
         if let limit = group.memberLimit {
-            try Self.check(asked, on: usage(ofGroup: group.name, member: member), against: limit,
-                           "group \(group.name)'s limit per member (\(member.isEmpty ? "unknown member" : member))")
+            try Self.check(asked, on: mine, against: limit, "group \(group.name)'s limit per member (\(member.isEmpty ? "unknown member" : member))")
         }
     }
 

@@ -74,7 +74,9 @@ public struct PoolState: Sendable {
     /// When each granted vGPU (lease id, position in the lease) last ran work, or its grant time.
     public private(set) var lastActive: [String: [Double]] = [:]
     /// Groups by name: quotas that leases and reservations of their members count against.
-    public internal(set) var groups: [String: GroupDefinition] = [:]
+    public internal(set) var groups: [String: GroupDefinition] = [:] { didSet { indexMembers() } }
+    /// Each listed user (uid or name) → the first group by name that lists it.
+    var groupOfUser: [String: String] = [:]
     /// Requests waiting for room (and granted ones until their waiter collects them), in arrival order.
     public internal(set) var waiters: [Waiter] = []
     var nextWaiter: UInt64 = 1
@@ -100,6 +102,7 @@ public struct PoolState: Sendable {
         self.init(strategy: strategy, timing: timing, now: now)
         self.cordons = Set(cordons)
         for g in groups { self.groups[g.name] = g }
+        indexMembers()
         for n in nodes {
             do throws(PoolError) { try Self.check(n) } catch {
                 throw PoolError(.storage, "stored node \(n.name.isEmpty ? "(no name)" : n.name): \(error.message)")
