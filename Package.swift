@@ -256,7 +256,7 @@ let package = Package(
         .testTarget(name: "TesseraSimTests", dependencies: ["TesseraSim", "TesseraSimLoad"], exclude: ["CUDA"], swiftSettings: strict),
         .testTarget(name: "TesseraPlacementTests", dependencies: ["TesseraPlacement"], swiftSettings: strict),
         .testTarget(name: "TesseraWireTests", dependencies: ["TesseraWire"], swiftSettings: strict),
-        .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "TesseraWire"], swiftSettings: strict),
+        .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "TesseraDevice", "TesseraWire"], swiftSettings: strict),
         .testTarget(name: "TesseraCUDABackendTests", dependencies: ["TesseraCUDABackend", "TesseraWire"], swiftSettings: strict),
         .testTarget(
             name: "TesseraKubernetesTests",

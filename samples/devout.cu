@@ -1,8 +1,10 @@
 // Device-side output and the features NVIDIA's samples lean on: printf (delivered in order at synchronisation
 // points), the printf FIFO limit, assert (cudaErrorAssert, sticky), cooperative launch with grid-wide sync,
-// stream-ordered allocation and mapped host memory. Usage: devout printf|fifo|assert|cooperative|pool|zerocopy
+// stream-ordered allocation and mapped host memory. Usage: devout printf|fifo|assert|cooperative|pool|zerocopy|unfollowed|attributes
 #include <cassert>
 #include <cstring>
+#include <ctime>
+#include <unistd.h>
 #include <cooperative_groups.h>
 #include "common.h"
 
@@ -139,6 +141,61 @@ static int zeroCopy() {
     return 0;
 }
 
+// A launch the program never follows with a CUDA call still runs: the kernel writes mapped host memory and
+// the host waits for it by reading that memory only (up to 20 s), as a program that launches work and then
+// computes on the host would.
+static int unfollowedLaunch() {
+    const int n = 4096;
+    int *host, *device;
+    CHECK(cudaSetDeviceFlags(cudaDeviceMapHost));
+    CHECK(cudaHostAlloc(&host, n * sizeof(int), cudaHostAllocMapped));
+    CHECK(cudaHostGetDevicePointer((void **)&device, host, 0));
+    memset(host, 0, n * sizeof(int));
+    fill<<<(n + 255) / 256, 256>>>(device, n, 5);
+    volatile int *last = host + n - 1;
+    time_t start = time(nullptr);
+    while (*last != 5 + n - 1 && time(nullptr) - start < 20) usleep(1000);
+    bool ran = *last == 5 + n - 1;
+    CHECK(cudaDeviceSynchronize());
+    CHECK(cudaFreeHost(host));
+    printf(ran ? "unfollowed launch ran\n" : "unfollowed launch never reached the GPU\n");
+    return ran ? 0 : 3;
+}
+
+// Persisting-L2 hints, as simpleAttributes sets them: an access-policy window on a stream, read back and copied
+// to another stream; the persisting lines reset. Hints only: the kernel's results are unchanged.
+static int attributes() {
+    const int n = 1024;
+    int *d;
+    cudaStream_t s, t;
+    CHECK(cudaMalloc(&d, n * sizeof(int)));
+    CHECK(cudaStreamCreate(&s));
+    CHECK(cudaStreamCreate(&t));
+    cudaStreamAttrValue v = {};
+    v.accessPolicyWindow.base_ptr = d;
+    v.accessPolicyWindow.num_bytes = n * sizeof(int);
+    v.accessPolicyWindow.hitRatio = 1.0f;
+    v.accessPolicyWindow.hitProp = cudaAccessPropertyPersisting;
+    v.accessPolicyWindow.missProp = cudaAccessPropertyNormal;
+    CHECK(cudaStreamSetAttribute(s, cudaStreamAttributeAccessPolicyWindow, &v));
+    CHECK(cudaCtxResetPersistingL2Cache());
+    cudaStreamAttrValue back = {};
+    CHECK(cudaStreamGetAttribute(s, cudaStreamAttributeAccessPolicyWindow, &back));
+    CHECK(cudaStreamCopyAttributes(t, s));
+    cudaStreamAttrValue copied = {};
+    CHECK(cudaStreamGetAttribute(t, cudaStreamAttributeAccessPolicyWindow, &copied));
+    fill<<<(n + 255) / 256, 256, 0, s>>>(d, n, 7);
+    int h[n];
+    CHECK(cudaMemcpyAsync(h, d, sizeof h, cudaMemcpyDeviceToHost, s));
+    CHECK(cudaStreamSynchronize(s));
+    for (int i = 0; i < n; i++) if (h[i] != 7 + i) { printf("mismatch at %d\n", i); return 2; }
+    bool same = back.accessPolicyWindow.base_ptr == d && back.accessPolicyWindow.num_bytes == n * sizeof(int) &&
+                back.accessPolicyWindow.hitProp == cudaAccessPropertyPersisting &&
+                copied.accessPolicyWindow.base_ptr == d && copied.accessPolicyWindow.hitRatio == 1.0f;
+    printf("attributes %s\n", same ? "OK" : "differ");
+    return same ? 0 : 2;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "printf";
     if (!strcmp(mode, "printf")) return printfOrder();
@@ -147,6 +204,8 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "cooperative")) return cooperative();
     if (!strcmp(mode, "pool")) return pool();
     if (!strcmp(mode, "zerocopy")) return zeroCopy();
+    if (!strcmp(mode, "unfollowed")) return unfollowedLaunch();
+    if (!strcmp(mode, "attributes")) return attributes();
     fprintf(stderr, "unknown mode %s\n", mode);
     return 1;
 }

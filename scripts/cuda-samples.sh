@@ -5,7 +5,7 @@
 # runtime over Tessera's libcuda.so.1) — runs each through `tessera run` on a standalone node of simulated
 # GPUs, and prints a compatibility table.
 #
-# Usage: scripts/cuda-samples.sh [--modes shared,static] [--markdown FILE] [--timeout SECONDS] [--report]
+# Usage: scripts/cuda-samples.sh [--modes shared,static] [--markdown FILE] [--timeout SECONDS] [--report] [--stacked]
 #                               [--pending NAME,…] [NAME…]
 #   NAME…: only these samples (a name such as simplePrintf, or its path such as 0_Introduction/simplePrintf);
 #   default every sample in the tree's samples.txt.
@@ -13,6 +13,9 @@
 #   run and reported but do not fail the script. "--pending ''" makes every sample count.
 #   BUILD_DIR (default .build/release) holds `tessera` and the drop-in libraries;
 #   CUDA_SAMPLES (default ../shared/third_party/cuda-samples beside the checkout) is the samples tree.
+#   --skip NAME,…: leave these samples out (not built, not run, not in the table).
+#   --stacked: run them through the real-GPU backend without a GPU: node A (`--gpus all`, one worker process per
+#   session, loading Tessera's own libcuda.so.1) served by node B's simulated GPU, as bench/gpu/stacked.sh does.
 # A sample passes when it exits 0, Tessera printed no "not supported" line, no kernel image failed to load, and
 # (for the samples whose result is device printf output) the expected device line was printed.
 # Exit status: 1 when a sample not pending failed in some mode, else 0 (always 0 with --report, which only
@@ -25,6 +28,8 @@ modes=shared,static
 markdown=
 limit=60
 report=0
+stacked=0
+skip=
 # Too slow for the simulator within the limit until its interpreter is faster (matrixMul, simpleStreams, scan;
 # reductionMultiBlockCG's cooperative launch ran past 60 s on a loaded machine: not yet measured alone), or
 # beyond any interpreter (simpleAttributes: 65,535 blocks of 1,024 threads, each looping ~700 times).
@@ -36,8 +41,10 @@ while [ $# -gt 0 ]; do
     --markdown) markdown=$2; shift 2 ;;
     --timeout) limit=$2; shift 2 ;;
     --report) report=1; shift ;;
+    --stacked) stacked=1; shift ;;
+    --skip) skip=$2; shift 2 ;;
     --pending) pending=$2; shift 2 ;;
-    -h|--help) sed -n 2,19p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,22p "$0"; exit 0 ;;
     *) names+=("$1"); shift ;;
   esac
 done
@@ -64,6 +71,11 @@ else
     esac
     [ -d "$samples/Samples/${names[$i]}" ] || { echo "no sample ${names[$i]} in $samples/Samples" >&2; exit 1; }
   done
+fi
+if [ -n "$skip" ]; then
+  kept=()
+  for path in "${names[@]}"; do [[ ",$skip," == *",${path##*/},"* ]] || kept+=("$path"); done
+  names=("${kept[@]}")
 fi
 # Samples whose device output is their result: a line it must print (device printf reaches the program).
 declare -A expect=(
@@ -94,11 +106,24 @@ build_sample() {
 
 socket="$out/node.sock"
 log="$out/logs/node.log"
-rm -f "$socket"
-"$build/tessera" node --socket "$socket" --sim-gpus 2 --sim-gpu-memory 4GiB >"$log" 2>&1 &
-node=$!
-trap 'kill $node 2>/dev/null; wait $node 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [ -S "$socket" ] && break; sleep 0.1; done
+rm -f "$socket" "$out/node-b.sock"
+if [ $stacked = 1 ]; then
+  # Node B: one simulated GPU; node A: the CUDA backend over Tessera's libcuda.so.1 pointed at B (its start-up
+  # probe asks B for half the GPU and 1 % of its time; each worker then asks for its session's sizes).
+  "$build/tessera" node --socket "$out/node-b.sock" --sim-gpus 1 --sim-gpu-memory 6GiB >"$out/logs/node-b.log" 2>&1 &
+  nodeb=$!
+  for _ in $(seq 100); do [ -S "$out/node-b.sock" ] && break; sleep 0.1; done
+  TESSERA_ENDPOINT="$out/node-b.sock" TESSERA_MEMORY=3GiB TESSERA_COMPUTE=1 \
+    "$build/tessera" node --socket "$socket" --gpus all --cuda-driver "$build/libTesseraCuda.so" >"$log" 2>&1 &
+  node=$!
+  trap 'kill $node $nodeb 2>/dev/null; wait $node $nodeb 2>/dev/null || true' EXIT
+  for _ in $(seq 300); do [ -S "$socket" ] && break; sleep 0.1; done
+else
+  "$build/tessera" node --socket "$socket" --sim-gpus 2 --sim-gpu-memory 4GiB >"$log" 2>&1 &
+  node=$!
+  trap 'kill $node 2>/dev/null; wait $node 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do [ -S "$socket" ] && break; sleep 0.1; done
+fi
 [ -S "$socket" ] || { echo "the node did not start: $(cat "$log")" >&2; exit 1; }
 
 IFS=, read -r -a modelist <<<"$modes"
@@ -152,7 +177,7 @@ table() {
 table
 [ -z "$markdown" ] || table >"$markdown"
 total=$(( ${#names[@]} * ${#modelist[@]} ))
-echo "NVIDIA cuda-samples through Tessera: $((total - failures)) of $total runs pass (logs in $out/logs)"
+echo "NVIDIA cuda-samples through Tessera$([ $stacked = 1 ] && echo "'s real-GPU backend, stacked on a simulated GPU"): $((total - failures)) of $total runs pass (logs in $out/logs)"
 [ -z "$pending" ] || echo "pending (reported, not gating): ${pending//,/, }"
 [ ${#newly[@]} = 0 ] || echo "now passing though pending (take them off the list): ${newly[*]}"
 [ $gating = 0 ] || echo "$gating run(s) of samples that should pass failed" >&2

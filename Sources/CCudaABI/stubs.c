@@ -319,8 +319,6 @@ int cudaStreamBeginCaptureToGraph_ptsz(void) { return tessera_unsupported("cudaS
 int cudaStreamBeginCapture_ptsz(void) { return tessera_unsupported("cudaStreamBeginCapture_ptsz"); }
 int cudaStreamBeginRecaptureToGraph(void) { return tessera_unsupported("cudaStreamBeginRecaptureToGraph"); }
 int cudaStreamBeginRecaptureToGraph_ptsz(void) { return tessera_unsupported("cudaStreamBeginRecaptureToGraph_ptsz"); }
-int cudaStreamCopyAttributes(void) { return tessera_unsupported("cudaStreamCopyAttributes"); }
-int cudaStreamCopyAttributes_ptsz(void) { return tessera_unsupported("cudaStreamCopyAttributes_ptsz"); }
 int cudaStreamEndCapture(void) { return tessera_unsupported("cudaStreamEndCapture"); }
 int cudaStreamEndCapture_ptsz(void) { return tessera_unsupported("cudaStreamEndCapture_ptsz"); }
 int cudaStreamGetCaptureInfo(void) { return tessera_unsupported("cudaStreamGetCaptureInfo"); }

@@ -202,3 +202,11 @@ void tessera_write_program_output(int channel, const void *data, size_t length) 
     if (length > 0) fwrite(data, 1, length, stream);
     if (channel == 2) fflush(stream);
 }
+
+int tessera_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
+}
+
+void tessera_unbuffer_stdout(void) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+}

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import TesseraDevice
+import CTesseraPOSIX
 import TesseraWire
 
 /// The worker process of one session on one GPU (`tessera worker`): it loads the CUDA driver, owns one context,
@@ -11,6 +12,9 @@ public enum CUDAWorker {
     /// With `probe`, reports the driver's GPUs (``WorkerInventory``) and exits instead.
     public static func run(driverPath: String, ordinal: Int, probe: Bool) -> Int32 {
         closeInheritedDescriptors()
+        // Stdout is the node's pipe for device printf output: unbuffered, so whatever the driver prints during a
+        // synchronisation is in the pipe before the worker replies.
+        tessera_unbuffer_stdout()
         let fd = WorkerProtocol.descriptor
         var out = WireWriter(capacity: 1 << 16)
         let driver: CUDADriver

@@ -13,7 +13,9 @@ import TesseraWire
 ///   divided by its share; a session more than one slice ahead of the most-behind active one waits. Idle time is
 ///   lent out (a session alone runs at full speed); a session that returns from idle starts level with the others.
 /// - `limit`: a token bucket filled at the share's rate (at most ``burstNanoseconds`` saved up) and emptied by
-///   charged time; an empty bucket waits, even when the GPU is otherwise idle.
+///   charged time; an empty bucket waits, even when the GPU is otherwise idle. The session's own short host
+///   gaps (from its work draining to its next launch, up to ``hostGapAllowanceNanoseconds``) are charged too,
+///   so a program limited to L runs at L of its unlimited speed, not at L ÷ its busy fraction alone.
 ///
 /// - Turns: while one session's launches are in flight, the others wait. A GPU time-slices between contexts, so
 ///   a kernel queued behind another session's work would be measured (CUDA events) with that work's time in it,
@@ -29,6 +31,8 @@ public final class GPUTimeScheduler: Sendable {
     public static let maxInFlightNanoseconds: UInt64 = 4_000_000
     public static let sliceNanoseconds: Double = 2_000_000
     public static let burstNanoseconds: Double = 10_000_000
+    /// Longest host gap of a `limit` session still charged as part of its work loop; longer ones are idleness.
+    public static let hostGapAllowanceNanoseconds: UInt64 = 20_000_000
     /// A session that launched nothing for this long is idle: it does not hold the others back.
     let idleAfterNanoseconds: UInt64
     /// The GPU's holder (see "Turns") stops holding the others back when its last report is this old.
@@ -49,6 +53,11 @@ public final class GPUTimeScheduler: Sendable {
         /// Launches posted since the worker last reported, and when it did.
         var launchesSinceUpdate = 0
         var lastUpdate: UInt64 = 0
+        /// When its work was last seen to drain (nothing in flight) while it was not waiting for admission: the
+        /// start of a host gap. A drain while it waits is the scheduler's doing, not the program's.
+        var idleSince: UInt64?
+        /// Its last admission was refused and it has not launched since.
+        var refused = false
     }
     struct State {
         var entries: [Int: Entry] = [:]
@@ -58,12 +67,17 @@ public final class GPUTimeScheduler: Sendable {
     }
     private let state = Mutex(State())
 
-    public init(idleAfterNanoseconds: UInt64 = 20_000_000, turnStaleNanoseconds: UInt64 = 20_000_000) {
+    /// Nanoseconds on a monotonic clock: CLOCK_MONOTONIC, or a test's simulated time.
+    let clock: @Sendable () -> UInt64
+
+    public init(idleAfterNanoseconds: UInt64 = 20_000_000, turnStaleNanoseconds: UInt64 = 20_000_000,
+                clock: @escaping @Sendable () -> UInt64 = GPUTimeScheduler.now) {
         self.idleAfterNanoseconds = idleAfterNanoseconds
         self.turnStaleNanoseconds = turnStaleNanoseconds
+        self.clock = clock
     }
 
-    static func now() -> UInt64 {
+    public static func now() -> UInt64 {
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)
         return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
@@ -74,7 +88,7 @@ public final class GPUTimeScheduler: Sendable {
         state.withLock { s in
             let id = s.next
             s.next += 1
-            s.entries[id] = Entry(percent: max(1, min(100, percent)), limit: mode == .limit, tokens: Self.burstNanoseconds / 10, lastRefill: Self.now())
+            s.entries[id] = Entry(percent: max(1, min(100, percent)), limit: mode == .limit, tokens: Self.burstNanoseconds / 10, lastRefill: clock())
             return id
         }
     }
@@ -95,12 +109,13 @@ public final class GPUTimeScheduler: Sendable {
             guard var e = s.entries[ticket] else { return }
             let delta = usage.busyNanoseconds > e.charged ? usage.busyNanoseconds - e.charged : 0
             e.charged = max(e.charged, usage.busyNanoseconds)
+            if usage.inFlight == 0, e.inFlight > 0, !e.refused { e.idleSince = clock() }
             e.inFlight = usage.inFlight
             e.meanLaunch = usage.meanLaunchNanoseconds
             e.virtualTime += Double(delta) / Double(e.percent)
             e.tokens -= Double(delta)
             e.launchesSinceUpdate = 0
-            e.lastUpdate = Self.now()
+            e.lastUpdate = clock()
             s.entries[ticket] = e
         }
     }
@@ -110,10 +125,20 @@ public final class GPUTimeScheduler: Sendable {
     func admission(_ ticket: Int) -> UInt32? {
         state.withLock { s -> UInt32? in
             guard var e = s.entries[ticket] else { return nil }
-            let now = Self.now()
+            let now = clock()
             let askedBefore = e.lastAsked
             e.lastAsked = now
             defer { s.entries[ticket] = e }
+            // The program's host gap ends with its first ask after its work drained, granted or not.
+            if e.limit, let since = e.idleSince {
+                if now > since, now - since <= Self.hostGapAllowanceNanoseconds {
+                    e.tokens = min(Self.burstNanoseconds, e.tokens + Double(now - e.lastRefill) * Double(e.percent) / 100)
+                    e.lastRefill = now
+                    e.tokens -= Double(now - since)
+                }
+                e.idleSince = nil
+            }
+            e.refused = true
             // Another session's turn: wait until its launches have drained.
             if let h = s.holder, h != ticket, let holder = s.entries[h], holder.inFlight > 0,
                now - holder.lastUpdate < turnStaleNanoseconds {
@@ -139,6 +164,7 @@ public final class GPUTimeScheduler: Sendable {
                 }
             }
             e.lastLaunch = now
+            e.refused = false
             s.holder = ticket
             return nil
         }
@@ -156,7 +182,7 @@ public final class GPUTimeScheduler: Sendable {
             defer { s.entries[ticket] = e }
             e.inFlight += 1
             e.launchesSinceUpdate += 1
-            return e.launchesSinceUpdate >= Self.launchesPerUpdate || Self.now() - e.lastUpdate >= Self.updateIntervalNanoseconds
+            return e.launchesSinceUpdate >= Self.launchesPerUpdate || clock() - e.lastUpdate >= Self.updateIntervalNanoseconds
         }
     }
 

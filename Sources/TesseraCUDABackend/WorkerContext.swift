@@ -60,6 +60,9 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
     }
     var stickyError: DeviceError? { state.withLock { $0.sticky } ?? worker.failure }
 
+    /// What the worker's driver printed for the session's kernels (device `printf`), up to now.
+    func takeDeviceOutput() -> DeviceOutputChunks { DeviceOutputChunks(printf: worker.output.take()) }
+
     /// Forwards one request; a sticky failure (fault, dead worker) poisons the context from then on.
     @discardableResult
     private func forward<T>(_ body: () throws(DeviceError) -> T) throws(DeviceError) -> T {

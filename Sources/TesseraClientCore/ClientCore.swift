@@ -72,20 +72,21 @@ public final class ClientCore: @unchecked Sendable {
             switch openSession() {
             case .success(let c):
                 phase = .ready(c)
-                for link in links {
-                    link.onBuffered = { [self] in
-                        flusher.bufferBecameNonEmpty { [self] in
-                            lock.withLock {
-                                guard case .ready = phase else { return false }
-                                var pending = false
-                                for l in links {
-                                    l.flush()
-                                    pending = pending || l.hasBuffered
-                                }
-                                return pending
-                            }
+                let ages = links.map(\.bufferAge)
+                let send: @Sendable (Bool) -> PipelineFlusher.FlushOutcome = { [self] mayWait in
+                    let sendAll = { [self] () -> PipelineFlusher.FlushOutcome in
+                        guard case .ready = phase else { return .sent }
+                        var pending = false
+                        for l in links {
+                            l.flush()
+                            pending = pending || l.hasBuffered
                         }
+                        return pending ? .stillPending : .sent
                     }
+                    return mayWait ? lock.withLock(sendAll) : lock.withLockIfAvailable(sendAll) ?? .busy
+                }
+                for link in links {
+                    link.onBuffered = { [self] in flusher.bufferBecameNonEmpty(ages: ages, flush: send) }
                 }
                 return .success(c)
             case .failure(let f):

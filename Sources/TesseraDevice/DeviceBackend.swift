@@ -33,6 +33,9 @@ public protocol DeviceBackend: Sendable {
     func makeContext(gpu: Int, memoryLimit: Int, computePercent: Int, computeMode: ComputeMode, addressWindow: Int) throws(DeviceError) -> any DeviceContext
     /// Whether GPU `index` works; the device plugin reports an unhealthy GPU's vGPUs to the kubelet.
     func isHealthy(gpu index: Int) -> Bool
+    /// Whether contexts can page their memory out to a ``PageStore`` and back in at the same device addresses
+    /// (``DeviceContext/pageOut(to:)``).
+    var supportsPaging: Bool { get }
 }
 
 extension DeviceBackend {
@@ -43,6 +46,9 @@ extension DeviceBackend {
 
     /// Backends that cannot fail (the simulator) keep this default: always healthy.
     public func isHealthy(gpu index: Int) -> Bool { true }
+
+    /// Backends that do not implement paging say so; the node then never pages.
+    public var supportsPaging: Bool { false }
 }
 
 /// A queue of device work in a context.
@@ -118,4 +124,19 @@ public protocol DeviceContext: AnyObject, Sendable {
 
     /// Stops running work, waits for queued work and frees everything. Safe to call twice and from any thread.
     func destroy()
+
+    // MARK: Paging (see PageStore.swift for the defaults of backends without it)
+
+    /// Whether the context's memory is paged out (its device addresses are kept, its bytes are in a store).
+    var isPagedOut: Bool { get }
+    /// Bytes of the context's allocations that occupy device memory now (0 while paged out).
+    var residentBytes: Int { get }
+    /// Whether any stream of the context has queued or running work; such a context is never paged out.
+    var hasWorkInFlight: Bool { get }
+    /// Moves every allocation's bytes into `store` and gives the device memory back, keeping the addresses.
+    /// All or nothing: on failure the context is unchanged. Throws `notReady` while work is in flight.
+    func pageOut(to store: any PageStore) throws(DeviceError) -> PagingTransfer
+    /// Takes device memory again and copies the bytes back at the same addresses. Throws `outOfMemory`,
+    /// changing nothing, when the device has no room for them.
+    func pageIn() throws(DeviceError) -> PagingTransfer
 }

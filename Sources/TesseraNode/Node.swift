@@ -16,6 +16,8 @@ public final class Node: Service, Sendable {
     public let configuration: NodeConfiguration
     let policy: any PlacementPolicy
     let logger: Logger
+    /// Pages idle sessions out when requests do not fit; nil when the node does not page.
+    let pager: Pager?
 
     struct State {
         var ledger: NodeLedger
@@ -35,8 +37,14 @@ public final class Node: Service, Sendable {
         self.backend = backend
         self.policy = policy
         self.logger = logger
+        if let paging = configuration.paging, !backend.supportsPaging {
+            logger.warning("this node's GPU backend cannot page memory out; --page-idle-after \(paging.idleAfterSeconds) is ignored")
+        }
+        pager = configuration.paging.flatMap { backend.supportsPaging ? Pager(configuration: $0, backend: backend, logger: logger) : nil }
+        // With paging, vGPU quotas may together exceed a GPU's memory: admission counts physical memory instead.
         state = Mutex(State(ledger: NodeLedger(gpus: backend.gpus.map { ($0.index, $0.totalMemory) },
-                                               contextOverhead: Dictionary(uniqueKeysWithValues: backend.gpus.map { ($0.index, $0.contextOverhead) }))))
+                                               contextOverhead: Dictionary(uniqueKeysWithValues: backend.gpus.map { ($0.index, $0.contextOverhead) }),
+                                               overcommitsMemory: pager != nil)))
         watcher = tessera_hangup_watcher_create()
     }
 
@@ -167,8 +175,12 @@ public final class Node: Service, Sendable {
             }
             let placement: SessionPlacement
             do throws(PlacementError) {
-                placement = try policy.placeSession(asked, session: session.id, peer: session.peer, allowRemote: allowRemote,
-                                                    on: inventory)
+                if let pager {
+                    placement = try placePaging(asked, session: session, allowRemote: allowRemote, inventory: inventory, pager: pager)
+                } else {
+                    placement = try policy.placeSession(asked, session: session.id, peer: session.peer, allowRemote: allowRemote,
+                                                        on: inventory)
+                }
             } catch {
                 throw DeviceError(.unavailable, error.message)
             }
@@ -233,6 +245,7 @@ public final class Node: Service, Sendable {
     }
 
     func sessionEnded(_ session: Session) {
+        pager?.unregister(session)
         tessera_hangup_watcher_remove(watcher, session.socket)
         let held = state.withLock { s in
             s.sessions[session.id] = nil
@@ -254,7 +267,9 @@ public final class Node: Service, Sendable {
         }
         // Sessions that hold vGPUs (a session whose vGPUs are all on other nodes holds none here but is reported).
         let admitted = sessions.filter { $0.shared.withLock { $0.admitted } }
-        return NodeStatusReply(gpus: gpus, sessions: admitted.map { $0.status() }.sorted { $0.id < $1.id })
+        return NodeStatusReply(gpus: gpus, sessions: admitted.map { $0.status() }.sorted { $0.id < $1.id },
+                               pageIdleAfterMilliseconds: pager.map { Int($0.idleAfterNanoseconds / 1_000_000) },
+                               pagedBytesHeld: pager.map { $0.store.heldBytes.host + $0.store.heldBytes.file } ?? 0)
     }
 }
 

@@ -6,8 +6,12 @@ public struct NodeConfiguration: Sendable {
     public var listen: (host: String, port: Int)?
     /// Connections waiting to be accepted.
     public var backlog: Int
+    /// Paging of idle sessions; nil (the default) never pages.
+    public var paging: PagingConfiguration?
 
-    public init(socketPath: String? = NodeConfiguration.defaultSocketPath, listen: (host: String, port: Int)? = nil, backlog: Int = 128) {
+    public init(socketPath: String? = NodeConfiguration.defaultSocketPath, listen: (host: String, port: Int)? = nil, backlog: Int = 128,
+                paging: PagingConfiguration? = nil) {
+        self.paging = paging
         self.socketPath = socketPath
         self.listen = listen
         self.backlog = backlog

@@ -101,7 +101,8 @@ extension Session {
         case .allocate:
             let m = try Allocate(from: &r)
             return attempt(m.device) { () throws(DeviceError) in
-                let address = try context(m.device).allocate(m.size)
+                let i = try slot(m.device)
+                let address = try node.allocateMakingRoom(self, context: vgpus[i].context, gpu: vgpus[i].physical, size: m.size)
                 AddressReply(address: address).encode(into: &scratch)
             }
 
@@ -325,7 +326,7 @@ extension Session {
             let m = try SetLimit(from: &r)
             return attempt(m.device) { () throws(DeviceError) in try context(m.device).setLimit(m.limit, value: m.value) }
 
-        case .hello, .nodeStatus, .reply, .fatal, .deviceOutput:
+        case .hello, .nodeStatus, .pageOutSessions, .reply, .fatal, .deviceOutput:
             throw WireError(.unexpected, "\(header.opcode) is not a request of the serving phase")
         }
     }

@@ -94,14 +94,15 @@ final class Session: @unchecked Sendable {
 
     /// A snapshot for the node's status.
     func status() -> SessionStatus {
-        shared.withLock { s in
+        let paging = node.pager?.status(of: self)
+        return shared.withLock { s in
             SessionStatus(
                 id: id, programName: s.programName, pid: peer.pid, uid: peer.uid, gid: peer.gid, peer: peer.address,
                 virtualGPUs: s.vgpus.map {
                     VirtualGPUStatus(physicalIndex: $0.physical, memoryBytes: $0.memory, computePercent: $0.compute, usedMemory: $0.context.memoryUsed,
                                      computeMode: $0.mode, utilizationBasisPoints: Int(($0.context.utilization * 10_000).rounded()),
                                      busyNanoseconds: $0.context.busyNanoseconds)
-                })
+                }, paging: paging)
         }
     }
 
@@ -224,6 +225,16 @@ final class Session: @unchecked Sendable {
                 status.encode(into: &w)
             }
             if phase == .greeting { phase = .closed }
+        case .pageOutSessions:
+            let m = try PageOutSessions.decode(body)
+            var status = ReplyStatus.ok
+            var reply = PageOutSessionsReply(sessions: 0, bytes: 0)
+            do throws(DeviceError) { reply = try node.pageOutSessions(of: m.pid, askedBy: peer) } catch { status = error.status }
+            out.frame(.reply, requestID: header.requestID) { w in
+                ReplyHeader(status: status).encode(into: &w)
+                if status.isOK { reply.encode(into: &w) }
+            }
+            phase = .closed
         case .greet:
             try greet(header, try Hello.decode(body))
         case .execute:
@@ -282,6 +293,7 @@ final class Session: @unchecked Sendable {
                 s.vgpus = vgpus.map { VGPUShared(physical: $0.physical, memory: $0.memory, compute: $0.compute, mode: $0.mode, context: $0.context) }
             }
             phase = phase.greeted(accepted: true)
+            node.pager?.register(self)
             logger.info(hello.attach == nil ? "session started" : "session attached", metadata: [
                 "program": "\(hello.programName)", "pid": "\(peer.pid)", "uid": "\(peer.uid)", "peer": "\(peer.address)",
                 "vgpus": "\(granted.map(\.0))", "memory": "\(request.memoryBytes >> 20) MiB", "compute": "\(request.computePercent) %",
@@ -305,7 +317,18 @@ final class Session: @unchecked Sendable {
         let expectsReply = header.flags.contains(.replyExpected)
         var device: Int?
         var status = ReplyStatus.ok
-        switch try perform(header, &r) {
+        // A paged session's next request brings its memory back first (waiting for room if it must).
+        var paging: DeviceError?
+        do throws(DeviceError) { try node.pager?.beginRequest(self) } catch { paging = error }
+        defer { node.pager?.endRequest(self) }
+        let outcome: Outcome
+        if let paging {
+            outcome = .failed(paging, device: nil)
+            _ = r.rest()
+        } else {
+            outcome = try perform(header, &r)
+        }
+        switch outcome {
         case .answered: return
         case .done(let d): device = d
         case .failed(let e, let d): device = d; status = e.status

@@ -17,6 +17,8 @@ public enum SessionPhase: Sendable, Hashable {
     public enum Action: Sendable, Hashable {
         case greet
         case answerStatus
+        /// Page the caller's sessions out (`%tessera release`); like a status request, it ends a greeting-phase connection.
+        case pageOutSessions
         case execute
         /// A protocol violation: the session ends with this message.
         case reject(String)
@@ -27,6 +29,8 @@ public enum SessionPhase: Sendable, Hashable {
         case (_, _) where !opcode.isRequest: return .reject("\(opcode) frames travel from node to client only")
         case (.closed, _): return .reject("session is closed")
         case (_, .nodeStatus): return .answerStatus
+        case (.greeting, .pageOutSessions): return .pageOutSessions
+        case (.serving, .pageOutSessions): return .reject("pageOutSessions is a request of its own connection")
         case (.greeting, .hello): return .greet
         case (.greeting, _): return .reject("the first frame must be hello, got \(opcode)")
         case (.serving, .hello): return .reject("hello sent twice")

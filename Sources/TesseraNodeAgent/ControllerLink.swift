@@ -32,7 +32,7 @@ public final class ControllerLink: Service, Sendable {
         return NodeRegistration(name: placement.nodeName, endpoint: endpoint, gpus: node.backend.gpus.map {
             GPUDescription(index: $0.index, model: $0.name, memoryMiB: $0.totalMemory >> 20,
                            multiprocessors: $0.template.multiprocessorCount, uuid: ControllerLink.formatUUID($0.uuid))
-        })
+        }, pageIdleAfterSeconds: node.status().pageIdleAfterMilliseconds.map { Double($0) / 1000 })
     }
 
     /// A GPU's 16 UUID bytes as NVIDIA prints them: `GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`; nil unless 16 bytes.
@@ -77,6 +77,11 @@ public final class ControllerLink: Service, Sendable {
                           vgpus: s.virtualGPUs.map {
                               VGPUUsage(gpu: $0.physicalIndex, usedMemoryMiB: $0.usedMemory >> 20,
                                         utilizationPercent: Double($0.utilizationBasisPoints) / 100)
+                          },
+                          paging: s.paging.map {
+                              SessionPaging(state: $0.state.description, pagedMiB: $0.pagedBytes >> 20, idleSeconds: Double($0.idleNanoseconds) / 1e9,
+                                            pageOuts: $0.pageOuts, pageIns: $0.pageIns, lastPageOutSeconds: Double($0.lastPageOutNanoseconds) / 1e9,
+                                            lastPageInSeconds: Double($0.lastPageInNanoseconds) / 1e9)
                           })
         }
         let busy = node.utilization()

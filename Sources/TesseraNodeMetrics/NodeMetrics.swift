@@ -61,6 +61,41 @@ public struct NodeMetrics: Sendable {
                 r.gauge(name: "tessera_vgpu_busy_seconds", labels: labels,
                             help: "Device time the vGPU's work has taken since it was granted, in seconds.").set(to: Double(v.busyNanoseconds) / 1e9)
             }
+            if let p = s.paging {
+                let labels = [("node", name)] + who
+                r.gauge(name: "tessera_session_paged", labels: labels, help: "1 while the session's memory is not on the device (paged, or paging).")
+                    .set(to: p.state == .resident ? 0 : 1)
+                r.gauge(name: "tessera_session_paged_bytes", labels: labels, help: "Bytes of the session's memory paged out now.")
+                    .set(to: Double(p.pagedBytes))
+                r.gauge(name: "tessera_session_idle_seconds", labels: labels, help: "Time since the session's last request ended.")
+                    .set(to: Double(p.idleNanoseconds) / 1e9)
+                r.gauge(name: "tessera_session_last_page_out_seconds", labels: labels, help: "Duration of the session's last page-out.")
+                    .set(to: Double(p.lastPageOutNanoseconds) / 1e9)
+                r.gauge(name: "tessera_session_last_page_in_seconds", labels: labels,
+                        help: "Duration of the session's last page-in, from the call that needed it (waiting for room included).")
+                    .set(to: Double(p.lastPageInNanoseconds) / 1e9)
+            }
+        }
+        if let idleAfter = status.pageIdleAfterMilliseconds, let totals = node.pagingTotals {
+            let labels = [("node", name)]
+            r.gauge(name: "tessera_node_page_idle_after_seconds", labels: labels, help: "Sessions idle this long may be paged out (--page-idle-after).")
+                .set(to: Double(idleAfter) / 1000)
+            r.gauge(name: "tessera_node_paged_sessions", labels: labels, help: "Sessions whose memory is not on the device now.")
+                .set(to: Double(totals.pagedSessions))
+            r.gauge(name: "tessera_node_paged_bytes", labels: labels, help: "Paged-out memory the node holds (host memory and files).")
+                .set(to: Double(totals.heldBytes))
+            r.counter(name: "tessera_node_page_outs_total", labels: labels, help: "Page-outs since the node started.")
+                .increment(by: Int64(totals.pageOuts))
+            r.counter(name: "tessera_node_page_ins_total", labels: labels, help: "Page-ins since the node started.")
+                .increment(by: Int64(totals.pageIns))
+            r.counter(name: "tessera_node_paged_out_bytes_total", labels: labels, help: "Bytes paged out since the node started.")
+                .increment(by: Int64(totals.pagedOutBytes))
+            r.counter(name: "tessera_node_paged_in_bytes_total", labels: labels, help: "Bytes paged in since the node started.")
+                .increment(by: Int64(totals.pagedInBytes))
+            r.counter(name: "tessera_node_page_out_seconds_total", labels: labels, help: "Time spent paging out since the node started.")
+                .increment(by: Double(totals.pageOutNanoseconds) / 1e9)
+            r.counter(name: "tessera_node_page_in_seconds_total", labels: labels, help: "Time page-ins took since the node started (waits included).")
+                .increment(by: Double(totals.pageInNanoseconds) / 1e9)
         }
         return r.emitToString()
     }

@@ -22,8 +22,31 @@ public struct NodeRegistration: Codable, Sendable, Hashable {
     /// `HOST:PORT` where runtimes on other machines reach this node; nil for a node that serves only itself.
     public var endpoint: String?
     public var gpus: [GPUDescription]
-    public init(name: String, endpoint: String?, gpus: [GPUDescription]) {
-        self.name = name; self.endpoint = endpoint; self.gpus = gpus
+    /// `tessera node --page-idle-after`: sessions idle this many seconds may be paged out of device memory when
+    /// a request does not fit, so the node's vGPU quotas may together exceed its GPUs' memory. Absent: the node
+    /// does not page.
+    public var pageIdleAfterSeconds: Double?
+    public init(name: String, endpoint: String?, gpus: [GPUDescription], pageIdleAfterSeconds: Double? = nil) {
+        self.name = name; self.endpoint = endpoint; self.gpus = gpus; self.pageIdleAfterSeconds = pageIdleAfterSeconds
+    }
+}
+
+/// Where a session's device memory is, as its (paging) node reports it.
+public struct SessionPaging: Codable, Sendable, Hashable {
+    /// `resident`, `paging-out`, `paged`, `paging-in` or `waiting` (paged, its next call waits for room).
+    public var state: String
+    public var pagedMiB: Int
+    /// Seconds since the session's last request ended.
+    public var idleSeconds: Double
+    public var pageOuts: Int
+    public var pageIns: Int
+    /// Durations of the last page-out and page-in (the latter from the call that needed it, waiting included).
+    public var lastPageOutSeconds: Double
+    public var lastPageInSeconds: Double
+    public init(state: String, pagedMiB: Int, idleSeconds: Double, pageOuts: Int, pageIns: Int, lastPageOutSeconds: Double,
+                lastPageInSeconds: Double) {
+        self.state = state; self.pagedMiB = pagedMiB; self.idleSeconds = idleSeconds; self.pageOuts = pageOuts
+        self.pageIns = pageIns; self.lastPageOutSeconds = lastPageOutSeconds; self.lastPageInSeconds = lastPageInSeconds
     }
 }
 
@@ -49,13 +72,15 @@ public struct SessionReport: Codable, Sendable, Hashable {
     public var utilizationPercent: [Double]
     /// Each vGPU of the session on this node: its physical GPU and what it uses (absent from earlier nodes).
     public var vgpus: [VGPUUsage]?
+    /// The session's paging, when its node pages.
+    public var paging: SessionPaging?
     public init(session: UInt64, lease: String?, program: String, pid: Int, uid: Int, usedMemoryMiB: Int, utilizationPercent: [Double] = [],
-                vgpus: [VGPUUsage]? = nil) {
+                vgpus: [VGPUUsage]? = nil, paging: SessionPaging? = nil) {
         self.session = session; self.lease = lease; self.program = program; self.pid = pid; self.uid = uid
-        self.usedMemoryMiB = usedMemoryMiB; self.utilizationPercent = utilizationPercent; self.vgpus = vgpus
+        self.usedMemoryMiB = usedMemoryMiB; self.utilizationPercent = utilizationPercent; self.vgpus = vgpus; self.paging = paging
     }
 
-    enum CodingKeys: String, CodingKey { case session, lease, program, pid, uid, usedMemoryMiB, utilizationPercent, vgpus }
+    enum CodingKeys: String, CodingKey { case session, lease, program, pid, uid, usedMemoryMiB, utilizationPercent, vgpus, paging }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -68,6 +93,7 @@ public struct SessionReport: Codable, Sendable, Hashable {
         // Nodes of the first release do not report it.
         utilizationPercent = try c.decodeIfPresent([Double].self, forKey: .utilizationPercent) ?? []
         vgpus = try c.decodeIfPresent([VGPUUsage].self, forKey: .vgpus)
+        paging = try c.decodeIfPresent(SessionPaging.self, forKey: .paging)
     }
 }
 

@@ -38,6 +38,11 @@ public final class SimContext: Sendable {
         var gridWorkspace: UInt64?
         /// Host memory mapped into the device's address space (zero-copy), by device address; not owned.
         var hostMappings: [UInt64: Allocation] = [:]
+        /// Allocations whose bytes are paged out (base → size): their addresses stay taken, their device memory
+        /// is given back, and no work can address them until they are paged in.
+        var pagedOut: [UInt64: Int] = [:]
+        /// A page-out or page-in is copying the allocations' storage; destruction waits for it.
+        var paging = false
     }
     let state = Mutex(State())
     /// Set when the context is being torn down; running kernels check it and stop early.
@@ -262,12 +267,14 @@ public final class SimContext: Sendable {
         guard first else { return }
         cancelled.store(true, ordering: .relaxed)
         waitForAllStreams()
+        while state.withLock({ $0.paging }) { usleep(1000) }
         let allocations = state.withLock { s -> [Allocation] in
             let all = Array(s.allocations.values)
             s.allocations = [:]
             s.hostMappings = [:]
             s.addressMap = AddressMap([])
             s.usedBytes = 0
+            s.pagedOut = [:]
             return all
         }
         for a in allocations {

@@ -75,6 +75,16 @@ public final class SimulatedGPU: Sendable {
         }
     }
 
+    /// Takes `size` bytes of device memory for allocations whose addresses already exist (a page-in).
+    func claim(_ size: Int) throws(SimError) {
+        try state.withLock { (s) throws(SimError) in
+            guard s.usedBytes + size <= properties.totalMemory else {
+                throw SimError(.outOfMemory, "device \(ordinal) has \(properties.totalMemory - s.usedBytes) bytes free, \(size) needed to page in")
+            }
+            s.usedBytes += size
+        }
+    }
+
     func release(_ size: Int) {
         state.withLock { $0.usedBytes -= size }
     }

@@ -1,3 +1,5 @@
+import Dispatch
+import Synchronization
 import TesseraDevice
 import TesseraSim
 import TesseraWire
@@ -48,6 +50,9 @@ public final class SimulatedBackend: DeviceBackend {
     }
 
     public func memoryUsed(gpu: Int) -> Int { devices[gpu].memoryUsed }
+
+    /// Simulated device memory pages out to any store and back at the same addresses.
+    public var supportsPaging: Bool { true }
 
     public func makeContext(gpu: Int, memoryLimit: Int, computePercent: Int, computeMode: ComputeMode, addressWindow: Int) throws(DeviceError) -> any DeviceContext {
         guard devices.indices.contains(gpu) else { throw DeviceError(.invalidDevice, "no GPU \(gpu) on this node") }
@@ -120,6 +125,14 @@ final class SimulatedModule: DeviceModule {
 final class SimulatedContext: DeviceContext {
     let context: SimContext
     let defaultStream: any DeviceStream
+    /// Where the paged-out allocations wait, by device address (empty while resident), and whether the context
+    /// was destroyed (a page-out finishing after that discards its copies at once).
+    struct Paged {
+        var store: (any PageStore)?
+        var tickets: [UInt64: PageTicket] = [:]
+        var destroyed = false
+    }
+    let paged = Mutex(Paged())
 
     init(_ c: SimContext) {
         context = c
@@ -232,5 +245,63 @@ final class SimulatedContext: DeviceContext {
         }
     }
 
-    func destroy() { context.destroy() }
+    func destroy() {
+        context.destroy()
+        let (store, tickets) = paged.withLock { p in
+            defer { p = Paged(destroyed: true) }
+            return (p.store, p.tickets)
+        }
+        for t in tickets.values { store?.discard(t) }
+    }
+
+    // MARK: Paging
+
+    var isPagedOut: Bool { context.isPagedOut }
+    var residentBytes: Int { context.residentBytes }
+    var hasWorkInFlight: Bool { context.hasWorkInFlight }
+
+    func pageOut(to store: any PageStore) throws(DeviceError) -> PagingTransfer {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var saved: [UInt64: PageTicket] = [:]
+        do {
+            let bytes = try context.pageOut { address, bytes in saved[address] = try store.store(bytes) }
+            let kept = paged.withLock { p -> Bool in
+                guard !p.destroyed else { return false }
+                p.store = store
+                p.tickets = saved
+                return true
+            }
+            if !kept { for t in saved.values { store.discard(t) } }
+            return PagingTransfer(bytes: bytes, nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+        } catch {
+            for t in saved.values { store.discard(t) }
+            throw Self.deviceError(error)
+        }
+    }
+
+    func pageIn() throws(DeviceError) -> PagingTransfer {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (store, tickets) = paged.withLock { ($0.store, $0.tickets) }
+        guard let store else { return PagingTransfer(bytes: 0, nanoseconds: 0) }
+        do {
+            let bytes = try context.pageIn { address, destination in
+                guard let t = tickets[address] else { throw DeviceError(.internalError, "no paged copy of 0x\(String(address, radix: 16))") }
+                try store.load(t, into: destination)
+            }
+            paged.withLock { p in
+                p.store = nil
+                p.tickets = [:]
+            }
+            for t in tickets.values { store.discard(t) }
+            return PagingTransfer(bytes: bytes, nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+        } catch {
+            throw Self.deviceError(error)
+        }
+    }
+
+    private static func deviceError(_ error: any Error) -> DeviceError {
+        if let e = error as? DeviceError { return e }
+        if let e = error as? SimError { return DeviceError(e) }
+        return DeviceError(.internalError, "\(error)")
+    }
 }

@@ -5,6 +5,8 @@ public enum Opcode: UInt16, Sendable, CaseIterable {
     case registerHostMemory = 2
     case unregisterHostMemory = 3
     case nodeStatus = 4
+    /// Pages out the sessions of a process (`%tessera release`): allowed as the first frame, like ``nodeStatus``.
+    case pageOutSessions = 5
     // Memory
     case allocate = 10
     case free = 11

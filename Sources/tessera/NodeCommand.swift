@@ -52,6 +52,15 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Serve Prometheus metrics of this node's GPUs and vGPUs at http://HOST:PORT/metrics (no token: bind it to a monitoring address).")
     var metricsListen: String?
 
+    @Option(help: "Page sessions idle this many seconds out of device memory when a request does not fit (default: never page).")
+    var pageIdleAfter: Double?
+
+    @Option(help: "With --page-idle-after: keep paged memory in files in this folder (beyond --page-file-limit, host memory).")
+    var pageDirectory: String?
+
+    @Option(help: "The most bytes the files in --page-directory may hold together (MiB/GiB units; default 16GiB).")
+    var pageFileLimit: String = "16GiB"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -97,6 +106,24 @@ struct NodeCommand: AsyncParsableCommand {
             }
             metricsAddress = (String(metricsListen[..<colon]).trimmingBrackets, port)
         }
+        var paging: PagingConfiguration?
+        if let pageIdleAfter {
+            guard pageIdleAfter >= 0, pageIdleAfter.isFinite else { throw ValidationError("--page-idle-after must be a number of seconds ≥ 0") }
+            var files: NodePageStore.FileSpace?
+            if let pageDirectory {
+                guard let limit = VirtualGPUEnvironment.parseSize(pageFileLimit) else {
+                    throw ValidationError("--page-file-limit: '\(pageFileLimit)' is not a size like 16GiB or 512MiB")
+                }
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: pageDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+                    throw ValidationError("--page-directory: '\(pageDirectory)' is not a folder")
+                }
+                files = NodePageStore.FileSpace(directory: pageDirectory, limit: limit)
+            }
+            paging = PagingConfiguration(idleAfterSeconds: pageIdleAfter, files: files)
+        } else if pageDirectory != nil {
+            throw ValidationError("--page-directory needs --page-idle-after")
+        }
         var pluginConfiguration = kubelet.enabled ? try kubelet.configuration(socket: socket) : nil
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "tessera.node")
@@ -112,7 +139,7 @@ struct NodeCommand: AsyncParsableCommand {
         pluginConfiguration?.simulatedGPUs = !backend.gpus.isEmpty && backend.gpus.allSatisfy(\.simulated)
         let placement = try pool.placement(
             kubelet: pluginConfiguration.map { PodResourcesClient(configuration: $0) }, resourceName: kubelet.resourceName)
-        let node = Node(configuration: NodeConfiguration(socketPath: socket, listen: listenAddress), backend: backend,
+        let node = Node(configuration: NodeConfiguration(socketPath: socket, listen: listenAddress, paging: paging), backend: backend,
                         policy: placement ?? SpreadPlacement(), logger: logger)
         var services: [any Service] = [node]
         if let placement {

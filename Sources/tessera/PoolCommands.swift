@@ -141,7 +141,7 @@ struct TopCommand: AsyncParsableCommand {
             out += "   \(bar(Double(g.grantedComputePercent) / 100, width: 10)) \(g.grantedComputePercent) %"
             out += String(format: " busy %.0f %%", g.utilizationPercent) + (g.nodeUp ? "" : "  (node down)") + (g.cordoned == true ? "  (cordoned)" : "") + "\n"
         }
-        out += "\nSESSION        NODE        PROGRAM               PID     UID    LEASE        VGPUS                         MEMORY USED  COMPUTE USED\n"
+        out += "\nSESSION        NODE        PROGRAM               PID     UID    LEASE        VGPUS                         MEMORY USED  COMPUTE USED  PAGING\n"
         let leases = Dictionary(s.leases.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         for x in s.sessions {
             let l = x.report.lease.flatMap { leases[$0] }
@@ -154,10 +154,22 @@ struct TopCommand: AsyncParsableCommand {
                          "\(x.report.uid)".padding(toLength: 6, withPad: " ", startingAt: 0),
                          (x.report.lease ?? "-").padding(toLength: 12, withPad: " ", startingAt: 0),
                          vgpus.padding(toLength: 29, withPad: " ", startingAt: 0), mib(x.report.usedMemoryMiB).padding(toLength: 12, withPad: " ", startingAt: 0),
-                         x.report.utilizationPercent.isEmpty ? "-" : x.report.utilizationPercent.map { String(format: "%.0f%%", $0) }.joined(separator: ", ")]
+                         (x.report.utilizationPercent.isEmpty ? "-" : x.report.utilizationPercent.map { String(format: "%.0f%%", $0) }.joined(separator: ", "))
+                             .padding(toLength: 13, withPad: " ", startingAt: 0),
+                         pagingCell(x.report.paging)]
             out += cells.joined(separator: " ") + "\n"
         }
         if s.sessions.isEmpty { out += "(no sessions)\n" }
         return out
+    }
+
+    /// The PAGING cell: "-" on a node that does not page; else the state, what is paged out and the last times.
+    static func pagingCell(_ p: SessionPaging?) -> String {
+        guard let p else { return "-" }
+        var cell = p.state
+        if p.pagedMiB > 0 { cell += " \(mib(p.pagedMiB))" }
+        if p.pageOuts > 0 { cell += String(format: " out %.2fs", p.lastPageOutSeconds) }
+        if p.pageIns > 0 { cell += String(format: " in %.2fs", p.lastPageInSeconds) }
+        return cell + String(format: " (idle %.0fs)", p.idleSeconds)
     }
 }

@@ -81,4 +81,24 @@ import Testing
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("zerocopy OK same=1"), "\(r.stdout)")
     }
+
+    @Test(arguments: DeviceOutputTests.modes)
+    func aLaunchWithNoLaterCUDACallStillRuns(program: String) throws {
+        // The launch waits in the client's pipeline buffer; the flusher must send it although the program only
+        // reads host memory afterwards.
+        let node = try TestNode()
+        let r = node.run(program, ["unfollowed"])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("unfollowed launch ran"), "\(r.stdout)")
+    }
+
+    @Test(arguments: DeviceOutputTests.modes)
+    func streamAttributesAreKeptAsHints(program: String) throws {
+        // The static build reaches these through NVIDIA's runtime and Tessera's cuStreamSetAttribute & co.
+        let node = try TestNode()
+        let r = node.run(program, ["attributes"])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("attributes OK"), "\(r.stdout)")
+        #expect(!r.stderr.lowercased().contains("not supported"), "\(r.stderr)")
+    }
 }

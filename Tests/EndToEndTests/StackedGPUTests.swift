@@ -46,6 +46,28 @@ import TesseraWire
         #expect(stack.a.log.contains("CUDA GPU"))
     }
 
+    /// On a real GPU the driver prints kernels' `printf` output in the worker's process: the node forwards the
+    /// worker's stdout to the program at the same synchronisation points, in order with the host's own lines.
+    @Test(arguments: DeviceOutputTests.modes)
+    func devicePrintfReachesTheProgramThroughTheCUDABackend(program: String) throws {
+        let stack = try Stack()
+        let r = stack.a.run(program, ["printf"])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let expected = """
+            host before
+            device launch 1 line 0 value 0.00
+            device launch 1 line 1 value 0.50
+            device launch 1 line 2 value 1.00
+            device launch 2 line 0 value 0.00
+            device launch 2 line 1 value 0.50
+            host after
+            device launch 3 line 0 value 0.00
+            host end
+
+            """
+        #expect(r.stdout == expected, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
+    }
+
     @Test func quotaIsExactThroughTheCUDABackend() throws {
         let stack = try Stack()
         let r = stack.a.run("quota", ["48"], memory: "48MiB")

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import TesseraCUDABackend
 import TesseraWire
@@ -84,6 +85,57 @@ import TesseraWire
         #expect(scheduler.admission(capped) != nil)
         scheduler.remove(capped)
         #expect(scheduler.admission(capped) == nil)
+    }
+
+    /// A lone program on a simulated clock: `batch` launches of `kernel` ns, drained, then `gap` ns of host
+    /// time, repeated; returns the batches per simulated second.
+    func loneBatchesPerSecond(mode: ComputeMode, percent: Int, kernel: UInt64, gap: UInt64) -> Double {
+        let time = Atomic<UInt64>(1_000_000_000)
+        let scheduler = GPUTimeScheduler(clock: { time.load(ordering: .relaxed) })
+        let s = scheduler.add(percent: percent, mode: mode)
+        var busy: UInt64 = 0
+        var batches = 0
+        let start = time.load(ordering: .relaxed)
+        while time.load(ordering: .relaxed) - start < 30_000_000_000 {
+            for _ in 0..<4 {
+                while let wait = scheduler.admission(s) { time.add(UInt64(wait) * 1_000, ordering: .relaxed) }
+                _ = scheduler.launched(s)
+                scheduler.update(s, WorkerUsage(busyNanoseconds: busy, inFlight: 1, meanLaunchNanoseconds: kernel))
+                time.add(kernel, ordering: .relaxed)
+                busy += kernel
+                scheduler.update(s, WorkerUsage(busyNanoseconds: busy, inFlight: 0, meanLaunchNanoseconds: kernel))
+            }
+            batches += 1
+            time.add(gap, ordering: .relaxed)
+        }
+        return Double(batches) / (Double(time.load(ordering: .relaxed) - start) / 1e9)
+    }
+
+    @Test(arguments: [10, 25, 50])
+    func aLimitedProgramRunsAtItsLimitOfItsOwnSpeed(percent: Int) {
+        // 4 × 1 ms kernels and 2 ms of host time per batch: alone the GPU is busy 2/3 of the time. Charging
+        // device time only would give the limited program limit ÷ 2/3 of its unlimited throughput.
+        let alone = loneBatchesPerSecond(mode: .share, percent: 100, kernel: 1_000_000, gap: 2_000_000)
+        let limited = loneBatchesPerSecond(mode: .limit, percent: percent, kernel: 1_000_000, gap: 2_000_000)
+        let relative = limited / alone
+        #expect(abs(relative - Double(percent) / 100) <= 0.02, "relative throughput \(relative) at limit \(percent) %")
+    }
+
+    @Test func aDrainTheSchedulerCausedIsNotAHostGap() {
+        // A limited session whose bucket ran dry asks, is refused, and its work drains meanwhile: that wait is
+        // the limit at work, and charging it again as host time would push the session below its limit.
+        let time = Atomic<UInt64>(1_000_000_000)
+        let scheduler = GPUTimeScheduler(clock: { time.load(ordering: .relaxed) })
+        let s = scheduler.add(percent: 50, mode: .limit)
+        #expect(scheduler.admission(s) == nil)
+        _ = scheduler.launched(s)
+        scheduler.update(s, WorkerUsage(busyNanoseconds: 0, inFlight: 1, meanLaunchNanoseconds: 4_000_000))
+        scheduler.update(s, WorkerUsage(busyNanoseconds: 4_000_000, inFlight: 1, meanLaunchNanoseconds: 4_000_000))
+        // 4 ms charged against 1 ms of credit: refused for about 6 ms of refill at 50 %.
+        #expect(scheduler.admission(s) != nil)
+        scheduler.update(s, WorkerUsage(busyNanoseconds: 4_000_000, inFlight: 0, meanLaunchNanoseconds: 4_000_000))
+        time.add(6_100_000, ordering: .relaxed)
+        #expect(scheduler.admission(s) == nil, "the 6 ms the session waited were not charged as host time")
     }
 
     @Test func variablesAreLookedForByTheNamesAnImageSpellsOut() {

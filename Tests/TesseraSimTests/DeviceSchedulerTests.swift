@@ -58,6 +58,25 @@ struct DeviceSchedulerTests {
         #expect(abs(limited.busyFraction - Double(percent) / 100) <= 0.02, "busy \(limited.busyFraction) at limit \(percent) %")
     }
 
+    @Test(arguments: [5, 10, 25, 50, 75])
+    func limitChargesTheProgramsOwnHostGaps(percent: Int) {
+        // 4 × 1 ms kernels and 2 ms of host time per batch: alone, the program keeps the device busy only 2/3
+        // of the time. Charging device time alone would give it limit ÷ 2/3 of its unlimited throughput.
+        let unlimited = lone(ComputeQuota(percent: 100), kernel: 1_000_000, gap: 2_000_000, wakeLatency: 150_000)
+        let limited = lone(ComputeQuota(percent: percent, mode: .limit), kernel: 1_000_000, gap: 2_000_000, wakeLatency: 150_000)
+        let relative = limited.kernelsPerSecond / unlimited.kernelsPerSecond
+        #expect(unlimited.busyFraction < 0.7)
+        #expect(abs(relative - Double(percent) / 100) <= 0.02, "relative throughput \(relative) at limit \(percent) %")
+    }
+
+    @Test func longHostGapsAreIdlenessNotCharged() {
+        // 100 ms of host work between batches is beyond the allowance: the program is idle, and a 50 % limit
+        // does not slow a program that uses the device less than half the time.
+        let unlimited = lone(ComputeQuota(percent: 100), kernel: 1_000_000, gap: 100_000_000, wakeLatency: 150_000)
+        let limited = lone(ComputeQuota(percent: 50, mode: .limit), kernel: 1_000_000, gap: 100_000_000, wakeLatency: 150_000)
+        #expect(limited.kernelsPerSecond == unlimited.kernelsPerSecond)
+    }
+
     @Test(arguments: [10, 50])
     func limitHoldsForShortAndLongKernels(percent: Int) {
         for kernel: UInt64 in [100_000, 20_000_000] {

@@ -107,6 +107,33 @@ import Testing
         #expect(back.kernels[0].parameterBufferSize == 28)
     }
 
+    @Test func nodeStatusCarriesPagingAndReadsOlderReplies() throws {
+        let paging = SessionPagingStatus(state: .waitingForRoom, idleNanoseconds: 5, pagedBytes: 700 << 20, pageOuts: 2, pageIns: 1,
+                                         lastPageOutNanoseconds: 7, lastPageInNanoseconds: 9, pageOutNanoseconds: 11,
+                                         pageInNanoseconds: 13, pagedOutBytes: 17, pagedInBytes: 19)
+        let status = NodeStatusReply(
+            gpus: [GPUStatus(index: 0, name: "H100", totalMemory: 1 << 30, usedMemory: 0, grantedMemory: 1400 << 20,
+                             grantedComputePercent: 10, simulated: true)],
+            sessions: [SessionStatus(id: 1, programName: "a", pid: 2, uid: 3, gid: 4, peer: "unix", virtualGPUs: [], paging: paging),
+                       SessionStatus(id: 2, programName: "b", pid: 5, uid: 3, gid: 4, peer: "unix", virtualGPUs: [])],
+            pageIdleAfterMilliseconds: 1500, pagedBytesHeld: 700 << 20)
+        var w = WireWriter()
+        status.encode(into: &w)
+        let back = try w.bytes.withUnsafeBytes { b in var r = WireReader(b); return try NodeStatusReply(from: &r) }
+        #expect(back == status)
+        // A node that does not page says so; a reader stops where an older node's reply ends.
+        let plain = NodeStatusReply(gpus: status.gpus, sessions: [])
+        var w2 = WireWriter()
+        plain.encode(into: &w2)
+        #expect(try w2.bytes.withUnsafeBytes { b in var r = WireReader(b); return try NodeStatusReply(from: &r) } == plain)
+        let older = Array(w2.bytes.dropLast(1 + 8 + 8 + 4))
+        let fromOlder = try older.withUnsafeBytes { b in var r = WireReader(b); return try NodeStatusReply(from: &r) }
+        #expect(fromOlder.pageIdleAfterMilliseconds == nil && fromOlder.gpus == plain.gpus)
+        var request = WireWriter()
+        PageOutSessions(pid: 4242).encode(into: &request)
+        #expect(try request.bytes.withUnsafeBytes { try PageOutSessions.decode($0) }.pid == 4242)
+    }
+
     @Test func randomBytesNeverCrashTheDecoders() {
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2000 {

@@ -134,16 +134,14 @@ for share in 10 30 60; do
   jobs_+=($!)
 done
 wait "${jobs_[@]}" 2>/dev/null
-k10=$(kernels "$dir/share10.out"); k30=$(kernels "$dir/share30.out"); k60=$(kernels "$dir/share60.out")
-if [ -n "$k10" ] && [ -n "$k30" ] && [ -n "$k60" ]; then
-  shares=$(awk -v a="$k10" -v b="$k30" -v c="$k60" 'BEGIN { t = a + b + c; printf "%.1f/%.1f/%.1f %%", 100*a/t, 100*b/t, 100*c/t }')
-else
-  shares="FAIL"; fail "compute shares"
-fi
+# Shares over the window in which all three ran (their start-up skew excluded), from their "AT" timelines.
+shares=$(awk -f "$root/bench/gpu/window-shares.awk" "$dir/share10.out" "$dir/share30.out" "$dir/share60.out")
+[ -n "$shares" ] || { shares="FAIL"; fail "compute shares"; }
 printf "%-34s %-24s %-24s\n" "10/30/60 share, achieved" "alone: ${alone:-?} kernels" "$shares"
 on_tessera $((seconds * 3 + 30)) 256MiB 25 limit "$samples/busy" "$seconds" "$iters" > "$dir/limit.out" 2>&1
-kl=$(kernels "$dir/limit.out")
-printf "%-34s %-24s %-24s\n" "25 limit, of the GPU alone" "100 %" "$([ -n "$kl" ] && [ -n "$alone" ] && awk -v a="$kl" -v b="$alone" 'BEGIN { printf "%.1f %%", 100*a/b }' || echo FAIL)"
+# Steady rates (start-up and final drain excluded): the limited program's against the program alone.
+rl=$(awk -f "$root/bench/gpu/steady-rate.awk" "$dir/limit.out"); ra=$(awk -f "$root/bench/gpu/steady-rate.awk" "$dir/alone.out")
+printf "%-34s %-24s %-24s\n" "25 limit, of the GPU alone" "100 %" "$([ -n "$rl" ] && [ -n "$ra" ] && awk -v a="$rl" -v b="$ra" 'BEGIN { printf "%.1f %%", 100*a/b }' || echo FAIL)"
 
 # --- Quota ---------------------------------------------------------------------------------------------------
 q=$(on_tessera 60 48MiB 10 share "$samples/quota" 48 2>&1)

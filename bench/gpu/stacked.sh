@@ -50,10 +50,10 @@ for share in 10 30 60; do
   busy+=($!)
 done
 wait "${busy[@]}" || true
-k() { awk '$1 == "KERNELS" { print $2 }' "$dir/busy$1.out"; }
-awk -v a="$(k 10)" -v b="$(k 30)" -v c="$(k 60)" 'BEGIN { t = a + b + c; if (t > 0) printf "  10/30/60 shares through A:  %.1f / %.1f / %.1f %% (kernels %d/%d/%d)\n", 100*a/t, 100*b/t, 100*c/t, a, b, c }'
-# A 25 % limit through A, as a share of the same program alone through A (each run by itself).
+# Shares over the window in which all three ran (start-up skew excluded), from their "AT" timelines.
+echo "  10/30/60 shares through A:  $(awk -f "$root/bench/gpu/window-shares.awk" "$dir/busy10.out" "$dir/busy30.out" "$dir/busy60.out")"
+# A 25 % limit through A, as a share of the same program alone through A (each run by itself; steady rates).
 "$build/tessera" run --endpoint "$dir/a.sock" --memory 128MiB --compute 100 -- "$root/samples/bin/busy" 8 300 > "$dir/alone.out" || true
 "$build/tessera" run --endpoint "$dir/a.sock" --memory 128MiB --compute 25 --compute-mode limit -- "$root/samples/bin/busy" 8 300 > "$dir/limit.out" || true
-awk -v a="$(awk '$1 == "KERNELS" { print $2 }' "$dir/alone.out")" -v l="$(awk '$1 == "KERNELS" { print $2 }' "$dir/limit.out")" \
-  'BEGIN { if (a > 0) printf "  25 %% limit through A:        %.1f %% of the program alone through A (kernels %d/%d)\n", 100*l/a, l, a }'
+awk -v a="$(awk -f "$root/bench/gpu/steady-rate.awk" "$dir/alone.out")" -v l="$(awk -f "$root/bench/gpu/steady-rate.awk" "$dir/limit.out")" \
+  'BEGIN { if (a > 0) printf "  25 %% limit through A:        %.1f %% of the program alone through A (%.0f/%.0f kernels/s)\n", 100*l/a, l, a }'

@@ -45,4 +45,10 @@ int tessera_peer_address(int socket, char *buffer, size_t length);
 /// program's printf, so the two interleave in call order), 2 is `stderr` (flushed at once).
 void tessera_write_program_output(int channel, const void *data, size_t length);
 
+/// pipe2(fds, O_CLOEXEC); 0 or -1 with errno.
+int tessera_pipe_cloexec(int fds[2]);
+
+/// Makes this process's `stdout` unbuffered (a GPU worker's stdout is the node's pipe for device output).
+void tessera_unbuffer_stdout(void);
+
 #endif

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CTesseraPOSIX
 import Synchronization
 import TesseraDevice
 import TesseraWire
@@ -48,10 +49,17 @@ final class WorkerProcess: @unchecked Sendable {
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw DeviceError(.internalError, "socketpair: \(String(cString: strerror(errno)))")
         }
+        // The worker's stdout: the driver writes device printf output there (see WorkerOutput).
+        var outputPipe: [Int32] = [-1, -1]
+        guard tessera_pipe_cloexec(&outputPipe) == 0 else {
+            close(pair[0]); close(pair[1])
+            throw DeviceError(.internalError, "pipe: \(String(cString: strerror(errno)))")
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, pair[1], WorkerProtocol.descriptor)
+        posix_spawn_file_actions_adddup2(&actions, outputPipe[1], STDOUT_FILENO)
         var env: [String: String] = [:]
         var e = environ
         while let entry = e.pointee {
@@ -66,11 +74,13 @@ final class WorkerProcess: @unchecked Sendable {
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, launcher.executable, &actions, nil, argv, envp)
         close(pair[1])
+        close(outputPipe[1])
         guard rc == 0 else {
             close(pair[0])
+            close(outputPipe[0])
             throw DeviceError(.unavailable, "cannot start the GPU worker \(launcher.executable): \(String(cString: strerror(rc)))")
         }
-        let worker = WorkerProcess(pid: pid, fd: pair[0])
+        let worker = WorkerProcess(pid: pid, fd: pair[0], output: WorkerOutput(readEnd: outputPipe[0]))
         do throws(DeviceError) {
             try worker.receive(expecting: 0, firstReply)
         } catch {
@@ -80,7 +90,10 @@ final class WorkerProcess: @unchecked Sendable {
         return worker
     }
 
-    private init(pid: pid_t, fd: Int32) { self.pid = pid; self.fd = fd }
+    /// The worker's stdout (device printf output).
+    let output: WorkerOutput
+
+    private init(pid: pid_t, fd: Int32, output: WorkerOutput) { self.pid = pid; self.fd = fd; self.output = output }
 
     deinit {
         terminate()

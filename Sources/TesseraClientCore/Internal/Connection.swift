@@ -18,6 +18,8 @@ package final class Connection {
     private(set) var failure: String?
     /// Told when pipelined requests start waiting in the buffer.
     package var onBuffered: (() -> Void)?
+    /// How long pipelined requests have waited, for the flusher (which reads it without the runtime lock).
+    package let bufferAge = PipelineFlusher.BufferAge()
 
     /// The id of the most recent request (to collect the further frames of its reply).
     package var lastRequestID: UInt64 { nextRequestID &- 1 }
@@ -62,6 +64,7 @@ package final class Connection {
         if out.count >= Self.flushThreshold {
             _ = flush()
         } else if wasEmpty {
+            bufferAge.markBuffered()
             onBuffered?()
         }
     }
@@ -89,6 +92,7 @@ package final class Connection {
         guard out.count > 0 else { return failure == nil }
         let ok = out.bytes.withUnsafeBytes { writeAll($0) }
         out.reset()
+        bufferAge.markEmpty()
         return ok
     }
 
@@ -108,6 +112,7 @@ package final class Connection {
                 return n >= 0 && (n == b.count || writeAll(UnsafeRawBufferPointer(rebasing: b[n...])))
             }
             out.reset()
+            bufferAge.markEmpty()
             if !sent { fail("lost the connection to the Tessera node") }
         } else {
             sent = flush()

@@ -10,8 +10,12 @@ public struct NodeLedger: Sendable {
 
     public private(set) var capacity: [GPUCapacity]
     public private(set) var grants: [UInt64: Grant] = [:]
+    /// Memory quotas may together exceed a GPU's memory (a paging node, whose admission counts physical
+    /// memory): each vGPU's quota and context must still fit the GPU alone. Compute shares never overcommit.
+    public let overcommitsMemory: Bool
 
-    public init(gpus: [(index: Int, totalMemory: Int)], contextOverhead: [Int: Int] = [:]) {
+    public init(gpus: [(index: Int, totalMemory: Int)], contextOverhead: [Int: Int] = [:], overcommitsMemory: Bool = false) {
+        self.overcommitsMemory = overcommitsMemory
         capacity = gpus.map { GPUCapacity(index: $0.index, totalMemory: $0.totalMemory, contextOverhead: contextOverhead[$0.index] ?? 0) }
     }
 
@@ -39,7 +43,13 @@ public struct NodeLedger: Sendable {
             capacity[i].grantedComputePercent += request.computePercent
         }
         // A policy must never overcommit; check rather than trust it.
-        if capacity.contains(where: { $0.grantedMemory > $0.totalMemory || $0.grantedComputePercent > 100 }) {
+        let overcommitted = capacity.contains { c in
+            let memory = overcommitsMemory
+                ? chosen.contains(c.index) && request.memoryBytes + c.contextOverhead > c.totalMemory
+                : c.grantedMemory > c.totalMemory
+            return memory || c.grantedComputePercent > 100
+        }
+        if overcommitted {
             for g in chosen {
                 let i = capacity.firstIndex { $0.index == g }!
                 capacity[i].grantedMemory -= request.memoryBytes + capacity[i].contextOverhead

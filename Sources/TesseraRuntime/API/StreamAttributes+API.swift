@@ -54,3 +54,22 @@ public func cudaCtxResetPersistingL2Cache() -> Int32 {
     let rt = Runtime.shared
     return record(rt.withSession { _ in rt.checkDevice(ThreadState.current.device) })
 }
+
+@_cdecl("cudaStreamCopyAttributes")
+public func cudaStreamCopyAttributes(_ destination: UnsafeMutableRawPointer?, _ source: UnsafeMutableRawPointer?) -> Int32 {
+    let (d, s) = (UInt(bitPattern: destination), UInt(bitPattern: source))
+    guard Runtime.shared.streamDevice(d) != nil, Runtime.shared.streamDevice(s) != nil else {
+        return record(CUDAError.invalidResourceHandle)
+    }
+    streamAttributes.withLock { attributes in
+        for id in streamAttributeIDs {
+            attributes[StreamAttributeKey(stream: d, attribute: id)] = attributes[StreamAttributeKey(stream: s, attribute: id)]
+        }
+    }
+    return 0
+}
+
+@_cdecl("cudaStreamCopyAttributes_ptsz")
+public func cudaStreamCopyAttributes_ptsz(_ destination: UnsafeMutableRawPointer?, _ source: UnsafeMutableRawPointer?) -> Int32 {
+    cudaStreamCopyAttributes(destination, source)
+}

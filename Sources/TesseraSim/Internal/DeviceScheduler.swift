@@ -7,7 +7,10 @@ import Synchronization
 /// advances by the device time it used divided by its share; among the contexts with queued work, the one
 /// with the smallest virtual time runs next, so under contention device time follows the shares (stride
 /// scheduling). `limit` contexts also draw from a token bucket that fills at their share of wall time, so
-/// they never exceed it even when the GPU is otherwise idle.
+/// they never exceed it even when the GPU is otherwise idle. A `limit` context is charged its own short host
+/// gaps as well (from its last unit's end to its next unit's arrival, up to ``hostGapAllowance``): a program
+/// alternates device work and host work, and charging only the device part would let it run at
+/// limit ÷ (its busy fraction alone) of its unlimited speed, not at the limit. Longer gaps count as idleness.
 ///
 /// Queued work is counted when it is enqueued, not when its stream thread reaches the device, so a context
 /// whose next kernel is a few microseconds away from asking still wins its turn: the device is held for it
@@ -24,6 +27,9 @@ final class DeviceScheduler: Sendable {
     static let bucketWindow: Double = 50_000_000
     /// How long the device is held for a context whose queued work has not yet asked for it.
     static let reservationNanoseconds: UInt64 = 300_000
+    /// Longest gap between a `limit` context's units still charged to its bucket as part of its own work loop
+    /// (a synchronisation's round trip, host code between launches); longer gaps are idleness, not charged.
+    static let hostGapAllowance: UInt64 = 20_000_000
     /// Window over which utilization is reported.
     static let utilizationWindow: UInt64 = 1_000_000_000
 
@@ -34,6 +40,8 @@ final class DeviceScheduler: Sendable {
         var lastRefill: UInt64
         /// Units enqueued and not yet finished (or dropped).
         var pending = 0
+        /// When the context's last unit ended with nothing else queued: the start of its current host gap.
+        var idleSince: UInt64?
         /// Recent (start, end) busy intervals; those before `recentHead` have left the utilization window.
         var recent: [(UInt64, UInt64)] = []
         var recentHead = 0
@@ -48,7 +56,18 @@ final class DeviceScheduler: Sendable {
             pending -= 1
             virtualTime += duration / share
             if quota.mode == .limit { tokens -= duration }
+            if pending == 0 { idleSince = end }
             recordBusy(start, end)
+        }
+
+        /// Work arrives after a host gap: a `limit` context pays for a short gap as for device time.
+        mutating func chargeHostGap(now: UInt64) {
+            guard quota.mode == .limit, let since = idleSince, now > since else { return }
+            let gap = now - since
+            if gap <= DeviceScheduler.hostGapAllowance {
+                refill(now: now)
+                tokens -= Double(gap)
+            }
         }
 
         /// Records a busy interval and forgets those that ended before the utilization window (amortized O(1)).
@@ -114,9 +133,12 @@ final class DeviceScheduler: Sendable {
 
     /// A unit of work for `id` was queued.
     func notePending(_ id: ObjectIdentifier) {
+        let now = currentTime()
         state.withLock { s in
             guard let c = s.clients[id] else { return }
             if c.pending == 0 {
+                s.clients[id]!.chargeHostGap(now: now)
+                s.clients[id]!.idleSince = nil
                 // Becoming busy after idleness: measured against the furthest-behind active client (the global
                 // virtual time), keep at most a little credit.
                 var globalTime = s.virtualClock

@@ -7,6 +7,26 @@ public struct NodeStatusRequest: WireMessage, Hashable {
     public init(from r: inout WireReader) throws(WireError) {}
 }
 
+/// Asks the node to page out now every session of process `pid` (a notebook kernel giving its GPU memory back
+/// while it sits idle). Allowed as the first frame instead of ``Hello``; on a unix socket only, and only for the
+/// caller's own sessions (same uid, as the kernel reports it) unless the caller is root.
+public struct PageOutSessions: WireMessage, Hashable {
+    public static let opcode = Opcode.pageOutSessions
+    public var pid: Int
+    public init(pid: Int) { self.pid = pid }
+    public func encode(into w: inout WireWriter) { w.i64(Int64(pid)) }
+    public init(from r: inout WireReader) throws(WireError) { pid = Int(try r.i64()) }
+}
+
+/// The answer to ``PageOutSessions``: how many sessions were paged out and how many bytes they moved.
+public struct PageOutSessionsReply: Sendable, Hashable {
+    public var sessions: Int
+    public var bytes: Int
+    public init(sessions: Int, bytes: Int) { self.sessions = sessions; self.bytes = bytes }
+    public func encode(into w: inout WireWriter) { w.size(sessions); w.size(bytes) }
+    public init(from r: inout WireReader) throws(WireError) { sessions = try r.size(); bytes = try r.size() }
+}
+
 /// A physical GPU of the node and how much of it is granted and used.
 public struct GPUStatus: Sendable, Hashable {
     public var index: Int
@@ -64,9 +84,79 @@ public struct SessionStatus: Sendable, Hashable {
     /// "unix" or the TCP peer address.
     public var peer: String
     public var virtualGPUs: [VirtualGPUStatus]
-    public init(id: UInt64, programName: String, pid: Int, uid: Int, gid: Int, peer: String, virtualGPUs: [VirtualGPUStatus]) {
+    /// The session's paging state and history; nil when the node does not page (or predates paging).
+    public var paging: SessionPagingStatus?
+    public init(id: UInt64, programName: String, pid: Int, uid: Int, gid: Int, peer: String, virtualGPUs: [VirtualGPUStatus],
+                paging: SessionPagingStatus? = nil) {
         self.id = id; self.programName = programName; self.pid = pid; self.uid = uid; self.gid = gid
-        self.peer = peer; self.virtualGPUs = virtualGPUs
+        self.peer = peer; self.virtualGPUs = virtualGPUs; self.paging = paging
+    }
+}
+
+/// Where a session's device memory is, and how paging it went so far.
+public struct SessionPagingStatus: Sendable, Hashable {
+    public enum State: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+        /// On the device.
+        case resident = 0
+        /// Being copied out.
+        case pagingOut = 1
+        /// In host memory (or a file); the session's next request pages it in.
+        case paged = 2
+        /// Being copied back in.
+        case pagingIn = 3
+        /// Paged, and its next request waits until the device has room for it.
+        case waitingForRoom = 4
+
+        public var description: String {
+            switch self {
+            case .resident: "resident"
+            case .pagingOut: "paging-out"
+            case .paged: "paged"
+            case .pagingIn: "paging-in"
+            case .waitingForRoom: "waiting"
+            }
+        }
+    }
+
+    public var state: State
+    /// Time since the session's last request ended (0 while one runs).
+    public var idleNanoseconds: UInt64
+    /// Bytes of the session's allocations not on the device now.
+    public var pagedBytes: Int
+    public var pageOuts: Int
+    public var pageIns: Int
+    /// Duration of the last page-out, and of the last page-in from the request that needed it to the memory
+    /// being back (waiting for room included).
+    public var lastPageOutNanoseconds: UInt64
+    public var lastPageInNanoseconds: UInt64
+    /// Totals over the session's life.
+    public var pageOutNanoseconds: UInt64
+    public var pageInNanoseconds: UInt64
+    public var pagedOutBytes: UInt64
+    public var pagedInBytes: UInt64
+
+    public init(state: State = .resident, idleNanoseconds: UInt64 = 0, pagedBytes: Int = 0, pageOuts: Int = 0, pageIns: Int = 0,
+                lastPageOutNanoseconds: UInt64 = 0, lastPageInNanoseconds: UInt64 = 0, pageOutNanoseconds: UInt64 = 0,
+                pageInNanoseconds: UInt64 = 0, pagedOutBytes: UInt64 = 0, pagedInBytes: UInt64 = 0) {
+        self.state = state; self.idleNanoseconds = idleNanoseconds; self.pagedBytes = pagedBytes
+        self.pageOuts = pageOuts; self.pageIns = pageIns
+        self.lastPageOutNanoseconds = lastPageOutNanoseconds; self.lastPageInNanoseconds = lastPageInNanoseconds
+        self.pageOutNanoseconds = pageOutNanoseconds; self.pageInNanoseconds = pageInNanoseconds
+        self.pagedOutBytes = pagedOutBytes; self.pagedInBytes = pagedInBytes
+    }
+
+    func encode(into w: inout WireWriter) {
+        w.u8(state.rawValue); w.u64(idleNanoseconds); w.size(pagedBytes); w.size(pageOuts); w.size(pageIns)
+        w.u64(lastPageOutNanoseconds); w.u64(lastPageInNanoseconds); w.u64(pageOutNanoseconds); w.u64(pageInNanoseconds)
+        w.u64(pagedOutBytes); w.u64(pagedInBytes)
+    }
+
+    init(from r: inout WireReader) throws(WireError) {
+        let raw = try r.u8()
+        guard let state = State(rawValue: raw) else { throw WireError(.malformed, "paging state \(raw)") }
+        self.init(state: state, idleNanoseconds: try r.u64(), pagedBytes: try r.size(), pageOuts: try r.size(), pageIns: try r.size(),
+                  lastPageOutNanoseconds: try r.u64(), lastPageInNanoseconds: try r.u64(), pageOutNanoseconds: try r.u64(),
+                  pageInNanoseconds: try r.u64(), pagedOutBytes: try r.u64(), pagedInBytes: try r.u64())
     }
 }
 
@@ -74,7 +164,15 @@ public struct SessionStatus: Sendable, Hashable {
 public struct NodeStatusReply: Sendable, Hashable {
     public var gpus: [GPUStatus]
     public var sessions: [SessionStatus]
-    public init(gpus: [GPUStatus], sessions: [SessionStatus]) { self.gpus = gpus; self.sessions = sessions }
+    /// `tessera node --page-idle-after`, in milliseconds: sessions idle this long may be paged out. Nil: the
+    /// node does not page.
+    public var pageIdleAfterMilliseconds: Int?
+    /// Bytes of paged-out memory the node holds now (host memory and files).
+    public var pagedBytesHeld: Int
+    public init(gpus: [GPUStatus], sessions: [SessionStatus], pageIdleAfterMilliseconds: Int? = nil, pagedBytesHeld: Int = 0) {
+        self.gpus = gpus; self.sessions = sessions; self.pageIdleAfterMilliseconds = pageIdleAfterMilliseconds
+        self.pagedBytesHeld = pagedBytesHeld
+    }
 
     public func encode(into w: inout WireWriter) {
         w.u32(UInt32(gpus.count))
@@ -95,11 +193,25 @@ public struct NodeStatusReply: Sendable, Hashable {
         // Appended after the first release's fields, so older readers stop before it: one flags byte per GPU.
         w.u32(UInt32(gpus.count))
         for g in gpus { w.u8(g.simulated == true ? GPUStatus.simulatedFlag : 0) }
+        // Paging, appended after that: the setting, then each session's paging state (a flag byte first).
+        w.u8(pageIdleAfterMilliseconds == nil ? 0 : 1)
+        w.size(pageIdleAfterMilliseconds ?? 0)
+        w.size(pagedBytesHeld)
+        w.u32(UInt32(sessions.count))
+        for s in sessions {
+            if let p = s.paging {
+                w.u8(1)
+                p.encode(into: &w)
+            } else {
+                w.u8(0)
+            }
+        }
     }
 
     public init(from r: inout WireReader) throws(WireError) {
         gpus = []
         sessions = []
+        pagedBytesHeld = 0
         let g = Int(try r.u32())
         guard g <= 4096 else { throw WireError(.malformed, "\(g) GPUs") }
         for _ in 0..<g {
@@ -128,5 +240,15 @@ public struct NodeStatusReply: Sendable, Hashable {
         let flagged = Int(try r.u32())
         guard flagged == g else { throw WireError(.malformed, "GPU flags for \(flagged) GPUs, \(g) listed") }
         for i in 0..<g { gpus[i].simulated = try r.u8() & GPUStatus.simulatedFlag != 0 }
+        guard r.remainingCount > 0 else { return }
+        let pages = try r.u8() != 0
+        let idleAfter = try r.size()
+        pageIdleAfterMilliseconds = pages ? idleAfter : nil
+        pagedBytesHeld = try r.size()
+        let described = Int(try r.u32())
+        guard described == s else { throw WireError(.malformed, "paging of \(described) sessions, \(s) listed") }
+        for i in 0..<s {
+            if try r.u8() != 0 { sessions[i].paging = try SessionPagingStatus(from: &r) }
+        }
     }
 }

@@ -1,0 +1,72 @@
+import TesseraDevice
+import TesseraWire
+
+extension Node {
+    /// Places a session on a paging node: the policy sees each GPU's physical use (resident bytes, not quotas);
+    /// when that does not fit, the memory idle sessions could give back counts as free too, and those
+    /// sessions are paged out (least recently active first) until the new quota fits.
+    func placePaging(_ asked: VirtualGPURequest, session: Session, allowRemote: Bool, inventory: [GPUCapacity],
+                     pager: Pager) throws(PlacementError) -> SessionPlacement {
+        func view(reclaiming: Bool) -> [GPUCapacity] {
+            inventory.map { c in
+                var c = c
+                let resident = backend.memoryUsed(gpu: c.index)
+                let reclaimable = reclaiming ? pager.reclaimable(gpu: c.index, excluding: session.id) : 0
+                c.grantedMemory = max(0, resident - reclaimable)
+                return c
+            }
+        }
+        do throws(PlacementError) {
+            return try policy.placeSession(asked, session: session.id, peer: session.peer, allowRemote: allowRemote, on: view(reclaiming: false))
+        } catch {
+            let placement: SessionPlacement
+            do throws(PlacementError) {
+                placement = try policy.placeSession(asked, session: session.id, peer: session.peer, allowRemote: allowRemote,
+                                                    on: view(reclaiming: true))
+            } catch {
+                throw error
+            }
+            let request = placement.granted ?? asked
+            var needed: [Int: Int] = [:]
+            for g in placement.local { needed[g, default: 0] += request.memoryBytes }
+            for (gpu, bytes) in needed.sorted(by: { $0.key < $1.key }) where !pager.makeRoom(gpu: gpu, bytes: bytes, excluding: session.id) {
+                policy.sessionEnded(session.id)
+                throw PlacementError("GPU \(gpu) has no room for \(bytes >> 20) MiB even after paging out idle sessions: \(error.message)")
+            }
+            return placement
+        }
+    }
+
+    /// An allocation the device could not hold though the quota allows it: pages idle sessions out to make
+    /// room, then tries once more.
+    func allocateMakingRoom(_ session: Session, context: any DeviceContext, gpu: Int, size: Int) throws(DeviceError) -> UInt64 {
+        do throws(DeviceError) {
+            return try context.allocate(size)
+        } catch {
+            guard let pager, error.code == .outOfMemory, context.memoryUsed + size <= context.memoryInfo.total else { throw error }
+            guard pager.makeRoom(gpu: gpu, bytes: size, excluding: session.id) else { throw error }
+            return try context.allocate(size)
+        }
+    }
+
+    /// Pages out every session of process `pid` now (`%tessera release`), whatever their idle time. Only the
+    /// process's own user (or root) may ask, over the unix socket.
+    func pageOutSessions(of pid: Int, askedBy peer: PeerIdentity) throws(DeviceError) -> PageOutSessionsReply {
+        guard let pager else { throw DeviceError(.notSupported, "this node does not page (start it with --page-idle-after)") }
+        guard peer.isLocal else { throw DeviceError(.notSupported, "sessions are paged out on request over the node's unix socket only") }
+        let sessions = state.withLock { Array($0.sessions.values) }.filter { $0.peer.pid == pid && $0.shared.withLock { $0.admitted } }
+        guard !sessions.isEmpty else { throw DeviceError(.notFound, "process \(pid) has no session on this node") }
+        guard peer.uid == 0 || sessions.allSatisfy({ $0.peer.uid == peer.uid }) else {
+            throw DeviceError(.invalidValue, "process \(pid) belongs to another user")
+        }
+        var reply = PageOutSessionsReply(sessions: 0, bytes: 0)
+        for s in sessions {
+            reply.bytes += try pager.pageOutNow(s)
+            reply.sessions += 1
+        }
+        return reply
+    }
+
+    /// Paging totals since the node started; nil when it does not page.
+    public var pagingTotals: PagingTotals? { pager?.totals }
+}
