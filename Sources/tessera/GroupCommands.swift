@@ -101,9 +101,11 @@ struct UsageCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "table, csv or json") var output: Format = .table
     func run() async throws {
         try await reportingErrors {
+            // Dates and ages travel as they are written (`-`, `:` and `.` need no escaping in a query).
+            let safe = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~:"))
             var query: [String] = []
-            if let since { query.append("since=\(since.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? since)") }
-            if let group { query.append("group=\(group.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? group)") }
+            if let since { query.append("since=\(since.addingPercentEncoding(withAllowedCharacters: safe) ?? since)") }
+            if let group { query.append("group=\(group.addingPercentEncoding(withAllowedCharacters: safe) ?? group)") }
             let rows: [UsageRow] = try await pool.client().get("/v1/usage" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")))
             switch output {
             case .json: try printJSON(rows)
