@@ -8,8 +8,8 @@ struct GroupsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "groups", abstract: "Groups with their quotas and what they hold.",
         discussion: """
-            A group's members (unix users by uid or name, Kubernetes namespaces, pod label selectors) share its
-            quota (memory, compute %, vGPUs); requests beyond it wait (tessera run --wait) or are refused, naming
+            A group's members (unix users by uid or name, Kubernetes namespaces, pod label selectors) share its \
+            quota (memory, compute %, vGPUs); requests beyond it wait (tessera run --wait) or are refused, naming \
             the group and the limit.
             """,
         subcommands: [GroupsListCommand.self, GroupsApplyCommand.self], defaultSubcommand: GroupsListCommand.self)
