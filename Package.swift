@@ -193,7 +193,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "tessera-bench-controller",
-            dependencies: ["TesseraController", "TesseraPoolAPI", "TesseraPlacement", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["TesseraController", "TesseraPoolAPI", "TesseraPlacement", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "bench/Controller",
             swiftSettings: strict
         ),
@@ -210,6 +212,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // `tessera groups apply -f groups.yaml`.
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
         ),

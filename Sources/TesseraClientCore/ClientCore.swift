@@ -116,8 +116,8 @@ public final class ClientCore: @unchecked Sendable {
             memory = bytes
         }
         if let v = env(VirtualGPUEnvironment.compute) {
-            guard let pct = Int(v.hasSuffix("%") ? String(v.dropLast()) : v), (1...100).contains(pct) else {
-                return .failure(RuntimeFailure(CUDAError.initializationError, "\(VirtualGPUEnvironment.compute)='\(v)' is not a percentage 1…100"))
+            guard let pct = Int(v.hasSuffix("%") ? String(v.dropLast()) : v), (0...100).contains(pct) else {
+                return .failure(RuntimeFailure(CUDAError.initializationError, "\(VirtualGPUEnvironment.compute)='\(v)' is not a percentage 0…100"))
             }
             compute = pct
         }
@@ -128,6 +128,15 @@ public final class ClientCore: @unchecked Sendable {
             }
             mode = m
         }
+        // Best effort (no share) runs on idle time; a cap of nothing would never run.
+        if compute == 0 { mode = .share }
+        var waitMilliseconds = 0
+        if let v = env(VirtualGPUEnvironment.wait) {
+            guard let seconds = Double(v), seconds >= 0, seconds <= 86_400 else {
+                return .failure(RuntimeFailure(CUDAError.initializationError, "\(VirtualGPUEnvironment.wait)='\(v)' is not a number of seconds 0…86400"))
+            }
+            waitMilliseconds = Int(seconds * 1000)
+        }
         let connection: Connection
         switch Connection.connect(to: endpoint) {
         case .success(let c): connection = c
@@ -137,7 +146,7 @@ public final class ClientCore: @unchecked Sendable {
         let token = connection.isLocal ? nil : env(VirtualGPUEnvironment.token).flatMap { $0.isEmpty ? nil : $0 }
         let hello = Hello(clientPID: getpid(), virtualGPUs: count, memoryBytes: memory, computePercent: compute,
                           programName: Self.programName(), sharesMemory: connection.isLocal, computeMode: mode, acceptsRemoteDevices: true,
-                          token: token)
+                          token: token, waitMilliseconds: waitMilliseconds)
         switch connection.call(hello, { (r) throws(WireError) in try HelloReply(from: &r) }) {
         case .failed(let why):
             connection.close()

@@ -37,7 +37,7 @@ public final class Controller: Service, Sendable {
         let snapshot = try store.load()
         state = Mutex(try PoolState(strategy: configuration.strategy, timing: configuration.timing, now: Controller.now(),
                                 nodes: snapshot.nodes, leases: snapshot.leases, reservations: snapshot.reservations,
-                                cordons: snapshot.cordons))
+                                cordons: snapshot.cordons, groups: snapshot.groups))
         tokens = Mutex(TokenBook(try store.loadTokens()))
         allocationWait = registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(
@@ -50,11 +50,15 @@ public final class Controller: Service, Sendable {
 
     static func now() -> Double { Date().timeIntervalSince1970 }
 
-    /// Runs a transition and waits until its changes are durable.
+    /// Runs a transition and waits until its changes are durable. Waiting requests that fit after it are
+    /// granted in the same transition (a release hands its room to the head of the queue at once).
     public func perform<R: Sendable>(_ body: (inout PoolState, Double) throws(PoolError) -> (R, [PoolState.Change])) async throws -> R {
         defer { changes.withLock { $0 &+= 1 } }
         let (result, ticket) = try state.withLock { (s) throws(PoolError) -> (R, CommitTicket) in
-            let (r, changes) = try body(&s, Controller.now())
+            let now = Controller.now()
+            let (r, made) = try body(&s, now)
+            var changes = made
+            if !s.waiters.isEmpty { changes += s.serveQueue(now: now) }
             return (r, store.enqueue(changes))
         }
         try await ticket.wait()
@@ -75,6 +79,12 @@ public final class Controller: Service, Sendable {
             h.append(sample)
             if h.count > capacity { h.removeFirst(h.count - capacity) }
         }
+    }
+
+    /// Usage per user and group since `since` (ended leases from the store, live ones until now).
+    public func usage(since: Double, group: String?) throws(PoolError) -> [UsageRow] {
+        let records = try store.usageRecords(endingAfter: since, group: group)
+        return read { $0.usage(since: since, now: Controller.now(), records: records, group: group) }
     }
 
     /// The audit log's newest entries, oldest first.

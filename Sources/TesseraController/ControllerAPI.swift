@@ -19,7 +19,8 @@ public enum ControllerAPI {
         // The dashboard's page carries no data: it signs in with a token it sends as a header (added before the
         // token middleware, which applies only to routes added after it).
         Dashboard.addPage(to: router)
-        router.add(middleware: CallerMiddleware(configuration: controller.configuration, failures: controller.authenticationFailures))
+        router.add(middleware: CallerMiddleware(configuration: controller.configuration, failures: controller.authenticationFailures,
+                                                verifyUserToken: { [controller] secret in try? controller.verifyToken(secret) }))
         let readers = router.group().add(middleware: RoleMiddleware(allowed: [.node, .scheduler]))
         // Monitoring: read-only views (/metrics, the dashboard's) for metrics tokens and admins.
         let monitors = router.group().add(middleware: RoleMiddleware(allowed: [.metrics]))
@@ -119,6 +120,7 @@ public enum ControllerAPI {
         }
         addTokens(admins: admins, nodes: nodes, controller: c)
         addMonitoring(monitors, controller: c)
+        addGroups(router.group(), controller: c)
         addAdministration(router.group(), controller: c)
         return router
     }

@@ -16,6 +16,8 @@ public struct ControllerConfiguration: Sendable {
     public var schedulerTokens: Set<String>
     /// Read-only tokens for monitoring: `/metrics`, the dashboard's views and live stream, nothing that changes.
     public var metricsTokens: Set<String> = []
+    /// Teachers' tokens, each scoped to one group (token → group name): they see and manage only that group.
+    public var teacherTokens: [String: String] = [:]
     /// Seconds between samples of the dashboard's history ring, and how many samples it keeps (the default:
     /// 6 hours at one sample every 10 s).
     public var historyInterval: Double = 10

@@ -13,6 +13,9 @@ public struct ControllerRequestContext: RequestContext {
     /// The client's IP address, for rate-limiting failed token checks; nil when unknown.
     public var clientHost: String?
 
+    /// The group a teacher's token is scoped to; nil for every other caller.
+    public var teacherGroup: String?
+
     public init(source: Source) {
         coreContext = .init(source: source)
         clientHost = source.channel.remoteAddress?.ipAddress
@@ -21,7 +24,8 @@ public struct ControllerRequestContext: RequestContext {
 
 /// Who may call what: admin tokens may do everything, node tokens only what nodes do (register, heartbeat, ask
 /// for and end leases), scheduler tokens only what a scheduler extender does (read the pool, hold and release
-/// reservations), metrics tokens only reads (`/metrics`, the dashboard's views).
+/// reservations), metrics tokens only reads (`/metrics`, the dashboard's views), teacher tokens only their own
+/// group (its definition within the quota an admin set, its queue and its usage).
 public enum Caller: String, Sendable, Hashable {
-    case admin, node, scheduler, metrics
+    case admin, node, scheduler, metrics, teacher
 }

@@ -14,6 +14,7 @@ public final class LeaseStore: Sendable {
         public var reservations: [Reservation]
         /// Cordoned nodes and GPUs (`NODE`, `NODE/INDEX`).
         public var cordons: [String] = []
+        public var groups: [GroupDefinition] = []
     }
 
     let database: DatabasePool
@@ -59,6 +60,13 @@ public final class LeaseStore: Sendable {
                 """)
         }
         registerTokenMigration(&m)
+        m.registerMigration("v3-groups: groups and usage records") { db in
+            try db.execute(sql: """
+                CREATE TABLE pool_group (name TEXT PRIMARY KEY NOT NULL, document BLOB NOT NULL);
+                CREATE TABLE usage_record (lease TEXT PRIMARY KEY NOT NULL, grp TEXT NOT NULL, end_time REAL NOT NULL, document BLOB NOT NULL);
+                CREATE INDEX usage_record_end ON usage_record (end_time);
+                """)
+        }
         return m
     }
 
@@ -75,6 +83,23 @@ public final class LeaseStore: Sendable {
         }
     }
 
+    /// Usage records of leases that ended after `since`, optionally of one group.
+    public func usageRecords(endingAfter since: Double, group: String? = nil) throws(PoolError) -> [UsageRecord] {
+        do {
+            return try database.read { db in
+                let decoder = JSONDecoder()
+                let rows = if let group {
+                    try Data.fetchAll(db, sql: "SELECT document FROM usage_record WHERE end_time > ? AND grp = ?", arguments: [since, group])
+                } else {
+                    try Data.fetchAll(db, sql: "SELECT document FROM usage_record WHERE end_time > ?", arguments: [since])
+                }
+                return try rows.map { try decoder.decode(UsageRecord.self, from: $0) }
+            }
+        } catch {
+            throw PoolError(.storage, "cannot read usage records: \(error)")
+        }
+    }
+
     /// Everything stored.
     public func load() throws(PoolError) -> Snapshot {
         do {
@@ -85,7 +110,8 @@ public final class LeaseStore: Sendable {
                 }
                 return Snapshot(nodes: try all("node", NodeRegistration.self), leases: try all("lease", Lease.self),
                                 reservations: try all("reservation", Reservation.self),
-                                cordons: try String.fetchAll(db, sql: "SELECT target FROM cordon ORDER BY target"))
+                                cordons: try String.fetchAll(db, sql: "SELECT target FROM cordon ORDER BY target"),
+                                groups: try all("pool_group", GroupDefinition.self))
             }
         } catch {
             throw PoolError(.storage, "cannot read controller state: \(error)")
@@ -160,6 +186,13 @@ public final class LeaseStore: Sendable {
             try db.execute(sql: "DELETE FROM cordon WHERE target = ?", arguments: [target])
         case .audit(let entry):
             try db.execute(sql: "INSERT INTO audit (time, document) VALUES (?, ?)", arguments: [entry.time, try encoder.encode(entry)])
+        case .putGroup(let g):
+            try db.execute(sql: "INSERT OR REPLACE INTO pool_group (name, document) VALUES (?, ?)", arguments: [g.name, try encoder.encode(g)])
+        case .deleteGroup(let name):
+            try db.execute(sql: "DELETE FROM pool_group WHERE name = ?", arguments: [name])
+        case .recordUsage(let u):
+            try db.execute(sql: "INSERT OR REPLACE INTO usage_record (lease, grp, end_time, document) VALUES (?, ?, ?, ?)",
+                           arguments: [u.lease, u.group, u.end, try encoder.encode(u)])
         }
     }
 }

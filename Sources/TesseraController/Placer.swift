@@ -59,8 +59,12 @@ struct Placer: Sendable {
         guard (1...64).contains(spec.vgpus) else { throw PoolError(.invalidRequest, "vgpus must be 1…64, got \(spec.vgpus)") }
         if !spec.wholeGPU {
             guard spec.memoryMiB >= 1 else { throw PoolError(.invalidRequest, "memoryMiB must be at least 1") }
-            guard (1...100).contains(spec.computePercent) else {
-                throw PoolError(.invalidRequest, "computePercent must be 1…100, got \(spec.computePercent)")
+            guard (0...100).contains(spec.computePercent) else {
+                throw PoolError(.invalidRequest, "computePercent must be 0…100 (0: best effort), got \(spec.computePercent)")
+            }
+            // Best effort runs only on idle time: a hard cap of nothing would never run.
+            guard spec.computePercent > 0 || spec.computeMode != "limit" else {
+                throw PoolError(.invalidRequest, "a best-effort vGPU (computePercent 0) cannot use computeMode limit")
             }
         }
         if let only = spec.node {
@@ -276,7 +280,7 @@ struct Placer: Sendable {
     private static func freeSummary(_ cache: Cache) -> String {
         let free = cache.engine.nodes.flatMap { node in
             node.gpus.enumerated().compactMap { position, gpu -> String? in
-                guard gpu.freeMilli > 0, gpu.freeMemoryMiB > 0, let device = cache.layouts[node.name]?.gpus[position] else { return nil }
+                guard gpu.freeMemoryMiB > 0, let device = cache.layouts[node.name]?.gpus[position] else { return nil }
                 return "\(node.name)/\(device.index) \(gpu.freeMemoryMiB) MiB \(gpu.freeMilli / 10) %"
             }
         }
@@ -285,6 +289,6 @@ struct Placer: Sendable {
     }
 
     static func describe(_ spec: VirtualGPUSpec) -> String {
-        spec.wholeGPU ? "whole GPU" : "\(spec.memoryMiB) MiB, \(spec.computePercent) %"
+        spec.wholeGPU ? "whole GPU" : "\(spec.memoryMiB) MiB, \(spec.computePercent == 0 ? "best effort" : "\(spec.computePercent) %")"
     }
 }

@@ -53,6 +53,7 @@ public enum PoolMetrics {
             }
             if !lease.program.isEmpty { who.append(("program", lease.program)) }
             if !lease.owner.isEmpty { who.append(("user", lease.owner)) }
+            if let group = lease.group { who.append(("group", group)) }
             let active = state.lastActive[lease.id] ?? []
             for (position, v) in lease.vgpus.enumerated() {
                 let gpu = models[GPUKey(node: v.node, index: v.gpu)]
@@ -71,6 +72,7 @@ public enum PoolMetrics {
                 }
             }
         }
+        groupSeries(state, into: &r)
         let summary = state.summary()
         r.gauge("tessera_pool_gpus", help: "GPUs of nodes that are up.", Double(summary.gpus))
         r.gauge("tessera_pool_leases", help: "Live leases.", Double(summary.leases))
@@ -88,6 +90,32 @@ public enum PoolMetrics {
         var text = r.text
         if let lasting { text += lasting.emitToString() }
         return text
+    }
+
+    /// Each group's quota, what it holds and how many of its requests wait (one pass over the grants).
+    private static func groupSeries(_ state: PoolState, into r: inout MetricsExposition) {
+        guard !state.groups.isEmpty else { return }
+        var used: [String: GroupUsage] = [:]
+        func add(_ group: String?, _ vgpus: [VirtualGPUAssignment]) {
+            guard let group else { return }
+            var u = used[group] ?? GroupUsage()
+            for v in vgpus { u.memoryMiB += v.memoryMiB; u.computePercent += v.computePercent; u.vgpus += 1 }
+            used[group] = u
+        }
+        for l in state.leases.values { add(l.group, l.vgpus) }
+        for res in state.reservations.values where res.claimedBy == nil { add(res.group, res.vgpus) }
+        var waiting: [String: Int] = [:]
+        for w in state.waiters where w.state == .waiting { waiting[w.group, default: 0] += 1 }
+        for name in state.groups.keys.sorted() {
+            let g = state.groups[name]!, u = used[name] ?? GroupUsage(), labels = [("group", name)]
+            r.gauge("tessera_group_memory_allocated_bytes", labels, help: "Memory the group's leases and unclaimed reservations hold.", Double(u.memoryMiB) * mebibyte)
+            r.gauge("tessera_group_compute_allocated_ratio", labels, help: "Compute shares the group holds, in GPUs (1 = one whole GPU's time).", Double(u.computePercent) / 100)
+            r.gauge("tessera_group_vgpus", labels, help: "vGPUs the group holds.", Double(u.vgpus))
+            r.gauge("tessera_group_waiting_requests", labels, help: "The group's requests waiting in the queue.", Double(waiting[name] ?? 0))
+            if let m = g.quota.memoryMiB { r.gauge("tessera_group_memory_quota_bytes", labels, help: "The group's memory quota.", Double(m) * mebibyte) }
+            if let c = g.quota.computePercent { r.gauge("tessera_group_compute_quota_ratio", labels, help: "The group's compute quota, in GPUs.", Double(c) / 100) }
+            if let v = g.quota.vgpus { r.gauge("tessera_group_vgpus_quota", labels, help: "The group's quota of vGPUs.", Double(v)) }
+        }
     }
 
     private static let mebibyte = 1_048_576.0

@@ -26,6 +26,14 @@ public struct PoolState: Sendable {
         case deleteCordon(String)
         /// An administrator's action or attempt, for the audit log.
         case audit(AuditEntry)
+        /// A group is defined (or redefined), or deleted.
+        case putGroup(GroupDefinition)
+        case deleteGroup(String)
+        /// What an ended lease consumed, for usage accounting.
+        case recordUsage(UsageRecord)
+
+        /// Whether this is a usage record (which every ended lease writes).
+        public var isUsageRecord: Bool { if case .recordUsage = self { true } else { false } }
     }
 
     /// Counts since the controller started, for `/metrics` (not durable: a restart starts them at zero, as
@@ -65,6 +73,13 @@ public struct PoolState: Sendable {
     public internal(set) var tallies = Tallies()
     /// When each granted vGPU (lease id, position in the lease) last ran work, or its grant time.
     public private(set) var lastActive: [String: [Double]] = [:]
+    /// Groups by name: quotas that leases and reservations of their members count against.
+    public internal(set) var groups: [String: GroupDefinition] = [:] { didSet { indexMembers() } }
+    /// Each listed user (uid or name) → the first group by name that lists it.
+    var groupOfUser: [String: String] = [:]
+    /// Requests waiting for room (and granted ones until their waiter collects them), in arrival order.
+    public internal(set) var waiters: [Waiter] = []
+    var nextWaiter: UInt64 = 1
     private var nextEvent = 1
     private var nextID: UInt64 = 1
     /// Chooses GPUs; owns the placement engine, a cache of `nodes` and grants.
@@ -82,9 +97,12 @@ public struct PoolState: Sendable {
     /// `storage` error naming the first row that no running controller could have written (a corrupt or
     /// hand-edited state file), so the controller refuses to start instead of serving nonsense.
     public init(strategy: PlacementStrategy = .engine(.tessera), timing: Timing = Timing(), now: Double,
-                nodes: [NodeRegistration], leases: [Lease], reservations: [Reservation], cordons: [String] = []) throws(PoolError) {
+                nodes: [NodeRegistration], leases: [Lease], reservations: [Reservation], cordons: [String] = [],
+                groups: [GroupDefinition] = []) throws(PoolError) {
         self.init(strategy: strategy, timing: timing, now: now)
         self.cordons = Set(cordons)
+        for g in groups { self.groups[g.name] = g }
+        indexMembers()
         for n in nodes {
             do throws(PoolError) { try Self.check(n) } catch {
                 throw PoolError(.storage, "stored node \(n.name.isEmpty ? "(no name)" : n.name): \(error.message)")
@@ -205,6 +223,7 @@ public struct PoolState: Sendable {
                 changes += dropReservation(r.id, now: now, reason: "expired")
             }
         }
+        if !waiters.isEmpty { changes += expireWaiters(now: now) }
         return changes
     }
 
@@ -236,17 +255,24 @@ public struct PoolState: Sendable {
             reservations[rid] = r
             changes.append(.putReservation(r))
             let lease = Lease(id: id, requester: request.requester, program: request.program, owner: request.identity?.user ?? request.owner,
-                              spec: r.spec, vgpus: vgpus, createdAt: now, attachSecret: secret, identity: request.identity)
+                              spec: r.spec, vgpus: vgpus, createdAt: now, attachSecret: secret, identity: request.identity,
+                              group: r.group, user: request.user)
             leases[id] = lease
             lastActive[id] = vgpus.map { _ in now }
             tallies.allocations[AllocationOutcome(result: "granted", reason: "none"), default: 0] += 1
             record(now, "lease-granted", "\(id) claims reservation \(rid) for \(describe(lease.program, lease.owner))")
             return (lease, changes + [.putLease(lease)])
         }
+        let group = group(of: request)
         vgpus = try place(request.spec)
+        do throws(PoolError) { try admit(vgpus, to: group, member: Self.member(of: request)) } catch {
+            placer.free(vgpus, spec: request.spec)
+            throw error
+        }
         let id = makeID("lease")
         let lease = Lease(id: id, requester: request.requester, program: request.program, owner: request.identity?.user ?? request.owner,
-                          spec: request.spec, vgpus: vgpus, createdAt: now, attachSecret: secret, identity: request.identity)
+                          spec: request.spec, vgpus: vgpus, createdAt: now, attachSecret: secret, identity: request.identity,
+                          group: group?.name, user: request.user)
         leases[id] = lease
         lastActive[id] = vgpus.map { _ in now }
         tallies.allocations[AllocationOutcome(result: "granted", reason: "none"), default: 0] += 1
@@ -296,7 +322,7 @@ public struct PoolState: Sendable {
         guard let lease = leases.removeValue(forKey: id) else { return [] }
         lastActive[id] = nil
         tallies.leasesEnded[kind, default: 0] += 1
-        var changes: [Change] = [.deleteLease(id)]
+        var changes: [Change] = [.deleteLease(id), .recordUsage(Self.usageRecord(of: lease, until: now))]
         if var r = reservations.values.first(where: { $0.claimedBy == id }) {
             if r.persistent && !endingReservation {
                 r.claimedBy = nil
@@ -328,10 +354,15 @@ public struct PoolState: Sendable {
             }
             return (held, [])
         }
+        let group = group(of: request)
         let vgpus = try place(request.spec)
+        do throws(PoolError) { try admit(vgpus, to: group, member: request.consumer) } catch {
+            placer.free(vgpus, spec: request.spec)
+            throw error
+        }
         let r = Reservation(id: makeID("res"), consumer: request.consumer, spec: request.spec, vgpus: vgpus, createdAt: now,
                             expiresAt: request.ttlSeconds.map { now + $0 }, claimedBy: nil, displayName: request.displayName,
-                            persistent: request.persistent)
+                            persistent: request.persistent, group: group?.name)
         reservations[r.id] = r
         tallies.allocations[AllocationOutcome(result: "granted", reason: "none"), default: 0] += 1
         record(now, "reserved", "\(r.id) for \(r.consumer): \(summary(vgpus))")

@@ -6,8 +6,12 @@ public struct Pod: Codable, Sendable, Hashable {
         public var namespace: String?
         public var uid: String?
         public var annotations: [String: String]?
+        /// The pod's labels (groups may select pods by them).
+        public var labels: [String: String]?
 
-        public init(name: String, namespace: String? = nil, uid: String? = nil, annotations: [String: String]? = nil) {
+        public init(name: String, namespace: String? = nil, uid: String? = nil, annotations: [String: String]? = nil,
+                    labels: [String: String]? = nil) {
+            self.labels = labels
             self.name = name
             self.namespace = namespace
             self.uid = uid

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import TesseraDevice
 import TesseraWire
 
@@ -26,6 +29,19 @@ extension Session {
         guard !output.isEmpty else { return }
         send(output.printf, on: .standardOutput)
         send(output.assertMessages, on: .standardError)
+    }
+
+    /// Shows a line about the session's wait in the queue on the program's stderr (its runtime prints device
+    /// output frames while it waits for the hello's reply); false once the program has gone away. Runs on the
+    /// session's thread, which is blocked in the admission.
+    func tellWaiting(_ line: String) -> Bool {
+        if !line.isEmpty {
+            send(Array("tessera: \(line)\n".utf8), on: .standardError)
+            do throws(WireError) { try flush() } catch { return false }
+        }
+        var byte: UInt8 = 0
+        let n = recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return !(n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
     }
 
     private func send(_ bytes: [UInt8], on channel: DeviceOutput.Channel) {

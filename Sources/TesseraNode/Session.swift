@@ -268,6 +268,8 @@ final class Session: @unchecked Sendable {
         var request = VirtualGPURequest(count: hello.virtualGPUs, memoryBytes: hello.memoryBytes, computePercent: hello.computePercent,
                                         computeMode: hello.computeMode, program: hello.programName,
                                         owner: peer.uid >= 0 ? "uid \(peer.uid)" : peer.address)
+        request.waitMilliseconds = hello.waitMilliseconds
+        if hello.waitMilliseconds > 0 { request.waiter = QueueWaiter { [self] line in tellWaiting(line) } }
         var identity: SessionIdentity?
         do throws(DeviceError) {
             identity = try node.authenticate(peer, hello)

@@ -50,11 +50,16 @@ public final class ControllerPlacement: PlacementPolicy, Sendable {
                                   computePercent: request.computePercent, node: allowRemote ? nil : nodeName,
                                   preferredNode: nodeName, computeMode: request.computeMode.description)
         let lease: Lease
-        do throws(PoolError) {
-            lease = try client.blocking.post("/v1/leases", LeaseRequest(spec: spec, requester: nodeName, program: request.program, owner: request.owner,
-                                                                        identity: request.identity?.tokenIdentity))
-        } catch {
-            throw PlacementError("the pool refused: \(error.message)")
+        let asked = LeaseRequest(spec: spec, requester: nodeName, program: request.program, owner: request.owner,
+                                 identity: request.identity?.tokenIdentity, user: Self.userName(owner: request.owner))
+        if request.waitMilliseconds > 0 {
+            lease = try waitInQueue(asked, seconds: Double(request.waitMilliseconds) / 1000, waiter: request.waiter)
+        } else {
+            do throws(PoolError) {
+                lease = try client.blocking.post("/v1/leases", asked)
+            } catch {
+                throw PlacementError("the pool refused: \(error.message)")
+            }
         }
         do throws(PlacementError) {
             let placement = try Self.split(lease, home: nodeName, inventory: inventory)

@@ -57,8 +57,10 @@ public struct PlacementRequest: Hashable, Sendable {
             self.gpuMemory = .sameFractionAsCompute
             self.wholeGPU = true
         } else {
-            guard (1...1000).contains(computeMilliPerGPU) else {
-                throw PlacementEngineError(.invalidRequest, "compute share \(computeMilliPerGPU) milli outside 1…1000")
+            // 0 milli with a fixed memory size is a best-effort share: it takes memory only.
+            let lowest = gpuMemory == .sameFractionAsCompute ? 1 : 0
+            guard (lowest...1000).contains(computeMilliPerGPU) else {
+                throw PlacementEngineError(.invalidRequest, "compute share \(computeMilliPerGPU) milli outside \(lowest)…1000")
             }
             self.computeMilliPerGPU = computeMilliPerGPU
             self.gpuMemory = gpuMemory
@@ -86,8 +88,8 @@ public struct PlacementRequest: Hashable, Sendable {
         computePercent: Int, memoryMiB: Int, cpuMilli: Int = 0, hostMemoryMiB: Int = 0,
         allowedModels: Set<String>? = nil
     ) throws(PlacementEngineError) -> PlacementRequest {
-        guard (1...100).contains(computePercent) else {
-            throw PlacementEngineError(.invalidRequest, "compute share \(computePercent) % outside 1…100")
+        guard (0...100).contains(computePercent) else {
+            throw PlacementEngineError(.invalidRequest, "compute share \(computePercent) % outside 0…100 (0: best effort)")
         }
         return try PlacementRequest(
             cpuMilli: cpuMilli, hostMemoryMiB: hostMemoryMiB, gpuCount: 1,

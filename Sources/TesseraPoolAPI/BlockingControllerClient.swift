@@ -21,6 +21,10 @@ public struct BlockingControllerClient: Sendable {
         try client.decode(send("POST", path, body: client.encode(body)))
     }
 
+    public func put<T: Decodable>(_ path: String, _ body: some Encodable, as type: T.Type = T.self) throws(PoolError) -> T {
+        try client.decode(send("PUT", path, body: client.encode(body)))
+    }
+
     public func delete(_ path: String) throws(PoolError) {
         _ = try send("DELETE", path, body: nil)
     }

@@ -43,6 +43,10 @@ public struct ControllerClient: Sendable {
         try decode(try await send("POST", path, body: encode(body)))
     }
 
+    public func put<T: Decodable>(_ path: String, _ body: some Encodable, as type: T.Type = T.self) async throws(PoolError) -> T {
+        try decode(try await send("PUT", path, body: encode(body)))
+    }
+
     public func delete(_ path: String) async throws(PoolError) {
         _ = try await send("DELETE", path, body: nil)
     }

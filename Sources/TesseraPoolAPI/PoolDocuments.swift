@@ -171,6 +171,9 @@ public struct GPUInfo: Codable, Sendable, Hashable {
 public struct VirtualGPUSpec: Codable, Sendable, Hashable {
     public var vgpus: Int
     public var memoryMiB: Int
+    /// Guaranteed compute share of each vGPU, 1…100 % of its GPU; 0 is best effort: it reserves nothing, is
+    /// never refused for compute, and runs on the GPU's idle time with the smallest weight. A document that
+    /// leaves it out asks for best effort.
     public var computePercent: Int
     /// Each vGPU is a whole, otherwise idle GPU (memory and compute are then the GPU's).
     public var wholeGPU: Bool
@@ -212,10 +215,13 @@ public struct LeaseRequest: Codable, Sendable, Hashable {
     /// Who the program proved to be with a user token (``UserToken``), when it did; absent for sessions known
     /// by their kernel identity (a unix socket) or anonymous ones.
     public var identity: TokenIdentity?
+    /// The program's user name as its node sees it (group membership by name); nil when unknown.
+    public var user: String?
     public init(spec: VirtualGPUSpec, requester: String, program: String = "", owner: String = "", reservation: String? = nil,
-                identity: TokenIdentity? = nil) {
+                identity: TokenIdentity? = nil, user: String? = nil) {
         self.spec = spec; self.requester = requester; self.program = program; self.owner = owner; self.reservation = reservation
         self.identity = identity
+        self.user = identity?.user ?? user
     }
 }
 
@@ -246,18 +252,18 @@ public struct Lease: Codable, Sendable, Hashable {
     public var attachSecret: String?
     /// Nodes other than the requester where the program has attached (each attaches once).
     public var attachedNodes: [String]?
-    /// The user and group the program proved with a user token (absent: kernel identity or none); ``owner``
-    /// then names the user.
+    /// The user: the one the program proved with a user token, else the user name its node reported.
     public var user: String?
+    /// The group whose quota it counts against, else the group its token names; nil for none.
     public var group: String?
     /// The token that proved it: revoking the token ends the lease.
     public var tokenID: String?
     public init(id: String, requester: String, program: String, owner: String, spec: VirtualGPUSpec,
                 vgpus: [VirtualGPUAssignment], createdAt: Double, attachSecret: String? = nil, attachedNodes: [String]? = nil,
-                identity: TokenIdentity? = nil) {
+                identity: TokenIdentity? = nil, group: String? = nil, user: String? = nil) {
         self.id = id; self.requester = requester; self.program = program; self.owner = owner; self.spec = spec
         self.vgpus = vgpus; self.createdAt = createdAt; self.attachSecret = attachSecret; self.attachedNodes = attachedNodes
-        self.user = identity?.user; self.group = identity?.group; self.tokenID = identity?.tokenID
+        self.user = identity?.user ?? user; self.group = group ?? identity?.group; self.tokenID = identity?.tokenID
     }
 
     /// The lease without its attach secret, as listings show it.
@@ -295,20 +301,23 @@ public struct ReservationRequest: Codable, Sendable, Hashable {
     /// The reservation outlives its leases: when the claiming lease ends it is unclaimed again and keeps its
     /// capacity (a pod's programs come and go; the pod's reservation stays until it is released).
     public var persistent: Bool
+    /// The pod's labels, for groups that select pods by label.
+    public var labels: [String: String]?
     public init(consumer: String, spec: VirtualGPUSpec, ttlSeconds: Double? = nil, displayName: String? = nil,
-                unique: Bool = false, persistent: Bool = false) {
+                unique: Bool = false, persistent: Bool = false, labels: [String: String]? = nil) {
         self.consumer = consumer; self.spec = spec; self.ttlSeconds = ttlSeconds
-        self.displayName = displayName; self.unique = unique; self.persistent = persistent
+        self.displayName = displayName; self.unique = unique; self.persistent = persistent; self.labels = labels
     }
 
-    /// `displayName`, `unique` and `persistent` may be absent.
+    /// `displayName`, `unique`, `persistent` and `labels` may be absent.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(consumer: try c.decode(String.self, forKey: .consumer), spec: try c.decode(VirtualGPUSpec.self, forKey: .spec),
                   ttlSeconds: try c.decodeIfPresent(Double.self, forKey: .ttlSeconds),
                   displayName: try c.decodeIfPresent(String.self, forKey: .displayName),
                   unique: try c.decodeIfPresent(Bool.self, forKey: .unique) ?? false,
-                  persistent: try c.decodeIfPresent(Bool.self, forKey: .persistent) ?? false)
+                  persistent: try c.decodeIfPresent(Bool.self, forKey: .persistent) ?? false,
+                  labels: try c.decodeIfPresent([String: String].self, forKey: .labels))
     }
 }
 
@@ -333,10 +342,13 @@ public struct Reservation: Codable, Sendable, Hashable {
     public var displayName: String?
     /// Whether it outlives its leases (see ``ReservationRequest/persistent``).
     public var persistent: Bool
+    /// The group whose quota it counts against; nil for none.
+    public var group: String?
     public init(id: String, consumer: String, spec: VirtualGPUSpec, vgpus: [VirtualGPUAssignment], createdAt: Double,
-                expiresAt: Double?, claimedBy: String?, displayName: String? = nil, persistent: Bool = false) {
+                expiresAt: Double?, claimedBy: String?, displayName: String? = nil, persistent: Bool = false, group: String? = nil) {
         self.id = id; self.consumer = consumer; self.spec = spec; self.vgpus = vgpus; self.createdAt = createdAt
         self.expiresAt = expiresAt; self.claimedBy = claimedBy; self.displayName = displayName; self.persistent = persistent
+        self.group = group
     }
 
     /// Reservations stored by earlier releases lack `displayName` and `persistent`.
@@ -347,7 +359,8 @@ public struct Reservation: Codable, Sendable, Hashable {
                   createdAt: try c.decode(Double.self, forKey: .createdAt), expiresAt: try c.decodeIfPresent(Double.self, forKey: .expiresAt),
                   claimedBy: try c.decodeIfPresent(String.self, forKey: .claimedBy),
                   displayName: try c.decodeIfPresent(String.self, forKey: .displayName),
-                  persistent: try c.decodeIfPresent(Bool.self, forKey: .persistent) ?? false)
+                  persistent: try c.decodeIfPresent(Bool.self, forKey: .persistent) ?? false,
+                  group: try c.decodeIfPresent(String.self, forKey: .group))
     }
 }
 
@@ -475,7 +488,7 @@ extension VirtualGPUSpec {
         let d = VirtualGPUSpec()
         self.init(vgpus: try c.decodeIfPresent(Int.self, forKey: .vgpus) ?? d.vgpus,
                   memoryMiB: try c.decodeIfPresent(Int.self, forKey: .memoryMiB) ?? d.memoryMiB,
-                  computePercent: try c.decodeIfPresent(Int.self, forKey: .computePercent) ?? d.computePercent,
+                  computePercent: try c.decodeIfPresent(Int.self, forKey: .computePercent) ?? 0,
                   wholeGPU: try c.decodeIfPresent(Bool.self, forKey: .wholeGPU) ?? false,
                   sameNode: try c.decodeIfPresent(Bool.self, forKey: .sameNode) ?? false,
                   allowedModels: try c.decodeIfPresent([String].self, forKey: .allowedModels) ?? [],
@@ -496,6 +509,7 @@ extension LeaseRequest {
                   program: try c.decodeIfPresent(String.self, forKey: .program) ?? "",
                   owner: try c.decodeIfPresent(String.self, forKey: .owner) ?? "",
                   reservation: try c.decodeIfPresent(String.self, forKey: .reservation),
-                  identity: try c.decodeIfPresent(TokenIdentity.self, forKey: .identity))
+                  identity: try c.decodeIfPresent(TokenIdentity.self, forKey: .identity),
+                  user: try c.decodeIfPresent(String.self, forKey: .user))
     }
 }

@@ -7,7 +7,8 @@ public enum VirtualGPUEnvironment {
     public static let virtualGPUs = "TESSERA_VGPUS"
     /// Memory of each vGPU, e.g. `512MiB`, `2GiB`; a bare number means MiB (default 1 GiB).
     public static let memory = "TESSERA_MEMORY"
-    /// Compute share of each vGPU in percent, 1…100 (default 10).
+    /// Compute share of each vGPU in percent, 1…100; unset or 0 is best effort (no share reserved, idle time
+    /// only, never refused for compute).
     public static let compute = "TESSERA_COMPUTE"
     /// How the compute share applies: `share` (default; idle time is lent out) or `limit` (hard cap).
     public static let computeMode = "TESSERA_COMPUTE_MODE"
@@ -19,7 +20,9 @@ public enum VirtualGPUEnvironment {
     public static let defaultEndpoint = "/tmp/tessera/node.sock"
     public static let defaultVirtualGPUs = 1
     public static let defaultMemoryBytes = 1 << 30
-    public static let defaultComputePercent = 10
+    public static let defaultComputePercent = 0
+    /// Seconds a program may wait in its group's queue for room before it is refused (default 0: no wait).
+    public static let wait = "TESSERA_WAIT"
 
     /// Parses a memory size with a binary unit (`MiB`, `GiB`, `TiB`; `M`, `MB`, `G`, `GB`, `T`, `TB` mean the
     /// same) or none (MiB). Fractions are allowed when the result is a whole number of MiB.

@@ -17,8 +17,9 @@ struct ControllerCommand: AsyncParsableCommand {
             Tokens: admin tokens from --admin-token-file (one a line) and/or $TESSERA_ADMIN_TOKENS (comma-separated);
             node tokens from --node-token-file and/or $TESSERA_NODE_TOKENS; scheduler-extender tokens from \
             --scheduler-token-file and/or $TESSERA_SCHEDULER_TOKENS; read-only monitoring tokens (/metrics, the \
-            dashboard without its actions) from --metrics-token-file and/or $TESSERA_METRICS_TOKENS. At least one admin \
-            token is required. The dashboard is served at / on the API's address.
+            dashboard without its actions) from --metrics-token-file and/or $TESSERA_METRICS_TOKENS; teachers' tokens, \
+            each scoped to one group, from --teacher-token-file (GROUP:TOKEN a line) and/or $TESSERA_TEACHER_TOKENS \
+            (GROUP:TOKEN,…). At least one admin token is required. The dashboard is served at / on the API's address.
             """
     )
 
@@ -39,6 +40,9 @@ struct ControllerCommand: AsyncParsableCommand {
 
     @Option(help: "File with read-only monitoring tokens, one a line (/metrics and the dashboard's views).")
     var metricsTokenFile: String?
+
+    @Option(help: "File with teachers' tokens, GROUP:TOKEN a line: each sees and manages only its group.")
+    var teacherTokenFile: String?
 
     @Option(help: "Seconds between samples of the dashboard's history (the ring keeps 2160 samples).")
     var historyInterval: Double = 10
@@ -75,6 +79,12 @@ struct ControllerCommand: AsyncParsableCommand {
             host: host, port: port, statePath: state, adminTokens: admin, nodeTokens: nodeTokens, strategy: strategy,
             timing: PoolState.Timing(nodeTimeout: nodeTimeout, leaseGrace: max(2, nodeTimeout)), schedulerTokens: schedulerTokens)
         configuration.metricsTokens = metricsTokens
+        for entry in try readTokens(file: teacherTokenFile, environment: "TESSERA_TEACHER_TOKENS") {
+            guard let colon = entry.firstIndex(of: ":"), colon != entry.startIndex, entry.index(after: colon) != entry.endIndex else {
+                throw ValidationError("a teacher token must be written GROUP:TOKEN")
+            }
+            configuration.teacherTokens[String(entry[entry.index(after: colon)...])] = String(entry[..<colon])
+        }
         configuration.historyInterval = historyInterval
         let controller = try Controller(configuration: configuration, logger: logger)
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: controller.registry))

@@ -16,8 +16,11 @@ struct RunCommand: ParsableCommand {
             built with nvcc's defaults, NVIDIA's own runtime, CuPy and Numba run too) and asks the node for its
             vGPUs at its first CUDA call. The request travels in the environment (\(VirtualGPUEnvironment.endpoint),
             \(VirtualGPUEnvironment.virtualGPUs), \(VirtualGPUEnvironment.memory), \(VirtualGPUEnvironment.compute),
-            \(VirtualGPUEnvironment.computeMode)); options
-            given here override it. Exits with the program's status.
+            \(VirtualGPUEnvironment.computeMode), \(VirtualGPUEnvironment.wait)); options
+            given here override it. Without --compute a vGPU is best effort: it reserves no compute share, runs on
+            the GPU's idle time and is never refused for compute. With --wait, a request that does not fit now
+            waits in its group's queue (its position is printed on stderr) instead of failing. Exits with the
+            program's status.
             """
     )
 
@@ -30,8 +33,11 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Memory of each vGPU (MiB/GiB units, e.g. 512MiB, 2GiB).")
     var memory: String?
 
-    @Option(help: "Compute share of each vGPU in percent (1–100).")
+    @Option(help: "Guaranteed compute share of each vGPU in percent (1–100); 0 or none: best effort.")
     var compute: Int?
+
+    @Option(help: "Seconds to wait in the queue for room when the request does not fit now (default: $\(VirtualGPUEnvironment.wait) or 0).")
+    var wait: Double?
 
     @Option(help: "How the compute share applies: share (idle GPU time is lent out) or limit (hard cap).")
     var computeMode: String?
@@ -49,7 +55,8 @@ struct RunCommand: ParsableCommand {
         if let memory, VirtualGPUEnvironment.parseSize(memory) == nil {
             throw ValidationError("--memory: '\(memory)' is not a size like 512MiB or 2GiB (whole MiB)")
         }
-        if let compute, !(1...100).contains(compute) { throw ValidationError("--compute must be 1…100") }
+        if let compute, !(0...100).contains(compute) { throw ValidationError("--compute must be 0…100 (0: best effort)") }
+        if let wait, !(wait >= 0 && wait <= 86_400) { throw ValidationError("--wait must be 0…86400 seconds") }
         if let computeMode, ComputeMode(parsing: computeMode) == nil { throw ValidationError("--compute-mode must be share or limit") }
 
         let libraries = try RuntimeLibraries.locate()
@@ -58,6 +65,7 @@ struct RunCommand: ParsableCommand {
         if let memory { setenv(VirtualGPUEnvironment.memory, memory, 1) }
         if let compute { setenv(VirtualGPUEnvironment.compute, "\(compute)", 1) }
         if let computeMode { setenv(VirtualGPUEnvironment.computeMode, computeMode.lowercased(), 1) }
+        if let wait { setenv(VirtualGPUEnvironment.wait, "\(wait)", 1) }
         let existing = getenv("LD_LIBRARY_PATH").map { String(cString: $0) }
         setenv("LD_LIBRARY_PATH", existing.map { "\(libraries):\($0)" } ?? libraries, 1)
         configurePTXClientsIfSimulated(libraries: libraries)

@@ -10,6 +10,7 @@ struct Tessera: AsyncParsableCommand {
             NodeCommand.self, RunCommand.self, PlacementCommand.self, ControllerCommand.self,
             UpCommand.self, DemoCommand.self, StatusCommand.self, NodesCommand.self, GPUsCommand.self, LeasesCommand.self, ReservationsCommand.self, TopCommand.self,
             CordonCommand.self, UncordonCommand.self, DrainCommand.self, EndLeaseCommand.self, TokensCommand.self,
+            GroupsCommand.self, QueueCommand.self, UsageCommand.self,
             SchedulerCommand.self, WorkerCommand.self,
         ]
     )

@@ -57,6 +57,7 @@ import TesseraPoolAPI
         // Opening again applies nothing twice.
         let again = try LeaseStore(path: path)
         again.close()
-        #expect(LeaseStore.migrator.migrations == ["v1: nodes, leases, reservations", "v2: cordons and the audit log", "v3-tokens"])
+        #expect(LeaseStore.migrator.migrations == ["v1: nodes, leases, reservations", "v2: cordons and the audit log", "v3-tokens",
+                                                    "v3-groups: groups and usage records"])
     }
 }

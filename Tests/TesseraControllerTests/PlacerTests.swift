@@ -29,7 +29,8 @@ import TesseraPoolAPI
         #expect(try Placer.check(Self.spec(1, sameGPU: true), nodes: nodes).mode == .each)
         let refusals: [(VirtualGPUSpec, PoolError.Code)] = [
             (Self.spec(0), .invalidRequest), (Self.spec(65), .invalidRequest), (Self.spec(mib: 0), .invalidRequest),
-            (Self.spec(percent: 0), .invalidRequest), (Self.spec(percent: 101), .invalidRequest),
+            (Self.spec(percent: -1), .invalidRequest), (Self.spec(percent: 101), .invalidRequest),
+            (Self.spec(percent: 0, mode: "limit"), .invalidRequest),
             (Self.spec(mode: "turbo"), .invalidRequest), (Self.spec(node: "nowhere"), .notFound), (Self.spec(node: "b"), .conflict),
             (VirtualGPUSpec(allowedModels: ["H100"], deniedModels: ["H100"]), .unavailable), (VirtualGPUSpec(deniedModels: ["H100"]), .unavailable),
         ]

@@ -34,7 +34,7 @@ import TesseraWire
         var ledger = NodeLedger(gpus: [(0, gib)])
         #expect(throws: PlacementError.self) { try ledger.admit(session: 1, VirtualGPURequest(count: 0, memoryBytes: gib, computePercent: 1), policy: SpreadPlacement()) }
         #expect(throws: PlacementError.self) { try ledger.admit(session: 1, VirtualGPURequest(count: 1, memoryBytes: 1000, computePercent: 1), policy: SpreadPlacement()) }
-        #expect(throws: PlacementError.self) { try ledger.admit(session: 1, VirtualGPURequest(count: 1, memoryBytes: gib, computePercent: 0), policy: SpreadPlacement()) }
+        #expect(throws: PlacementError.self) { try ledger.admit(session: 1, VirtualGPURequest(count: 1, memoryBytes: gib, computePercent: -1), policy: SpreadPlacement()) }
         #expect(throws: PlacementError.self) { try ledger.admit(session: 1, VirtualGPURequest(count: 2, memoryBytes: gib, computePercent: 1), policy: SpreadPlacement()) }
         #expect(ledger.grants.isEmpty && ledger.capacity[0].grantedMemory == 0)
     }

@@ -21,7 +21,9 @@ import TesseraPlacement
         #expect(throws: PlacementEngineError.self) { try PlacementRequest(gpuCount: -1) }
         #expect(throws: PlacementEngineError.self) { try PlacementRequest(gpuCount: 1, computeMilliPerGPU: 0) }
         #expect(throws: PlacementEngineError.self) { try PlacementRequest(gpuCount: 1, computeMilliPerGPU: 1001) }
-        #expect(throws: PlacementEngineError.self) { try PlacementRequest.sharedGPU(computePercent: 0, memoryMiB: 1) }
+        #expect(throws: PlacementEngineError.self) { try PlacementRequest.sharedGPU(computePercent: -1, memoryMiB: 1) }
+        // 0 % with a fixed memory size is best effort: memory only.
+        #expect((try? PlacementRequest.sharedGPU(computePercent: 0, memoryMiB: 64))?.computeMilliPerGPU == 0)
         #expect(throws: PlacementEngineError.self) { try PlacementRequest.sharedGPU(computePercent: 50, memoryMiB: -5) }
         #expect(throws: PlacementEngineError.self) { try PlacementRequest.wholeGPUs(0) }
         do {

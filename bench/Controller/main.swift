@@ -6,6 +6,11 @@
 //   durable:   lease grants and releases through Controller.perform, each acknowledged only once on disk
 //              (WAL, synchronous=FULL), from many concurrent clients (group commit), against raw SQLite:
 //              one INSERT per transaction, each committed with fsync, one after another.
+//   groups:    the placement decisions again with 100 groups (every request a member's, checked against its
+//              group's quota and member limit), against the same decisions without groups.
+//   queue:     over HTTP to an in-process controller, the time from a release's DELETE to the moment a waiter
+//              (long-polling GET /v1/queue/{id} as a node does) holds the freed room, against a plain grant's
+//              POST /v1/leases on the same server.
 import Foundation
 import GRDB
 import Logging
@@ -66,10 +71,34 @@ let engineTime = try seconds {
         if let placement = engine.placeAndAllocate(r) { try engine.release(placement, for: r) }
     }
 }
+// The same decisions with 100 groups: each request comes from a member of one of them (owner uid N, group N % 100).
+var grouped = PoolState(strategy: .engine(.tessera), now: 0)
+for n in nodes { _ = try grouped.register(n, now: 0) }
+_ = try grouped.applyGroups(GroupsDocument(groups: (0..<100).map { g in
+    GroupDefinition(name: "course-\(g)", members: GroupMembers(users: (0..<10).map { "\(g + 100 * $0)" }),
+                    quota: GroupQuota(memoryMiB: 1 << 30, computePercent: 1 << 20, vgpus: 1 << 20), memberLimit: GroupQuota(vgpus: 1 << 20),
+                    priority: g % 3)
+}), now: 0)
+func member(_ i: Int) -> String { "uid \(i % 1000)" }
+for i in 0..<700 {
+    let (p, m) = shapes[i % shapes.count]
+    _ = try? grouped.grant(LeaseRequest(spec: VirtualGPUSpec(memoryMiB: m, computePercent: p), requester: "bench", owner: member(i)), now: 0)
+}
+let groupedTime = try seconds {
+    for i in 0..<decisions {
+        let (p, m) = shapes[i % shapes.count]
+        let (lease, _) = try grouped.grant(LeaseRequest(spec: VirtualGPUSpec(memoryMiB: m, computePercent: p), requester: "bench", owner: member(i)), now: 0)
+        precondition(lease.group != nil)
+        _ = grouped.release(lease: lease.id, now: 0)
+    }
+}
 let controllerRate = Double(decisions) / controllerTime
 let engineRate = Double(decisions) / engineTime
 print(String(format: "placement: %.0f decisions/s (grant+release in the controller's state machine, 64 nodes x 8 GPUs)", controllerRate))
 print(String(format: "  baseline: %.0f decisions/s (bare placement engine, same shapes); ratio %.2f", engineRate, controllerRate / engineRate))
+let groupedRate = Double(decisions) / groupedTime
+print(String(format: "placement with 100 groups: %.0f decisions/s (every request a member's, quota and member limit checked)", groupedRate))
+print(String(format: "  baseline: %.0f decisions/s (the same decisions without groups, above); ratio %.2f", controllerRate, groupedRate / controllerRate))
 
 // MARK: Durable leases
 
@@ -113,3 +142,7 @@ let durableTime = try await asyncSeconds {
 let durableRate = Double(perClient * concurrency * 2) / durableTime
 print(String(format: "durable leases: %.0f grant/release operations/s, each on disk before acknowledged (%d concurrent clients, group commit)", durableRate, concurrency))
 print(String(format: "  baseline: %.0f commits/s (raw SQLite INSERT + fsync, one per transaction, WAL, synchronous=FULL); ratio %.2f", rawRate, durableRate / rawRate))
+
+// MARK: Queue grant latency
+
+try await queueLatency(directory: directory, nodes: Array(nodes.prefix(1)))

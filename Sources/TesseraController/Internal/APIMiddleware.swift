@@ -9,6 +9,8 @@ import TesseraPoolAPI
 struct CallerMiddleware: RouterMiddleware {
     let configuration: ControllerConfiguration
     let failures: AuthenticationFailures
+    /// The identity of a controller-issued user token, nil when it is not one (or no longer valid).
+    let verifyUserToken: @Sendable (String) -> TokenIdentity?
 
     func handle(
         _ request: Request, context: ControllerRequestContext,
@@ -27,11 +29,17 @@ struct CallerMiddleware: RouterMiddleware {
             else if configuration.nodeTokens.contains(token) { .node }
             else if configuration.schedulerTokens.contains(token) { .scheduler }
             else if configuration.metricsTokens.contains(token) { .metrics }
+            else if configuration.teacherTokens[token] != nil { .teacher }
+            else if let identity = verifyUserToken(token), identity.role == .teacher, identity.group != nil { .teacher }
             else {
                 failures.failed(host)
                 throw PoolError(.unauthorized, "invalid token")
             }
         if context.caller == .node { context.credential = UserToken.hash(of: token) }
+        if context.caller == .teacher {
+            // A teacher token from the --teacher-token-file, or one the controller issued with role teacher.
+            context.teacherGroup = configuration.teacherTokens[token] ?? verifyUserToken(token)?.group
+        }
         return try await next(request, context)
     }
 }

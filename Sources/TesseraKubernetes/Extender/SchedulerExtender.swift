@@ -82,7 +82,7 @@ public struct SchedulerExtender: Sendable {
             if let vgpuRequest = try request(of: pod) {
                 let reservation = try await reservations.reserve(
                     vgpuRequest, podUID: args.podUID, podNamespace: args.podNamespace, podName: args.podName,
-                    on: args.node, now: Date().timeIntervalSince1970)
+                    podLabels: pod.metadata.labels ?? [:], on: args.node, now: Date().timeIntervalSince1970)
                 reserved = true
                 logger.debug("reserved", metadata: ["pod": "\(pod.qualifiedName)", "node": "\(args.node)", "gpus": "\(reservation.gpuIndices)"])
             }

@@ -190,11 +190,13 @@ public final class ControllerReservations: ReservationService, Service {
     }
 
     public func reserve(
-        _ request: VGPURequest, podUID: String, podNamespace: String, podName: String, on nodeName: String, now: Double
+        _ request: VGPURequest, podUID: String, podNamespace: String, podName: String, podLabels: [String: String], on nodeName: String,
+        now: Double
     ) async throws(KubernetesError) -> PodReservation {
         let body = ReservationRequest(
             consumer: Self.consumer(podUID: podUID), spec: request.spec(on: nodeName),
-            ttlSeconds: configuration.unboundTTLSeconds, displayName: "\(podNamespace)/\(podName)", unique: true, persistent: true)
+            ttlSeconds: configuration.unboundTTLSeconds, displayName: "\(podNamespace)/\(podName)", unique: true, persistent: true,
+            labels: podLabels.isEmpty ? nil : podLabels)
         let held: Reservation
         do throws(KubernetesError) {
             held = try await calls.post("/v1/reservations", body)

@@ -35,7 +35,7 @@ public final class InProcessReservations: ReservationService {
     }
 
     public func reserve(
-        _ request: VGPURequest, podUID: String, podNamespace: String, podName: String, on nodeName: String,
+        _ request: VGPURequest, podUID: String, podNamespace: String, podName: String, podLabels: [String: String], on nodeName: String,
         now: Double
     ) async throws(KubernetesError) -> PodReservation {
         let placementRequest = try request.placementRequest()

@@ -18,9 +18,10 @@ public protocol ReservationService: Sendable {
 
     /// Takes capacity for `request` on `nodeName` under `podUID`. Idempotent: the same pod on the same node gets
     /// its existing reservation back. Throws ``KubernetesError/Code/conflict`` when it no longer fits or the
-    /// pod already holds capacity elsewhere.
+    /// pod already holds capacity elsewhere. `podLabels` let the pool count it against the group that selects
+    /// the pod by label.
     func reserve(
-        _ request: VGPURequest, podUID: String, podNamespace: String, podName: String, on nodeName: String,
+        _ request: VGPURequest, podUID: String, podNamespace: String, podName: String, podLabels: [String: String], on nodeName: String,
         now: Double
     ) async throws(KubernetesError) -> PodReservation
 
@@ -46,5 +47,14 @@ extension ReservationService {
 
     public func rejections(of request: VGPURequest, on nodeNames: [String]) -> [String?] {
         nodeNames.map { rejection(of: request, on: $0) }
+    }
+}
+
+extension ReservationService {
+    /// ``reserve(_:podUID:podNamespace:podName:podLabels:on:now:)`` for a pod without labels.
+    public func reserve(
+        _ request: VGPURequest, podUID: String, podNamespace: String, podName: String, on nodeName: String, now: Double
+    ) async throws(KubernetesError) -> PodReservation {
+        try await reserve(request, podUID: podUID, podNamespace: podNamespace, podName: podName, podLabels: [:], on: nodeName, now: now)
     }
 }

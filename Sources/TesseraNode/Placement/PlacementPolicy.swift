@@ -52,8 +52,9 @@ public struct SpreadPlacement: PlacementPolicy {
         guard request.memoryBytes >= 1 << 20, request.memoryBytes % (1 << 20) == 0 else {
             throw PlacementError("vGPU memory must be a positive multiple of 1 MiB, got \(request.memoryBytes) bytes")
         }
-        guard (1...100).contains(request.computePercent) else {
-            throw PlacementError("vGPU compute share must be 1–100 %, got \(request.computePercent) %")
+        // 0 is best effort: no share is reserved, so compute never refuses it.
+        guard (0...100).contains(request.computePercent) else {
+            throw PlacementError("vGPU compute share must be 0–100 % (0: best effort), got \(request.computePercent) %")
         }
         guard !inventory.isEmpty else { throw PlacementError("this node has no GPUs") }
         var gpus = inventory

@@ -13,6 +13,10 @@ public struct VirtualGPURequest: Sendable, Hashable {
     /// Who the program proved to be with a user token (TCP sessions); nil for kernel-identified or anonymous
     /// sessions.
     public var identity: SessionIdentity?
+    /// Milliseconds the program may wait in its group's queue for room (0: refuse at once), and whom to tell
+    /// how the wait goes.
+    public var waitMilliseconds: Int = 0
+    public var waiter: QueueWaiter?
     public init(count: Int, memoryBytes: Int, computePercent: Int, computeMode: ComputeMode = .share, program: String = "", owner: String = "") {
         self.computeMode = computeMode
         self.program = program
@@ -49,4 +53,19 @@ public struct PlacementError: Error, Sendable, Hashable, CustomStringConvertible
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// The program behind a waiting request: a placement that queues tells it its position, and learns whether it
+/// still waits (a program that went away leaves the queue). Compared by identity.
+public final class QueueWaiter: Sendable, Hashable {
+    private let report: @Sendable (String) -> Bool
+
+    /// - Parameter report: shows a line to the program; false once the program is gone.
+    public init(report: @escaping @Sendable (String) -> Bool) { self.report = report }
+
+    /// Tells the program `line`; false when it is gone and the wait should end.
+    public func tell(_ line: String) -> Bool { report(line) }
+
+    public static func == (a: QueueWaiter, b: QueueWaiter) -> Bool { a === b }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
 }

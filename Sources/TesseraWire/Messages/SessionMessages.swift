@@ -30,11 +30,14 @@ public struct Hello: WireMessage, Hashable {
     /// session only with a valid token or attach credential (unless it allows anonymous sessions). Unix-socket
     /// sessions are known by their kernel identity instead.
     public var token: String?
+    /// Milliseconds the program may wait in its group's queue when its vGPUs do not fit now (0: refuse at once).
+    public var waitMilliseconds: Int
 
     public init(clientPID: Int32, virtualGPUs: Int, memoryBytes: Int, computePercent: Int, programName: String, sharesMemory: Bool,
                 computeMode: ComputeMode = .share, acceptsRemoteDevices: Bool = false, addressWindow: Int = 0, deviceBase: Int = 0,
-                attach: AttachCredential? = nil, token: String? = nil) {
+                attach: AttachCredential? = nil, token: String? = nil, waitMilliseconds: Int = 0) {
         self.token = token
+        self.waitMilliseconds = waitMilliseconds
         self.computeMode = computeMode
         self.acceptsRemoteDevices = acceptsRemoteDevices
         self.addressWindow = addressWindow
@@ -58,21 +61,25 @@ public struct Hello: WireMessage, Hashable {
         w.bool(sharesMemory)
         w.u8(computeMode.rawValue)
         // Extension 1, only when something in it differs from what a first-release client means.
-        guard acceptsRemoteDevices || addressWindow != 0 || deviceBase != 0 || attach != nil || token != nil else { return }
-        // Version 2 (a token follows) only when there is a token, so nodes of the previous release still
-        // understand every hello without one.
-        w.u16(token == nil ? 1 : Self.extensionVersion)
+        guard acceptsRemoteDevices || addressWindow != 0 || deviceBase != 0 || attach != nil || token != nil
+                || waitMilliseconds != 0 else { return }
+        // The lowest version that carries what is set, so nodes of earlier releases understand every hello that
+        // needs nothing newer.
+        let version: UInt16 = waitMilliseconds != 0 ? 3 : token != nil ? 2 : 1
+        w.u16(version)
         w.bool(acceptsRemoteDevices)
         w.size(addressWindow)
         w.size(deviceBase)
         w.bool(attach != nil)
         attach?.encode(into: &w)
-        if let token { w.string(token) }
+        // Version 2: the user token ("" in version 3 when there is none). Version 3: the queue wait.
+        if version >= 2 { w.string(token ?? "") }
+        if version >= 3 { w.size(waitMilliseconds) }
     }
 
     /// The version of the optional section after the first release's fields: 1 added remote devices and
-    /// attaching, 2 the user token.
-    static let extensionVersion: UInt16 = 2
+    /// attaching, 2 the user token, 3 the queue wait.
+    static let extensionVersion: UInt16 = 3
     /// The longest token a node reads.
     public static let maxTokenLength = 512
 
@@ -92,6 +99,7 @@ public struct Hello: WireMessage, Hashable {
         deviceBase = 0
         attach = nil
         token = nil
+        waitMilliseconds = 0
         guard r.remainingCount > 0 else { return }  // a first-release client
         let version = try r.u16()
         guard version >= 1 else { throw WireError(.malformed, "hello extension \(version)") }
@@ -101,10 +109,11 @@ public struct Hello: WireMessage, Hashable {
         if try r.bool() { attach = try AttachCredential(from: &r) }
         guard version >= 2 else { return }
         let t = try r.string()
-        guard !t.isEmpty, t.utf8.count <= Self.maxTokenLength else {
+        guard t.utf8.count <= Self.maxTokenLength, !(t.isEmpty && version == 2) else {
             throw WireError(.malformed, "a token must be 1…\(Self.maxTokenLength) bytes")
         }
-        token = t
+        if !t.isEmpty { token = t }
+        if version >= 3 { waitMilliseconds = try r.size(max: 86_400_000) }
     }
 }
 
@@ -215,13 +224,16 @@ public struct HelloReply: Sendable, Hashable {
     /// Every device of the program: this node's and the remote ones.
     public var deviceCount: Int { devices.count + remote.reduce(0) { $0 + $1.count } }
 
+    /// The version of the reply's optional section (1: remote devices); versioned apart from the hello's.
+    static let extensionVersion: UInt16 = 1
+
     public func encode(into w: inout WireWriter) {
         w.u64(sessionID)
         w.u32(UInt32(devices.count))
         for d in devices { d.encode(into: &w) }
         // Extension 1: only when there are remote devices (a first-release client never asks for them).
         guard !remote.isEmpty else { return }
-        w.u16(Hello.extensionVersion)
+        w.u16(Self.extensionVersion)
         w.u32(UInt32(remote.count))
         for g in remote { g.encode(into: &w) }
     }
@@ -235,7 +247,7 @@ public struct HelloReply: Sendable, Hashable {
         remote = []
         guard r.remainingCount > 0 else { return }
         let version = try r.u16()
-        guard version >= Hello.extensionVersion else { throw WireError(.malformed, "hello reply extension \(version)") }
+        guard version >= 1 else { throw WireError(.malformed, "hello reply extension \(version)") }
         let groups = Int(try r.u32())
         guard groups <= WireProtocol.maxVirtualGPUs else { throw WireError(.malformed, "\(groups) remote groups") }
         for _ in 0..<groups { remote.append(try RemoteDeviceGroup(from: &r)) }
