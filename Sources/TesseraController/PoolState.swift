@@ -287,7 +287,9 @@ public struct PoolState: Sendable {
         guard let secret = lease.attachSecret, Self.sameSecret(secret, request.secret) else {
             throw PoolError(.unauthorized, "wrong attach credential for lease \(id)")
         }
-        if let user = lease.user, request.user != user {
+        // Only a lease granted under a user token (tokenID) binds its attachments to that user: a lease's user
+        // may also be just the name its node reported for a unix-socket program, which proves nothing.
+        if lease.tokenID != nil, let user = lease.user, request.user != user {
             throw PoolError(.unauthorized, "lease \(id) belongs to user \(user); the attaching program must present that user's token")
         }
         guard request.node != lease.requester, lease.vgpus.contains(where: { $0.node == request.node }) else {

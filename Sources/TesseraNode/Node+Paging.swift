@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import TesseraDevice
 import TesseraWire
 
@@ -49,16 +52,19 @@ extension Node {
         }
     }
 
-    /// Pages out every session of process `pid` now (`%tessera release`), whatever their idle time. Only the
-    /// process's own user (or root) may ask, over the unix socket.
-    func pageOutSessions(of pid: Int, askedBy peer: PeerIdentity) throws(DeviceError) -> PageOutSessionsReply {
+    /// Pages out sessions now (`%tessera release`, which runs inside the notebook's kernel), whatever their idle
+    /// time, over the unix socket only: those of process `requestedPID` when that is the asking process or one
+    /// it started (by the node's view of the process tree), else the asking process's own. The asker is the
+    /// process the kernel names (SO_PEERCRED): a pid from the wire alone would let one tenant page out another's
+    /// sessions, and in a container a program's own pid is not the node's.
+    func pageOutSessions(of requestedPID: Int, askedBy peer: PeerIdentity) throws(DeviceError) -> PageOutSessionsReply {
         guard let pager else { throw DeviceError(.notSupported, "this node does not page (start it with --page-idle-after)") }
         guard peer.isLocal else { throw DeviceError(.notSupported, "sessions are paged out on request over the node's unix socket only") }
-        let sessions = state.withLock { Array($0.sessions.values) }.filter { $0.peer.pid == pid && $0.shared.withLock { $0.admitted } }
-        guard !sessions.isEmpty else { throw DeviceError(.notFound, "process \(pid) has no session on this node") }
-        guard peer.uid == 0 || sessions.allSatisfy({ $0.peer.uid == peer.uid }) else {
-            throw DeviceError(.invalidValue, "process \(pid) belongs to another user")
+        let pid = requestedPID > 0 && Self.isProcess(requestedPID, selfOrDescendantOf: peer.pid) ? requestedPID : peer.pid
+        let sessions = state.withLock { Array($0.sessions.values) }.filter {
+            $0.peer.pid == pid && $0.peer.uid == peer.uid && $0.shared.withLock { $0.admitted }
         }
+        guard !sessions.isEmpty else { throw DeviceError(.notFound, "process \(pid) has no session of yours on this node") }
         var reply = PageOutSessionsReply(sessions: 0, bytes: 0)
         for s in sessions {
             reply.bytes += try pager.pageOutNow(s)
@@ -69,4 +75,27 @@ extension Node {
 
     /// Paging totals since the node started; nil when it does not page.
     public var pagingTotals: PagingTotals? { pager?.totals }
+
+    /// Whether `pid` is `ancestor` or one of its descendants, following parent links in /proc.
+    static func isProcess(_ pid: Int, selfOrDescendantOf ancestor: Int) -> Bool {
+        var current = pid
+        for _ in 0..<64 {
+            if current == ancestor { return true }
+            guard current > 1, let parent = parentProcess(of: current) else { return false }
+            current = parent
+        }
+        return false
+    }
+
+    /// The parent of `pid` from /proc/PID/stat (the field after the state, past the parenthesised name).
+    static func parentProcess(of pid: Int) -> Int? {
+        guard let file = fopen("/proc/\(pid)/stat", "r") else { return nil }
+        defer { fclose(file) }
+        var buffer = [CChar](repeating: 0, count: 1024)
+        guard fgets(&buffer, Int32(buffer.count), file) != nil else { return nil }
+        let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let close = line.lastIndex(of: ")") else { return nil }
+        let fields = line[line.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int(fields[1]) : nil
+    }
 }

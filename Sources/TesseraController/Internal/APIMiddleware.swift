@@ -5,7 +5,8 @@ import TesseraPoolAPI
 
 /// Reads the bearer token of every request into ``ControllerRequestContext/caller``; refuses requests without
 /// a known token.
-/// A client host that presented too many invalid tokens lately gets 429 without a check.
+/// A client host that presented too many invalid tokens lately gets 429 for further invalid ones; valid tokens
+/// always pass.
 struct CallerMiddleware: RouterMiddleware {
     let configuration: ControllerConfiguration
     let failures: AuthenticationFailures
@@ -17,9 +18,6 @@ struct CallerMiddleware: RouterMiddleware {
         next: (Request, ControllerRequestContext) async throws -> Response
     ) async throws -> Response {
         let host = context.clientHost ?? "unknown"
-        if let wait = failures.blocked(host) {
-            throw PoolError(.rateLimited, "too many invalid tokens from \(host); try again in \(Int(wait.rounded(.up))) s")
-        }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw PoolError(.unauthorized, "missing bearer token")
         }
@@ -32,6 +30,11 @@ struct CallerMiddleware: RouterMiddleware {
             else if configuration.teacherTokens[token] != nil { .teacher }
             else if let identity = verifyUserToken(token), identity.role == .teacher, identity.group != nil { .teacher }
             else {
+                // Only invalid tokens meet the limiter: a valid token is never refused because others guessed
+                // from the same host (a node's heartbeats must not fail for a tenant's guessing beside it).
+                if let wait = failures.blocked(host) {
+                    throw PoolError(.rateLimited, "too many invalid tokens from \(host); try again in \(Int(wait.rounded(.up))) s")
+                }
                 failures.failed(host)
                 throw PoolError(.unauthorized, "invalid token")
             }

@@ -36,6 +36,20 @@ public final class NodePageStore: PageStore {
 
     public init(files: FileSpace? = nil) {
         self.files = files
+        if let files { Self.removeStaleFiles(in: files.directory) }
+    }
+
+    /// Removes page files that nodes which are no longer running left behind (a crash, a kill): their contents
+    /// are tenants' memory, and they would count against nobody's cap.
+    static func removeStaleFiles(in directory: String) {
+        guard let dir = opendir(directory) else { return }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let parts = name.split(separator: "-")
+            guard name.hasPrefix("tessera-paged-"), parts.count == 4, let pid = Int32(parts[2]) else { continue }
+            if pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH) { unlink("\(directory)/\(name)") }
+        }
     }
 
     /// Bytes held in host memory and in files now.
@@ -97,7 +111,8 @@ public final class NodePageStore: PageStore {
     }
 
     private static func write(_ bytes: UnsafeRawBufferPointer, to path: String) -> Bool {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        // O_EXCL | O_NOFOLLOW: a file or link a tenant planted under the next name is never written through.
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         var offset = 0
