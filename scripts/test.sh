@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite the way CI does: installs what the tests need (libzstd headers, nvcc from PyPI
-# into .venv-cuda/, CuPy, numba-cuda, prometheus-client and Playwright into .venv-py/, Debian's Chromium for the
-# dashboard's browser test), then builds once, in release with testable imports,
+# Runs the whole test suite the way CI does: installs what the tests need (libzstd headers, OpenSSL 3, nvcc from
+# PyPI into .venv-cuda/, CuPy, numba-cuda, prometheus-client, Playwright and nbclient into .venv-py/, Debian's
+# Chromium for the dashboard's browser test), then builds once, in release with testable imports,
 # and runs every test, NVIDIA's samples and the GPU check's dry run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,6 +11,16 @@ if ! [ -e /usr/include/zstd.h ]; then
     (apt-get install -y -q libzstd-dev >/dev/null 2>&1) || (apt-get update -q >/dev/null && apt-get install -y -q libzstd-dev >/dev/null)
   else
     echo "libzstd development headers (zstd.h) are required" >&2; exit 1
+  fi
+fi
+# OpenSSL 3: the client libraries and the node load libssl.so.3 for TLS; the TLS tests make throwaway CAs with
+# the openssl tool.
+if ! command -v openssl >/dev/null || ! ldconfig -p 2>/dev/null | grep -q 'libssl.so.3'; then
+  if command -v apt-get >/dev/null; then
+    (apt-get install -y -q openssl libssl3 >/dev/null 2>&1) || (apt-get update -q >/dev/null && apt-get install -y -q openssl libssl3 >/dev/null) \
+      || (apt-get install -y -q openssl libssl3t64 >/dev/null)
+  else
+    echo "OpenSSL 3 (the openssl tool and libssl.so.3) is required" >&2; exit 1
   fi
 fi
 scripts/setup-cuda.sh >/dev/null
