@@ -187,5 +187,17 @@ import FoundationNetworking
         #expect(groups.first { $0.group.name == "ma201" }?.group == GroupDefinition(name: "ma201", members: GroupMembers(users: ["bob"]),
                                                                                      quota: GroupQuota(memoryMiB: 2048)))
         #expect(try teacher.get("/v1/usage", as: [UsageRow].self).allSatisfy { $0.group == "cs101" })
+
+        // A teacher token the controller issued (role teacher, group ma201) has the same scope, until revoked.
+        let issued = try controller.admin.post("/v1/tokens", TokenRequest(user: "dan", group: "ma201", role: .teacher), as: IssuedToken.self)
+        let issuedTeacher = ControllerClient(baseURL: controller.url, token: issued.secret).blocking
+        #expect(try issuedTeacher.get("/v1/groups", as: [GroupInfo].self).map(\.group.name) == ["ma201"])
+        do throws(PoolError) { _ = try issuedTeacher.get("/v1/groups/cs101", as: GroupInfo.self); Issue.record("read another group") } catch {
+            #expect(error.message.contains("ma201") && error.message.contains("cs101"), "\(error.message)")
+        }
+        try controller.admin.delete("/v1/tokens/\(issued.token.id)")
+        do throws(PoolError) { _ = try issuedTeacher.get("/v1/groups", as: [GroupInfo].self); Issue.record("a revoked teacher token still works") } catch {
+            #expect(error.code == .unauthorized, "\(error)")
+        }
     }
 }
