@@ -30,10 +30,10 @@ limit=60
 report=0
 stacked=0
 skip=
-# Too slow for the simulator within the limit until its interpreter is faster (matrixMul, simpleStreams, scan;
-# reductionMultiBlockCG's cooperative launch ran past 60 s on a loaded machine: not yet measured alone), or
-# beyond any interpreter (simpleAttributes: 65,535 blocks of 1,024 threads, each looping ~700 times).
-pending=matrixMul,simpleStreams,scan,simpleAttributes,reductionMultiBlockCG
+# Too slow for the simulator within the limit (scan), beyond any interpreter (simpleAttributes: 65,535 blocks
+# of 1,024 threads, ~720,000 shared atomics a block), or passing with little margin on a slower machine
+# (simpleStreams 48 s, reductionMultiBlockCG 35 s in a fresh-clone CI run here).
+pending=simpleStreams,scan,simpleAttributes,reductionMultiBlockCG
 names=()
 while [ $# -gt 0 ]; do
   case "$1" in

@@ -198,9 +198,15 @@ final class Pager: Sendable {
             }
             let contexts = session.shared.withLock { $0.vgpus.map { ($0.physical, $0.context) } }
             var waiting = false
-            for (gpu, c) in contexts where c.isPagedOut {
-                let needed = c.memoryUsed - c.residentBytes
-                if free(gpu: gpu) < needed { _ = makeRoom(gpu: gpu, bytes: needed, excluding: session.id) }
+            // All or nothing: a session with vGPUs on several GPUs comes back only when every one of them has room,
+            // so two such sessions never each hold one GPU while waiting for the other's.
+            var neededByGPU: [Int: Int] = [:]
+            for (gpu, c) in contexts where c.isPagedOut { neededByGPU[gpu, default: 0] += c.memoryUsed - c.residentBytes }
+            for (gpu, needed) in neededByGPU where free(gpu: gpu) < needed {
+                _ = makeRoom(gpu: gpu, bytes: needed, excluding: session.id)
+            }
+            let everyGPUHasRoom = neededByGPU.allSatisfy { free(gpu: $0.key) >= $0.value }
+            for (_, c) in contexts where c.isPagedOut && everyGPUHasRoom {
                 do throws(DeviceError) {
                     let t = try c.pageIn()
                     moved += t.bytes
@@ -215,6 +221,7 @@ final class Pager: Sendable {
                     throw error
                 }
             }
+            if !everyGPUHasRoom { waiting = true }
             guard waiting else { break }
             if !announced {
                 announced = true
