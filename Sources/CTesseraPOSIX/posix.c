@@ -115,13 +115,20 @@ int tessera_connect_unix(const char *path) {
 }
 
 int tessera_listen_unix(const char *path, int backlog) {
+    // Bound and listening under a temporary name first, then renamed into place: the path appears only once
+    // connections are accepted, so a client that sees it never gets ECONNREFUSED (between bind and listen).
+    char staging[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (snprintf(staging, sizeof staging, "%s.%d", path, (int)getpid()) >= (int)sizeof staging) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     struct sockaddr_un a;
-    if (unix_address(path, &a) != 0) return -1;
+    if (unix_address(staging, &a) != 0) return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
-    unlink(path);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, backlog) != 0) {
-        int e = errno; close(fd); errno = e; return -1;
+    unlink(staging);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, backlog) != 0 || rename(staging, path) != 0) {
+        int e = errno; close(fd); unlink(staging); errno = e; return -1;
     }
     return fd;
 }
