@@ -58,6 +58,15 @@ public final class GPUTimeScheduler: Sendable {
         var idleSince: UInt64?
         /// Its last admission was refused and it has not launched since.
         var refused = false
+
+        /// A `limit` session's share of wall time, as a fraction.
+        var rate: Double { Double(percent) / 100 }
+
+        /// Adds the tokens earned since the last refill, keeping at most the burst.
+        mutating func refill(now: UInt64) {
+            tokens = min(GPUTimeScheduler.burstNanoseconds, tokens + Double(now - lastRefill) * rate)
+            lastRefill = now
+        }
     }
     struct State {
         var entries: [Int: Entry] = [:]
@@ -132,8 +141,7 @@ public final class GPUTimeScheduler: Sendable {
             // The program's host gap ends with its first ask after its work drained, granted or not.
             if e.limit, let since = e.idleSince {
                 if now > since, now - since <= Self.hostGapAllowanceNanoseconds {
-                    e.tokens = min(Self.burstNanoseconds, e.tokens + Double(now - e.lastRefill) * Double(e.percent) / 100)
-                    e.lastRefill = now
+                    e.refill(now: now)
                     e.tokens -= Double(now - since)
                 }
                 e.idleSince = nil
@@ -148,10 +156,8 @@ public final class GPUTimeScheduler: Sendable {
             let estimate = e.meanLaunch == 0 ? (e.inFlight >= 2 ? UInt64.max : 0) : UInt64(e.inFlight) * e.meanLaunch
             if e.inFlight > 0, estimate > Self.maxInFlightNanoseconds { return 200 }
             if e.limit {
-                let rate = Double(e.percent) / 100
-                e.tokens = min(Self.burstNanoseconds, e.tokens + Double(now - e.lastRefill) * rate)
-                e.lastRefill = now
-                if e.tokens < 0 { return UInt32(min(2_000, max(100, -e.tokens / rate / 1_000))) }
+                e.refill(now: now)
+                if e.tokens < 0 { return UInt32(min(2_000, max(100, -e.tokens / e.rate / 1_000))) }
             } else {
                 // Waiting for a turn is not idleness: only a session that neither launched nor asked lately was idle.
                 let lastActive = max(e.lastLaunch, askedBefore)
