@@ -236,6 +236,14 @@ final class Session: @unchecked Sendable {
             throw WireError(.unexpected, why)
         case .answerStatus:
             _ = try NodeStatusRequest.decode(body)
+            // The status names every session's program, owner and user: only for this machine's unix socket,
+            // never for anyone who can reach the TCP port.
+            guard peer.isLocal else {
+                let refusal = DeviceError(.unauthenticated, "the node's status is served only on its unix socket")
+                out.frame(.reply, requestID: header.requestID) { w in ReplyHeader(status: refusal.status).encode(into: &w) }
+                phase = .closed
+                return
+            }
             let status = node.status()
             out.frame(.reply, requestID: header.requestID) { w in
                 ReplyHeader().encode(into: &w)
