@@ -144,6 +144,29 @@ import TesseraWire
         #expect(!tokensJSON.contains(alice.secret) && !tokensJSON.contains(carol.secret))
     }
 
+    @Test func aLeasesIdentityComesFromTheControllersTokenRecord() throws {
+        let controller = try TestController()
+        let node = try PoolNode("node-a", controller: controller)
+        let alice = try createToken(controller, ["--user", "alice", "--group", "cs101"])
+        let asNode = controller.client(token: TestController.nodeToken)
+        // A node that writes another user, group and role beside alice's token id gets a lease of alice's.
+        let forged = LeaseRequest(spec: VirtualGPUSpec(vgpus: 1, memoryMiB: 64, computePercent: 5), requester: node.name, program: "forged",
+                                  identity: TokenIdentity(tokenID: alice.id, user: "mallory", group: "staff", role: .teacher))
+        let lease = try asNode.post("/v1/leases", forged, as: Lease.self)
+        #expect(lease.user == "alice" && lease.owner == "alice" && lease.group == "cs101" && lease.tokenID == alice.id, "\(lease)")
+        try asNode.delete("/v1/leases/\(lease.id)")
+        // An unknown token id gets nothing, and a queued request is held to the same rule.
+        var unknown = forged
+        unknown.identity = TokenIdentity(tokenID: "tok-nobody", user: "mallory")
+        do throws(PoolError) { _ = try asNode.post("/v1/leases", unknown, as: Lease.self); Issue.record("a lease under an unknown token") } catch {
+            #expect(error.code == .unauthorized)
+        }
+        do throws(PoolError) {
+            _ = try asNode.post("/v1/queue", QueueRequest(lease: unknown, waitSeconds: 1), as: QueueEntry.self)
+            Issue.record("a queued request under an unknown token")
+        } catch { #expect(error.code == .unauthorized) }
+    }
+
     @Test func attachCredentialsWorkOncePerNodeAndOnlyForTheirLease() throws {
         let controller = try TestController()
         let cpu = try PoolNode("cpu-box", controller: controller, gpus: 0)
