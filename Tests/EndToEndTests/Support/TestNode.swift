@@ -101,9 +101,12 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// A bare socket to the node, for speaking (or abusing) the protocol directly.
+/// A bare socket to the node, for speaking (or abusing) the protocol directly, in plaintext or over TLS.
 final class RawConnection {
     let fd: Int32
+    /// The TLS session over `fd`, for a connection made with ``init(tls:caFile:)``.
+    private var tls: UnsafeMutableRawPointer?
+    private var tlsContext: UnsafeMutableRawPointer?
 
     init(unix path: String) throws {
         fd = tessera_connect_unix(path)
@@ -123,13 +126,33 @@ final class RawConnection {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    deinit { close(fd) }
+    /// A TCP connection to `HOST:PORT` over TLS, trusting the CA bundle `caFile`.
+    convenience init(tls endpoint: String, caFile: String) throws {
+        try self.init(tcp: endpoint)
+        var error = [CChar](repeating: 0, count: 512)
+        guard let context = tessera_tls_client_context(caFile, &error, error.count) else {
+            throw TestFailure(String(decoding: error.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self))
+        }
+        tlsContext = context
+        let host = String(endpoint[..<endpoint.lastIndex(of: ":")!])
+        guard let session = tessera_tls_connect(context, fd, host, &error, error.count) else {
+            throw TestFailure(String(decoding: error.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self))
+        }
+        tls = session
+    }
+
+    deinit {
+        tessera_tls_free(tls)
+        tessera_tls_context_free(tlsContext)
+        close(fd)
+    }
 
     func send(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { b in
             var offset = 0
             while offset < b.count {
-                let n = Glibc.send(fd, b.baseAddress! + offset, b.count - offset, Int32(MSG_NOSIGNAL))
+                let n = tls.map { tessera_tls_write($0, b.baseAddress! + offset, b.count - offset) }
+                    ?? Glibc.send(fd, b.baseAddress! + offset, b.count - offset, Int32(MSG_NOSIGNAL))
                 if n <= 0 { return }
                 offset += n
             }
@@ -149,7 +172,7 @@ final class RawConnection {
         var frames: [(FrameHeader, [UInt8])] = []
         while let f = receiveFrame() { frames.append(f) }
         var byte: UInt8 = 0
-        let n = recv(fd, &byte, 1, 0)
+        let n = tls.map { tessera_tls_read($0, &byte, 1) } ?? recv(fd, &byte, 1, 0)
         return (frames, n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
     }
 
@@ -157,7 +180,9 @@ final class RawConnection {
         var out = [UInt8](repeating: 0, count: count)
         var offset = 0
         while offset < count {
-            let n = out.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + offset, count - offset, 0) }
+            let n = out.withUnsafeMutableBytes { b in
+                tls.map { tessera_tls_read($0, b.baseAddress! + offset, count - offset) } ?? recv(fd, b.baseAddress! + offset, count - offset, 0)
+            }
             if n <= 0 { return nil }
             offset += n
         }
