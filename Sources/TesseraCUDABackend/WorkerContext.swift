@@ -317,9 +317,13 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
     func destroy() {
         let (first, store, tickets) = state.withLock { s in
             defer {
+                // The worker's exit gives its device memory back.
                 s.destroyed = true
                 s.tickets = [:]
                 s.store = nil
+                s.allocations = [:]
+                s.used = 0
+                s.physical = 0
             }
             return (!s.destroyed, s.store, s.tickets)
         }

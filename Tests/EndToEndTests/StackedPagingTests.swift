@@ -15,31 +15,31 @@ import TesseraWire
 
     @Test func idleProgramIsPagedOutThroughTheCUDABackend() throws {
         // B: one simulated GPU with room for A's probe and two workers, each of which asks B for the whole of
-        // A's GPU (512 MiB): A's own accounting is the limit.
-        let b = try TestNode(gpus: 1, memory: "2GiB")
+        // A's GPU (1 GiB): A's own accounting is the limit.
+        let b = try TestNode(gpus: 1, memory: "3GiB")
         let driver = Products.buildDirectory.appendingPathComponent("libTesseraCuda.so").path
         let a = try TestNode(backend: ["--gpus", "all", "--cuda-driver", driver, "--page-idle-after", "1"], environment: [
-            "TESSERA_ENDPOINT": b.socketPath, "TESSERA_MEMORY": "512MiB", "TESSERA_COMPUTE": "1",
+            "TESSERA_ENDPOINT": b.socketPath, "TESSERA_MEMORY": "1GiB", "TESSERA_COMPUTE": "1",
         ])
         #expect(a.log.contains("vmm_granularity") && !a.log.contains("paging is off"), "\(a.log)")
         #expect(try a.status().pageIdleAfterMilliseconds == 1000)
 
-        let first = a.start("paged", ["300", "wait"], memory: "300MiB")
+        let first = a.start("paged", ["700", "wait"], memory: "700MiB")
         #expect(first.waitForOutput("READY", timeout: 300), "\(first.stderr)\n\(a.log)")
         let before = try #require(address(first.stdout, after: "READY"))
         usleep(1_300_000)  // idle longer than --page-idle-after
 
-        // 300 + 300 MiB do not fit in A's 512 MiB GPU: the idle program is paged out and the second one runs.
-        let second = a.run("paged", ["300"], memory: "300MiB", timeout: 600)
+        // 700 + 700 MiB do not fit in A's 1 GiB GPU: the idle program is paged out and the second one runs.
+        let second = a.run("paged", ["700"], memory: "700MiB", timeout: 600)
         #expect(second.status == 0, "\(second.stdout)\n\(second.stderr)\n\(a.log)")
         #expect(second.stdout.contains("INTACT"))
         let (paged, settled) = try a.waitForStatus(timeout: 10) { $0.sessions.count == 1 }
         #expect(settled)
         let session = try #require(paged.sessions.first { $0.pid == Int(first.pid) })
         #expect(session.paging?.state == .paged)
-        #expect(session.paging?.pagedBytes == 300 << 20)
-        #expect(session.virtualGPUs[0].usedMemory == 300 << 20)  // the quota keeps counting it
-        #expect(paged.pagedBytesHeld == 300 << 20)
+        #expect(session.paging?.pagedBytes == 700 << 20)
+        #expect(session.virtualGPUs[0].usedMemory == 700 << 20)  // the quota keeps counting it
+        #expect(paged.pagedBytesHeld == 700 << 20)
         #expect(paged.gpus[0].usedMemory == 0)
         // The memory really left the GPU underneath: the first program's worker holds nothing on B.
         let (below, released) = try b.waitForStatus(timeout: 10) { $0.gpus[0].usedMemory == 0 }
