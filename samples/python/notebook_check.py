@@ -46,8 +46,10 @@ cells = [
     "ref = np.sqrt(np.arange(4 * 1024 * 1024, dtype=np.float32)) * 2 + np.arange(4 * 1024 * 1024, dtype=np.float32)\n"
     "print('intact', bool(np.allclose(host, ref)))",
     "%tessera",
-    "import os\n"
-    "os.getpid = lambda: 1  # as in a container: the kernel's own pid is not the node's\n"
+    "import os, types, tessera\n"
+    "# As in a container: the pid the extension's process sees is not the node's (only the extension's view is\n"
+    "# changed; the kernel's own machinery needs its real pid).\n"
+    "tessera.os = tessera.node.os = types.SimpleNamespace(getpid=lambda: 1, environ=os.environ)\n"
     "%tessera",
 ]
 nb = nbformat.v4.new_notebook()
