@@ -235,11 +235,21 @@ final class Session: @unchecked Sendable {
         case .reject(let why):
             throw WireError(.unexpected, why)
         case .answerStatus:
-            _ = try NodeStatusRequest.decode(body)
-            let status = node.status()
+            let request = try NodeStatusRequest.decode(body)
+            var status = node.status()
+            var refusal: ReplyStatus?
+            if request.callerOnly {
+                if peer.isLocal {
+                    status.sessions = status.sessions.filter { s in
+                        s.uid == peer.uid && Node.isProcess(s.pid, selfOrDescendantOf: peer.pid)
+                    }
+                } else {
+                    refusal = ReplyStatus(.notSupported, "the caller's own sessions are known over the node's unix socket only")
+                }
+            }
             out.frame(.reply, requestID: header.requestID) { w in
-                ReplyHeader().encode(into: &w)
-                status.encode(into: &w)
+                ReplyHeader(status: refusal ?? .ok).encode(into: &w)
+                if refusal == nil { status.encode(into: &w) }
             }
             if phase == .greeting { phase = .closed }
         case .pageOutSessions:
