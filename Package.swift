@@ -60,6 +60,12 @@ let package = Package(
         // the simulator).
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        // TLS for the controller's HTTPS API and its clients, and the pool CA's certificates. Already in the build
+        // through grpc-swift-nio-transport (BoringSSL is compiled for it); named here because the pool uses them.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.0"),
     ],
     targets: [
         // libzstd (Debian: libzstd-dev) decodes the ZSTD-compressed entries nvcc 13 writes into fatbinaries.
@@ -153,7 +159,16 @@ let package = Package(
         ),
         // The pool's shared vocabulary: API documents (JSON), errors, the controller API's client. Imports no node,
         // device backend or simulator.
-        .target(name: "TesseraPoolAPI", swiftSettings: strict),
+        .target(
+            name: "TesseraPoolAPI",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
         // The node's link to its controller: registration and heartbeats, leases, reservation claims.
         .target(
             name: "TesseraNodeAgent",
@@ -161,6 +176,7 @@ let package = Package(
                 "TesseraNode", "TesseraPoolAPI", "TesseraWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
@@ -182,6 +198,12 @@ let package = Package(
             name: "TesseraController",
             dependencies: [
                 "TesseraPoolAPI", "TesseraPlacement",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -32,9 +32,12 @@ def check(condition, message):
         raise Failure(message)
 
 
+TLS = None  # the ssl context verifying the controller against the pool's CA bundle (--ca-file)
+
+
 def api(url, token, path, method="GET"):
     request = urllib.request.Request(url + path, method=method, headers={"Authorization": "Bearer " + token})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=10, context=TLS) as response:
         return json.loads(response.read() or b"null")
 
 
@@ -47,7 +50,15 @@ def main():
     parser.add_argument("--program-json", required=True, help="argv of a program that holds a vGPU until killed")
     parser.add_argument("--screenshots", required=True)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--ca-file", help="the pool's CA bundle (PEM), for an https URL")
     args = parser.parse_args()
+    global TLS
+    if args.ca_file:
+        import ssl
+        TLS = ssl.create_default_context(cafile=args.ca_file)
+        # Python verifies the controller against the pool CA first; the browser, which has no per-page trust
+        # store, then accepts the certificate this server just proved.
+        api(args.url, args.admin_token, "/v1/status")
     os.makedirs(args.screenshots, exist_ok=True)
     shot = lambda page, name: page.screenshot(path=os.path.join(args.screenshots, name + ".png"), full_page=True)
     figures = {}
@@ -55,7 +66,7 @@ def main():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=args.chromium, headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, ignore_https_errors=bool(args.ca_file))
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         try:

@@ -54,13 +54,15 @@ extension Controller {
         return try tokens.withLock { (book) throws(PoolError) -> TokenIdentity in try book.verify(secret: secret, now: now) }
     }
 
-    /// Throws unless the token with this id is still valid: a node may have verified it a moment before it was
-    /// revoked (its cache), but the pool grants nothing more under it.
-    public func checkToken(id: String) throws(PoolError) {
+    /// The identity of the token with this id (user, group, role as the controller holds them); throws unless it
+    /// is still valid: a node may have verified it a moment before it was revoked (its cache), but the pool
+    /// grants nothing more under it.
+    @discardableResult
+    public func checkToken(id: String) throws(PoolError) -> TokenIdentity {
         let now = Controller.now()
         guard let token = tokens.withLock({ $0.token(id: id) }) else { throw PoolError(.unauthorized, "unknown token \(id)") }
         switch token.validity(at: now) {
-        case .valid: return
+        case .valid: return token.identity
         case .expired: throw PoolError(.unauthorized, "token \(id) of \(token.user) expired")
         case .revoked: throw PoolError(.unauthorized, "token \(id) of \(token.user) was revoked")
         }

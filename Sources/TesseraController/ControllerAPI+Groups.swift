@@ -66,7 +66,10 @@ extension ControllerAPI {
         }
         group.post("/v1/queue") { request, context in
             try allow(context, [.admin, .node])
-            let q = try await decode(QueueRequest.self, request)
+            var q = try await decode(QueueRequest.self, request)
+            try c.admitNode(q.lease.requester, context)
+            // As for a lease: the identity is the token's as the controller holds it, and only while it is valid.
+            if let identity = q.lease.identity { q.lease.identity = try c.checkToken(id: identity.tokenID); q.lease.user = q.lease.identity?.user }
             let secret = attachSecret()
             let what = "queued lease for \(q.lease.program.isEmpty ? "a program" : q.lease.program) on \(q.lease.requester)"
             return JSONReply(try await c.allocating(what) { s, now throws(PoolError) in try s.enqueue(q, now: now, secret: secret) },

@@ -39,6 +39,12 @@ public enum ControllerAPI {
                 return (s.nodeInfos().first { $0.name == registration.name }!, changes)
             })
         }
+        nodes.post("/v1/nodes/{name}/certificate") { request, context in
+            let name = try parameter("name", context)
+            try c.admitNode(name, context)
+            let ask = try await decode(NodeCertificateRequest.self, request)
+            return JSONReply(try c.issueNodeCertificate(name, ask))
+        }
         nodes.post("/v1/nodes/{name}/heartbeat") { request, context in
             let name = try parameter("name", context)
             try c.admitNode(name, context)
@@ -57,9 +63,10 @@ public enum ControllerAPI {
             return JSONReply(lease.redacted)
         }
         nodes.post("/v1/leases") { request, context in
-            let lease = try await decode(LeaseRequest.self, request)
+            var lease = try await decode(LeaseRequest.self, request)
             try c.admitNode(lease.requester, context)
-            if let identity = lease.identity { try c.checkToken(id: identity.tokenID) }
+            // Who the program is comes from the token the controller holds, never from what the node wrote.
+            if let identity = lease.identity { lease.identity = try c.checkToken(id: identity.tokenID); lease.user = lease.identity?.user }
             let secret = attachSecret()
             let what = "lease for \(lease.program.isEmpty ? "a program" : lease.program) on \(lease.requester)"
             return JSONReply(try await c.allocating(what) { s, now throws(PoolError) in try s.grant(lease, now: now, secret: secret) }, status: .created)

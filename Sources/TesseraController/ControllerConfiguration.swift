@@ -26,6 +26,9 @@ public struct ControllerConfiguration: Sendable {
     public var timing: PoolState.Timing
     /// How often silent nodes and lapsed reservations are looked for, in seconds.
     public var sweepInterval: Double
+    /// HTTPS for the API, and the CA that issues nodes' certificates; nil serves plain HTTP (only with
+    /// `--insecure-plaintext`).
+    public var tls: ControllerTLS?
 
     public init(host: String = "127.0.0.1", port: Int = 7080, statePath: String, adminTokens: Set<String>, nodeTokens: Set<String>,
                 strategy: PlacementStrategy = .engine(.tessera), timing: PoolState.Timing = PoolState.Timing(), sweepInterval: Double = 0.5,

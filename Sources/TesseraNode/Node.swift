@@ -233,9 +233,10 @@ public final class Node: Service, Sendable {
         do throws(PlacementError) {
             bound = try policy.attach(credential, session: session.id, identity: identity)
         } catch {
-            // A wrong, replayed or another user's credential: a failed authentication.
+            // A wrong, replayed or another user's credential is a failed authentication; a refusal for another
+            // reason (the controller unreachable) says nothing about the credential and is not counted.
             policy.sessionEnded(session.id)
-            authenticationFailed(session.peer)
+            if error.rejectedCredential { authenticationFailed(session.peer) }
             throw DeviceError(.unauthenticated, error.message)
         }
         do throws(PlacementError) {

@@ -236,20 +236,23 @@ final class Session: @unchecked Sendable {
             throw WireError(.unexpected, why)
         case .answerStatus:
             let request = try NodeStatusRequest.decode(body)
+            // The status names every session's program, owner and user: only for this machine's unix socket,
+            // never for anyone who can reach the TCP port.
+            guard peer.isLocal else {
+                let refusal = DeviceError(.unauthenticated, "the node's status is served only on its unix socket")
+                out.frame(.reply, requestID: header.requestID) { w in ReplyHeader(status: refusal.status).encode(into: &w) }
+                phase = .closed
+                return
+            }
             var status = node.status()
-            var refusal: ReplyStatus?
             if request.callerOnly {
-                if peer.isLocal {
-                    status.sessions = status.sessions.filter { s in
-                        s.uid == peer.uid && Node.isProcess(s.pid, selfOrDescendantOf: peer.pid)
-                    }
-                } else {
-                    refusal = ReplyStatus(.notSupported, "the caller's own sessions are known over the node's unix socket only")
+                status.sessions = status.sessions.filter { s in
+                    s.uid == peer.uid && Node.isProcess(s.pid, selfOrDescendantOf: peer.pid)
                 }
             }
             out.frame(.reply, requestID: header.requestID) { w in
-                ReplyHeader(status: refusal ?? .ok).encode(into: &w)
-                if refusal == nil { status.encode(into: &w) }
+                ReplyHeader().encode(into: &w)
+                status.encode(into: &w)
             }
             if phase == .greeting { phase = .closed }
         case .pageOutSessions:

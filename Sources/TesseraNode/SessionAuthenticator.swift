@@ -6,6 +6,15 @@
 public protocol SessionAuthenticator: Sendable {
     /// Who `token` says the program is, or why it proves nothing (unknown, expired, revoked).
     func authenticate(token: String) throws(AuthenticationError) -> SessionIdentity
+
+    /// Whether `token` proved valid here lately. A host locked out for failed authentications (a shared login
+    /// machine where one user guesses) still gets such tokens checked, so its other users keep working; a
+    /// guesser cannot produce one.
+    func recentlyVerified(token: String) -> Bool
+}
+
+extension SessionAuthenticator {
+    public func recentlyVerified(token: String) -> Bool { false }
 }
 
 /// Who a session proved to be with a user token.

@@ -14,6 +14,10 @@ public final class ControllerAuthenticator: SessionAuthenticator, Sendable {
     public let client: ControllerClient
     public let cacheSeconds: Double
     private let cache = Mutex<[String: (identity: TokenIdentity, until: Double)]>([:])
+    /// When each token (by its SHA-256) last proved valid, kept ``provenSeconds``: such tokens pass a host's
+    /// lockout (they are still verified as usual).
+    private let proven = Mutex<[String: Double]>([:])
+    public let provenSeconds: Double = 600
 
     public init(client: ControllerClient, cacheSeconds: Double = 3) {
         self.client = client
@@ -44,7 +48,17 @@ public final class ControllerAuthenticator: SessionAuthenticator, Sendable {
             if c.count > 10_000 { c = c.filter { $0.value.until > now } }
             c[key] = (identity, until)
         }
+        proven.withLock { p in
+            if p.count > 10_000 { p = p.filter { now - $0.value < provenSeconds } }
+            p[key] = now
+        }
         return SessionIdentity(identity)
+    }
+
+    public func recentlyVerified(token: String) -> Bool {
+        let key = UserToken.hash(of: token)
+        let now = Self.clock()
+        return proven.withLock { $0[key].map { now - $0 < provenSeconds } ?? false }
     }
 
     static func clock() -> Double {

@@ -105,7 +105,9 @@ public final class ControllerPlacement: PlacementPolicy, Sendable {
             lease = try client.blocking.post("/v1/leases/\(credential.leaseID)/attach",
                                              LeaseAttachRequest(node: nodeName, secret: credential.secret, user: identity?.user))
         } catch {
-            throw PlacementError("the pool refused the attachment: \(error.message)")
+            // A wrong, unknown or replayed credential is a failed authentication; an unreachable controller is not.
+            let credential: Set<PoolError.Code> = [.unauthorized, .notFound, .conflict]
+            throw PlacementError("the pool refused the attachment: \(error.message)", rejectedCredential: credential.contains(error.code))
         }
         let mine = lease.vgpus.filter { $0.node == nodeName }
         guard let first = mine.first, mine.allSatisfy({ $0.memoryMiB == first.memoryMiB && $0.computePercent == first.computePercent }) else {

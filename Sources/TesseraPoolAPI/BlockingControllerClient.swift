@@ -32,7 +32,7 @@ public struct BlockingControllerClient: Sendable {
     private func send(_ method: String, _ path: String, body: Data?) throws(PoolError) -> Data {
         let urlRequest = try client.request(method, path, body: body)
         let reply: HTTPTransport.Reply
-        do { reply = try HTTPTransport.sendWaiting(urlRequest) } catch { throw client.unreachable(error) }
+        do { reply = try HTTPTransport.sendWaiting(urlRequest, caFile: client.caFile) } catch { throw client.unreachable(error) }
         return try client.content(of: reply, path)
     }
 }

@@ -11,7 +11,15 @@ public struct ControllerClient: Sendable {
     /// The controller's base URL, e.g. `http://127.0.0.1:7080`.
     public let baseURL: String
     public let timeoutSeconds: Double
+    /// The CA bundle an `https` controller's certificate must chain to (the pool CA's `ca.pem`); nil trusts the
+    /// system's store. Defaults to `TESSERA_CA`.
+    public let caFile: String?
     private let token: Token
+
+    /// `TESSERA_CA` of this process: the pool's CA bundle, when set.
+    public static var environmentCAFile: String? {
+        ProcessInfo.processInfo.environment["TESSERA_CA"].flatMap { $0.isEmpty ? nil : $0 }
+    }
 
     enum Token: Sendable {
         case fixed(String)
@@ -20,19 +28,20 @@ public struct ControllerClient: Sendable {
     }
 
     /// A client sending `token`.
-    public init(baseURL: String, token: String, timeoutSeconds: Double = 10) {
-        self.init(baseURL: baseURL, token: .fixed(token), timeoutSeconds: timeoutSeconds)
+    public init(baseURL: String, token: String, timeoutSeconds: Double = 10, caFile: String? = ControllerClient.environmentCAFile) {
+        self.init(baseURL: baseURL, token: .fixed(token), timeoutSeconds: timeoutSeconds, caFile: caFile)
     }
 
     /// A client reading its token from the first line of `tokenFile` for every request.
-    public init(baseURL: String, tokenFile: String, timeoutSeconds: Double = 10) {
-        self.init(baseURL: baseURL, token: .file(tokenFile), timeoutSeconds: timeoutSeconds)
+    public init(baseURL: String, tokenFile: String, timeoutSeconds: Double = 10, caFile: String? = ControllerClient.environmentCAFile) {
+        self.init(baseURL: baseURL, token: .file(tokenFile), timeoutSeconds: timeoutSeconds, caFile: caFile)
     }
 
-    private init(baseURL: String, token: Token, timeoutSeconds: Double) {
+    private init(baseURL: String, token: Token, timeoutSeconds: Double, caFile: String?) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.token = token
         self.timeoutSeconds = timeoutSeconds
+        self.caFile = caFile
     }
 
     public func get<T: Decodable>(_ path: String, as type: T.Type = T.self) async throws(PoolError) -> T {
@@ -60,7 +69,7 @@ public struct ControllerClient: Sendable {
     func send(_ method: String, _ path: String, body: Data?) async throws(PoolError) -> Data {
         let urlRequest = try request(method, path, body: body)
         let reply: HTTPTransport.Reply
-        do { reply = try await HTTPTransport.send(urlRequest) } catch { throw unreachable(error) }
+        do { reply = try await HTTPTransport.send(urlRequest, caFile: caFile) } catch { throw unreachable(error) }
         return try content(of: reply, path)
     }
 

@@ -44,6 +44,16 @@ public enum HTTPTransport {
         return request
     }
 
+    /// Sends `request` and returns the reply, whatever its status. With `caFile`, an `https` URL's server must
+    /// present a certificate that bundle signed for the dialled host (the pool's own CA); without it, the
+    /// system's trust store applies.
+    public static func send(_ request: URLRequest, caFile: String?) async throws(Failure) -> Reply {
+        if let caFile, request.url?.scheme?.lowercased() == "https" {
+            do { return try await PrivateCAHTTPS.send(request, caFile: caFile).get() } catch { throw Failure("\(error)") }
+        }
+        return try await send(request)
+    }
+
     /// Sends `request` and returns the reply, whatever its status.
     public static func send(_ request: URLRequest) async throws(Failure) -> Reply {
         let data: Data
@@ -58,7 +68,11 @@ public enum HTTPTransport {
 
     /// Sends `request` and blocks the calling thread until the reply. Only for threads that may block (a node's
     /// session threads); async code uses ``send(_:)``.
-    public static func sendWaiting(_ request: URLRequest) throws(Failure) -> Reply {
+    public static func sendWaiting(_ request: URLRequest, caFile: String? = nil) throws(Failure) -> Reply {
+        if let caFile, request.url?.scheme?.lowercased() == "https" {
+            // Completed on an event loop thread, never the calling one: waiting here cannot deadlock.
+            do { return try PrivateCAHTTPS.send(request, caFile: caFile).wait() } catch { throw Failure("\(error)") }
+        }
         let box = ReplyBox()
         let done = DispatchSemaphore(value: 0)
         session.dataTask(with: request) { data, response, error in

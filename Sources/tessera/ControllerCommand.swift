@@ -56,6 +56,32 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
+    @Option(help: "Operator's CA certificate (PEM) instead of the state folder's CA; with --ca-key it also issues nodes' certificates.")
+    var caCert: String?
+
+    @Option(help: "Private key of --ca-cert (PEM).")
+    var caKey: String?
+
+    @Option(help: "Operator's certificate chain (PEM) for the HTTPS API, instead of one the pool CA signs (with --tls-key).")
+    var tlsCert: String?
+
+    @Option(help: "Private key of --tls-cert (PEM).")
+    var tlsKey: String?
+
+    @Option(help: "Another host name or IP address for the API's certificate (repeatable; localhost, 127.0.0.1, ::1, the host name and the listen address are always in it).")
+    var tlsSAN: [String] = []
+
+    @Flag(help: "Serve the API over plain HTTP, without TLS (tokens cross the network unencrypted; logged as a warning).")
+    var insecurePlaintext = false
+
+    func validate() throws {
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if caKey != nil && caCert == nil { throw ValidationError("--ca-key needs --ca-cert") }
+        if insecurePlaintext && (tlsCert != nil || caCert != nil) {
+            throw ValidationError("--insecure-plaintext serves plain HTTP: it cannot be combined with --tls-cert or --ca-cert")
+        }
+    }
+
     static var defaultStatePath: String {
         (ProcessInfo.processInfo.environment["XDG_STATE_HOME"] ?? (NSHomeDirectory() + "/.local/state")) + "/tessera/controller.sqlite"
     }
@@ -86,26 +112,47 @@ struct ControllerCommand: AsyncParsableCommand {
             configuration.teacherTokens[String(entry[entry.index(after: colon)...])] = String(entry[..<colon])
         }
         configuration.historyInterval = historyInterval
+        configuration.tls = try controllerTLS(listenHost: host, logger: logger)
         let controller = try Controller(configuration: configuration, logger: logger)
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: controller.registry))
-        let services = try controllerServices(controller, logger: logger)
+        let services = try ControllerServer.services(controller, logger: logger)
         let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }
 
-/// The controller and its HTTP server, ready for a ServiceGroup.
-func controllerServices(_ controller: Controller, logger: Logger) throws -> [any Service] {
-    let c = controller.configuration
-    let app = Application(
-        router: ControllerAPI.router(for: controller),
-        configuration: .init(address: .hostname(c.host, port: c.port), serverName: "tessera"),
-        onServerRunning: { channel in
-            let port = channel.localAddress?.port ?? c.port
-            logger.notice("listening on \(c.host):\(port)")
-        },
-        logger: logger)
-    return [controller, app]
+extension ControllerCommand {
+    /// The API's TLS identity: the operator's certificates, else the pool CA of the state folder (made at the
+    /// first start) signing a certificate for this controller; nil only with --insecure-plaintext.
+    func controllerTLS(listenHost: String, logger: Logger) throws -> ControllerTLS? {
+        if insecurePlaintext { return nil }
+        if caCert != nil && caKey == nil && tlsCert == nil {
+            throw ValidationError("--ca-cert without --ca-key cannot sign the API's certificate: give --ca-key, or --tls-cert and --tls-key")
+        }
+        let stateDirectory = (state as NSString).deletingLastPathComponent
+        do throws(CertificateAuthority.Failure) {
+            var authority: CertificateAuthority?
+            var bundle: String?
+            if let caCert {
+                bundle = caCert
+                if let caKey { authority = try CertificateAuthority.load(certificate: caCert, key: caKey) }
+            } else if tlsCert == nil {
+                let (ca, created) = try CertificateAuthority.loadOrCreate(directory: stateDirectory.isEmpty ? "." : stateDirectory)
+                authority = ca
+                bundle = CertificateAuthority.paths(in: stateDirectory.isEmpty ? "." : stateDirectory).certificate
+                logger.notice("\(created ? "made the pool CA" : "pool CA") \(bundle!): clients verify the API and the nodes against it (--ca-file / TESSERA_CA)")
+            }
+            if let tlsCert, let tlsKey {
+                guard let chain = try? String(contentsOfFile: tlsCert, encoding: .utf8) else { throw CertificateAuthority.Failure.reading(tlsCert) }
+                guard let key = try? String(contentsOfFile: tlsKey, encoding: .utf8) else { throw CertificateAuthority.Failure.reading(tlsKey) }
+                return ControllerTLS(certificateChainPEM: chain, privateKeyPEM: key, authority: authority, caBundlePath: bundle)
+            }
+            guard let authority else { throw CertificateAuthority.Failure.reading("--ca-key") }
+            return try ControllerTLS.issued(by: authority, bundle: bundle, listenHost: listenHost, extraHosts: tlsSAN)
+        } catch {
+            throw ValidationError("TLS: \(error.message)")
+        }
+    }
 }
 
 func bootstrapLogging(_ level: String) {

@@ -135,13 +135,17 @@ struct DemoCommand: AsyncParsableCommand {
         for _ in 0..<300 where url.isEmpty {
             if let r = controller.output.range(of: "listening on 127.0.0.1:") {
                 let port = controller.output[r.upperBound...].prefix { $0.isNumber }
-                if !port.isEmpty { url = "http://127.0.0.1:\(port)" }
+                if !port.isEmpty { url = "https://127.0.0.1:\(port)" }
             }
             if url.isEmpty { usleep(50_000) }
         }
         guard !url.isEmpty else { throw ValidationError("the controller did not start:\n\(controller.output)") }
-        let client = ControllerClient(baseURL: url, token: "demo-admin")
-        print("== dashboard: \(url)/  (sign in with the admin token 'demo-admin')")
+        // Every TCP hop is TLS: the controller made its CA in the state folder; the nodes and the students'
+        // programs (lin's reaches node-2 over TCP) verify the API and each other against it.
+        let caFile = dir.appendingPathComponent("ca.pem").path
+        setenv("TESSERA_CA", caFile, 1)
+        let client = ControllerClient(baseURL: url, token: "demo-admin", caFile: caFile)
+        print("== dashboard: \(url)/  (sign in with the admin token 'demo-admin'; the pool CA is \(caFile))")
         var sockets: [String] = []
         for (i, model) in ["h100", "a100"].enumerated() {
             let socket = dir.appendingPathComponent("node-\(i + 1).sock").path
@@ -270,11 +274,14 @@ struct DemoCommand: AsyncParsableCommand {
              spanning.map { $0.message.contains("node-1/") && $0.message.contains("node-2/") } ?? false),
             ("every lease was released after the class (killed program included)", leftover.isEmpty),
             ("leases were seen live", peakLeases > 0),
+            ("every TCP hop was TLS: the API over HTTPS, both nodes serving certificates the pool CA issued them",
+             url.hasPrefix("https://") && controller.output.contains("issued a TLS certificate to node node-1")
+                && controller.output.contains("issued a TLS certificate to node node-2")),
         ]
         for (what, ok) in checks { print("\(ok ? "pass" : "FAIL"): \(what)") }
         print("peak concurrent leases: \(peakLeases); elapsed \(Int(Date().timeIntervalSince(start))) s")
         if keep {
-            print("== the pool stays up: dashboard \(url)/ (token 'demo-admin'); CLI: TESSERA_CONTROLLER=\(url) TESSERA_TOKEN=demo-admin tessera top")
+            print("== the pool stays up: dashboard \(url)/ (token 'demo-admin'); CLI: TESSERA_CONTROLLER=\(url) TESSERA_CA=\(caFile) TESSERA_TOKEN=demo-admin tessera top")
             print("   node sockets: \(sockets.joined(separator: " ")); Ctrl-C ends it")
             fflush(nil)
             await DemoCommand.waitForInterrupt()

@@ -7,6 +7,7 @@ import TesseraDevicePlugin
 import TesseraNode
 import TesseraNodeAgent
 import TesseraNodeMetrics
+import TesseraPoolAPI
 import TesseraSim
 import TesseraSimBackend
 import TesseraWire
@@ -68,6 +69,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "PEM private key of --tls-cert.")
     var tlsKey: String?
 
+    @Flag(help: "Serve --listen over plain TCP, without TLS (programs' data and tokens cross the network unencrypted; logged as a warning).")
+    var insecurePlaintext = false
+
     @Flag(help: "Standalone node only: admit TCP sessions that present no token (anyone who can reach --listen can take the GPUs; logged as a warning).")
     var allowAnonymous = false
 
@@ -84,6 +88,10 @@ struct NodeCommand: AsyncParsableCommand {
 
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
+        if insecurePlaintext && tlsCert != nil { throw ValidationError("--insecure-plaintext cannot be combined with --tls-cert") }
+        if listen != nil && tlsCert == nil && !insecurePlaintext && pool.controller == nil {
+            throw ValidationError("--listen serves TLS: give --tls-cert and --tls-key, join a pool (--controller) to get a certificate from its CA, or pass --insecure-plaintext")
+        }
         if allowAnonymous && pool.controller != nil {
             throw ValidationError("--allow-anonymous is for standalone nodes: a pool node admits TCP sessions by user token (TESSERA_TOKEN) or attach credential")
         }
@@ -155,7 +163,30 @@ struct NodeCommand: AsyncParsableCommand {
             kubelet: pluginConfiguration.map { PodResourcesClient(configuration: $0) }, resourceName: kubelet.resourceName)
         var configuration = NodeConfiguration(socketPath: socket, listen: listenAddress, paging: paging)
         configuration.allowAnonymous = allowAnonymous
-        if let tlsCert, let tlsKey { configuration.tls = (tlsCert, tlsKey) }
+        if let tlsCert, let tlsKey {
+            configuration.tls = (tlsCert, tlsKey)
+        } else if let listenAddress, insecurePlaintext {
+            logger.warning("--listen \(listenAddress.0):\(listenAddress.1) serves plain TCP (--insecure-plaintext): programs' data and tokens cross the network unencrypted")
+        } else if let listenAddress, let placement {
+            // The pool CA signs this node's key; the node token is the credential.
+            let advertiseHost = pool.advertise.flatMap { a in a.lastIndex(of: ":").map { String(a[..<$0]).trimmingBrackets } }
+            do throws(PoolError) {
+                let files = try await NodeCertificates.obtain(
+                    client: placement.client, nodeName: placement.nodeName,
+                    hosts: NodeCertificates.hosts(listenHost: listenAddress.0, advertiseHost: advertiseHost))
+                configuration.tls = (files.certificate, files.key)
+                pluginConfiguration?.caBundleHostPath = files.caBundle
+                logger.notice("TLS on --listen with a certificate from the pool CA; programs reaching nodes over TCP verify them with TESSERA_CA=\(files.caBundle)")
+            } catch {
+                throw NodeStartError(message: "tessera node: cannot get a TLS certificate from the controller: \(error.message) (give --tls-cert and --tls-key, or --insecure-plaintext)")
+            }
+        }
+        if pluginConfiguration != nil, pluginConfiguration?.caBundleHostPath == nil {
+            pluginConfiguration?.caBundleHostPath = pool.caFile ?? ControllerClient.environmentCAFile
+        }
+        if let controller = pool.controller, controller.lowercased().hasPrefix("http://") {
+            logger.warning("the controller is reached over plain HTTP (\(controller)): the node token crosses the network unencrypted")
+        }
         let node = Node(configuration: configuration, backend: backend, policy: placement ?? SpreadPlacement(),
                         authenticator: placement.map { ControllerAuthenticator(client: $0.client) }, logger: logger)
         var services: [any Service] = [node]

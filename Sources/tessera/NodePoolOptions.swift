@@ -10,11 +10,14 @@ import TesseraPoolAPI
 /// `tessera node` options for joining a pool. The node token comes from --node-token-file or
 /// $TESSERA_NODE_TOKEN.
 struct NodePoolOptions: ParsableArguments {
-    @Option(help: "Join the pool of the controller at this URL (e.g. http://10.0.0.1:7080).")
+    @Option(help: "Join the pool of the controller at this URL (e.g. https://10.0.0.1:7080).")
     var controller: String?
 
     @Option(help: "File holding the node token (else $TESSERA_NODE_TOKEN).")
     var nodeTokenFile: String?
+
+    @Option(help: "CA bundle (PEM) the controller's HTTPS certificate must chain to (else $TESSERA_CA).")
+    var caFile: String?
 
     @Option(help: "This node's name in the pool (default: the host name).")
     var name: String?
@@ -45,7 +48,7 @@ struct NodePoolOptions: ParsableArguments {
         } else {
             throw ValidationError("--controller needs a node token: --node-token-file or TESSERA_NODE_TOKEN")
         }
-        let client = ControllerClient(baseURL: controller, token: token)
+        let client = ControllerClient(baseURL: controller, token: token, caFile: caFile ?? ControllerClient.environmentCAFile)
         let claims = podReservations
             ? PodReservationClaims(client: client, procRoot: procRoot, podResources: kubelet, resourceName: resourceName) : nil
         return ControllerPlacement(client: client, nodeName: name ?? ProcessInfo.processInfo.hostName, claims: claims)

@@ -4,15 +4,19 @@ import TesseraPoolAPI
 
 /// Where the CLI finds the controller and its token: flags, then the environment (`TESSERA_CONTROLLER`,
 /// `TESSERA_TOKEN`), then the per-user config file `~/.config/tessera/cli.json`
-/// (`{"controller": "http://…", "token": "…"}`), then `http://127.0.0.1:7080`.
+/// (`{"controller": "https://…", "token": "…", "caFile": "…/ca.pem"}`), then `https://127.0.0.1:7080`. The controller's
+/// certificate is verified against `--ca-file`, `TESSERA_CA` or the file's `caFile`.
 struct PoolOptions: ParsableArguments {
-    @Option(help: "Controller URL (else $TESSERA_CONTROLLER, else ~/.config/tessera/cli.json, else http://127.0.0.1:7080).")
+    @Option(help: "Controller URL (else $TESSERA_CONTROLLER, else ~/.config/tessera/cli.json, else https://127.0.0.1:7080).")
     var controller: String?
 
     @Option(help: "File holding the admin token (else $TESSERA_TOKEN, else ~/.config/tessera/cli.json).")
     var tokenFile: String?
 
-    struct ConfigFile: Codable { var controller: String?; var token: String? }
+    @Option(help: "CA bundle (PEM) the controller's HTTPS certificate must chain to (else $TESSERA_CA, else ~/.config/tessera/cli.json's caFile).")
+    var caFile: String?
+
+    struct ConfigFile: Codable { var controller: String?; var token: String?; var caFile: String? }
 
     static var configPath: String {
         let base = ProcessInfo.processInfo.environment["XDG_CONFIG_HOME"] ?? (NSHomeDirectory() + "/.config")
@@ -22,12 +26,12 @@ struct PoolOptions: ParsableArguments {
     func client() throws -> ControllerClient {
         let env = ProcessInfo.processInfo.environment
         let file = FileManager.default.contents(atPath: PoolOptions.configPath).flatMap { try? JSONDecoder().decode(ConfigFile.self, from: $0) }
-        let url = controller ?? env["TESSERA_CONTROLLER"] ?? file?.controller ?? "http://127.0.0.1:7080"
+        let url = controller ?? env["TESSERA_CONTROLLER"] ?? file?.controller ?? "https://127.0.0.1:7080"
         let token: String
         if let tokenFile { token = try readToken(tokenFile) } else if let t = env["TESSERA_TOKEN"] { token = t } else if let t = file?.token { token = t } else {
             throw ValidationError("no token: pass --token-file, set TESSERA_TOKEN, or write \(PoolOptions.configPath)")
         }
-        return ControllerClient(baseURL: url, token: token)
+        return ControllerClient(baseURL: url, token: token, caFile: caFile ?? ControllerClient.environmentCAFile ?? file?.caFile)
     }
 }
 

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import TesseraPoolAPI
 import TesseraClientCore
 import TesseraWire
 #if canImport(Glibc)
@@ -61,6 +63,13 @@ struct RunCommand: ParsableCommand {
 
         let libraries = try RuntimeLibraries.locate()
         if let endpoint { setenv(VirtualGPUEnvironment.endpoint, endpoint, 1) }
+        // The pool CA (what `tessera up` wrote to the CLI's config), so the program verifies nodes it reaches over
+        // TCP — its own endpoint or other nodes' vGPUs — unless TESSERA_CA already names a bundle.
+        if ControllerClient.environmentCAFile == nil,
+           let data = FileManager.default.contents(atPath: PoolOptions.configPath),
+           let caFile = (try? JSONDecoder().decode(PoolOptions.ConfigFile.self, from: data))?.caFile {
+            setenv("TESSERA_CA", caFile, 1)
+        }
         if let vgpus { setenv(VirtualGPUEnvironment.virtualGPUs, "\(vgpus)", 1) }
         if let memory { setenv(VirtualGPUEnvironment.memory, memory, 1) }
         if let compute { setenv(VirtualGPUEnvironment.compute, "\(compute)", 1) }

@@ -35,6 +35,9 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "File holding the controller's scheduler token (else $TESSERA_SCHEDULER_TOKEN).")
     var controllerTokenFile: String?
 
+    @Option(help: "CA bundle (PEM) the controller's HTTPS certificate must chain to (else $TESSERA_CA).")
+    var controllerCAFile: String?
+
     @Option(help: "Seconds between refreshes of the controller's capacity mirror.")
     var refreshInterval: Double = 5
 
@@ -92,9 +95,9 @@ struct SchedulerCommand: AsyncParsableCommand {
         if let controller {
             let client: ControllerClient
             if let controllerTokenFile {
-                client = ControllerClient(baseURL: controller, tokenFile: controllerTokenFile)
+                client = ControllerClient(baseURL: controller, tokenFile: controllerTokenFile, caFile: controllerCAFile ?? ControllerClient.environmentCAFile)
             } else if let token = ProcessInfo.processInfo.environment["TESSERA_SCHEDULER_TOKEN"], !token.isEmpty {
-                client = ControllerClient(baseURL: controller, token: token)
+                client = ControllerClient(baseURL: controller, token: token, caFile: controllerCAFile ?? ControllerClient.environmentCAFile)
             } else {
                 throw ValidationError("--controller needs a token: pass --controller-token-file or set TESSERA_SCHEDULER_TOKEN")
             }

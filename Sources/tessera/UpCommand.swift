@@ -61,29 +61,36 @@ struct UpCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let admin = try UpCommand.token(at: state + "/admin.token")
         let nodeToken = try UpCommand.token(at: state + "/node.token")
-        let url = "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)"
+        let dialled = host == "0.0.0.0" ? "127.0.0.1" : host
+        let url = "https://\(dialled.contains(":") ? "[\(dialled)]" : dialled):\(port)"
+        // HTTPS with the pool CA of the state folder (made at the first start, reused after).
+        let tls: ControllerTLS
+        do throws(CertificateAuthority.Failure) { tls = try ControllerTLS.poolCA(stateDirectory: state, listenHost: host, extraHosts: []).0 } catch {
+            throw ValidationError("TLS: \(error.message)")
+        }
+        let caFile = CertificateAuthority.paths(in: state).certificate
         let config = PoolOptions.configPath
         try FileManager.default.createDirectory(atPath: (config as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: config, contents: try JSONEncoder().encode(PoolOptions.ConfigFile(controller: url, token: admin)),
+        _ = FileManager.default.createFile(atPath: config, contents: try JSONEncoder().encode(PoolOptions.ConfigFile(controller: url, token: admin, caFile: caFile)),
                                        attributes: [.posixPermissions: 0o600])
         bootstrapLogging(logLevel)
         let logger = Logger(label: "tessera.up")
-        let controller = try Controller(
-            configuration: ControllerConfiguration(host: host, port: port, statePath: state + "/controller.sqlite", adminTokens: [admin],
-                                                   nodeTokens: [nodeToken], strategy: strategy),
-            logger: logger)
+        var controllerConfiguration = ControllerConfiguration(host: host, port: port, statePath: state + "/controller.sqlite", adminTokens: [admin],
+                                                              nodeTokens: [nodeToken], strategy: strategy)
+        controllerConfiguration.tls = tls
+        let controller = try Controller(configuration: controllerConfiguration, logger: logger)
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: controller.registry))
         let backend = SimulatedBackend(count: simGPUs, properties: model.properties(memory: memory))
-        let placement = ControllerPlacement(client: ControllerClient(baseURL: url, token: nodeToken), nodeName: ProcessInfo.processInfo.hostName)
+        let placement = ControllerPlacement(client: ControllerClient(baseURL: url, token: nodeToken, caFile: caFile), nodeName: ProcessInfo.processInfo.hostName)
         let node = Node(configuration: NodeConfiguration(socketPath: socket), backend: backend, policy: placement, logger: logger)
         let link = ControllerLink(node: node, placement: placement, advertise: nil, interval: 1, logger: logger)
         print("""
             tessera up: controller at \(url), node \(placement.nodeName) with \(simGPUs) simulated GPU(s) of \(simGPUMemory), socket \(socket)
-            state in \(state); CLI configured in \(config)
-            dashboard: \(url)/ (sign in with the admin token in \(state)/admin.token)
+            state in \(state); CLI configured in \(config); pool CA (TESSERA_CA) \(caFile)
+            dashboard: \(url)/ (sign in with the admin token in \(state)/admin.token; the browser needs the pool CA)
             try: tessera run --memory 1GiB --compute 25 -- ./program      and: tessera top
             """)
-        let group = ServiceGroup(services: try controllerServices(controller, logger: logger) + [node, link],
+        let group = ServiceGroup(services: try ControllerServer.services(controller, logger: logger) + [node, link],
                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }

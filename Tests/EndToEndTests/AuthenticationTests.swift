@@ -111,15 +111,29 @@ import TesseraWire
                                 environment: ["TESSERA_TOKEN": carol.secret])
         #expect(again.status == 0, "\(again.stdout)\(again.stderr)")
 
-        // Guessing is rate limited per host: after the limit, even a valid token waits; local programs do not.
+        // Guessing is rate limited per host: after the limit, a token the node has not seen valid waits; one it
+        // verified lately (carol's, a user sharing the guesser's machine) is still checked and admitted; local
+        // programs are unaffected.
+        let erin = try createToken(controller, ["--user", "erin"])
         var limited: ReplyStatus?
         for i in 0..<12 {
             let (s, _) = try greet(tcp, token: "tsr_guess\(i)", keep: &kept)
             if s.message.contains("too many failed authentications") { limited = s; break }
         }
         #expect(limited?.code == .unauthenticated, "never rate limited")
-        let (blocked, _) = try greet(tcp, token: carol.secret, keep: &kept)
+        let (blocked, _) = try greet(tcp, token: erin.secret, keep: &kept)
         #expect(blocked.message.contains("too many failed authentications"), "\(blocked)")
+        let (proven, _) = try greet(tcp, token: carol.secret, keep: &kept)
+        #expect(proven.isOK, "\(proven)")
+        kept.removeAll()
+        // The node's status (every session's program and user) is served on its unix socket only, never over TCP.
+        let probe = try RawConnection(tcp: tcp)
+        var statusRequest = WireWriter()
+        statusRequest.frame(NodeStatusRequest(), flags: .replyExpected, requestID: 1)
+        probe.send(statusRequest.bytes)
+        let (statusHeader, statusBody) = try #require(probe.receiveFrame())
+        let statusStatus = try statusBody.withUnsafeBytes { b in var r = WireReader(b); return try ReplyHeader(from: &r).status }
+        #expect(statusHeader.opcode == .reply && statusStatus.code == .unauthenticated && statusStatus.message.contains("unix socket"), "\(statusStatus)")
         let local = node.run("vadd", ["1000", "1"], memory: "32MiB")
         #expect(local.status == 0, "\(local.stdout)\(local.stderr)")
         #expect(node.process.process.isRunning)

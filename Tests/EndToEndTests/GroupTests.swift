@@ -145,7 +145,7 @@ import FoundationNetworking
               - {name: cs101, members: {users: [alice]}, quota: {memoryMiB: 4096}}
               - {name: ma201, members: {users: [bob]}, quota: {memoryMiB: 2048}}
             """)
-        let teacher = ControllerClient(baseURL: controller.url, token: "teach-cs101").blocking
+        let teacher = controller.client(token: "teach-cs101")
         // Sees only its group, from the API and the CLI.
         #expect(try teacher.get("/v1/groups", as: [GroupInfo].self).map(\.group.name) == ["cs101"])
         let listed = controller.cli(["groups", "--output", "json"], token: "teach-cs101")
@@ -190,7 +190,7 @@ import FoundationNetworking
 
         // A teacher token the controller issued (role teacher, group ma201) has the same scope, until revoked.
         let issued = try controller.admin.post("/v1/tokens", TokenRequest(user: "dan", group: "ma201", role: .teacher), as: IssuedToken.self)
-        let issuedTeacher = ControllerClient(baseURL: controller.url, token: issued.secret).blocking
+        let issuedTeacher = controller.client(token: issued.secret)
         #expect(try issuedTeacher.get("/v1/groups", as: [GroupInfo].self).map(\.group.name) == ["ma201"])
         do throws(PoolError) { _ = try issuedTeacher.get("/v1/groups/cs101", as: GroupInfo.self); Issue.record("read another group") } catch {
             #expect(error.message.contains("ma201") && error.message.contains("cs101"), "\(error.message)")

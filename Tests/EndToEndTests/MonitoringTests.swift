@@ -65,7 +65,7 @@ import FoundationNetworking
         #expect(try fetch(controller.url + "/metrics", token: TestController.adminToken).0 == 200)
         // A metrics token reads, but changes nothing.
         do throws(PoolError) {
-            _ = try ControllerClient(baseURL: controller.url, token: TestController.metricsToken).blocking
+            _ = try controller.client(token: TestController.metricsToken)
                 .post("/v1/leases", LeaseRequest(spec: VirtualGPUSpec(), requester: "x"), as: Lease.self)
             Issue.record("a metrics token was granted a lease")
         } catch { #expect(error.code == .unauthorized) }
@@ -226,6 +226,7 @@ import FoundationNetworking
         let r = Command.run(Self.python, [
             Self.script("dashboard-browser-test.py"), "--url", controller.url, "--admin-token", TestController.adminToken,
             "--metrics-token", TestController.metricsToken, "--node", "node-a", "--program-json", programJSON,
+            "--ca-file", try #require(controller.caFile),
             "--screenshots", screenshots.path, "--chromium", chromium.stdout.split(separator: "\n").last.map(String.init) ?? "/usr/bin/chromium",
         ], timeout: 300)
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")

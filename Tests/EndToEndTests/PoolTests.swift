@@ -6,7 +6,12 @@ import FoundationNetworking
 #endif
 
 /// One plain HTTP request, waited for.
-func blockingFetch(_ request: URLRequest) throws -> (Data?, HTTPURLResponse?) {
+func blockingFetch(_ request: URLRequest, caFile: String? = TestCA.shared.ca) throws -> (Data?, HTTPURLResponse?) {
+    if request.url?.scheme == "https" {
+        // The pool's CA is private: verified by the pool API's own HTTPS client.
+        guard let reply = try? HTTPTransport.sendWaiting(request, caFile: caFile) else { return (nil, nil) }
+        return (reply.body, HTTPURLResponse(url: request.url!, statusCode: reply.status, httpVersion: "HTTP/1.1", headerFields: nil))
+    }
     final class Box: @unchecked Sendable { var data: Data?; var response: HTTPURLResponse? }
     let box = Box()
     let done = DispatchSemaphore(value: 0)
@@ -24,10 +29,10 @@ func blockingFetch(_ request: URLRequest) throws -> (Data?, HTTPURLResponse?) {
 
     @Test func tokensAreRequiredAndScoped() throws {
         let controller = try TestController()
-        let anonymous = ControllerClient(baseURL: controller.url, token: "wrong").blocking
+        let anonymous = controller.client(token: "wrong")
         #expect(throws: PoolError.self) { try anonymous.get("/v1/nodes", as: [NodeInfo].self) }
         do throws(PoolError) { _ = try anonymous.get("/v1/status", as: PoolSummary.self) } catch { #expect(error.code == .unauthorized) }
-        let node = ControllerClient(baseURL: controller.url, token: TestController.nodeToken).blocking
+        let node = controller.client(token: TestController.nodeToken)
         #expect(try node.get("/v1/nodes", as: [NodeInfo].self).isEmpty)
         // Nodes may not make reservations; admins may.
         do throws(PoolError) {
@@ -166,7 +171,9 @@ func blockingFetch(_ request: URLRequest) throws -> (Data?, HTTPURLResponse?) {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-up-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: home) }
-        let env = ["XDG_STATE_HOME": home.appendingPathComponent("state").path, "XDG_CONFIG_HOME": home.appendingPathComponent("config").path]
+        // No TESSERA_CA: the CLI takes the pool CA `tessera up` made from the config file it wrote.
+        let env = ["XDG_STATE_HOME": home.appendingPathComponent("state").path, "XDG_CONFIG_HOME": home.appendingPathComponent("config").path,
+                   "TESSERA_CA": ""]
         let socket = home.appendingPathComponent("node.sock").path
         let port = 20000 + Int(getpid() % 20000)
         let up = Command.start(Products.tessera.path, ["up", "--listen", "127.0.0.1:\(port)", "--socket", socket, "--sim-gpus", "1",
@@ -185,5 +192,13 @@ func blockingFetch(_ request: URLRequest) throws -> (Data?, HTTPURLResponse?) {
         #expect(r.status == 0 && r.stdout.contains("vadd OK"), "\(r.stdout)\(r.stderr)")
         let events = Command.run(Products.tessera.path, ["leases", "--output", "json"], environment: env, timeout: 10)
         #expect(events.status == 0)
+        // HTTPS with a CA made in the state folder at the first start (key readable by its owner only) and
+        // recorded in the CLI's config.
+        let config = try String(contentsOf: home.appendingPathComponent("config/tessera/cli.json"), encoding: .utf8)
+        let caPath = home.appendingPathComponent("state/tessera/ca.pem").path
+        #expect(config.contains("https:") && config.contains("ca.pem"), "\(config)")
+        let keyMode = try FileManager.default.attributesOfItem(atPath: home.appendingPathComponent("state/tessera/ca-key.pem").path)[.posixPermissions] as? Int
+        #expect(keyMode == 0o600)
+        #expect(FileManager.default.fileExists(atPath: caPath))
     }
 }

@@ -31,7 +31,7 @@ import TesseraWire
         var greeted = 0
         for i in 0..<Self.iterations {
             let mutant = Self.mutate(seeds[i % seeds.count], using: &generator)
-            let c = try RawConnection(tls: endpoint, caFile: pool.ca)
+            let c = try RawConnection(tcp: endpoint, caFile: pool.ca)
             c.send(mutant)
             shutdown(c.fd, Int32(SHUT_WR))
             let (frames, closed) = c.drain()
@@ -52,14 +52,14 @@ import TesseraWire
             ("record header announcing 64 KiB", [0x17, 0x03, 0x03, 0xff, 0xff] + [UInt8](repeating: 0, count: 300)),
         ]
         for (name, bytes) in tlsGarbage {
-            let c = try RawConnection(tcp: endpoint)
+            let c = try RawConnection(tcp: endpoint, plaintext: true)
             c.send(bytes)
             shutdown(c.fd, Int32(SHUT_WR))
             let (frames, closed) = c.drain()
             #expect(closed && frames.isEmpty, "\(name): \(frames.map(\.0.opcode)), closed \(closed)")
         }
         // Bytes injected beside TLS into a session that has greeted: the record check fails and the session ends.
-        let injected = try RawConnection(tls: endpoint, caFile: pool.ca)
+        let injected = try RawConnection(tcp: endpoint, caFile: pool.ca)
         injected.send(Self.hello())
         let greeting = injected.receiveFrame()
         #expect(greeting?.0.opcode == .reply)

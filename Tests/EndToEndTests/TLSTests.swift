@@ -38,7 +38,7 @@ import TesseraWire
                              environment: ["TESSERA_CA": pool.ca])
         #expect(ok.status == 0, "\(ok.stdout)\(ok.stderr)\n\(node.log)")
         // Plaintext to the TLS port: no Tessera reply, the connection is dropped.
-        let plain = try RawConnection(tcp: endpoint)
+        let plain = try RawConnection(tcp: endpoint, plaintext: true)
         var w = WireWriter()
         w.frame(Hello(clientPID: 1, virtualGPUs: 1, memoryBytes: 16 << 20, computePercent: 1, programName: "plain", sharesMemory: false),
                 flags: .replyExpected, requestID: 1)
@@ -49,7 +49,8 @@ import TesseraWire
         let foreign = Command.run(Products.tessera.path, ["run", "--endpoint", endpoint, "--memory", "64MiB", "--", Products.sample("vadd")],
                                   environment: ["TESSERA_CA": other.ca])
         #expect(foreign.status != 0 && foreign.stderr.contains("not trusted"), "\(foreign.stderr)")
-        let bare = Command.run(Products.tessera.path, ["run", "--endpoint", endpoint, "--memory", "64MiB", "--", Products.sample("vadd")])
+        let bare = Command.run(Products.tessera.path, ["run", "--endpoint", endpoint, "--memory", "64MiB", "--", Products.sample("vadd")],
+                               environment: ["TESSERA_CA": ""])
         #expect(bare.status != 0, "\(bare.stdout)")
         // A node whose certificate another CA signed is refused by a program trusting the pool's CA.
         let impostor = try TestNode(backend: ["--sim-gpus", "1", "--sim-gpu-memory", "1GiB", "--tls-cert", other.cert, "--tls-key", other.key],

@@ -17,6 +17,11 @@ public struct DevicePluginConfiguration: Sendable, Hashable {
     /// The node's GPUs are simulated: containers also get the settings that make frameworks hand the device PTX
     /// (`VirtualGPUEnvironment.ptxClientSettings`, with the nvJitLink stand-in from `ptx-only/` of the libraries).
     public var simulatedGPUs: Bool
+    /// The pool's CA bundle on the host, when the node has one: mounted read-only into containers at
+    /// ``containerCABundle`` and named by `TESSERA_CA`, so their programs verify the nodes they reach over TLS.
+    public var caBundleHostPath: String?
+    /// Where containers find the pool's CA bundle.
+    public static let containerCABundle = "/var/run/tessera-ca/ca.pem"
 
     public init(
         resourceName: String = ResourceNames.standard.vgpu, kubeletDirectory: String = "/var/lib/kubelet",

@@ -111,10 +111,15 @@ public struct VGPUDevices: Sendable, Hashable {
             let standIn = "\(c.containerLibraryDirectory)/ptx-only/libnvJitLink.so.13"
             environment.merge(VirtualGPUEnvironment.ptxClientSettings(jitLinkStandIn: standIn, current: { _ in nil })) { _, new in new }
         }
-        return ContainerAllocation(environment: environment, mounts: [
+        var mounts: [ContainerAllocation.Mount] = [
             .init(containerPath: c.socketDirectory, hostPath: c.socketDirectory, readOnly: false),
             .init(containerPath: c.containerLibraryDirectory, hostPath: c.hostLibraryDirectory, readOnly: true),
-        ])
+        ]
+        if let ca = c.caBundleHostPath {
+            environment["TESSERA_CA"] = DevicePluginConfiguration.containerCABundle
+            mounts.append(.init(containerPath: DevicePluginConfiguration.containerCABundle, hostPath: ca, readOnly: true))
+        }
+        return ContainerAllocation(environment: environment, mounts: mounts)
     }
 }
 

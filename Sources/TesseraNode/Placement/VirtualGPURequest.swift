@@ -51,7 +51,14 @@ public struct GPUCapacity: Sendable, Hashable {
 /// Why a request could not be placed.
 public struct PlacementError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// The pool checked a credential (an attach secret) and refused it: a failed authentication, counted by
+    /// the node's rate limit. False for refusals that say nothing about the credential (no room, the
+    /// controller unreachable).
+    public var rejectedCredential: Bool
+    public init(_ message: String, rejectedCredential: Bool = false) {
+        self.message = message
+        self.rejectedCredential = rejectedCredential
+    }
     public var description: String { message }
 }
 

@@ -61,7 +61,10 @@ final class RunningCommand: @unchecked Sendable {
     private let out: URL
     private let err: URL
 
-    init(_ executable: String, _ arguments: [String], environment: [String: String], inheritingEnvironment: Bool = true) {
+    /// With `addingTestCA` (the default) an inheriting child also gets `TESSERA_CA` = the tests' CA
+    /// (``TestCA``) unless `environment` names one (an empty value unsets it).
+    init(_ executable: String, _ arguments: [String], environment: [String: String], inheritingEnvironment: Bool = true,
+         addingTestCA: Bool = true) {
         let dir = FileManager.default.temporaryDirectory
         out = dir.appendingPathComponent("tessera-test-\(UUID().uuidString).out")
         err = dir.appendingPathComponent("tessera-test-\(UUID().uuidString).err")
@@ -70,6 +73,7 @@ final class RunningCommand: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var env = inheritingEnvironment ? ProcessInfo.processInfo.environment : [:]
+        if inheritingEnvironment && addingTestCA { env["TESSERA_CA"] = TestCA.shared.ca }
         for (k, v) in environment { env[k] = v }
         process.environment = env
         process.standardOutput = try? FileHandle(forWritingTo: out)

@@ -20,7 +20,13 @@ final class TestNode: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         socketPath = directory.appendingPathComponent("node.sock").path
         var args = ["node", "--socket", socketPath] + backend + ["--log-level", "debug"]
-        if tcp { args += ["--listen", "127.0.0.1:0"] + (allowAnonymous ? ["--allow-anonymous"] : []) }
+        if tcp {
+            args += ["--listen", "127.0.0.1:0"] + (allowAnonymous ? ["--allow-anonymous"] : [])
+            // TLS unless the test brings its own certificate or asks for plaintext: one of the tests' CA.
+            if !backend.contains("--tls-cert") && !backend.contains("--insecure-plaintext") {
+                args += ["--tls-cert", TestCA.shared.cert, "--tls-key", TestCA.shared.key]
+            }
+        }
         process = Command.start(Products.tessera.path, args, environment: environment)
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
@@ -101,10 +107,10 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// A bare socket to the node, for speaking (or abusing) the protocol directly, in plaintext or over TLS.
+/// A bare socket to the node, for speaking (or abusing) the protocol directly; over TCP it speaks TLS
+/// (trusting the tests' CA, or `caFile`) unless `plaintext`.
 final class RawConnection {
     let fd: Int32
-    /// The TLS session over `fd`, for a connection made with ``init(tls:caFile:)``.
     private var tls: UnsafeMutableRawPointer?
     private var tlsContext: UnsafeMutableRawPointer?
 
@@ -115,44 +121,54 @@ final class RawConnection {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    /// A TCP connection to `HOST:PORT`.
-    init(tcp endpoint: String) throws {
+    /// A TCP connection to `HOST:PORT`: TLS verified against `caFile` (default the tests' CA), or plain TCP.
+    init(tcp endpoint: String, plaintext: Bool = false, caFile: String = TestCA.shared.ca) throws {
         guard let colon = endpoint.lastIndex(of: ":"), let port = Int32(endpoint[endpoint.index(after: colon)...]) else {
             throw TestFailure("bad endpoint \(endpoint)")
         }
-        fd = tessera_connect_tcp(String(endpoint[..<colon]), port)
+        let host = String(endpoint[..<colon])
+        fd = tessera_connect_tcp(host, port)
         guard fd >= 0 else { throw TestFailure("cannot connect to \(endpoint)") }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    }
-
-    /// A TCP connection to `HOST:PORT` over TLS, trusting the CA bundle `caFile`.
-    convenience init(tls endpoint: String, caFile: String) throws {
-        try self.init(tcp: endpoint)
-        var error = [CChar](repeating: 0, count: 512)
-        guard let context = tessera_tls_client_context(caFile, &error, error.count) else {
-            throw TestFailure(String(decoding: error.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self))
+        if !plaintext {
+            var err = [CChar](repeating: 0, count: 512)
+            guard let context = tessera_tls_client_context(caFile, &err, err.count) else {
+                close(fd)
+                throw TestFailure("TLS context: \(String(cString: err))")
+            }
+            tlsContext = context
+            guard let session = tessera_tls_connect(context, fd, host, &err, err.count) else {
+                tessera_tls_context_free(context)
+                close(fd)
+                throw TestFailure("TLS to \(endpoint): \(String(cString: err))")
+            }
+            tls = session
         }
-        tlsContext = context
-        let host = String(endpoint[..<endpoint.lastIndex(of: ":")!])
-        guard let session = tessera_tls_connect(context, fd, host, &error, error.count) else {
-            throw TestFailure(String(decoding: error.prefix { $0 != 0 }.map(UInt8.init(bitPattern:)), as: UTF8.self))
-        }
-        tls = session
     }
 
     deinit {
-        tessera_tls_free(tls)
-        tessera_tls_context_free(tlsContext)
+        if let tls { tessera_tls_free(tls) }
+        if let tlsContext { tessera_tls_context_free(tlsContext) }
         close(fd)
+    }
+
+    /// Writes or reads through TLS when the connection has it.
+    private func write(_ p: UnsafeRawPointer, _ n: Int) -> Int {
+        if let tls { return tessera_tls_write(tls, p, n) }
+        return Glibc.send(fd, p, n, Int32(MSG_NOSIGNAL))
+    }
+
+    private func receive(_ p: UnsafeMutableRawPointer, _ n: Int) -> Int {
+        if let tls { return tessera_tls_read(tls, p, n) }
+        return recv(fd, p, n, 0)
     }
 
     func send(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { b in
             var offset = 0
             while offset < b.count {
-                let n = tls.map { tessera_tls_write($0, b.baseAddress! + offset, b.count - offset) }
-                    ?? Glibc.send(fd, b.baseAddress! + offset, b.count - offset, Int32(MSG_NOSIGNAL))
+                let n = write(b.baseAddress! + offset, b.count - offset)
                 if n <= 0 { return }
                 offset += n
             }
@@ -172,7 +188,7 @@ final class RawConnection {
         var frames: [(FrameHeader, [UInt8])] = []
         while let f = receiveFrame() { frames.append(f) }
         var byte: UInt8 = 0
-        let n = tls.map { tessera_tls_read($0, &byte, 1) } ?? recv(fd, &byte, 1, 0)
+        let n = receive(&byte, 1)
         return (frames, n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
     }
 
@@ -180,9 +196,7 @@ final class RawConnection {
         var out = [UInt8](repeating: 0, count: count)
         var offset = 0
         while offset < count {
-            let n = out.withUnsafeMutableBytes { b in
-                tls.map { tessera_tls_read($0, b.baseAddress! + offset, count - offset) } ?? recv(fd, b.baseAddress! + offset, count - offset, 0)
-            }
+            let n = out.withUnsafeMutableBytes { receive($0.baseAddress! + offset, count - offset) }
             if n <= 0 { return nil }
             offset += n
         }

@@ -15,11 +15,19 @@ final class TestController: @unchecked Sendable {
     private(set) var process: RunningCommand!
     private(set) var url = ""
 
-    init(directory: URL? = nil, nodeTimeout: Double = 2, extraArguments: [String] = []) throws {
+    /// The CA bundle the API's and the nodes' certificates chain to: the tests' CA, or with `ownCA` the one the
+    /// controller makes in its state folder; nil for a plaintext controller.
+    let caFile: String?
+    let ownCA: Bool
+
+    init(directory: URL? = nil, nodeTimeout: Double = 2, extraArguments: [String] = [], ownCA: Bool = false) throws {
         self.extraArguments = extraArguments
+        self.ownCA = ownCA
         self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("tessera-pool-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
         statePath = self.directory.appendingPathComponent("state.sqlite").path
+        caFile = extraArguments.contains("--insecure-plaintext") ? nil
+            : ownCA ? self.directory.appendingPathComponent("ca.pem").path : TestCA.shared.ca
         try Data("\(TestController.adminToken)\n".utf8).write(to: self.directory.appendingPathComponent("admin.tokens"))
         try Data("\(TestController.nodeToken)\n".utf8).write(to: self.directory.appendingPathComponent("node.tokens"))
         try Data("\(TestController.schedulerToken)\n".utf8).write(to: self.directory.appendingPathComponent("scheduler.tokens"))
@@ -40,13 +48,13 @@ final class TestController: @unchecked Sendable {
             "--scheduler-token-file", directory.appendingPathComponent("scheduler.tokens").path,
             "--metrics-token-file", directory.appendingPathComponent("metrics.tokens").path,
             "--node-timeout", "\(nodeTimeout)",
-        ] + extraArguments)
+        ] + (ownCA || caFile == nil ? [] : ["--ca-cert", TestCA.shared.ca, "--ca-key", TestCA.shared.caKey]) + extraArguments)
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             let log = process.stderr
             if let range = log.range(of: "listening on 127.0.0.1:") {
                 let port = log[range.upperBound...].prefix { $0.isNumber }
-                if !port.isEmpty { url = "http://127.0.0.1:\(port)"; return }
+                if !port.isEmpty { url = "\(caFile == nil ? "http" : "https")://127.0.0.1:\(port)"; return }
             }
             guard process.process.isRunning else { break }
             usleep(20_000)
@@ -62,11 +70,18 @@ final class TestController: @unchecked Sendable {
     }
 
     /// The API as the admin sees it; blocking, like the rest of this synchronous harness.
-    var admin: BlockingControllerClient { ControllerClient(baseURL: url, token: TestController.adminToken).blocking }
+    var admin: BlockingControllerClient { client(token: TestController.adminToken) }
+
+    /// The API with `token`, verifying the controller against ``caFile``.
+    func client(token: String) -> BlockingControllerClient { ControllerClient(baseURL: url, token: token, caFile: caFile).blocking }
+
+    /// The environment its clients and nodes need: `TESSERA_CA` = ``caFile``.
+    var environment: [String: String] { ["TESSERA_CA": caFile ?? ""] }
 
     /// Runs a CLI command against this controller with the admin token in the environment.
     func cli(_ arguments: [String], token: String = TestController.adminToken) -> CommandResult {
-        Command.run(Products.tessera.path, arguments + ["--controller", url], environment: ["TESSERA_TOKEN": token], timeout: 30)
+        Command.run(Products.tessera.path, arguments + ["--controller", url], environment: environment.merging(["TESSERA_TOKEN": token]) { $1 },
+                    timeout: 30)
     }
 
     /// Polls until `condition` holds, up to `timeout` seconds.
@@ -91,8 +106,11 @@ final class PoolNode: @unchecked Sendable {
     let directory: URL
     let socketPath: String
     let process: RunningCommand
+    /// The pool's CA bundle, for programs reaching nodes over TCP.
+    let caFile: String?
 
     init(_ name: String, controller: TestController, gpus: Int = 1, memory: String = "1GiB", extraArguments: [String] = []) throws {
+        caFile = controller.caFile
         self.name = name
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(name)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -103,7 +121,7 @@ final class PoolNode: @unchecked Sendable {
             "node", "--controller", controller.url, "--node-token-file", tokenFile, "--name", name,
             "--socket", socketPath, "--listen", "127.0.0.1:0", "--sim-gpus", "\(gpus)", "--sim-gpu-memory", memory,
             "--heartbeat-interval", "0.3",
-        ] + extraArguments)
+        ] + (controller.caFile == nil ? ["--insecure-plaintext"] : []) + extraArguments, environment: controller.environment)
         guard controller.wait(timeout: 30, { try controller.admin.get("/v1/nodes", as: [NodeInfo].self).contains { $0.name == name && $0.state == .up } }) else {
             throw TestFailure("node \(name) did not join:\n\(process.stderr)")
         }
@@ -120,7 +138,7 @@ final class PoolNode: @unchecked Sendable {
                computeMode: ComputeMode = .share) -> RunningCommand {
         Command.start(Products.tessera.path, ["run", "--endpoint", socketPath, "--vgpus", "\(vgpus)", "--memory", memory,
                                               "--compute", "\(compute)", "--compute-mode", computeMode.description, "--",
-                                              Products.sample(sample)] + arguments)
+                                              Products.sample(sample)] + arguments, environment: ["TESSERA_CA": caFile ?? ""])
     }
 
     func run(_ sample: String, _ arguments: [String] = [], vgpus: Int = 1, memory: String = "64MiB", compute: Int = 10) -> CommandResult {
