@@ -47,6 +47,13 @@ if [ ! -e "$out/driver/driver_api" ] || [ "$drv/driver_api.c" -nt "$out/driver/d
   ln -sf libcuda.so.1 "$out/driver/link/libcuda.so"
   cc -O2 -I"$include" -o "$out/driver/driver_api" "$drv/driver_api.c" -L"$out/driver/link" -lcuda -ldl
 fi
+# Virtual memory management through the driver API.
+if [ ! -e "$out/driver/vmm" ] || [ "$drv/vmm.c" -nt "$out/driver/vmm" ] || [ "$build/libTesseraCuda.so" -nt "$out/driver/vmm" ]; then
+  mkdir -p "$out/driver/link"
+  ln -sf "$build/libTesseraCuda.so" "$out/driver/link/libcuda.so.1"
+  ln -sf libcuda.so.1 "$out/driver/link/libcuda.so"
+  cc -O2 -I"$include" -o "$out/driver/vmm" "$drv/vmm.c" -L"$out/driver/link" -lcuda
+fi
 # A program bound to libcudart.so.12: nvcc compiles, the host compiler links against Tessera's .so.12.
 src="$root/samples/vadd_cuda12.cu"
 if [ ! -e "$out/vadd_cuda12" ] || fresh "$src" "$out/vadd_cuda12" || [ "$build/libTesseraCudart12.so" -nt "$out/vadd_cuda12" ]; then

@@ -246,8 +246,6 @@ int cuLogsDumpToFile(void) { return tessera_cu_unsupported("cuLogsDumpToFile"); 
 int cuLogsDumpToMemory(void) { return tessera_cu_unsupported("cuLogsDumpToMemory"); }
 int cuLogsRegisterCallback(void) { return tessera_cu_unsupported("cuLogsRegisterCallback"); }
 int cuLogsUnregisterCallback(void) { return tessera_cu_unsupported("cuLogsUnregisterCallback"); }
-int cuMemAddressFree(void) { return tessera_cu_unsupported("cuMemAddressFree"); }
-int cuMemAddressReserve(void) { return tessera_cu_unsupported("cuMemAddressReserve"); }
 int cuMemAdvise(void) { return tessera_cu_unsupported("cuMemAdvise"); }
 int cuMemAdvise_v2(void) { return tessera_cu_unsupported("cuMemAdvise_v2"); }
 int cuMemAlloc(void) { return tessera_cu_unsupported("cuMemAlloc"); }
@@ -256,16 +254,13 @@ int cuMemAllocManaged(void) { return tessera_cu_unsupported("cuMemAllocManaged")
 int cuMemAllocPitch(void) { return tessera_cu_unsupported("cuMemAllocPitch"); }
 int cuMemBatchDecompressAsync(void) { return tessera_cu_unsupported("cuMemBatchDecompressAsync"); }
 int cuMemBatchDecompressAsync_ptsz(void) { return tessera_cu_unsupported("cuMemBatchDecompressAsync_ptsz"); }
-int cuMemCreate(void) { return tessera_cu_unsupported("cuMemCreate"); }
 int cuMemDiscardAndPrefetchBatchAsync(void) { return tessera_cu_unsupported("cuMemDiscardAndPrefetchBatchAsync"); }
 int cuMemDiscardAndPrefetchBatchAsync_ptsz(void) { return tessera_cu_unsupported("cuMemDiscardAndPrefetchBatchAsync_ptsz"); }
 int cuMemDiscardBatchAsync(void) { return tessera_cu_unsupported("cuMemDiscardBatchAsync"); }
 int cuMemDiscardBatchAsync_ptsz(void) { return tessera_cu_unsupported("cuMemDiscardBatchAsync_ptsz"); }
 int cuMemExportToShareableHandle(void) { return tessera_cu_unsupported("cuMemExportToShareableHandle"); }
 int cuMemFree(void) { return tessera_cu_unsupported("cuMemFree"); }
-int cuMemGetAccess(void) { return tessera_cu_unsupported("cuMemGetAccess"); }
 int cuMemGetAddressRange(void) { return tessera_cu_unsupported("cuMemGetAddressRange"); }
-int cuMemGetAllocationGranularity(void) { return tessera_cu_unsupported("cuMemGetAllocationGranularity"); }
 int cuMemGetAllocationPropertiesFromHandle(void) { return tessera_cu_unsupported("cuMemGetAllocationPropertiesFromHandle"); }
 int cuMemGetDefaultMemPool(void) { return tessera_cu_unsupported("cuMemGetDefaultMemPool"); }
 int cuMemGetHandleForAddressRange(void) { return tessera_cu_unsupported("cuMemGetHandleForAddressRange"); }
@@ -275,7 +270,6 @@ int cuMemGetMemPool(void) { return tessera_cu_unsupported("cuMemGetMemPool"); }
 int cuMemHostGetDevicePointer(void) { return tessera_cu_unsupported("cuMemHostGetDevicePointer"); }
 int cuMemHostRegister(void) { return tessera_cu_unsupported("cuMemHostRegister"); }
 int cuMemImportFromShareableHandle(void) { return tessera_cu_unsupported("cuMemImportFromShareableHandle"); }
-int cuMemMap(void) { return tessera_cu_unsupported("cuMemMap"); }
 int cuMemMapArrayAsync(void) { return tessera_cu_unsupported("cuMemMapArrayAsync"); }
 int cuMemMapArrayAsync_ptsz(void) { return tessera_cu_unsupported("cuMemMapArrayAsync_ptsz"); }
 int cuMemPoolCreate(void) { return tessera_cu_unsupported("cuMemPoolCreate"); }
@@ -294,11 +288,7 @@ int cuMemPrefetchBatchAsync(void) { return tessera_cu_unsupported("cuMemPrefetch
 int cuMemPrefetchBatchAsync_ptsz(void) { return tessera_cu_unsupported("cuMemPrefetchBatchAsync_ptsz"); }
 int cuMemRangeGetAttribute(void) { return tessera_cu_unsupported("cuMemRangeGetAttribute"); }
 int cuMemRangeGetAttributes(void) { return tessera_cu_unsupported("cuMemRangeGetAttributes"); }
-int cuMemRelease(void) { return tessera_cu_unsupported("cuMemRelease"); }
-int cuMemRetainAllocationHandle(void) { return tessera_cu_unsupported("cuMemRetainAllocationHandle"); }
-int cuMemSetAccess(void) { return tessera_cu_unsupported("cuMemSetAccess"); }
 int cuMemSetMemPool(void) { return tessera_cu_unsupported("cuMemSetMemPool"); }
-int cuMemUnmap(void) { return tessera_cu_unsupported("cuMemUnmap"); }
 int cuMemcpy2D(void) { return tessera_cu_unsupported("cuMemcpy2D"); }
 int cuMemcpy2DAsync(void) { return tessera_cu_unsupported("cuMemcpy2DAsync"); }
 int cuMemcpy2DUnaligned(void) { return tessera_cu_unsupported("cuMemcpy2DUnaligned"); }

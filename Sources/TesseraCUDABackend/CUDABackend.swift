@@ -20,10 +20,14 @@ public final class CUDABackend: DeviceBackend {
         public var launcher: WorkerLauncher
         /// NVML for health and telemetry; nil or a library that does not load leaves the driver's view alone.
         public var nvmlPath: String?
+        /// Whether the node pages (`--page-idle-after`): workers then allocate through virtual memory management
+        /// where every GPU has it, so that a context's memory can leave the GPU and come back at the same addresses.
+        public var paging: Bool
 
         public init(driverPath: String = CUDADriver.defaultPath, selection: [Int]? = nil, launcher: WorkerLauncher,
-                    nvmlPath: String? = NVML.defaultPath) {
+                    nvmlPath: String? = NVML.defaultPath, paging: Bool = false) {
             self.driverPath = driverPath; self.selection = selection; self.launcher = launcher; self.nvmlPath = nvmlPath
+            self.paging = paging
         }
     }
 
@@ -33,6 +37,8 @@ public final class CUDABackend: DeviceBackend {
     /// The driver's version (e.g. 13000).
     public let driverVersion: Int
     public let nvml: NVML?
+    /// Whether workers allocate through virtual memory management, so contexts page (see ``Configuration/paging``).
+    public let supportsPaging: Bool
     let configuration: Configuration
     let schedulers: [GPUTimeScheduler]
     let logger: Logger
@@ -67,12 +73,18 @@ public final class CUDABackend: DeviceBackend {
                                template: template, simulated: Self.isTesseraSimulated(p.info.uuid), contextOverhead: p.contextOverhead)
         }
         schedulers = gpus.map { _ in GPUTimeScheduler() }
+        let lacking = probed.enumerated().filter { $0.element.virtualMemoryGranularity == 0 }.map(\.offset)
+        supportsPaging = configuration.paging && lacking.isEmpty
+        if configuration.paging && !lacking.isEmpty {
+            logger.warning("paging is off: the CUDA driver lacks virtual memory management (CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED) on GPU \(lacking.map(String.init).joined(separator: ", ")); allocations use cuMemAlloc and stay resident")
+        }
         nvml = configuration.nvmlPath.flatMap { NVML(path: $0) }
         for (i, p) in probed.enumerated() {
             nvml?.watch(p.pciAddress)
             var metadata: Logger.Metadata = [
                 "gpu": "\(i)", "name": "\(p.info.name)", "uuid": "\(Self.uuidString(p.info.uuid))", "pci": "\(p.pciAddress)",
                 "memory": "\(p.info.totalMemory >> 20) MiB", "context_overhead": "\(p.contextOverhead >> 20) MiB (\(p.contextOverhead) bytes)",
+                "vmm_granularity": "\(p.virtualMemoryGranularity == 0 ? "none" : "\(p.virtualMemoryGranularity >> 10) KiB")",
             ]
             if let t = nvml?.telemetry(pciAddress: p.pciAddress) {
                 metadata["temperature"] = "\(t.temperatureC) °C"
@@ -87,8 +99,8 @@ public final class CUDABackend: DeviceBackend {
     /// only, so the node reports it simulated and `tessera run` makes CuPy and numba-cuda hand it PTX.
     static func isTesseraSimulated(_ uuid: [UInt8]) -> Bool { uuid.starts(with: [0x54, 0x53, 0x52, 0x41]) }
 
-    static func workerArguments(_ c: Configuration, probe: Bool) -> [String] {
-        ["--cuda-driver", c.driverPath] + (probe ? ["--probe"] : ["--ordinal", "0"])
+    static func workerArguments(_ c: Configuration, probe: Bool, virtualMemory: Bool = false) -> [String] {
+        ["--cuda-driver", c.driverPath] + (probe ? ["--probe"] : ["--ordinal", "0"]) + (virtualMemory ? ["--virtual-memory"] : [])
     }
 
     /// "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as CUDA_VISIBLE_DEVICES and nvidia-smi spell a UUID.
@@ -99,7 +111,8 @@ public final class CUDABackend: DeviceBackend {
     }
 
     public func memoryUsed(gpu: Int) -> Int {
-        live.withLock { $0[gpu]?.compactMap(\.context).reduce(0) { $0 + $1.memoryUsed } ?? 0 }
+        // Device memory held: granularity rounding included, paged-out contexts excluded.
+        live.withLock { $0[gpu]?.compactMap(\.context).reduce(0) { $0 + $1.residentBytes } ?? 0 }
     }
 
     public func isHealthy(gpu index: Int) -> Bool {
@@ -114,7 +127,11 @@ public final class CUDABackend: DeviceBackend {
         // CUDA_VISIBLE_DEVICES and asks its own node for one vGPU of this session's size instead. It asks for the
         // session's share in share mode only: a real GPU has no limiter, so a limit is this node's scheduler's
         // alone (two limiters in series under-deliver).
-        let mib = (memoryLimit + (1 << 20) - 1) >> 20
+        // With virtual memory management each allocation occupies its size rounded up to the granularity: the
+        // quota (this node's accounting, exact to the byte) no longer bounds the device memory a worker holds, so
+        // a Tessera driver underneath is asked for the whole GPU and this node's admission counts the rounding.
+        let granularity = supportsPaging ? probed[gpu].virtualMemoryGranularity : nil
+        let mib = ((granularity != nil ? probed[gpu].info.totalMemory : memoryLimit) + (1 << 20) - 1) >> 20
         let environment = [
             "CUDA_VISIBLE_DEVICES": Self.uuidString(probed[gpu].info.uuid),
             VirtualGPUEnvironment.virtualGPUs: "1",
@@ -122,11 +139,12 @@ public final class CUDABackend: DeviceBackend {
             VirtualGPUEnvironment.compute: "\(computePercent)",
             VirtualGPUEnvironment.computeMode: ComputeMode.share.description,
         ]
-        let worker = try WorkerProcess.start(configuration.launcher, arguments: Self.workerArguments(configuration, probe: false),
+        let worker = try WorkerProcess.start(configuration.launcher,
+                                             arguments: Self.workerArguments(configuration, probe: false, virtualMemory: granularity != nil),
                                              environment: environment)
         let scheduler = schedulers[gpu]
         let context = WorkerContext(worker: worker, memoryLimit: memoryLimit, scheduler: scheduler,
-                                    ticket: scheduler.add(percent: computePercent, mode: computeMode))
+                                    ticket: scheduler.add(percent: computePercent, mode: computeMode), granularity: granularity)
         live.withLock { l in
             l[gpu, default: []].removeAll { $0.context == nil }
             l[gpu, default: []].append(Weak(context: context))

@@ -49,6 +49,15 @@ public final class CUDADriver: @unchecked Sendable {
                                               UnsafeMutablePointer<UnsafeMutableRawPointer?>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Result
     typealias FLaunchCooperativeKernel = @convention(c) (OpaquePointer?, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, OpaquePointer?,
                                                          UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Result
+    // Virtual memory management (CUDA 10.2+). CUmemGenericAllocationHandle is unsigned long long.
+    typealias FMemGetAllocationGranularity = @convention(c) (UnsafeMutablePointer<Int>?, UnsafeRawPointer?, Int32) -> Result
+    typealias FMemAddressReserve = @convention(c) (UnsafeMutablePointer<UInt64>?, Int, Int, UInt64, UInt64) -> Result
+    typealias FMemAddressFree = @convention(c) (UInt64, Int) -> Result
+    typealias FMemCreate = @convention(c) (UnsafeMutablePointer<UInt64>?, Int, UnsafeRawPointer?, UInt64) -> Result
+    typealias FMemRelease = @convention(c) (UInt64) -> Result
+    typealias FMemMap = @convention(c) (UInt64, Int, Int, UInt64, UInt64) -> Result
+    typealias FMemUnmap = @convention(c) (UInt64, Int) -> Result
+    typealias FMemSetAccess = @convention(c) (UInt64, Int, UnsafeRawPointer?, Int) -> Result
     typealias FGetErrorName = @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Result
     typealias FGetProcAddress = @convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?, Int32, UInt64,
                                                 UnsafeMutablePointer<Int32>?) -> Result
@@ -94,6 +103,19 @@ public final class CUDADriver: @unchecked Sendable {
     let cuLaunchKernel: FLaunchKernel
     let cuLaunchCooperativeKernel: FLaunchCooperativeKernel?
     let cuGetErrorName: FGetErrorName?
+    /// Virtual memory management, when the driver has all of it (paging keeps addresses with it).
+    let virtualMemory: VirtualMemoryFunctions?
+
+    struct VirtualMemoryFunctions {
+        let granularity: FMemGetAllocationGranularity
+        let reserve: FMemAddressReserve
+        let free: FMemAddressFree
+        let create: FMemCreate
+        let release: FMemRelease
+        let map: FMemMap
+        let unmap: FMemUnmap
+        let setAccess: FMemSetAccess
+    }
 
     /// The driver's version (e.g. 13000 for CUDA 13.0).
     public let version: Int
@@ -166,6 +188,19 @@ public final class CUDADriver: @unchecked Sendable {
         cuLaunchKernel = try resolve("cuLaunchKernel", "cuLaunchKernel", as: FLaunchKernel.self)
         cuLaunchCooperativeKernel = optional("cuLaunchCooperativeKernel", "cuLaunchCooperativeKernel", as: FLaunchCooperativeKernel.self)
         cuGetErrorName = optional("cuGetErrorName", "cuGetErrorName", as: FGetErrorName.self)
+        if let granularity = optional("cuMemGetAllocationGranularity", "cuMemGetAllocationGranularity", as: FMemGetAllocationGranularity.self),
+           let reserve = optional("cuMemAddressReserve", "cuMemAddressReserve", as: FMemAddressReserve.self),
+           let free = optional("cuMemAddressFree", "cuMemAddressFree", as: FMemAddressFree.self),
+           let create = optional("cuMemCreate", "cuMemCreate", as: FMemCreate.self),
+           let release = optional("cuMemRelease", "cuMemRelease", as: FMemRelease.self),
+           let map = optional("cuMemMap", "cuMemMap", as: FMemMap.self),
+           let unmap = optional("cuMemUnmap", "cuMemUnmap", as: FMemUnmap.self),
+           let setAccess = optional("cuMemSetAccess", "cuMemSetAccess", as: FMemSetAccess.self) {
+            virtualMemory = VirtualMemoryFunctions(granularity: granularity, reserve: reserve, free: free, create: create, release: release,
+                                                   map: map, unmap: unmap, setAccess: setAccess)
+        } else {
+            virtualMemory = nil
+        }
         let rc = cuInit(0)
         guard rc == 0 else {
             throw DeviceError(.unavailable, "the CUDA driver \(path) did not initialise (CUresult \(rc)); no usable GPU")

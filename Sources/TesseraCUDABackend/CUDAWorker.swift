@@ -10,7 +10,8 @@ import TesseraWire
 public enum CUDAWorker {
     /// Serves the node on ``WorkerProtocol/descriptor`` until it closes; returns the process's exit status.
     /// With `probe`, reports the driver's GPUs (``WorkerInventory``) and exits instead.
-    public static func run(driverPath: String, ordinal: Int, probe: Bool) -> Int32 {
+    /// With `virtualMemory`, allocations go through virtual memory management, so the node can page them.
+    public static func run(driverPath: String, ordinal: Int, probe: Bool, virtualMemory: Bool = false) -> Int32 {
         closeInheritedDescriptors()
         // Stdout is the node's pipe for device printf output: unbuffered, so whatever the driver prints during a
         // synchronisation is in the pipe before the worker replies.
@@ -42,7 +43,7 @@ public enum CUDAWorker {
         }
         let server: WorkerServer
         do throws(DeviceError) {
-            server = try WorkerServer(driver: driver, ordinal: ordinal)
+            server = try WorkerServer(driver: driver, ordinal: ordinal, virtualMemory: virtualMemory)
         } catch {
             out.frame(.reply, requestID: 0) { ReplyHeader(status: error.status).encode(into: &$0) }
             _ = send(fd, out.bytes)
@@ -132,7 +133,9 @@ struct Probe {
             sharedMemoryPerBlockOptin: a(97), sharedMemoryPerMultiprocessor: a(81), registersPerBlock: a(12),
             registersPerMultiprocessor: a(82), maxThreadsPerMultiprocessor: a(39), maxBlocksPerMultiprocessor: a(106),
             totalConstantMemory: a(9), textureAlignment: a(14), memoryPitch: a(11), pciBusID: a(33))
-        return ProbedGPU(info: info, pciAddress: pci, contextOverhead: try overhead(device))
+        let overhead = try overhead(device)
+        return ProbedGPU(info: info, pciAddress: pci, contextOverhead: overhead,
+                         virtualMemoryGranularity: WorkerVirtualMemory.granularity(driver, device: device) ?? 0)
     }
 
     /// What a context costs: free memory with one context of ours minus free memory with two (the first one

@@ -18,19 +18,30 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
     let scheduler: GPUTimeScheduler
     let ticket: Int
     private(set) var defaultStream: any DeviceStream = WorkerStream(handle: 0)
+    /// The GPU's virtual-memory granularity when the worker allocates through virtual memory management (a
+    /// paging node): each allocation then occupies its size rounded up to it. Nil: plain `cuMemAlloc`.
+    let granularity: Int?
 
-    private struct State {
+    struct State {
         var allocations: [UInt64: Int] = [:]
+        /// Requested bytes: what the quota counts, exact to the byte.
         var used = 0
+        /// Device memory the allocations occupy (rounded up to the granularity), while resident.
+        var physical = 0
+        /// Paged out: the allocations' bytes are in `store` (chunks by address), their device memory is given back.
+        var pagedOut = false
+        var store: (any PageStore)?
+        var tickets: [UInt64: [PageTicket]] = [:]
         var sticky: DeviceError?
         var destroyed = false
         var lastSample: (time: UInt64, busy: UInt64) = (0, 0)
         var utilization = 0.0
     }
-    private let state = Mutex(State())
+    let state = Mutex(State())
 
-    init(worker: WorkerProcess, memoryLimit: Int, scheduler: GPUTimeScheduler, ticket: Int) {
+    init(worker: WorkerProcess, memoryLimit: Int, scheduler: GPUTimeScheduler, ticket: Int, granularity: Int? = nil) {
         self.worker = worker
+        self.granularity = granularity
         self.memoryLimit = memoryLimit
         self.scheduler = scheduler
         self.ticket = ticket
@@ -65,7 +76,7 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
 
     /// Forwards one request; a sticky failure (fault, dead worker) poisons the context from then on.
     @discardableResult
-    private func forward<T>(_ body: () throws(DeviceError) -> T) throws(DeviceError) -> T {
+    func forward<T>(_ body: () throws(DeviceError) -> T) throws(DeviceError) -> T {
         if let sticky = stickyError { throw sticky }
         do throws(DeviceError) {
             return try body()
@@ -99,7 +110,10 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
             let address = try forward { () throws(DeviceError) in
                 try worker.call(.allocate, { Allocate(device: 0, size: size).encode(into: &$0) }, reply: { (r) throws(WireError) in try AddressReply(from: &r).address })
             }
-            state.withLock { $0.allocations[address] = size }
+            state.withLock {
+                $0.allocations[address] = size
+                $0.physical += physicalSize(size)
+            }
             return address
         } catch {
             state.withLock { $0.used -= size }
@@ -114,7 +128,10 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
         }
         try forward { () throws(DeviceError) in try worker.call(Free(device: 0, address: address)) }
         state.withLock { s in
-            if let size = s.allocations.removeValue(forKey: address) { s.used -= size }
+            if let size = s.allocations.removeValue(forKey: address) {
+                s.used -= size
+                s.physical -= physicalSize(size)
+            }
         }
     }
 
@@ -298,13 +315,22 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
     }
 
     func destroy() {
-        let first = state.withLock { s -> Bool in
-            defer { s.destroyed = true }
-            return !s.destroyed
+        let (first, store, tickets) = state.withLock { s in
+            defer {
+                // The worker's exit gives its device memory back.
+                s.destroyed = true
+                s.tickets = [:]
+                s.store = nil
+                s.allocations = [:]
+                s.used = 0
+                s.physical = 0
+            }
+            return (!s.destroyed, s.store, s.tickets)
         }
         guard first else { return }
         worker.terminate()
         scheduler.remove(ticket)
+        for chunks in tickets.values { for t in chunks { store?.discard(t) } }
     }
 }
 

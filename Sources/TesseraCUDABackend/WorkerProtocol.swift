@@ -12,6 +12,26 @@ public enum WorkerProtocol {
     public static let descriptor: Int32 = 3
 }
 
+/// Node → worker only, with ``WorkerServer`` allocating through virtual memory management: gives the physical
+/// memory of the allocation at `address` back (after the work queued so far) and keeps its addresses (a page-out,
+/// once the node has copied the bytes), or takes memory again and maps it there (a page-in, before the node
+/// copies them back). Reply: empty.
+struct EvictAllocation: WireMessage, Hashable {
+    static let opcode = Opcode.evictAllocation
+    var address: UInt64
+    func encode(into w: inout WireWriter) { w.u64(address) }
+    init(address: UInt64) { self.address = address }
+    init(from r: inout WireReader) throws(WireError) { address = try r.u64() }
+}
+
+struct RestoreAllocation: WireMessage, Hashable {
+    static let opcode = Opcode.restoreAllocation
+    var address: UInt64
+    func encode(into w: inout WireWriter) { w.u64(address) }
+    init(address: UInt64) { self.address = address }
+    init(from r: inout WireReader) throws(WireError) { address = try r.u64() }
+}
+
 /// What a worker's device has done: the scheduler charges `busyNanoseconds` and throttles on `inFlight`.
 struct WorkerUsage: Sendable, Hashable {
     /// Device time of this worker's completed launches (CUDA events around each), in nanoseconds.
@@ -38,13 +58,20 @@ public struct ProbedGPU: Sendable, Hashable {
     public var pciAddress: String
     /// Device memory one context costs: free memory with one context minus free memory with two.
     public var contextOverhead: Int
+    /// The granularity of virtual memory management (`cuMemGetAllocationGranularity`), or 0 when the driver or
+    /// the device lacks it (`CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED`): then no paging.
+    public var virtualMemoryGranularity: Int
 
-    func encode(into w: inout WireWriter) { info.encode(into: &w); w.string(pciAddress); w.size(contextOverhead) }
-    init(info: VirtualDeviceInfo, pciAddress: String, contextOverhead: Int) {
+    func encode(into w: inout WireWriter) {
+        info.encode(into: &w); w.string(pciAddress); w.size(contextOverhead); w.size(virtualMemoryGranularity)
+    }
+    init(info: VirtualDeviceInfo, pciAddress: String, contextOverhead: Int, virtualMemoryGranularity: Int) {
         self.info = info; self.pciAddress = pciAddress; self.contextOverhead = contextOverhead
+        self.virtualMemoryGranularity = virtualMemoryGranularity
     }
     init(from r: inout WireReader) throws(WireError) {
         info = try VirtualDeviceInfo(from: &r); pciAddress = try r.string(); contextOverhead = try r.size(max: 1 << 44)
+        virtualMemoryGranularity = try r.size(max: 1 << 40)
     }
 }
 

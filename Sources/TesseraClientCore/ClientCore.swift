@@ -46,6 +46,8 @@ public final class ClientCore: @unchecked Sendable {
 
     // What the program holds.
     package var allocations: [UInt64: (device: Int, size: Int)] = [:]
+    /// Address ranges reserved with `cuMemAddressReserve`: base → (device, size).
+    package var reservations: [UInt64: (device: Int, size: Int)] = [:]
     package var pinned: [PinnedBuffer] = []
     /// Host ranges the program registered (cudaHostRegister/cuMemHostRegister): base → size.
     package var registeredHost: [UInt: Int] = [:]
@@ -283,6 +285,7 @@ public final class ClientCore: @unchecked Sendable {
         let a = UInt64(address)
         if let hit = allocations[a] { return hit.device }
         for (base, v) in allocations where a >= base && a < base + UInt64(v.size) { return v.device }
+        for (base, v) in reservations where a >= base && a < base + UInt64(v.size) { return v.device }
         for f in fatbins.values {
             for (device, module) in f.loaded {
                 for v in module.variables.values where a >= v.address && a < v.address + UInt64(v.size) { return device }

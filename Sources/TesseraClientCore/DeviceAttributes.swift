@@ -85,7 +85,9 @@ package enum DeviceAttributes {
         case 98: 0
         case 99: 0  // host register
         case 100, 101: 0
-        case 102, 103, 104, 105: 0  // virtual memory management, IPC handles
+        // Virtual memory management: on simulated GPUs (UUIDs starting "TSRA"), whose node executes it.
+        case 102: d.uuid.starts(with: [0x54, 0x53, 0x52, 0x41]) ? 1 : 0
+        case 103, 104, 105: 0  // IPC handles
         case 106: d.maxBlocksPerMultiprocessor
         case 107: 0
         case 108: d.l2CacheSize * 3 / 4  // persisting L2 lines: a hint the device accepts (the simulator has no cache)

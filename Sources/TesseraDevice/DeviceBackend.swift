@@ -121,6 +121,10 @@ public protocol DeviceContext: AnyObject, Sendable {
     func mapHostMemory(_ storage: UnsafeMutableRawPointer, count: Int, at address: UInt64) throws(DeviceError)
     /// Removes a mapping once the work queued so far is done.
     func unmapHostMemory(at address: UInt64)
+    /// CUDA's virtual memory management on this context (`cuMemAddressReserve`, `cuMemCreate`, `cuMemMap`, …):
+    /// returns the operation's value (an address, a handle, flags; 0 when none). Physical memory counts against
+    /// the context's quota like an allocation.
+    func virtualMemory(_ operation: VirtualMemoryOperation) throws(DeviceError) -> UInt64
 
     /// Stops running work, waits for queued work and frees everything. Safe to call twice and from any thread.
     func destroy()
@@ -131,6 +135,9 @@ public protocol DeviceContext: AnyObject, Sendable {
     var isPagedOut: Bool { get }
     /// Bytes of the context's allocations that occupy device memory now (0 while paged out).
     var residentBytes: Int { get }
+    /// Device memory a page-in takes (0 while resident). It can exceed the bytes allocated where the backend
+    /// rounds allocations up (virtual memory management's granularity on real GPUs).
+    var pagedOutBytes: Int { get }
     /// Whether any stream of the context has queued or running work; such a context is never paged out.
     var hasWorkInFlight: Bool { get }
     /// Moves every allocation's bytes into `store` and gives the device memory back, keeping the addresses.

@@ -205,6 +205,13 @@ extension Session {
                 if sync { try ctx.synchronize(s) }
             }
 
+        case .virtualMemory:
+            let m = try VirtualMemoryRequest(from: &r)
+            return attempt(m.device) { () throws(DeviceError) in
+                let value = try context(m.device).virtualMemory(m.operation)
+                VirtualMemoryReply(value: value).encode(into: &scratch)
+            }
+
         case .createStream:
             let m = try CreateStream(from: &r)
             return attempt(m.device) { () throws(DeviceError) in
@@ -326,7 +333,7 @@ extension Session {
             let m = try SetLimit(from: &r)
             return attempt(m.device) { () throws(DeviceError) in try context(m.device).setLimit(m.limit, value: m.value) }
 
-        case .hello, .nodeStatus, .pageOutSessions, .reply, .fatal, .deviceOutput:
+        case .hello, .nodeStatus, .pageOutSessions, .reply, .fatal, .deviceOutput, .evictAllocation, .restoreAllocation:
             throw WireError(.unexpected, "\(header.opcode) is not a request of the serving phase")
         }
     }

@@ -235,7 +235,7 @@ final class Session: @unchecked Sendable {
         case .reject(let why):
             throw WireError(.unexpected, why)
         case .answerStatus:
-            _ = try NodeStatusRequest.decode(body)
+            let request = try NodeStatusRequest.decode(body)
             // The status names every session's program, owner and user: only for this machine's unix socket,
             // never for anyone who can reach the TCP port.
             guard peer.isLocal else {
@@ -244,7 +244,12 @@ final class Session: @unchecked Sendable {
                 phase = .closed
                 return
             }
-            let status = node.status()
+            var status = node.status()
+            if request.callerOnly {
+                status.sessions = status.sessions.filter { s in
+                    s.uid == peer.uid && Node.isProcess(s.pid, selfOrDescendantOf: peer.pid)
+                }
+            }
             out.frame(.reply, requestID: header.requestID) { w in
                 ReplyHeader().encode(into: &w)
                 status.encode(into: &w)

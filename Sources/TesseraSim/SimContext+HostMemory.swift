@@ -32,6 +32,6 @@ extension SimContext {
 extension SimContext.State {
     /// Device allocations and mapped host memory: every range a kernel may address.
     mutating func rebuildAddressMap() {
-        addressMap = AddressMap(Array(allocations.values) + Array(hostMappings.values))
+        addressMap = AddressMap(Array(allocations.values) + Array(hostMappings.values) + accessibleMappings)
     }
 }

@@ -8,7 +8,9 @@ extension SimContext {
     public var isPagedOut: Bool { state.withLock { !$0.pagedOut.isEmpty } }
 
     /// Bytes of this context's allocations that occupy device memory now.
-    public var residentBytes: Int { state.withLock { s in s.allocations.values.reduce(0) { $0 + $1.size } } }
+    public var residentBytes: Int {
+        state.withLock { s in s.allocations.values.reduce(0) { $0 + $1.size } + s.physical.values.reduce(0) { $0 + $1.size } }
+    }
 
     /// Whether any stream of the context has work queued or running.
     public var hasWorkInFlight: Bool {
@@ -24,6 +26,8 @@ extension SimContext {
         let allocations = try state.withLock { (s) throws(SimError) -> [Allocation] in
             if s.destroyed { throw SimError(.invalidHandle, "context destroyed") }
             if s.paging || !s.pagedOut.isEmpty { throw SimError(.notReady, "the context is already paged out") }
+            // Memory the program manages itself (cuMemCreate / cuMemMap) has its own handles and mappings: not paged.
+            if !s.physical.isEmpty { throw SimError(.notSupported, "the context holds memory made with cuMemCreate, which is not paged") }
             s.paging = true
             return s.allocations.values.sorted { $0.base < $1.base }
         }

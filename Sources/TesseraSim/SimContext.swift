@@ -43,6 +43,12 @@ public final class SimContext: Sendable {
         var pagedOut: [UInt64: Int] = [:]
         /// A page-out or page-in is copying the allocations' storage; destruction waits for it.
         var paging = false
+        /// Virtual memory management: address ranges reserved (base → size, no memory), physical memory made with
+        /// `cuMemCreate` (by handle), and where it is mapped (by address).
+        var reservations: [UInt64: Int] = [:]
+        var physical: [UInt64: PhysicalMemory] = [:]
+        var mappings: [UInt64: VirtualMapping] = [:]
+        var nextPhysicalHandle: UInt64 = 1
     }
     let state = Mutex(State())
     /// Set when the context is being torn down; running kernels check it and stop early.
@@ -275,7 +281,11 @@ public final class SimContext: Sendable {
             s.addressMap = AddressMap([])
             s.usedBytes = 0
             s.pagedOut = [:]
-            return all
+            s.mappings = [:]
+            s.reservations = [:]
+            let blocks = s.physical.values.map { Allocation(base: 0, size: $0.size, storage: $0.storage) }
+            s.physical = [:]
+            return all + blocks
         }
         for a in allocations {
             device.release(a.size)

@@ -75,6 +75,24 @@ public final class SimulatedGPU: Sendable {
         }
     }
 
+    /// The granularity of virtual memory management (`cuMemGetAllocationGranularity`): physical memory comes in
+    /// multiples of it and reservations are aligned to it. 2 MiB, as on current NVIDIA GPUs.
+    public static let allocationGranularity = 2 << 20
+
+    /// Reserves an address range of `size` bytes aligned to `alignment`, with no memory behind it
+    /// (`cuMemAddressReserve`). `hint` is taken when it is aligned and not below the next free address.
+    func reserveAddresses(_ size: Int, alignment: Int, hint: UInt64, window: Int = 0) -> UInt64 {
+        state.withLock { s in
+            let base = Self.addressBase(ordinal: ordinal, window: window)
+            let a = UInt64(max(alignment, Self.allocationGranularity))
+            var offset = (s.nextOffset + a - 1) / a * a
+            if hint > base, hint % a == 0, hint - base >= offset, hint - base < (1 << 44) - UInt64(size) { offset = hint - base }
+            // A guard gap of one granule after the range, so overruns fault.
+            s.nextOffset = offset + UInt64(size) + a
+            return base + offset
+        }
+    }
+
     /// Takes `size` bytes of device memory for allocations whose addresses already exist (a page-in).
     func claim(_ size: Int) throws(SimError) {
         try state.withLock { (s) throws(SimError) in

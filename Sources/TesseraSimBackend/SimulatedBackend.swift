@@ -236,6 +236,24 @@ final class SimulatedContext: DeviceContext {
 
     func unmapHostMemory(at address: UInt64) { context.unmapHostMemory(at: address) }
 
+    func virtualMemory(_ operation: VirtualMemoryOperation) throws(DeviceError) -> UInt64 {
+        try run { () throws(SimError) -> UInt64 in
+            switch operation {
+            case .granularity: return UInt64(context.allocationGranularity)
+            case let .reserve(size, alignment, hint): return try context.reserveAddresses(size, alignment: alignment, hint: hint)
+            case let .free(address, size): try context.freeAddresses(address, size: size)
+            case let .create(size): return try context.createPhysical(size)
+            case let .release(handle): try context.releasePhysical(handle)
+            case let .map(address, size, offset, handle): try context.map(address, size: size, offset: offset, handle: handle)
+            case let .unmap(address, size): try context.unmap(address, size: size)
+            case let .setAccess(address, size, flags): try context.setAccess(address, size: size, flags: flags)
+            case let .getAccess(address): return UInt64(try context.access(at: address))
+            case let .retain(address): return try context.retainPhysical(at: address)
+            }
+            return 0
+        }
+    }
+
     func setLimit(_ limit: UInt32, value: Int) throws(DeviceError) {
         guard value >= 0 else { throw DeviceError(.invalidValue, "limit \(limit) cannot be negative") }
         switch limit {

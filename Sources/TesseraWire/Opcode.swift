@@ -17,6 +17,9 @@ public enum Opcode: UInt16, Sendable, CaseIterable {
     case copy2D = 16
     case memset = 17
     case memset2D = 18
+    /// CUDA's virtual memory management (`cuMemAddressReserve`, `cuMemCreate`, `cuMemMap`, …): one
+    /// ``VirtualMemoryRequest`` per call, always synchronous.
+    case virtualMemory = 19
     // Streams, events, devices
     case createStream = 30
     case destroyStream = 31
@@ -36,6 +39,11 @@ public enum Opcode: UInt16, Sendable, CaseIterable {
     // Code
     case loadModule = 60
     case launchKernel = 61
+    // Node → GPU worker only (a real-GPU node's worker processes; never accepted from a program)
+    /// Gives an allocation's physical memory back, keeping its addresses (page-out).
+    case evictAllocation = 70
+    /// Takes physical memory for an evicted allocation again, at the same addresses (page-in).
+    case restoreAllocation = 71
     // Node → client
     case reply = 0x8000
     /// The node ends the session: the body is a ``ReplyStatus`` saying why.

@@ -151,7 +151,7 @@ struct NodeCommand: AsyncParsableCommand {
         let logger = Logger(label: "tessera.node")
         let backend: any DeviceBackend
         if let realGPUs {
-            backend = try realBackend(realGPUs, logger: logger)
+            backend = try realBackend(realGPUs, paging: paging != nil, logger: logger)
         } else {
             var properties = model.properties(memory: memory)
             if let simSMs { properties.multiprocessorCount = simSMs }
@@ -208,7 +208,7 @@ struct NodeCommand: AsyncParsableCommand {
 
 extension NodeCommand {
     /// The CUDA backend for `--gpus`; without a usable driver, one clear line and exit status 1.
-    func realBackend(_ list: String, logger: Logger) throws -> CUDABackend {
+    func realBackend(_ list: String, paging: Bool, logger: Logger) throws -> CUDABackend {
         var selection: [Int]?
         if list != "all" {
             let parts = list.split(separator: ",").map { Int(String($0.filter { $0 != " " })) }
@@ -219,7 +219,7 @@ extension NodeCommand {
         }
         let configuration = CUDABackend.Configuration(
             driverPath: cudaDriver, selection: selection,
-            launcher: WorkerLauncher(executable: WorkerLauncher.currentExecutable, arguments: ["worker"]))
+            launcher: WorkerLauncher(executable: WorkerLauncher.currentExecutable, arguments: ["worker"]), paging: paging)
         do throws(DeviceError) {
             return try CUDABackend(configuration: configuration, logger: logger)
         } catch {

@@ -22,7 +22,10 @@ struct WorkerCommand: ParsableCommand {
     @Flag(help: "Report the driver's GPUs and exit.")
     var probe = false
 
+    @Flag(name: .customLong("virtual-memory"), help: "Allocate through virtual memory management (a paging node).")
+    var virtualMemory = false
+
     func run() throws {
-        Glibc.exit(CUDAWorker.run(driverPath: cudaDriver, ordinal: ordinal, probe: probe))
+        Glibc.exit(CUDAWorker.run(driverPath: cudaDriver, ordinal: ordinal, probe: probe, virtualMemory: virtualMemory))
     }
 }

@@ -160,7 +160,8 @@ import TesseraWire
             sharedMemoryPerBlockOptin: 232_448, sharedMemoryPerMultiprocessor: 233_472, registersPerBlock: 65536,
             registersPerMultiprocessor: 65536, maxThreadsPerMultiprocessor: 2048, maxBlocksPerMultiprocessor: 32,
             totalConstantMemory: 65536, textureAlignment: 512, memoryPitch: 2_147_483_647, pciBusID: 0x1b)
-        let inventory = WorkerInventory(driverVersion: 13000, gpus: [ProbedGPU(info: info, pciAddress: "0000:1B:00.0", contextOverhead: 555 << 20)])
+        let inventory = WorkerInventory(driverVersion: 13000, gpus: [ProbedGPU(info: info, pciAddress: "0000:1B:00.0", contextOverhead: 555 << 20,
+                                                                             virtualMemoryGranularity: 2 << 20)])
         var w = WireWriter()
         inventory.encode(into: &w)
         let decoded = try w.bytes.withUnsafeBytes { b in

@@ -2,7 +2,9 @@
 # Device check for the real-GPU backend: on a machine with an NVIDIA GPU, runs the samples natively and through
 # `tessera node --gpus` + `tessera run`, and prints correctness, synchronous round trip, launches/s, copy
 # bandwidth, compute-share accuracy (10/30/60 share, 25 limit) and quota exactness, each beside the native
-# figure; where PyTorch is installed, also a small training loop natively and through Tessera. Ends within
+# figure; paging of an idle session's memory through virtual memory management (page-out throughput beside host
+# memcpy, the paged program's bytes intact at the same address); where PyTorch is installed, also a small
+# training loop natively and through Tessera. Ends within
 # 8 minutes (every step has a time limit).
 #
 # Nothing Swift is built there: bring the release binaries built elsewhere (`swift build -c release
@@ -48,7 +50,7 @@ nvcc=$(command -v nvcc || true)
 [ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc
 if [ -z "$nvcc" ] && [ "$dry" = 1 ]; then nvcc=$("$root/scripts/setup-cuda.sh" 2>/dev/null | tail -n 1 || true); fi
 mkdir -p "$samples" "$root/bench/out"
-for s in memops vadd streams symbols quota fault busy; do
+for s in memops vadd streams symbols quota fault busy paged; do
   if [ ! -x "$samples/$s" ]; then
     [ -n "$nvcc" ] || { echo "missing $samples/$s and no nvcc to build it (run samples/build.sh where nvcc is)"; exit 1; }
     "$nvcc" -O2 -o "$samples/$s" "$root/samples/$s.cu" || exit 1
@@ -148,6 +150,34 @@ q=$(on_tessera 60 48MiB 10 share "$samples/quota" 48 2>&1)
 total=$([ "$dry" = 1 ] && echo "2 GiB (node B)" || echo "$(nvidia-smi --query-gpu=memory.total --format=csv,noheader -i "$gpu")")
 printf "%-34s %-24s %-24s\n" "quota 48 MiB exact to the byte" "GPU: $total" "$(echo "$q" | grep -q "quota OK 50331648" && echo OK || echo FAIL)"
 echo "$q" | grep -q "quota OK 50331648" || fail "quota"
+
+# --- Paging --------------------------------------------------------------------------------------------------
+# A second node, paging (--page-idle-after): its workers allocate through virtual memory management, so an idle
+# session's memory leaves the GPU and comes back at the same addresses. A program holding memory is paged out on
+# request (as `%tessera release` asks), then touched again; beside it, host memcpy of the same size.
+pmib=$([ "$dry" = 1 ] && echo 256 || echo 4096)
+if [ "$dry" = 1 ]; then
+  TESSERA_ENDPOINT="$dir/b.sock" TESSERA_MEMORY=512MiB TESSERA_COMPUTE=1 \
+    "$bin/tessera" node --socket "$dir/p.sock" --gpus all --cuda-driver "$bin/libTesseraCuda.so" --page-idle-after 600 \
+    --log-level notice 2> "$dir/p.log" &
+else
+  "$bin/tessera" node --socket "$dir/p.sock" --gpus "$gpu" --page-idle-after 600 --log-level notice 2> "$dir/p.log" &
+fi
+pids+=($!)
+if waitsock "$dir/p.sock"; then
+  if grep -q "paging is off" "$dir/p.log"; then
+    printf "%-34s %-24s %-24s\n" "paging (VMM)" "-" "off: $(grep -o 'lacks virtual memory management' "$dir/p.log" | head -1)"
+  else
+    pg=$(timeout "$(limit 120)" python3 "$root/bench/gpu/paging-check.py" "$bin/tessera" "$dir/p.sock" "$samples/paged" "$pmib" 2>&1 | grep PAGING)
+    memcpy=$(python3 -c "import time; b = bytearray($pmib << 20); t = time.time(); c = bytes(b); print(f'{len(c) / (time.time() - t) / 1e9:.2f}')" 2>/dev/null)
+    field() { echo "$pg" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+    printf "%-34s %-24s %-24s\n" "page-out $pmib MiB (GB/s)" "host memcpy: ${memcpy:-?}" "$(field out_GBps) ($(field out_ms) ms)"
+    printf "%-34s %-24s %-24s\n" "paged program's next call + check" "-" "$(field resume_ms) ms, intact: $(field intact)"
+    [ "$(field intact)" = yes ] || fail "paging through Tessera: $pg"
+  fi
+else
+  fail "the paging node did not start: $(tail -3 "$dir/p.log")"
+fi
 
 # --- PyTorch -------------------------------------------------------------------------------------------------
 if [ "$dry" = 0 ] && python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then

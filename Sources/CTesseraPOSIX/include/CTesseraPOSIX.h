@@ -64,7 +64,8 @@ void *tessera_tls_accept(void *ctx, int fd, char *err, size_t errlen);
 ssize_t tessera_tls_read(void *ssl, void *data, size_t length);
 ssize_t tessera_tls_write(void *ssl, const void *data, size_t length);
 void tessera_tls_free(void *ssl);
-/// For a daemon that owns its process (the node): ignore SIGPIPE process-wide, so TLS calls need no guard.
+/// For a daemon that owns its process (the node): ignore SIGPIPE process-wide. (TLS itself never raises it: its
+/// sessions send with MSG_NOSIGNAL.)
 void tessera_tls_ignore_sigpipe(void);
 
 #endif

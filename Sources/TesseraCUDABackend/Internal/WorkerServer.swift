@@ -46,13 +46,22 @@ final class WorkerServer {
     var out = WireWriter(capacity: 1 << 16)
     var scratch = WireWriter(capacity: 1 << 10)
 
-    init(driver: CUDADriver, ordinal: Int) throws(DeviceError) {
+    /// Allocations through virtual memory management (a paging node's workers), else plain `cuMemAlloc`.
+    var virtualMemory: WorkerVirtualMemory?
+
+    init(driver: CUDADriver, ordinal: Int, virtualMemory: Bool) throws(DeviceError) {
         self.driver = driver
         var device: Int32 = 0
         try driver.check(driver.cuDeviceGet(&device, Int32(ordinal)), "cuDeviceGet(\(ordinal))")
         var ctx: OpaquePointer?
         try driver.check(driver.cuCtxCreate(&ctx, 0, device), "cuCtxCreate")
         context = ctx
+        if virtualMemory {
+            guard let vmm = WorkerVirtualMemory(driver: driver, device: device) else {
+                throw DeviceError(.notSupported, "the CUDA driver lacks virtual memory management for device \(ordinal)")
+            }
+            self.virtualMemory = vmm
+        }
         staging = .allocate(byteCount: WireProtocol.maxInlineChunk, alignment: 4096)
     }
 
@@ -138,11 +147,27 @@ final class WorkerServer {
         case .allocate:
             let m = try wire { () throws(WireError) in try Allocate(from: &r) }
             var address: UInt64 = 0
-            try d.check(d.cuMemAlloc(&address, m.size), "cuMemAlloc(\(m.size))")
+            if virtualMemory != nil {
+                address = try virtualMemory!.allocate(m.size)
+            } else {
+                try d.check(d.cuMemAlloc(&address, m.size), "cuMemAlloc(\(m.size))")
+            }
             AddressReply(address: address).encode(into: &scratch)
         case .free:
             let m = try wire { () throws(WireError) in try Free(from: &r) }
-            try d.check(d.cuMemFree(m.address), "cuMemFree")
+            if virtualMemory != nil {
+                try virtualMemory!.free(m.address)
+            } else {
+                try d.check(d.cuMemFree(m.address), "cuMemFree")
+            }
+        case .evictAllocation:
+            let m = try wire { () throws(WireError) in try EvictAllocation(from: &r) }
+            guard virtualMemory != nil else { throw DeviceError(.notSupported, "this worker allocates without virtual memory management") }
+            try virtualMemory!.evict(m.address)
+        case .restoreAllocation:
+            let m = try wire { () throws(WireError) in try RestoreAllocation(from: &r) }
+            guard virtualMemory != nil else { throw DeviceError(.notSupported, "this worker allocates without virtual memory management") }
+            try virtualMemory!.restore(m.address)
         case .memoryInfo:
             var free = 0, total = 0
             try d.check(d.cuMemGetInfo(&free, &total), "cuMemGetInfo")

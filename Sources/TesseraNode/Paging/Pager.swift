@@ -201,7 +201,7 @@ final class Pager: Sendable {
             // All or nothing: a session with vGPUs on several GPUs comes back only when every one of them has room,
             // so two such sessions never each hold one GPU while waiting for the other's.
             var neededByGPU: [Int: Int] = [:]
-            for (gpu, c) in contexts where c.isPagedOut { neededByGPU[gpu, default: 0] += c.memoryUsed - c.residentBytes }
+            for (gpu, c) in contexts where c.isPagedOut { neededByGPU[gpu, default: 0] += c.pagedOutBytes }
             for (gpu, needed) in neededByGPU where free(gpu: gpu) < needed {
                 _ = makeRoom(gpu: gpu, bytes: needed, excluding: session.id)
             }
@@ -280,7 +280,7 @@ final class Pager: Sendable {
         var p = e.stats
         p.state = e.state
         p.idleNanoseconds = e.inRequest ? 0 : now &- e.lastActive
-        p.pagedBytes = session.shared.withLock { $0.vgpus.reduce(0) { $0 + max(0, $1.context.memoryUsed - $1.context.residentBytes) } }
+        p.pagedBytes = session.shared.withLock { $0.vgpus.reduce(0) { $0 + $1.context.pagedOutBytes } }
         return p
     }
 

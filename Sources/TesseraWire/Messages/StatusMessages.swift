@@ -1,10 +1,17 @@
 /// Asks the node for its GPUs and sessions (administration and tests). Allowed as the first frame instead of
 /// ``Hello``; such a connection holds no vGPUs.
+///
+/// With `callerOnly` (a trailing byte 1; an empty body is the whole node) the reply lists only the sessions of
+/// the asking process and the processes it started, as the node identifies the asker (SO_PEERCRED on its unix
+/// socket): a notebook kernel in a container, whose own pid is not the node's, finds its sessions this way.
 public struct NodeStatusRequest: WireMessage, Hashable {
     public static let opcode = Opcode.nodeStatus
-    public init() {}
-    public func encode(into w: inout WireWriter) {}
-    public init(from r: inout WireReader) throws(WireError) {}
+    public var callerOnly: Bool
+    public init(callerOnly: Bool = false) { self.callerOnly = callerOnly }
+    public func encode(into w: inout WireWriter) { if callerOnly { w.u8(1) } }
+    public init(from r: inout WireReader) throws(WireError) {
+        callerOnly = r.remainingCount > 0 ? try r.u8() == 1 : false
+    }
 }
 
 /// Asks the node to page out now every session of process `pid` (a notebook kernel giving its GPU memory back

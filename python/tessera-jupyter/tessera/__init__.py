@@ -21,11 +21,16 @@ def _size(n: int) -> str:
 
 
 def describe(pid=None, where=None) -> str:
-    """A table of this process's vGPUs on its node, as `%tessera` prints it."""
-    pid = os.getpid() if pid is None else pid
+    """A table of this process's vGPUs on its node, as `%tessera` prints it. The node finds this process's
+    sessions by the connection's peer (its own pid for this process, right across pid namespaces); `pid`, as
+    the node numbers processes, picks another process's instead."""
     where = where or node.endpoint()
-    st = node.status(where)
-    mine = [s for s in st.sessions if s.pid == pid]
+    if pid is None:
+        st = node.status(where, mine=True)
+        mine = st.sessions
+    else:
+        st = node.status(where)
+        mine = [s for s in st.sessions if s.pid == pid]
     paging = "off" if st.page_idle_after_seconds is None else f"after {st.page_idle_after_seconds:g} s idle"
     lines = [f"Tessera node {where} (paging {paging})"]
     if not mine:

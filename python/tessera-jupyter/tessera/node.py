@@ -148,9 +148,11 @@ def _receive(s: socket.socket, n: int) -> bytes:
     return data
 
 
-def status(where: Optional[str] = None) -> NodeStatus:
-    """The node's GPUs and sessions (one status request; holds nothing)."""
-    r = _request(OP_NODE_STATUS, b"", where)
+def status(where: Optional[str] = None, mine: bool = False) -> NodeStatus:
+    """The node's GPUs and sessions (one status request; holds nothing). With `mine`, only the sessions of this
+    process and the processes it started, as the node identifies this process (SO_PEERCRED on its unix socket):
+    right in a container or any pid namespace, where `os.getpid()` is not the node's pid of this process."""
+    r = _request(OP_NODE_STATUS, b"\x01" if mine else b"", where)
     gpus = [GPU(r.u64(), r.string(), r.u64(), r.u64(), r.u64(), r.u64()) for _ in range(r.u32())]
     sessions = []
     for _ in range(r.u32()):
@@ -182,5 +184,6 @@ def status(where: Optional[str] = None) -> NodeStatus:
 
 def page_out(pid: Optional[int] = None, where: Optional[str] = None) -> (int, int):
     """Pages out every session of process `pid` (this one by default) now. Returns (sessions, bytes)."""
-    r = _request(OP_PAGE_OUT_SESSIONS, struct.pack("<q", pid if pid is not None else os.getpid()), where)
+    # 0: the asking process itself, as the node identifies it (its pid here may not be the node's).
+    r = _request(OP_PAGE_OUT_SESSIONS, struct.pack("<q", pid if pid is not None else 0), where)
     return r.u64(), r.u64()
