@@ -48,6 +48,20 @@ import TesseraKubernetes
         #expect(throws: KubernetesError.self) { try devices.allocate(deviceIDs: []) }
     }
 
+    /// A node with the pool's CA bundle hands it to its containers (read-only) and names it in `TESSERA_CA`, so
+    /// their programs verify the nodes they reach over TLS; without one, neither appears.
+    @Test func thePoolCABundleGoesIntoContainers() throws {
+        var configuration = DevicePluginConfiguration(vgpusPerGPU: 2)
+        configuration.caBundleHostPath = "/tmp/tessera-node-tls-x/ca.pem"
+        let allocation = try VGPUDevices(gpuCount: 1, configuration: configuration).allocate(deviceIDs: ["tessera-g0-v0"])
+        #expect(allocation.environment["TESSERA_CA"] == DevicePluginConfiguration.containerCABundle)
+        #expect(allocation.mounts.contains {
+            $0.hostPath == "/tmp/tessera-node-tls-x/ca.pem" && $0.containerPath == DevicePluginConfiguration.containerCABundle && $0.readOnly
+        })
+        let without = try VGPUDevices(gpuCount: 1, configuration: .init(vgpusPerGPU: 2)).allocate(deviceIDs: ["tessera-g0-v0"])
+        #expect(without.environment["TESSERA_CA"] == nil && !without.mounts.contains { $0.containerPath == DevicePluginConfiguration.containerCABundle })
+    }
+
     /// On simulated GPUs, containers also get what makes CuPy and numba-cuda hand the device PTX; on real GPUs,
     /// nothing of it.
     @Test func simulatedGPUsTellFrameworksToHandThemPTX() throws {

@@ -121,7 +121,9 @@ final class PoolNode: @unchecked Sendable {
             "node", "--controller", controller.url, "--node-token-file", tokenFile, "--name", name,
             "--socket", socketPath, "--listen", "127.0.0.1:0", "--sim-gpus", "\(gpus)", "--sim-gpu-memory", memory,
             "--heartbeat-interval", "0.3",
-        ] + (controller.caFile == nil ? ["--insecure-plaintext"] : []) + extraArguments, environment: controller.environment)
+        ] + (controller.caFile == nil ? ["--insecure-plaintext"] : []) + extraArguments,
+            // Its issued key and certificate go into this node's folder, removed with it even after a SIGKILL.
+            environment: controller.environment.merging(["TMPDIR": directory.path]) { $1 })
         guard controller.wait(timeout: 30, { try controller.admin.get("/v1/nodes", as: [NodeInfo].self).contains { $0.name == name && $0.state == .up } }) else {
             throw TestFailure("node \(name) did not join:\n\(process.stderr)")
         }
