@@ -29,6 +29,10 @@ extension WorkerContext {
         let allocations = try state.withLock { (s) throws(DeviceError) -> [(UInt64, Int)] in
             guard !s.destroyed else { throw DeviceError(.invalidHandle, "the context is destroyed") }
             guard !s.pagedOut else { throw DeviceError(.notReady, "the context is already paged out") }
+            // Memory the program maps itself has its own handles and mappings: such a context is not paged.
+            guard s.programMemory.isEmpty else {
+                throw DeviceError(.notSupported, "the program holds memory it made with cuMemCreate, which is not paged")
+            }
             return s.allocations.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         }
         // Every stream's work finishes first: the copies below read what it wrote.
