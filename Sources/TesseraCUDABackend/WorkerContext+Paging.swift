@@ -6,8 +6,9 @@ import TesseraWire
 /// allocation's bytes into the node's page store and then gives its physical memory back while its addresses
 /// stay reserved; a page-in takes physical memory again, maps it at the same addresses and copies the bytes back.
 extension WorkerContext {
-    /// The device memory an allocation of `size` bytes occupies.
-    func physicalSize(_ size: Int) -> Int {
+    /// The device memory an allocation of `size` bytes occupies: rounded up to the granularity when allocating
+    /// through virtual memory management.
+    func deviceBytes(forAllocationOf size: Int) -> Int {
         guard let g = granularity else { return size }
         return (max(size, 1) + g - 1) / g * g
     }

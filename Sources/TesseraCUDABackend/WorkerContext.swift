@@ -121,7 +121,7 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
             }
             state.withLock {
                 $0.allocations[address] = size
-                $0.physical += physicalSize(size)
+                $0.physical += deviceBytes(forAllocationOf: size)
             }
             return address
         } catch {
@@ -139,7 +139,7 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
         state.withLock { s in
             if let size = s.allocations.removeValue(forKey: address) {
                 s.used -= size
-                s.physical -= physicalSize(size)
+                s.physical -= deviceBytes(forAllocationOf: size)
             }
         }
     }
