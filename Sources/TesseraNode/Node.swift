@@ -237,7 +237,7 @@ public final class Node: Service, Sendable {
             // reason (the controller unreachable) says nothing about the credential and is not counted.
             policy.sessionEnded(session.id)
             if error.rejectedCredential { authenticationFailed(session.peer) }
-            throw DeviceError(.unauthenticated, error.message)
+            throw DeviceError(error.rejectedCredential ? .unauthenticated : .unavailable, error.message)
         }
         do throws(PlacementError) {
             try state.withLock { (s) throws(PlacementError) in try s.ledger.commit(session: session.id, bound.request, gpus: bound.gpus) }

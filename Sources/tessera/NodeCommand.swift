@@ -163,6 +163,9 @@ struct NodeCommand: AsyncParsableCommand {
             kubelet: pluginConfiguration.map { PodResourcesClient(configuration: $0) }, resourceName: kubelet.resourceName)
         var configuration = NodeConfiguration(socketPath: socket, listen: listenAddress, paging: paging)
         configuration.allowAnonymous = allowAnonymous
+        // The folder of an issued key and certificate: removed when the node stops.
+        var issuedTLSFolder: String?
+        defer { if let issuedTLSFolder { try? FileManager.default.removeItem(atPath: issuedTLSFolder) } }
         if let tlsCert, let tlsKey {
             configuration.tls = (tlsCert, tlsKey)
         } else if let listenAddress, insecurePlaintext {
@@ -175,6 +178,7 @@ struct NodeCommand: AsyncParsableCommand {
                     client: placement.client, nodeName: placement.nodeName,
                     hosts: NodeCertificates.hosts(listenHost: listenAddress.0, advertiseHost: advertiseHost))
                 configuration.tls = (files.certificate, files.key)
+                issuedTLSFolder = (files.certificate as NSString).deletingLastPathComponent
                 pluginConfiguration?.caBundleHostPath = files.caBundle
                 logger.notice("TLS on --listen with a certificate from the pool CA; programs reaching nodes over TCP verify them with TESSERA_CA=\(files.caBundle)")
             } catch {
@@ -195,7 +199,8 @@ struct NodeCommand: AsyncParsableCommand {
         }
         if let metricsAddress {
             let metrics = NodeMetrics(node: node, name: placement?.nodeName ?? pool.name ?? ProcessInfo.processInfo.hostName, placement: placement)
-            services.append(NodeMetricsServer(metrics: metrics, host: metricsAddress.0, port: metricsAddress.1, logger: logger))
+            services.append(try NodeMetricsServer(metrics: metrics, host: metricsAddress.0, port: metricsAddress.1,
+                                                  tls: configuration.tls.map { (certificate: $0.certificate, key: $0.key) }, logger: logger))
         }
         if let pluginConfiguration {
             services.append(DevicePlugin(gpuCount: backend.gpus.count, configuration: pluginConfiguration,

@@ -144,6 +144,29 @@ import TesseraWire
         #expect(!tokensJSON.contains(alice.secret) && !tokensJSON.contains(carol.secret))
     }
 
+    @Test func aLeasesIdentityComesFromTheControllersTokenRecord() throws {
+        let controller = try TestController()
+        let node = try PoolNode("node-a", controller: controller)
+        let alice = try createToken(controller, ["--user", "alice", "--group", "cs101"])
+        let asNode = controller.client(token: TestController.nodeToken)
+        // A node that writes another user, group and role beside alice's token id gets a lease of alice's.
+        let forged = LeaseRequest(spec: VirtualGPUSpec(vgpus: 1, memoryMiB: 64, computePercent: 5), requester: node.name, program: "forged",
+                                  identity: TokenIdentity(tokenID: alice.id, user: "mallory", group: "staff", role: .teacher))
+        let lease = try asNode.post("/v1/leases", forged, as: Lease.self)
+        #expect(lease.user == "alice" && lease.owner == "alice" && lease.group == "cs101" && lease.tokenID == alice.id, "\(lease)")
+        try asNode.delete("/v1/leases/\(lease.id)")
+        // An unknown token id gets nothing, and a queued request is held to the same rule.
+        var unknown = forged
+        unknown.identity = TokenIdentity(tokenID: "tok-nobody", user: "mallory")
+        do throws(PoolError) { _ = try asNode.post("/v1/leases", unknown, as: Lease.self); Issue.record("a lease under an unknown token") } catch {
+            #expect(error.code == .unauthorized)
+        }
+        do throws(PoolError) {
+            _ = try asNode.post("/v1/queue", QueueRequest(lease: unknown, waitSeconds: 1), as: QueueEntry.self)
+            Issue.record("a queued request under an unknown token")
+        } catch { #expect(error.code == .unauthorized) }
+    }
+
     @Test func attachCredentialsWorkOncePerNodeAndOnlyForTheirLease() throws {
         let controller = try TestController()
         let cpu = try PoolNode("cpu-box", controller: controller, gpus: 0)
@@ -257,6 +280,12 @@ import TesseraWire
         #expect(TestController.poll { open.log.contains("--allow-anonymous: TCP sessions without a token are admitted") }, "\(open.log)")
         let (admitted, _) = try greet(try #require(open.tcpEndpoint), keep: &kept)
         #expect(admitted.isOK, "\(admitted)")
+        // Refusals that say nothing about a credential (here: a standalone node takes no attachments at all) are
+        // not failed authentications: a dozen of them never lock the host out.
+        for i in 0..<12 {
+            let (s, _) = try greet(try #require(strict.tcpEndpoint), attach: AttachCredential(leaseID: "lease-\(i)", secret: "x"), keep: &kept)
+            #expect(!s.isOK && !s.message.contains("too many failed authentications") && s.message.contains("not in a pool"), "\(i): \(s)")
+        }
         // A pool node refuses the flag: its TCP sessions need tokens.
         let r = Command.run(Products.tessera.path, ["node", "--controller", "http://127.0.0.1:1", "--allow-anonymous", "--listen", "127.0.0.1:0"], timeout: 30)
         #expect(r.status != 0 && r.stderr.contains("--allow-anonymous is for standalone nodes"), "\(r.stderr)")

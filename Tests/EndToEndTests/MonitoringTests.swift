@@ -107,7 +107,7 @@ import FoundationNetworking
         let log = node.process.stderr
         let range = try #require(log.range(of: "metrics on 127.0.0.1:"), "\(log)")
         let port = log[range.upperBound...].prefix { $0.isNumber }
-        let (nodeStatus, nodeBody) = try fetch("http://127.0.0.1:\(port)/metrics")
+        let (nodeStatus, nodeBody) = try fetch("https://127.0.0.1:\(port)/metrics")
         #expect(nodeStatus == 200)
         let local = try parse(nodeBody)
         #expect(value(local, "tessera_gpu_memory_capacity_bytes", ["node": "node-a", "gpu_index": "0", "gpu_uuid": uuid]) == Double(1 << 30))
@@ -130,7 +130,7 @@ import FoundationNetworking
         #expect(value(after, "tessera_leases_ended_total", ["reason": "session_ended"]) == 1
                 || value(after, "tessera_leases_ended_total", ["reason": "released"]) == 1)
         #expect(value(after, "tessera_gpu_memory_allocated_bytes", ["node": "node-a"]) == 0)
-        #expect(controller.wait { try parse(try fetch("http://127.0.0.1:\(port)/metrics").1).allSatisfy { !$0.name.hasPrefix("tessera_vgpu_") } })
+        #expect(controller.wait { try parse(try fetch("https://127.0.0.1:\(port)/metrics").1).allSatisfy { !$0.name.hasPrefix("tessera_vgpu_") } })
     }
 
     @Test func adminActionsOverTheCLIAreAuditedAndRefusedWithoutAnAdminToken() throws {

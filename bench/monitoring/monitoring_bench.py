@@ -10,6 +10,7 @@ Standard library only. Prints one line per figure and a JSON line of all figures
 import argparse
 import json
 import os
+import ssl
 import statistics
 import subprocess
 import sys
@@ -21,11 +22,14 @@ import urllib.request
 ADMIN, NODE, METRICS = "bench-admin", "bench-node", "bench-metrics"
 
 
+TLS = None  # verifies the controller's HTTPS against the pool CA it made in its state folder
+
+
 def request(url, path, token, method="GET", body=None):
     data = json.dumps(body).encode() if body is not None else None
     r = urllib.request.Request(url + path, data=data, method=method,
                                headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    with urllib.request.urlopen(r, timeout=30) as response:
+    with urllib.request.urlopen(r, timeout=30, context=TLS) as response:
         return response.read()
 
 
@@ -55,7 +59,9 @@ def main():
             log.seek(0)
             text = log.read()
             if "listening on 127.0.0.1:" in text:
-                url = "http://127.0.0.1:" + text.split("listening on 127.0.0.1:")[1].split()[0]
+                url = "https://127.0.0.1:" + text.split("listening on 127.0.0.1:")[1].split()[0]
+                global TLS
+                TLS = ssl.create_default_context(cafile=os.path.join(directory, "ca.pem"))
                 break
             time.sleep(0.05)
         if url is None:
@@ -87,7 +93,7 @@ def main():
 
         def reader():
             r = urllib.request.Request(url + "/v1/stream", headers={"Authorization": "Bearer " + METRICS})
-            with urllib.request.urlopen(r, timeout=60) as response:
+            with urllib.request.urlopen(r, timeout=60, context=TLS) as response:
                 event = None
                 while not stop.is_set():
                     line = response.readline()
