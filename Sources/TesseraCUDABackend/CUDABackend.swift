@@ -144,7 +144,8 @@ public final class CUDABackend: DeviceBackend {
                                              environment: environment)
         let scheduler = schedulers[gpu]
         let context = WorkerContext(worker: worker, memoryLimit: memoryLimit, scheduler: scheduler,
-                                    ticket: scheduler.add(percent: computePercent, mode: computeMode), granularity: granularity)
+                                    ticket: scheduler.add(percent: computePercent, mode: computeMode), granularity: granularity,
+                                    virtualMemoryGranularity: probed[gpu].virtualMemoryGranularity > 0 ? probed[gpu].virtualMemoryGranularity : nil)
         live.withLock { l in
             l[gpu, default: []].removeAll { $0.context == nil }
             l[gpu, default: []].append(Weak(context: context))

@@ -58,6 +58,8 @@ public final class CUDADriver: @unchecked Sendable {
     typealias FMemMap = @convention(c) (UInt64, Int, Int, UInt64, UInt64) -> Result
     typealias FMemUnmap = @convention(c) (UInt64, Int) -> Result
     typealias FMemSetAccess = @convention(c) (UInt64, Int, UnsafeRawPointer?, Int) -> Result
+    typealias FMemGetAccess = @convention(c) (UnsafeMutablePointer<UInt64>?, UnsafeRawPointer?, UInt64) -> Result
+    typealias FMemRetainAllocationHandle = @convention(c) (UnsafeMutablePointer<UInt64>?, UnsafeMutableRawPointer?) -> Result
     typealias FGetErrorName = @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Result
     typealias FGetProcAddress = @convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?, Int32, UInt64,
                                                 UnsafeMutablePointer<Int32>?) -> Result
@@ -103,6 +105,8 @@ public final class CUDADriver: @unchecked Sendable {
     let cuLaunchKernel: FLaunchKernel
     let cuLaunchCooperativeKernel: FLaunchCooperativeKernel?
     let cuGetErrorName: FGetErrorName?
+    let cuMemGetAccess: FMemGetAccess?
+    let cuMemRetainAllocationHandle: FMemRetainAllocationHandle?
     /// Virtual memory management, when the driver has all of it (paging keeps addresses with it).
     let virtualMemory: VirtualMemoryFunctions?
 
@@ -188,6 +192,8 @@ public final class CUDADriver: @unchecked Sendable {
         cuLaunchKernel = try resolve("cuLaunchKernel", "cuLaunchKernel", as: FLaunchKernel.self)
         cuLaunchCooperativeKernel = optional("cuLaunchCooperativeKernel", "cuLaunchCooperativeKernel", as: FLaunchCooperativeKernel.self)
         cuGetErrorName = optional("cuGetErrorName", "cuGetErrorName", as: FGetErrorName.self)
+        cuMemGetAccess = optional("cuMemGetAccess", "cuMemGetAccess", as: FMemGetAccess.self)
+        cuMemRetainAllocationHandle = optional("cuMemRetainAllocationHandle", "cuMemRetainAllocationHandle", as: FMemRetainAllocationHandle.self)
         if let granularity = optional("cuMemGetAllocationGranularity", "cuMemGetAllocationGranularity", as: FMemGetAllocationGranularity.self),
            let reserve = optional("cuMemAddressReserve", "cuMemAddressReserve", as: FMemAddressReserve.self),
            let free = optional("cuMemAddressFree", "cuMemAddressFree", as: FMemAddressFree.self),

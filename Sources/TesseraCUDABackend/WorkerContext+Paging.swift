@@ -6,8 +6,9 @@ import TesseraWire
 /// allocation's bytes into the node's page store and then gives its physical memory back while its addresses
 /// stay reserved; a page-in takes physical memory again, maps it at the same addresses and copies the bytes back.
 extension WorkerContext {
-    /// The device memory an allocation of `size` bytes occupies.
-    func physicalSize(_ size: Int) -> Int {
+    /// The device memory an allocation of `size` bytes occupies: rounded up to the granularity when allocating
+    /// through virtual memory management.
+    func deviceBytes(forAllocationOf size: Int) -> Int {
         guard let g = granularity else { return size }
         return (max(size, 1) + g - 1) / g * g
     }
@@ -29,6 +30,10 @@ extension WorkerContext {
         let allocations = try state.withLock { (s) throws(DeviceError) -> [(UInt64, Int)] in
             guard !s.destroyed else { throw DeviceError(.invalidHandle, "the context is destroyed") }
             guard !s.pagedOut else { throw DeviceError(.notReady, "the context is already paged out") }
+            // Memory the program maps itself has its own handles and mappings: such a context is not paged.
+            guard s.programMemory.isEmpty else {
+                throw DeviceError(.notSupported, "the program holds memory it made with cuMemCreate, which is not paged")
+            }
             return s.allocations.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         }
         // Every stream's work finishes first: the copies below read what it wrote.

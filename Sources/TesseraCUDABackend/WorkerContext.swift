@@ -32,6 +32,9 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
         var pagedOut = false
         var store: (any PageStore)?
         var tickets: [UInt64: [PageTicket]] = [:]
+        /// Memory the program made itself with `cuMemCreate` (by handle), and where it mapped it (by address).
+        var programMemory: [UInt64: ProgramMemory] = [:]
+        var programMappings: [UInt64: (size: Int, handle: UInt64)] = [:]
         var sticky: DeviceError?
         var destroyed = false
         var lastSample: (time: UInt64, busy: UInt64) = (0, 0)
@@ -39,9 +42,15 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
     }
     let state = Mutex(State())
 
-    init(worker: WorkerProcess, memoryLimit: Int, scheduler: GPUTimeScheduler, ticket: Int, granularity: Int? = nil) {
+    /// The GPU's virtual-memory granularity when its driver has virtual memory management (for the program's
+    /// own `cuMemCreate`/`cuMemMap` calls), whether or not the node pages.
+    let virtualMemoryGranularity: Int?
+
+    init(worker: WorkerProcess, memoryLimit: Int, scheduler: GPUTimeScheduler, ticket: Int, granularity: Int? = nil,
+         virtualMemoryGranularity: Int? = nil) {
         self.worker = worker
         self.granularity = granularity
+        self.virtualMemoryGranularity = virtualMemoryGranularity
         self.memoryLimit = memoryLimit
         self.scheduler = scheduler
         self.ticket = ticket
@@ -112,7 +121,7 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
             }
             state.withLock {
                 $0.allocations[address] = size
-                $0.physical += physicalSize(size)
+                $0.physical += deviceBytes(forAllocationOf: size)
             }
             return address
         } catch {
@@ -130,7 +139,7 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
         state.withLock { s in
             if let size = s.allocations.removeValue(forKey: address) {
                 s.used -= size
-                s.physical -= physicalSize(size)
+                s.physical -= deviceBytes(forAllocationOf: size)
             }
         }
     }
@@ -324,6 +333,8 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
                 s.allocations = [:]
                 s.used = 0
                 s.physical = 0
+                s.programMemory = [:]
+                s.programMappings = [:]
             }
             return (!s.destroyed, s.store, s.tickets)
         }

@@ -135,6 +135,8 @@ public protocol DeviceContext: AnyObject, Sendable {
     var isPagedOut: Bool { get }
     /// Bytes of the context's allocations that occupy device memory now (0 while paged out).
     var residentBytes: Int { get }
+    /// Device memory an allocation of `size` bytes occupies (more than `size` where the backend rounds it up).
+    func deviceBytes(forAllocationOf size: Int) -> Int
     /// Device memory a page-in takes (0 while resident). It can exceed the bytes allocated where the backend
     /// rounds allocations up (virtual memory management's granularity on real GPUs).
     var pagedOutBytes: Int { get }

@@ -38,6 +38,9 @@ extension DeviceContext {
     /// Backends without paging: all of a context's memory is on the device.
     public var residentBytes: Int { memoryUsed }
 
+    /// Backends that allocate exactly what is asked.
+    public func deviceBytes(forAllocationOf size: Int) -> Int { size }
+
     /// Backends that allocate exactly what is asked: the bytes not resident.
     public var pagedOutBytes: Int { max(0, memoryUsed - residentBytes) }
 

@@ -47,7 +47,7 @@ extension Node {
             return try context.allocate(size)
         } catch {
             guard let pager, error.code == .outOfMemory, context.memoryUsed + size <= context.memoryInfo.total else { throw error }
-            guard pager.makeRoom(gpu: gpu, bytes: size, excluding: session.id) else { throw error }
+            guard pager.makeRoom(gpu: gpu, bytes: context.deviceBytes(forAllocationOf: size), excluding: session.id) else { throw error }
             return try context.allocate(size)
         }
     }

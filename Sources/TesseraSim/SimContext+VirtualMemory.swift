@@ -80,12 +80,20 @@ extension SimContext {
             state.withLock { $0.usedBytes -= size }
             throw SimError(.outOfMemory, "host memory exhausted backing \(size) bytes")
         }
-        return state.withLock { s in
+        // As in allocate(_:): a context destroyed meanwhile keeps nothing.
+        let handle = state.withLock { s -> UInt64? in
+            guard !s.destroyed else { return nil }
             let handle = s.nextPhysicalHandle
             s.nextPhysicalHandle += 1
             s.physical[handle] = PhysicalMemory(size: size, storage: storage)
             return handle
         }
+        guard let handle else {
+            device.release(size)
+            Glibc.free(storage)
+            throw SimError(.invalidHandle, "context destroyed")
+        }
+        return handle
     }
 
     /// `cuMemRelease`: drops a reference; the memory returns to the quota once no reference or mapping is left.

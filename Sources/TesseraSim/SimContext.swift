@@ -100,9 +100,18 @@ public final class SimContext: Sendable {
             state.withLock { $0.usedBytes -= size }
             throw SimError(.outOfMemory, "host memory exhausted backing \(size) bytes")
         }
-        state.withLock { s in
+        // A context destroyed meanwhile (its session aborted while this call ran) has already released what it
+        // held: this allocation must not outlive it, or its device memory would never come back.
+        let kept = state.withLock { s -> Bool in
+            guard !s.destroyed else { return false }
             s.allocations[address] = allocation
             s.rebuildAddressMap()
+            return true
+        }
+        guard kept else {
+            device.release(size)
+            allocation.destroy()
+            throw SimError(.invalidHandle, "context destroyed")
         }
         return address
     }

@@ -25,4 +25,18 @@ import TesseraWire
         kill(neighbour.pid, SIGKILL)
         _ = neighbour.finish()
     }
+
+    /// The same program through the real-GPU backend (node A's worker calling the driver's cuMem* functions,
+    /// stacked on node B's simulated GPU): A counts cuMemCreate's memory against the quota, exactly.
+    @Test func driverAPIVirtualMemoryThroughTheCUDABackend() throws {
+        let stack = try StackedGPUTests.Stack()
+        let dir = Products.samples.appendingPathComponent("driver").path
+        let r = Command.run(Products.tessera.path, ["run", "--endpoint", stack.a.socketPath, "--memory", "64MiB", "--",
+                                                    "\(dir)/vmm", dir], timeout: 300)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)\n\(stack.a.log)")
+        #expect(r.stdout.contains("vmm OK granularity=\(2 << 20) quota=\(64 << 20) fault=700"), "\(r.stdout)")
+        let (status, settled) = try stack.a.waitForStatus(timeout: 20) { $0.sessions.isEmpty }
+        #expect(settled && status.gpus[0].usedMemory == 0, "\(status)")
+        #expect(stack.a.isRunning)
+    }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import Testing
 @testable import TesseraSim
 
@@ -42,5 +43,35 @@ import Testing
         #expect(gpu.memoryUsed == 5000)
         ctx.destroy()
         #expect(gpu.memoryUsed == 0)
+    }
+
+    /// A session aborted by a hang-up destroys its context while its own thread may be inside an allocation: the
+    /// allocation must not land in the destroyed context, where nothing would ever free it. Threads allocate and
+    /// map memory while another destroys the context; afterwards the device holds nothing.
+    @Test func allocationsRacingDestroyLeaveNothingBehind() {
+        let gpu = SimulatedGPU(properties: DeviceProperties(totalMemory: 1 << 30))
+        for _ in 0..<100 {
+            let ctx = gpu.makeContext()
+            let group = DispatchGroup()
+            for worker in 0..<3 {
+                DispatchQueue.global().async(group: group) {
+                    for _ in 0..<50 {
+                        do throws(SimError) {
+                            if worker == 2 {
+                                _ = try ctx.createPhysical(SimulatedGPU.allocationGranularity)
+                            } else {
+                                _ = try ctx.allocate(4096)
+                            }
+                        } catch {
+                            return  // destroyed: every later call fails too
+                        }
+                    }
+                }
+            }
+            ctx.destroy()
+            group.wait()
+            #expect(gpu.memoryUsed == 0)
+            if gpu.memoryUsed != 0 { return }
+        }
     }
 }

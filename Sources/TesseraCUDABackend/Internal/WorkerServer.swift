@@ -49,10 +49,14 @@ final class WorkerServer {
     /// Allocations through virtual memory management (a paging node's workers), else plain `cuMemAlloc`.
     var virtualMemory: WorkerVirtualMemory?
 
+    /// The CUdevice this worker serves.
+    let device: Int32
+
     init(driver: CUDADriver, ordinal: Int, virtualMemory: Bool) throws(DeviceError) {
         self.driver = driver
         var device: Int32 = 0
         try driver.check(driver.cuDeviceGet(&device, Int32(ordinal)), "cuDeviceGet(\(ordinal))")
+        self.device = device
         var ctx: OpaquePointer?
         try driver.check(driver.cuCtxCreate(&ctx, 0, device), "cuCtxCreate")
         context = ctx
@@ -160,6 +164,9 @@ final class WorkerServer {
             } else {
                 try d.check(d.cuMemFree(m.address), "cuMemFree")
             }
+        case .virtualMemory:
+            let m = try wire { () throws(WireError) in try VirtualMemoryRequest(from: &r) }
+            VirtualMemoryReply(value: try programVirtualMemory(m.operation)).encode(into: &scratch)
         case .evictAllocation:
             let m = try wire { () throws(WireError) in try EvictAllocation(from: &r) }
             guard virtualMemory != nil else { throw DeviceError(.notSupported, "this worker allocates without virtual memory management") }
