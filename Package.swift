@@ -289,6 +289,7 @@ let package = Package(
                 "TesseraKubernetes", "TesseraPlacement", "TesseraPoolAPI", "TesseraController", "TesseraNode", "TesseraNodeAgent", "CTesseraPOSIX",
                 "TesseraTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict

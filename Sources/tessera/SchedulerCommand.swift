@@ -53,6 +53,9 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Bearer token file for --kube-api.")
     var tokenFile: String?
 
+    @Option(help: "CA bundle (PEM) the --kube-api server's certificate must chain to; default: the system's trust store.")
+    var kubeAPICAFile: String?
+
     @Option(help: "Resource name: number of vGPUs.")
     var vgpuResource: String = ResourceNames.standard.vgpu
 
@@ -82,7 +85,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         let logger = Logger(label: "tessera.scheduler")
         let apiConfiguration: KubernetesAPIConfiguration
         if let kubeAPI {
-            apiConfiguration = KubernetesAPIConfiguration(baseURL: kubeAPI, tokenFile: tokenFile)
+            apiConfiguration = KubernetesAPIConfiguration(baseURL: kubeAPI, tokenFile: tokenFile, caFile: kubeAPICAFile)
         } else if let inCluster = KubernetesAPIConfiguration.inCluster(environment: ProcessInfo.processInfo.environment) {
             apiConfiguration = inCluster
         } else {

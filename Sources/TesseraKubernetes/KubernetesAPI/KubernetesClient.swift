@@ -50,7 +50,8 @@ public struct KubernetesClient: Sendable {
         let reply: HTTPTransport.Reply
         do {
             reply = try await HTTPTransport.send(
-                HTTPTransport.request(method, url, body: body, timeoutSeconds: configuration.timeoutSeconds, headers: headers))
+                HTTPTransport.request(method, url, body: body, timeoutSeconds: configuration.timeoutSeconds, headers: headers),
+                caFile: configuration.caFile)
         } catch {
             throw KubernetesError(.upstream, "\(method) \(path): \(error.message)")
         }
