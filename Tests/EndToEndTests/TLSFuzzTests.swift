@@ -16,7 +16,7 @@ import TesseraWire
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-tlsfuzz-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let pool = try TLSTests.makeCA("fuzz", in: directory)
+        let pool = try TestCA.make("fuzz", in: directory)
         let node = try TestNode(backend: ["--sim-gpus", "1", "--sim-gpu-memory", "1GiB", "--tls-cert", pool.cert, "--tls-key", pool.key],
                                 tcp: true)
         let endpoint = try #require(node.tcpEndpoint)

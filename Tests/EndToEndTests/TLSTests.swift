@@ -6,29 +6,12 @@ import TesseraWire
 /// `openssl` tool), real programs trusting that CA through `TESSERA_CA`. Plaintext to the TLS port and a
 /// program trusting another CA are refused; the node stays up and the trusting program runs.
 @Suite(.serialized) struct TLSTests {
-    /// A CA and a node certificate it signed for 127.0.0.1, in `directory`.
-    static func makeCA(_ name: String, in directory: URL) throws -> (ca: String, cert: String, key: String) {
-        let d = directory.path
-        func openssl(_ args: [String]) throws {
-            let r = Command.run("/usr/bin/env", ["openssl"] + args, timeout: 60)
-            guard r.status == 0 else { throw TestFailure("openssl \(args.joined(separator: " ")): \(r.stderr)") }
-        }
-        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                     "-subj", "/CN=\(name) CA", "-keyout", "\(d)/\(name)-ca.key", "-out", "\(d)/\(name)-ca.pem"])
-        try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=node",
-                     "-keyout", "\(d)/\(name)-node.key", "-out", "\(d)/\(name)-node.csr"])
-        try Data("subjectAltName=IP:127.0.0.1,DNS:localhost\n".utf8).write(to: directory.appendingPathComponent("\(name)-san.ext"))
-        try openssl(["x509", "-req", "-in", "\(d)/\(name)-node.csr", "-CA", "\(d)/\(name)-ca.pem", "-CAkey", "\(d)/\(name)-ca.key",
-                     "-CAcreateserial", "-days", "2", "-extfile", "\(d)/\(name)-san.ext", "-out", "\(d)/\(name)-node.pem"])
-        return ("\(d)/\(name)-ca.pem", "\(d)/\(name)-node.pem", "\(d)/\(name)-node.key")
-    }
-
     @Test func programsSpeakTLSAndOnlyToTrustedNodes() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-tls-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let pool = try Self.makeCA("pool", in: directory)
-        let other = try Self.makeCA("other", in: directory)
+        let pool = try TestCA.make("pool", in: directory)
+        let other = try TestCA.make("other", in: directory)
         let node = try TestNode(backend: ["--sim-gpus", "1", "--sim-gpu-memory", "1GiB", "--tls-cert", pool.cert, "--tls-key", pool.key],
                                 tcp: true)
         let endpoint = try #require(node.tcpEndpoint)
