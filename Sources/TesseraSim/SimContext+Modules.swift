@@ -152,9 +152,11 @@ extension SimContext {
         try enqueue(on: stream, onDevice: true) { [self, launch] () throws(SimError) in
             let start = DispatchTime.now().uptimeNanoseconds
             var executed = 0
-            let output = DeviceOutput(capacity: state.withLock { $0.printfFifoSize - $0.printfPending.count })
+            // Only kernels that can print or assert gather output.
+            let output = launch.kernel.program.writesDeviceOutput
+                ? DeviceOutput(capacity: state.withLock { $0.printfFifoSize - $0.printfPending.count }) : nil
             defer {
-                collect(output)
+                if let output { collect(output) }
                 recordKernel(nanoseconds: DispatchTime.now().uptimeNanoseconds - start, instructions: executed)
             }
             if launch.cooperative, let p = addressMap.resolve(launch.gridWorkspace, length: 8) {

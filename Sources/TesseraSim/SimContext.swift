@@ -53,6 +53,8 @@ public final class SimContext: Sendable {
     let state = Mutex(State())
     /// Set when the context is being torn down; running kernels check it and stop early.
     let cancelled = Atomic<Bool>(false)
+    /// Set once the context has a sticky error (``setStickyError(_:)``): every unit checks it without the lock.
+    let faulted = Atomic<Bool>(false)
 
     init(device: SimulatedGPU, memoryLimit: Int?, addressWindow: Int = 0) {
         self.addressWindow = addressWindow
@@ -244,7 +246,7 @@ public final class SimContext: Sendable {
     }
 
     /// The error that poisoned the context (an illegal address or launch failure), if any.
-    public var stickyError: SimError? { state.withLock { $0.stickyError } }
+    public var stickyError: SimError? { faulted.load(ordering: .acquiring) ? state.withLock { $0.stickyError } : nil }
 
     /// The context's share of the device's time; takes effect for work that starts after the change.
     public var computeQuota: ComputeQuota {
@@ -326,32 +328,40 @@ public final class SimContext: Sendable {
         let (dependencies, runInline) = try state.withLock { (s) throws(SimError) -> ([Completion], Bool) in
             if s.destroyed { throw SimError(.invalidHandle, "context destroyed") }
             guard s.streams[stream.id] === stream else { throw SimError(.invalidHandle, "stream \(stream.id) is not live in this context") }
-            var deps = extra
+            // Only unfinished work is a dependency (most launches then carry none, and no array is made).
+            var deps = extra.filter { !$0.isDone }
             if stream.isLegacyDefault {
                 for other in s.streams.values where !other.nonBlocking && other !== stream {
-                    if let t = other.tail.withLock({ $0 }) { deps.append(t) }
+                    if let t = other.tail.withLock({ $0.completion }), !t.isDone { deps.append(t) }
                 }
-            } else if !stream.nonBlocking, let t = defaultStream.tail.withLock({ $0 }) {
+            } else if !stream.nonBlocking, let t = defaultStream.tail.withLock({ $0.completion }), !t.isDone {
                 deps.append(t)
             }
-            if let t = stream.tail.withLock({ $0 }) { deps.append(t) }
-            stream.tail.withLock { $0 = done }
-            if onDevice && device.schedulesCompute { device.scheduler.notePending(ObjectIdentifier(self)) }
-            // Decided under the context's lock, after `done` became the tail: work enqueued concurrently either
+            // The stream's own previous work: queued work is followed by order on the worker; inline work (still
+            // running on another caller's thread) is waited for.
+            let previous = stream.tail.withLock { $0 }
+            let previousRunning = previous.completion.map { !$0.isDone } ?? false
+            if previousRunning && !previous.queued { deps.append(previous.completion!) }
+            // Decided under the context's lock, with `done` becoming the tail: work enqueued concurrently either
             // was already a dependency here or now follows `done`.
-            return (deps, inlineIfIdle && deps.allSatisfy(\.isDone))
+            let inline = inlineIfIdle && !previousRunning && deps.isEmpty
+            stream.tail.withLock { $0 = SimStream.Tail(completion: done, queued: !inline) }
+            return (deps, inline)
         }
+        // Counted before the work can run, outside the context's lock (the stream's worker takes that lock too).
+        if onDevice && device.schedulesCompute { device.scheduler.notePending(ObjectIdentifier(self)) }
         if runInline {
             execute(work, onDevice: onDevice)
             done.signal()
             return done
         }
-        stream.queue.async { [self] in
-            for d in dependencies { d.wait() }
-            execute(work, onDevice: onDevice)
-            done.signal()
-        }
+        stream.submit(SimStream.QueuedWork(context: self, dependencies: dependencies, onDevice: onDevice, done: done, work: work))
         return done
+    }
+
+    /// Runs a unit the stream's worker took from its queue, its dependencies complete.
+    func runQueued(_ work: @Sendable () throws(SimError) -> Void, onDevice: Bool) {
+        execute(work, onDevice: onDevice)
     }
 
     /// Runs one piece of queued work whose dependencies have completed (on the stream's worker, or inline).
@@ -378,9 +388,7 @@ public final class SimContext: Sendable {
             // at the next synchronization, so work never fails silently. Whatever its kind, a failure
             // during execution is a launch failure (sticky), as on hardware; the message keeps the cause.
             let sticky = error.isSticky ? error : SimError(.launchFailure, "\(error.code): \(error.message)")
-            state.withLock { s in
-                if s.stickyError == nil { s.stickyError = sticky }
-            }
+            setStickyError(sticky)
         }
     }
 
@@ -404,6 +412,7 @@ public final class SimContext: Sendable {
 
     func setStickyError(_ error: SimError) {
         state.withLock { s in if s.stickyError == nil { s.stickyError = error } }
+        faulted.store(true, ordering: .releasing)
     }
 }
 

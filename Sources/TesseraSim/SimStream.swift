@@ -14,8 +14,31 @@ public final class SimStream: Sendable {
     /// Scheduling priority as given at creation (recorded; the simulator runs streams fairly).
     public let priority: Int
 
+    /// The stream's worker: one drain loop at a time runs the queued work in order.
     let queue: DispatchQueue
-    let tail = Mutex<Completion?>(nil)
+    /// The completion of the last work queued, and whether that work went to the worker (`queued`): later
+    /// queued work follows it by order alone; work that ran inline on a caller's thread must be waited for.
+    let tail = Mutex<Tail>(Tail())
+    struct Tail {
+        var completion: Completion?
+        var queued = false
+    }
+    /// Work waiting for the worker, in order, and whether a drain loop is running. Work queued while the loop
+    /// runs joins its batch: no hand-off to Dispatch and no thread wake-up per unit.
+    let pending = Mutex<Pending>(Pending())
+    struct Pending {
+        var items: [QueuedWork] = []
+        var draining = false
+    }
+    /// One unit of queued work: `context` runs it once `dependencies` (work on other streams, or inline work
+    /// on this one) have completed, then signals `done`.
+    struct QueuedWork {
+        let context: SimContext
+        let dependencies: [Completion]
+        let onDevice: Bool
+        let done: Completion
+        let work: @Sendable () throws(SimError) -> Void
+    }
 
     init(id: Int, nonBlocking: Bool, priority: Int) {
         self.id = id
@@ -27,9 +50,37 @@ public final class SimStream: Sendable {
     var isLegacyDefault: Bool { id == 0 }
 
     /// Whether all work queued so far has finished.
-    public var isIdle: Bool { tail.withLock { $0 }?.isDone ?? true }
+    public var isIdle: Bool { tail.withLock { $0.completion }?.isDone ?? true }
 
-    func waitIdle() { tail.withLock { $0 }?.wait() }
+    func waitIdle() { tail.withLock { $0.completion }?.wait() }
+
+    /// Hands `item` to the stream's worker, starting a drain loop when none runs.
+    func submit(_ item: QueuedWork) {
+        let start = pending.withLock { p -> Bool in
+            p.items.append(item)
+            if p.draining { return false }
+            p.draining = true
+            return true
+        }
+        if start { queue.async { [self] in drain() } }
+    }
+
+    /// Runs queued work in order, a batch per lock, until none is left.
+    private func drain() {
+        var batch: [QueuedWork] = []
+        while true {
+            pending.withLock { p in
+                if p.items.isEmpty { p.draining = false } else { swap(&batch, &p.items) }
+            }
+            if batch.isEmpty { return }
+            for item in batch {
+                for d in item.dependencies { d.wait() }
+                item.context.runQueued(item.work, onDevice: item.onDevice)
+                item.done.signal()
+            }
+            batch.removeAll(keepingCapacity: true)
+        }
+    }
 }
 
 /// A marker in a stream: when the stream reaches it, the event completes and takes a timestamp.

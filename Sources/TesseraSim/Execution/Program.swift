@@ -262,6 +262,8 @@ final class Program: Sendable {
     let carrySlot: Int32
     /// Predicate registers that hold constant true (from immediate predicate operands).
     let truePredicates: [Int32]
+    /// The kernel calls `printf` or `assert`: its launches gather device output (others skip that per launch).
+    let writesDeviceOutput: Bool
 
     init(name: String, code: [Inst], slotCount: Int, predicateCount: Int, constants: [(Int32, UInt64)],
          specials: [(Int32, SpecialRegister)], vectorSlots: [Int32], parameters: [KernelParameter],
@@ -284,5 +286,6 @@ final class Program: Sendable {
         self.localBytesPerThread = localBytesPerThread
         self.declaredRegisterCount = declaredRegisterCount
         self.carrySlot = carrySlot
+        self.writesDeviceOutput = code.contains { $0.op == .printf || $0.op == .assertFail }
     }
 }

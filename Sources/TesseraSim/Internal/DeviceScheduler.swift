@@ -133,26 +133,36 @@ final class DeviceScheduler: Sendable {
 
     /// A unit of work for `id` was queued.
     func notePending(_ id: ObjectIdentifier) {
-        let now = currentTime()
         state.withLock { s in
-            guard let c = s.clients[id] else { return }
-            if c.pending == 0 {
-                s.clients[id]!.chargeHostGap(now: now)
-                s.clients[id]!.idleSince = nil
-                // Becoming busy after idleness: measured against the furthest-behind active client (the global
-                // virtual time), keep at most a little credit.
-                var globalTime = s.virtualClock
-                var found = false
+            // One hash, and the client accessed in place: a copy would retain its busy-interval history.
+            guard let i = s.clients.index(forKey: id) else { return }
+            let becameBusy = Self.access(&s.clients.values[i]) { c in
+                c.pending += 1
+                return c.pending == 1
+            }
+            guard becameBusy else { return }
+            // Becoming busy after idleness (the clock is read only then): measured against the furthest-behind
+            // active client (the global virtual time), keep at most a little credit.
+            let now = currentTime()
+            var globalTime = s.virtualClock
+            var found = false
+            if s.clients.count > 1 {
                 for (other, o) in s.clients where other != id && o.pending > 0 {
                     globalTime = found ? min(globalTime, o.virtualTime) : o.virtualTime
                     found = true
                 }
-                s.clients[id]!.virtualTime = max(c.virtualTime, globalTime - Self.lagAllowance / c.share)
             }
-            // In place: a copy of the client would copy its busy-interval history.
-            s.clients[id]!.pending += 1
+            Self.access(&s.clients.values[i]) { c in
+                c.chargeHostGap(now: now)
+                c.idleSince = nil
+                c.virtualTime = max(c.virtualTime, globalTime - Self.lagAllowance / c.share)
+            }
         }
     }
+
+    /// Reads or changes a client where it is stored (a dictionary's getter would copy it, retaining its history).
+    @inline(__always)
+    private static func access<R>(_ c: inout Client, _ body: (inout Client) -> R) -> R { body(&c) }
 
     /// A queued unit of `id` will not run (its context failed or was destroyed).
     func dropPending(_ id: ObjectIdentifier) {
@@ -180,10 +190,12 @@ final class DeviceScheduler: Sendable {
     /// Starts a unit of `id` at once if the device is free and `id` is next in line (tokens permitting);
     /// otherwise changes nothing. The decision `acquire` takes before it waits; tests drive it directly.
     func tryStart(_ id: ObjectIdentifier) -> Bool {
-        let now = currentTime()
-        return state.withLock { s -> Bool in
+        state.withLock { s -> Bool in
+            // A busy device refuses without reading the clock.
+            guard s.current == nil else { return false }
+            let now = currentTime()
             if let r = s.reservation, now >= r.until { s.reservation = nil }
-            guard s.current == nil, s.reservation.map({ $0.client == id }) ?? true,
+            guard s.reservation.map({ $0.client == id }) ?? true,
                   Self.bestClient(&s, now: now) == id else { return false }
             let t = s.nextTicket
             s.nextTicket += 1
@@ -278,20 +290,27 @@ final class DeviceScheduler: Sendable {
 
     /// The client with queued work, tokens (for `limit`) and the smallest virtual time.
     private static func bestClient(_ s: inout State, now: UInt64) -> ObjectIdentifier? {
-        var best: ObjectIdentifier?
+        // By index, not by key: no hashing per unit (the common case is one client, or a few).
+        var best: Dictionary<ObjectIdentifier, Client>.Index?
         var bestTime = Double.infinity
-        for id in s.clients.keys where s.clients[id]!.pending > 0 {
-            if s.clients[id]!.quota.mode == .limit {
-                s.clients[id]!.refill(now: now)
-                if s.clients[id]!.tokens <= 0 { continue }
+        var i = s.clients.startIndex
+        while i != s.clients.endIndex {
+            defer { s.clients.formIndex(after: &i) }
+            let time = access(&s.clients.values[i]) { c -> Double? in
+                guard c.pending > 0 else { return nil }
+                if c.quota.mode == .limit {
+                    c.refill(now: now)
+                    if c.tokens <= 0 { return nil }
+                }
+                return c.virtualTime
             }
-            let c = s.clients[id]!
-            if c.virtualTime < bestTime || (c.virtualTime == bestTime && best.map { id.hashValue < $0.hashValue } ?? true) {
-                bestTime = c.virtualTime
-                best = id
+            guard let time else { continue }
+            if time < bestTime || (time == bestTime && best.map { s.clients.keys[i].hashValue < s.clients.keys[$0].hashValue } ?? true) {
+                bestTime = time
+                best = i
             }
         }
-        return best
+        return best.map { s.clients.keys[$0] }
     }
 
     /// Placeholder semaphore for units started on the fast path (nobody waits on it).
@@ -300,7 +319,7 @@ final class DeviceScheduler: Sendable {
     private static func start(_ s: inout State, _ w: Waiter) -> Waiter {
         s.current = w.ticket
         s.waiters.removeAll { $0.ticket == w.ticket }
-        if let c = s.clients[w.client] { s.virtualClock = c.virtualTime }
+        if let i = s.clients.index(forKey: w.client) { s.virtualClock = access(&s.clients.values[i]) { $0.virtualTime } }
         return w
     }
 
