@@ -27,7 +27,7 @@ public final class SimStream: Sendable {
     /// runs joins its batch: no hand-off to Dispatch and no thread wake-up per unit.
     let pending = Mutex<Pending>(Pending())
     struct Pending {
-        var items: [QueuedWork] = []
+        var items: [QueuedWork?] = []
         var draining = false
     }
     /// One unit of queued work: `context` runs it once `dependencies` (work on other streams, or inline work
@@ -67,13 +67,15 @@ public final class SimStream: Sendable {
 
     /// Runs queued work in order, a batch per lock, until none is left.
     private func drain() {
-        var batch: [QueuedWork] = []
+        var batch: [QueuedWork?] = []
         while true {
             pending.withLock { p in
                 if p.items.isEmpty { p.draining = false } else { swap(&batch, &p.items) }
             }
             if batch.isEmpty { return }
-            for item in batch {
+            // Each unit moved out of the batch, not copied (a copy retains everything it holds).
+            for i in batch.indices {
+                guard let item = batch[i].take() else { continue }
                 for d in item.dependencies { d.wait() }
                 item.context.runQueued(item.work, onDevice: item.onDevice)
                 item.done.signal()

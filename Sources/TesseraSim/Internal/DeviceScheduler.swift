@@ -191,12 +191,19 @@ final class DeviceScheduler: Sendable {
     /// otherwise changes nothing. The decision `acquire` takes before it waits; tests drive it directly.
     func tryStart(_ id: ObjectIdentifier) -> Bool {
         state.withLock { s -> Bool in
-            // A busy device refuses without reading the clock.
+            // A busy device refuses without reading the clock; otherwise it is read only if needed (a reservation
+            // for someone else, or a `limit` client's tokens), once.
             guard s.current == nil else { return false }
-            let now = currentTime()
-            if let r = s.reservation, now >= r.until { s.reservation = nil }
+            var read: UInt64?
+            func now() -> UInt64 {
+                if let read { return read }
+                let t = currentTime()
+                read = t
+                return t
+            }
+            if let r = s.reservation, r.client != id, now() >= r.until { s.reservation = nil }
             guard s.reservation.map({ $0.client == id }) ?? true,
-                  Self.bestClient(&s, now: now) == id else { return false }
+                  Self.bestClient(&s, now: now()) == id else { return false }
             let t = s.nextTicket
             s.nextTicket += 1
             s.reservation = nil
@@ -268,13 +275,21 @@ final class DeviceScheduler: Sendable {
     /// With the device free, starts the next unit: the waiting unit of the client with queued work and the
     /// smallest virtual time; if that client's unit has not asked yet, reserves the device for it briefly.
     /// Returns the started waiter, whose semaphore the caller signals (outside the lock).
-    private static func grant(_ s: inout State, now: UInt64) -> Waiter? {
-        if let r = s.reservation, now >= r.until { s.reservation = nil }
+    /// The clock (`now`) is read only if needed, once: a reservation to check or make, or a `limit` client.
+    private static func grant(_ s: inout State, now clock: @autoclosure () -> UInt64) -> Waiter? {
+        var read: UInt64?
+        func now() -> UInt64 {
+            if let read { return read }
+            let t = clock()
+            read = t
+            return t
+        }
+        if let r = s.reservation, now() >= r.until { s.reservation = nil }
         let chosen: ObjectIdentifier
         if let r = s.reservation {
             chosen = r.client
         } else {
-            let best = bestClient(&s, now: now)
+            let best = bestClient(&s, now: now())
             // Waiters of clients the scheduler no longer knows run at once.
             if best == nil, let orphan = s.waiters.first(where: { s.clients[$0.client] == nil }) { return start(&s, orphan) }
             guard let b = best else { return nil }
@@ -284,12 +299,13 @@ final class DeviceScheduler: Sendable {
             s.reservation = nil
             return start(&s, w)
         }
-        if s.reservation == nil { s.reservation = (chosen, now + reservationNanoseconds) }
+        // Held only against other clients: a lone client's next unit needs no reservation.
+        if s.reservation == nil && s.clients.count > 1 { s.reservation = (chosen, now() + reservationNanoseconds) }
         return nil
     }
 
     /// The client with queued work, tokens (for `limit`) and the smallest virtual time.
-    private static func bestClient(_ s: inout State, now: UInt64) -> ObjectIdentifier? {
+    private static func bestClient(_ s: inout State, now: @autoclosure () -> UInt64) -> ObjectIdentifier? {
         // By index, not by key: no hashing per unit (the common case is one client, or a few).
         var best: Dictionary<ObjectIdentifier, Client>.Index?
         var bestTime = Double.infinity
@@ -299,7 +315,7 @@ final class DeviceScheduler: Sendable {
             let time = access(&s.clients.values[i]) { c -> Double? in
                 guard c.pending > 0 else { return nil }
                 if c.quota.mode == .limit {
-                    c.refill(now: now)
+                    c.refill(now: now())
                     if c.tokens <= 0 { return nil }
                 }
                 return c.virtualTime
