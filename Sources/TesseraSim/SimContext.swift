@@ -53,6 +53,8 @@ public final class SimContext: Sendable {
     let state = Mutex(State())
     /// Set when the context is being torn down; running kernels check it and stop early.
     let cancelled = Atomic<Bool>(false)
+    /// Where ``enqueue(on:after:onDevice:inlineIfIdle:_:)`` counts queued device work for the device's scheduler.
+    let announcements = DeviceScheduler.Announcements()
     /// Set once the context has a sticky error (``setStickyError(_:)``): every unit checks it without the lock.
     let faulted = Atomic<Bool>(false)
 
@@ -348,8 +350,9 @@ public final class SimContext: Sendable {
             stream.tail.withLock { $0 = SimStream.Tail(completion: done, queued: !inline) }
             return (deps, inline)
         }
-        // Counted before the work can run, outside the context's lock (the stream's worker takes that lock too).
-        if onDevice && device.schedulesCompute { device.scheduler.notePending(ObjectIdentifier(self)) }
+        // Counted before the work can run, without the context's or the scheduler's lock (the stream's worker
+        // takes both).
+        if onDevice && device.schedulesCompute { device.scheduler.announce(announcements) }
         if runInline {
             execute(work, onDevice: onDevice)
             done.signal()

@@ -57,7 +57,7 @@ public final class SimulatedGPU: Sendable {
     public func makeContext(memoryLimit: Int? = nil, compute: ComputeQuota = .whole, addressWindow: Int = 0) -> SimContext {
         state.withLock { $0.contexts += 1 }
         let context = SimContext(device: self, memoryLimit: memoryLimit, addressWindow: min(max(addressWindow, 0), Self.maxAddressWindow))
-        scheduler.register(ObjectIdentifier(context), quota: compute)
+        scheduler.register(ObjectIdentifier(context), quota: compute, announcements: context.announcements)
         return context
     }
 

@@ -40,6 +40,8 @@ final class DeviceScheduler: Sendable {
         var lastRefill: UInt64
         /// Units enqueued and not yet finished (or dropped).
         var pending = 0
+        /// Units announced without the lock (``announce(_:)``), not yet added to `pending`.
+        let announcements: Announcements
         /// When the context's last unit ended with nothing else queued: the start of its current host gap.
         var idleSince: UInt64?
         /// Recent (start, end) busy intervals; those before `recentHead` have left the utilization window.
@@ -109,11 +111,21 @@ final class DeviceScheduler: Sendable {
 
     func currentTime() -> UInt64 { clock() }
 
-    func register(_ id: ObjectIdentifier, quota: ComputeQuota) {
+    /// Units of one client queued since the scheduler last looked: counted without the scheduler's lock, so the
+    /// thread that queues work does not contend with the one running it; folded into the client's `pending`
+    /// whenever the scheduler decides (``tryStart(_:)``, a grant, a drop).
+    final class Announcements: Sendable {
+        let count = Atomic<Int>(0)
+        init() {}
+    }
+
+    /// - Parameter announcements: where the client's ``announce(_:)`` calls count its queued units.
+    func register(_ id: ObjectIdentifier, quota: ComputeQuota, announcements: Announcements = Announcements()) {
         let now = currentTime()
         state.withLock { s in
             s.clients[id] = Client(quota: quota, virtualTime: s.virtualClock,
-                                   tokens: Double(quota.percent) / 100 * Self.bucketWindow, lastRefill: now)
+                                   tokens: Double(quota.percent) / 100 * Self.bucketWindow, lastRefill: now,
+                                   announcements: announcements)
         }
     }
 
@@ -134,29 +146,54 @@ final class DeviceScheduler: Sendable {
     /// A unit of work for `id` was queued.
     func notePending(_ id: ObjectIdentifier) {
         state.withLock { s in
-            // One hash, and the client accessed in place: a copy would retain its busy-interval history.
             guard let i = s.clients.index(forKey: id) else { return }
-            let becameBusy = Self.access(&s.clients.values[i]) { c in
-                c.pending += 1
-                return c.pending == 1
+            Self.addPending(&s, i, 1, now: currentTime())
+        }
+    }
+
+    /// A unit of work of the client registered with `announcements` was queued: as ``notePending(_:)``, without
+    /// the lock (the unit counts from the scheduler's next decision, which comes before it can start).
+    func announce(_ announcements: Announcements) {
+        announcements.count.add(1, ordering: .releasing)
+    }
+
+    /// Adds `n` queued units to client `i`; a client becoming busy after idleness is measured against the
+    /// furthest-behind active client (the global virtual time) and keeps at most a little credit. The clock is
+    /// read only then.
+    private static func addPending(_ s: inout State, _ i: Dictionary<ObjectIdentifier, Client>.Index, _ n: Int,
+                                   now clock: @autoclosure () -> UInt64) {
+        // The client accessed in place: a copy would retain its busy-interval history.
+        let becameBusy = access(&s.clients.values[i]) { c in
+            c.pending += n
+            return c.pending == n
+        }
+        guard becameBusy else { return }
+        let now = clock()
+        let id = s.clients.keys[i]
+        var globalTime = s.virtualClock
+        var found = false
+        if s.clients.count > 1 {
+            for (other, o) in s.clients where other != id && o.pending > 0 {
+                globalTime = found ? min(globalTime, o.virtualTime) : o.virtualTime
+                found = true
             }
-            guard becameBusy else { return }
-            // Becoming busy after idleness (the clock is read only then): measured against the furthest-behind
-            // active client (the global virtual time), keep at most a little credit.
-            let now = currentTime()
-            var globalTime = s.virtualClock
-            var found = false
-            if s.clients.count > 1 {
-                for (other, o) in s.clients where other != id && o.pending > 0 {
-                    globalTime = found ? min(globalTime, o.virtualTime) : o.virtualTime
-                    found = true
-                }
+        }
+        access(&s.clients.values[i]) { c in
+            c.chargeHostGap(now: now)
+            c.idleSince = nil
+            c.virtualTime = max(c.virtualTime, globalTime - Self.lagAllowance / c.share)
+        }
+    }
+
+    /// Moves every client's lock-free announcements into its `pending` count.
+    private static func foldAnnouncements(_ s: inout State, now: @autoclosure () -> UInt64) {
+        var i = s.clients.startIndex
+        while i != s.clients.endIndex {
+            let n = access(&s.clients.values[i]) { c in
+                c.announcements.count.load(ordering: .relaxed) == 0 ? 0 : c.announcements.count.exchange(0, ordering: .acquiring)
             }
-            Self.access(&s.clients.values[i]) { c in
-                c.chargeHostGap(now: now)
-                c.idleSince = nil
-                c.virtualTime = max(c.virtualTime, globalTime - Self.lagAllowance / c.share)
-            }
+            if n > 0 { addPending(&s, i, n, now: now()) }
+            s.clients.formIndex(after: &i)
         }
     }
 
@@ -167,6 +204,8 @@ final class DeviceScheduler: Sendable {
     /// A queued unit of `id` will not run (its context failed or was destroyed).
     func dropPending(_ id: ObjectIdentifier) {
         let next = state.withLock { s -> Waiter? in
+            // The dropped unit may still be an announcement.
+            Self.foldAnnouncements(&s, now: currentTime())
             s.clients[id]?.pending -= 1
             return s.current == nil ? Self.grant(&s, now: currentTime()) : nil
         }
@@ -201,6 +240,7 @@ final class DeviceScheduler: Sendable {
                 read = t
                 return t
             }
+            Self.foldAnnouncements(&s, now: now())
             if let r = s.reservation, r.client != id, now() >= r.until { s.reservation = nil }
             guard s.reservation.map({ $0.client == id }) ?? true,
                   Self.bestClient(&s, now: now()) == id else { return false }
@@ -265,6 +305,7 @@ final class DeviceScheduler: Sendable {
     private func release(_ id: ObjectIdentifier, start: UInt64, end: UInt64) {
         let next = state.withLock { s -> Waiter? in
             let duration = Double(end - start)
+            Self.foldAnnouncements(&s, now: end)  // work queued meanwhile keeps the client busy: no host gap
             s.clients[id]?.charge(duration: duration, start: start, end: end)
             s.current = nil
             return Self.grant(&s, now: currentTime())
@@ -284,6 +325,7 @@ final class DeviceScheduler: Sendable {
             read = t
             return t
         }
+        foldAnnouncements(&s, now: now())
         if let r = s.reservation, now() >= r.until { s.reservation = nil }
         let chosen: ObjectIdentifier
         if let r = s.reservation {
