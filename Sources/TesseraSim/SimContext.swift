@@ -327,7 +327,7 @@ public final class SimContext: Sendable {
                  _ work: @escaping @Sendable () throws(SimError) -> Void) throws(SimError) -> Completion {
         let stream = stream ?? defaultStream
         let done = Completion()
-        let (dependencies, runInline) = try state.withLock { (s) throws(SimError) -> ([Completion], Bool) in
+        let (dependencies, runInline, sequence) = try state.withLock { (s) throws(SimError) -> ([Completion], Bool, Int) in
             if s.destroyed { throw SimError(.invalidHandle, "context destroyed") }
             guard s.streams[stream.id] === stream else { throw SimError(.invalidHandle, "stream \(stream.id) is not live in this context") }
             // Only unfinished work is a dependency (most launches then carry none, and no array is made).
@@ -347,8 +347,11 @@ public final class SimContext: Sendable {
             // Decided under the context's lock, with `done` becoming the tail: work enqueued concurrently either
             // was already a dependency here or now follows `done`.
             let inline = inlineIfIdle && !previousRunning && deps.isEmpty
-            stream.tail.withLock { $0 = SimStream.Tail(completion: done, queued: !inline) }
-            return (deps, inline)
+            let sequence = stream.tail.withLock { t -> Int in
+                defer { t = SimStream.Tail(completion: done, queued: !inline, nextSequence: t.nextSequence + (inline ? 0 : 1)) }
+                return t.nextSequence
+            }
+            return (deps, inline, sequence)
         }
         // Counted before the work can run, without the context's or the scheduler's lock (the stream's worker
         // takes both).
@@ -358,7 +361,8 @@ public final class SimContext: Sendable {
             done.signal()
             return done
         }
-        stream.submit(SimStream.QueuedWork(context: self, dependencies: dependencies, onDevice: onDevice, done: done, work: work))
+        stream.submit(SimStream.QueuedWork(context: self, dependencies: dependencies, onDevice: onDevice, done: done, work: work),
+                      sequence: sequence)
         return done
     }
 

@@ -1,5 +1,10 @@
 import Dispatch
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// An in-order queue of device work in one context.
 ///
@@ -22,6 +27,8 @@ public final class SimStream: Sendable {
     struct Tail {
         var completion: Completion?
         var queued = false
+        /// Sequence number of the next unit handed to the worker (see ``submit(_:sequence:)``).
+        var nextSequence = 0
     }
     /// Work waiting for the worker, in order, and whether a drain loop is running. Work queued while the loop
     /// runs joins its batch: no hand-off to Dispatch and no thread wake-up per unit.
@@ -29,6 +36,8 @@ public final class SimStream: Sendable {
     struct Pending {
         var items: [QueuedWork?] = []
         var draining = false
+        /// The sequence number the next submitted unit must carry.
+        var expected = 0
     }
     /// One unit of queued work: `context` runs it once `dependencies` (work on other streams, or inline work
     /// on this one) have completed, then signals `done`.
@@ -54,15 +63,27 @@ public final class SimStream: Sendable {
 
     func waitIdle() { tail.withLock { $0.completion }?.wait() }
 
-    /// Hands `item` to the stream's worker, starting a drain loop when none runs.
-    func submit(_ item: QueuedWork) {
-        let start = pending.withLock { p -> Bool in
-            p.items.append(item)
-            if p.draining { return false }
-            p.draining = true
-            return true
+    /// Hands `item` to the stream's worker, starting a drain loop when none runs. `sequence` is the unit's place
+    /// in the stream, taken with the tail (``Tail/nextSequence``): a thread that became the tail after another
+    /// waits here until that one's unit is handed over, so the worker's order is the tails' order even when
+    /// several threads queue on one stream (the hand-off happens outside the context's lock).
+    func submit(_ item: QueuedWork, sequence: Int) {
+        while true {
+            let handed = pending.withLock { p -> Bool? in
+                guard p.expected == sequence else { return nil }
+                p.expected += 1
+                p.items.append(item)
+                if p.draining { return false }
+                p.draining = true
+                return true
+            }
+            guard let start = handed else {
+                sched_yield()
+                continue
+            }
+            if start { queue.async { [self] in drain() } }
+            return
         }
-        if start { queue.async { [self] in drain() } }
     }
 
     /// Runs queued work in order, a batch per lock, until none is left.
