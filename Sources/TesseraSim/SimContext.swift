@@ -53,6 +53,9 @@ public final class SimContext: Sendable {
     let state = Mutex(State())
     /// Set when the context is being torn down; running kernels check it and stop early.
     let cancelled = Atomic<Bool>(false)
+    /// The modelled device time of the unit on the device, when it knows one (0: charge its wall time). Units of
+    /// a scheduled device run one at a time, so one slot per context suffices.
+    let unitDeviceTime = Atomic<UInt64>(0)
 
     init(device: SimulatedGPU, memoryLimit: Int?, addressWindow: Int = 0) {
         self.addressWindow = addressWindow
@@ -364,7 +367,11 @@ public final class SimContext: Sendable {
                 var elapsed: UInt64 = 0
                 defer { state.withLock { $0.deviceBusyNanoseconds &+= elapsed } }
                 if device.schedulesCompute {
-                    try device.scheduler.run(ObjectIdentifier(self), elapsed: &elapsed, work)
+                    unitDeviceTime.store(0, ordering: .relaxed)
+                    try device.scheduler.run(ObjectIdentifier(self), elapsed: &elapsed, deviceTime: { [self] in
+                        let modelled = unitDeviceTime.exchange(0, ordering: .relaxed)
+                        return modelled == 0 ? nil : modelled
+                    }, work)
                 } else {
                     let start = DispatchTime.now().uptimeNanoseconds
                     defer { elapsed = DispatchTime.now().uptimeNanoseconds - start }
