@@ -83,7 +83,7 @@ public final class Node: Service, Sendable {
             if let tls = configuration.tls {
                 var err = [CChar](repeating: 0, count: 512)
                 guard let ctx = tessera_tls_server_context(tls.certificate, tls.key, &err, err.count) else {
-                    throw NodeError("cannot serve TLS: \(String(cString: err))")
+                    throw NodeError("cannot serve TLS: \(String(nulTerminated: err))")
                 }
                 tlsContext.withLock { $0 = TLSContext(ctx) }
                 // OpenSSL writes without MSG_NOSIGNAL: a peer that hangs up must not kill the node.

@@ -132,7 +132,7 @@ final class Session: @unchecked Sendable {
             var err = [CChar](repeating: 0, count: 512)
             guard let ssl = tessera_tls_accept(ctx.pointer, socket, &err, err.count) else {
                 // Plaintext to the TLS port, a client that does not trust this node, or a scan: nothing to say.
-                logger.notice("TLS handshake failed: \(String(cString: err))", metadata: ["peer": "\(peer.address)"])
+                logger.notice("TLS handshake failed: \(String(nulTerminated: err))", metadata: ["peer": "\(peer.address)"])
                 return
             }
             tls = ssl

@@ -27,7 +27,7 @@ public enum NodeCertificates {
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
             throw PoolError(.storage, "cannot make a folder for the node's TLS key: \(String(cString: strerror(errno)))")
         }
-        let directory = String(cString: template)
+        let directory = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         let files = Files(certificate: directory + "/node.pem", key: directory + "/node-key.pem", caBundle: directory + "/ca.pem")
         let fm = FileManager.default
         guard fm.createFile(atPath: files.key, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600]),

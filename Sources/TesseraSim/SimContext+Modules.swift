@@ -164,7 +164,9 @@ extension SimContext {
                 p.storeBytes(of: UInt32(8), toByteOffset: 0, as: UInt32.self)
                 p.storeBytes(of: UInt32(0), toByteOffset: 4, as: UInt32.self)
             }
-            executed = try device.engine.execute(launch, memory: addressMap, context: self, output: output)
+            let outcome = try device.engine.execute(launch, memory: addressMap, context: self, output: output)
+            executed = outcome.instructions
+            if let modelled = outcome.deviceNanoseconds { unitDeviceTime.store(modelled, ordering: .relaxed) }
         }
     }
 }

@@ -57,6 +57,9 @@ public final class SimContext: Sendable {
     let announcements = DeviceScheduler.Announcements()
     /// Set once the context has a sticky error (``setStickyError(_:)``): every unit checks it without the lock.
     let faulted = Atomic<Bool>(false)
+    /// The modelled device time of the unit on the device, when it knows one (0: charge its wall time). Units of
+    /// a scheduled device run one at a time, so one slot per context suffices.
+    let unitDeviceTime = Atomic<UInt64>(0)
 
     init(device: SimulatedGPU, memoryLimit: Int?, addressWindow: Int = 0) {
         self.addressWindow = addressWindow
@@ -381,7 +384,11 @@ public final class SimContext: Sendable {
                 var elapsed: UInt64 = 0
                 defer { state.withLock { $0.deviceBusyNanoseconds &+= elapsed } }
                 if device.schedulesCompute {
-                    try device.scheduler.run(ObjectIdentifier(self), elapsed: &elapsed, work)
+                    unitDeviceTime.store(0, ordering: .relaxed)
+                    try device.scheduler.run(ObjectIdentifier(self), elapsed: &elapsed, deviceTime: { [self] in
+                        let modelled = unitDeviceTime.exchange(0, ordering: .relaxed)
+                        return modelled == 0 ? nil : modelled
+                    }, work)
                 } else {
                     let start = DispatchTime.now().uptimeNanoseconds
                     defer { elapsed = DispatchTime.now().uptimeNanoseconds - start }

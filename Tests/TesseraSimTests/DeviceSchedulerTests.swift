@@ -21,7 +21,10 @@ struct DeviceSchedulerTests {
 
     /// Runs batches of `batch` kernels of `kernel` ns each, with `gap` ns of host time between batches, for
     /// `seconds` of simulated time: long against the burst window, so the initial bucket does not count.
-    func lone(_ quota: ComputeQuota, kernel: UInt64, batch: Int = 4, gap: UInt64, wakeLatency: UInt64, seconds: Double = 30) -> Outcome {
+    /// `hostSlowdown`: each kernel holds the device that many times its modelled device time (a multi-block
+    /// kernel whose second host thread woke late), and is charged its modelled time.
+    func lone(_ quota: ComputeQuota, kernel: UInt64, batch: Int = 4, gap: UInt64, wakeLatency: UInt64, seconds: Double = 30,
+              hostSlowdown: Double = 1) -> Outcome {
         let clock = SimulatedClock()
         let scheduler = DeviceScheduler(clock: { clock.now })
         let program = Program()
@@ -38,8 +41,8 @@ struct DeviceSchedulerTests {
                     clock.advance((scheduler.retryDelay(id) ?? 2_000_000) + wakeLatency)
                 }
                 let unitStart = clock.now
-                clock.advance(kernel)
-                scheduler.finish(id, start: unitStart)
+                clock.advance(UInt64(Double(kernel) * hostSlowdown))
+                scheduler.finish(id, start: unitStart, charged: hostSlowdown == 1 ? nil : kernel)
                 busy += kernel
             }
             clock.advance(gap)
@@ -67,6 +70,46 @@ struct DeviceSchedulerTests {
         let relative = limited.kernelsPerSecond / unlimited.kernelsPerSecond
         #expect(unlimited.busyFraction < 0.7)
         #expect(abs(relative - Double(percent) / 100) <= 0.02, "relative throughput \(relative) at limit \(percent) %")
+    }
+
+    @Test(arguments: [5, 10, 25, 50])
+    func limitChargesModelledDeviceTimeNotTheHostsLateWakeUps(percent: Int) {
+        // 2 ms kernels of several blocks: unlimited, the program runs them back to back on warm threads; limited,
+        // it pauses between kernels and the host wakes the second thread late, so each kernel holds the device
+        // 1.8× as long. Charged its modelled device time, it still gets its share of the unlimited throughput.
+        let unlimited = lone(ComputeQuota(percent: 100), kernel: 2_000_000, gap: 30_000, wakeLatency: 150_000)
+        let limited = lone(ComputeQuota(percent: percent, mode: .limit), kernel: 2_000_000, gap: 30_000, wakeLatency: 150_000,
+                           hostSlowdown: 1.8)
+        let relative = limited.kernelsPerSecond / unlimited.kernelsPerSecond
+        #expect(abs(relative - Double(percent) / 100) <= 0.02, "relative throughput \(relative) at limit \(percent) %")
+    }
+
+    @Test func chargeIsCappedByWallTime() {
+        let clock = SimulatedClock()
+        let scheduler = DeviceScheduler(clock: { clock.now })
+        let program = Program()
+        let id = ObjectIdentifier(program)
+        scheduler.register(id, quota: ComputeQuota(percent: 100))
+        scheduler.notePending(id)
+        #expect(scheduler.tryStart(id))
+        let start = clock.now
+        clock.advance(1_000_000)
+        // A modelled time above the wall time (clock skew between threads) is not believed.
+        scheduler.finish(id, start: start, charged: 5_000_000)
+        let charged = scheduler.state.withLock { $0.clients[id]!.virtualTime }
+        #expect(charged == 1_000_000)
+    }
+
+    @Test func makespanDealsBlocksInOrderToTheEarliestFreeUnit() {
+        let even = [(block: 2, nanoseconds: UInt64(4)), (3, 4), (0, 4), (1, 4)]
+        #expect(ExecutionEngine.makespan(even, units: 2) == 8)
+        #expect(ExecutionEngine.makespan(even, units: 1) == 16)
+        #expect(ExecutionEngine.makespan(even, units: 4) == 4)
+        // A long first block keeps one unit while the other takes the rest.
+        #expect(ExecutionEngine.makespan([(0, 10), (1, 1), (2, 1), (3, 1)], units: 2) == 10)
+        // Three equal blocks on two units take two blocks' time, not one and a half.
+        #expect(ExecutionEngine.makespan([(0, 6), (1, 6), (2, 6)], units: 2) == 12)
+        #expect(ExecutionEngine.makespan([], units: 2) == 0)
     }
 
     @Test func longHostGapsAreIdlenessNotCharged() {

@@ -51,7 +51,7 @@ package final class Connection {
         guard let ca = getenv(Connection.certificateAuthorityVariable).map({ String(cString: $0) }), !ca.isEmpty else { return nil }
         var err = [CChar](repeating: 0, count: 512)
         guard let ctx = tessera_tls_client_context(ca, &err, err.count) else {
-            return .failure(ConnectionError("\(Connection.certificateAuthorityVariable)=\(ca): \(String(cString: err))"))
+            return .failure(ConnectionError("\(Connection.certificateAuthorityVariable)=\(ca): \(String(nulTerminated: err))"))
         }
         return .success(ctx)
     }()
@@ -80,7 +80,7 @@ package final class Connection {
             var err = [CChar](repeating: 0, count: 512)
             guard let ssl = tessera_tls_connect(ctx, fd, host, &err, err.count) else {
                 _ = Glibc.close(fd)
-                return .failure(ConnectionError("cannot reach the Tessera node at \(endpoint) over TLS: \(String(cString: err))"))
+                return .failure(ConnectionError("cannot reach the Tessera node at \(endpoint) over TLS: \(String(nulTerminated: err))"))
             }
             return .success(Connection(fd: fd, isLocal: false, tls: ssl))
         }

@@ -42,13 +42,25 @@ final class ExecutionEngine: Sendable {
         timerEpochNanoseconds = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
+    /// What a finished launch did.
+    struct Outcome {
+        /// Warp-instructions executed.
+        var instructions: Int
+        /// The kernel's device time as the simulated device models it: its blocks, each taking the host time it
+        /// took, dealt in order to the earliest free of the launch's worker threads. Nil for a launch on one
+        /// thread, whose wall time is its device time.
+        var deviceNanoseconds: UInt64?
+    }
+
     /// Executes a launch to completion, or until a fault or cancellation. Throws the first fault.
-    /// - Returns: the number of warp-instructions executed.
     @discardableResult
-    func execute(_ launch: KernelLaunch, memory: AddressMap, context: SimContext, output: DeviceOutput? = nil) throws(SimError) -> Int {
+    func execute(_ launch: KernelLaunch, memory: AddressMap, context: SimContext, output: DeviceOutput? = nil) throws(SimError) -> Outcome {
         let blocks = launch.grid.count
         let shared = LaunchState(context: context, output: output)
         let threads = min(workers, blocks)
+        // With several threads, each block's own duration is kept: after a pause, the host may wake the second
+        // thread late (milliseconds on a virtual machine), and the device time must not include that wait.
+        let timesBlocks = threads > 1 && !launch.cooperative
         let body: @Sendable (Int) -> Void = { [self] _ in
             let box = takeExecutor()
             defer {
@@ -61,6 +73,7 @@ final class ExecutionEngine: Sendable {
             box.executor.timerEpochNanoseconds = timerEpochNanoseconds
             box.executor.blockStartCycles = max(box.executor.blockStartCycles, clockFloor.load(ordering: .relaxed))
             defer { clockFloor.max(box.executor.blockStartCycles, ordering: .relaxed) }
+            var durations: [(block: Int, nanoseconds: UInt64)] = []
             while !shared.abort.load(ordering: .relaxed) {
                 let index = shared.nextBlock.add(1, ordering: .relaxed).oldValue
                 if index >= blocks { break }
@@ -68,11 +81,14 @@ final class ExecutionEngine: Sendable {
                     shared.fail(SimError(.launchFailure, "kernel \(launch.kernel.name) cancelled: its context was destroyed"))
                     break
                 }
+                let blockStart = timesBlocks ? DispatchTime.now().uptimeNanoseconds : 0
                 if let error = box.executor.runBlock(linear: index, abort: shared) {
                     shared.fail(error)
                     break
                 }
+                if timesBlocks { durations.append((index, DispatchTime.now().uptimeNanoseconds - blockStart)) }
             }
+            if timesBlocks { shared.blockDurations.withLock { $0 += durations } }
         }
         if launch.cooperative {
             runCooperative(launch, memory: memory, shared: shared, threads: threads)
@@ -82,7 +98,21 @@ final class ExecutionEngine: Sendable {
             DispatchQueue.concurrentPerform(iterations: threads, execute: body)
         }
         if let error = shared.error.withLock({ $0 }) { throw error }
-        return shared.instructions.load(ordering: .relaxed)
+        let modelled = timesBlocks ? Self.makespan(shared.blockDurations.withLock { $0 }, units: threads) : nil
+        return Outcome(instructions: shared.instructions.load(ordering: .relaxed), deviceNanoseconds: modelled)
+    }
+
+    /// How long blocks of the given durations take on `units` parallel units that each take the next block (in
+    /// block order) as soon as they are free, as the device's multiprocessors and the engine's threads do.
+    static func makespan(_ durations: [(block: Int, nanoseconds: UInt64)], units: Int) -> UInt64 {
+        var free = [UInt64](repeating: 0, count: max(1, units))
+        for d in durations.sorted(by: { $0.block < $1.block }) {
+            // `units` is the host's core count: a linear scan beats a heap.
+            var earliest = 0
+            for u in free.indices where free[u] < free[earliest] { earliest = u }
+            free[earliest] += d.nanoseconds
+        }
+        return free.max() ?? 0
     }
 
     /// A cooperative launch: all blocks are resident together (one executor each), and each worker thread
@@ -140,6 +170,8 @@ final class LaunchState: Sendable {
     let nextBlock = Atomic<Int>(0)
     let abort = Atomic<Bool>(false)
     let instructions = Atomic<Int>(0)
+    /// Each finished block's host time, when the launch models its device time from them.
+    let blockDurations = Mutex<[(block: Int, nanoseconds: UInt64)]>([])
     let error = Mutex<SimError?>(nil)
     /// Where the launch's printf and assert output goes.
     let output: DeviceOutput?

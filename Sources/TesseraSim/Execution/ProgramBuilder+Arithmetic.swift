@@ -88,7 +88,6 @@ extension ProgramEmitter {
     /// Logic and shifts on values and predicates.
     mutating func emitLogic(_ ins: ParsedInstruction, _ opcode: PTXOpcode, _ mods: PTXModifiers, _ inst: inout Inst) throws(SimError) {
         let ops = ins.operands
-        let types = mods.types
         let type = mods.type
         switch opcode {
         case .and, .or, .xor, .not, .cnot:
@@ -194,7 +193,6 @@ extension ProgramEmitter {
     /// Floating-point functions: square roots, reciprocals, exponentials, trigonometry, `copysign`, `testp`.
     mutating func emitFloatFunction(_ ins: ParsedInstruction, _ opcode: PTXOpcode, _ mods: PTXModifiers, _ inst: inout Inst) throws(SimError) {
         let ops = ins.operands
-        let types = mods.types
         let type = mods.type
         switch opcode {
         case .sqrt, .rsqrt, .rcp, .ex2, .lg2, .sin, .cos, .tanh:

@@ -3,8 +3,6 @@ extension ProgramEmitter {
     /// Control flow: branches, returns, exits and traps (calls are inlined by `emitCall`).
     mutating func emitControl(_ ins: ParsedInstruction, _ opcode: PTXOpcode, _ mods: PTXModifiers, _ inst: inout Inst) throws(SimError) {
         let ops = ins.operands
-        let types = mods.types
-        let type = mods.type
         switch opcode {
         case .bra, .brx:
             guard opcode == .bra, ops.count == 1, case .symbol(let label) = ops[0] else { throw unsupported(ins) }
@@ -32,8 +30,6 @@ extension ProgramEmitter {
     /// Barriers, fences and the hints the simulator treats as no-ops.
     mutating func emitSynchronization(_ ins: ParsedInstruction, _ opcode: PTXOpcode, _ mods: PTXModifiers, _ inst: inout Inst) throws(SimError) {
         let ops = ins.operands
-        let types = mods.types
-        let type = mods.type
         switch opcode {
         case .bar, .barrier:
             if mods.has(.warp) { inst.op = .nop; break }
@@ -63,7 +59,6 @@ extension ProgramEmitter {
     /// Warp-level operations: shuffles, votes, the active mask, match and redux.
     mutating func emitWarp(_ ins: ParsedInstruction, _ opcode: PTXOpcode, _ mods: PTXModifiers, _ inst: inout Inst) throws(SimError) {
         let ops = ins.operands
-        let types = mods.types
         let type = mods.type
         switch opcode {
         case .shfl:

@@ -3,7 +3,6 @@ extension ProgramEmitter {
     /// Data movement: `mov` (registers, predicates, vector packing and unpacking, clock and timer reads) and `createpolicy`.
     mutating func emitMove(_ ins: ParsedInstruction, _ opcode: PTXOpcode, _ mods: PTXModifiers, _ inst: inout Inst) throws(SimError) {
         let ops = ins.operands
-        let types = mods.types
         let type = mods.type
         switch opcode {
         case .mov:
@@ -48,7 +47,6 @@ extension ProgramEmitter {
     /// Memory: `ld`/`ldu`/`st`, `atom`/`red`, `cvta` and `isspacep`.
     mutating func emitMemory(_ ins: ParsedInstruction, _ opcode: PTXOpcode, _ mods: PTXModifiers, _ inst: inout Inst) throws(SimError) {
         let ops = ins.operands
-        let types = mods.types
         let type = mods.type
         switch opcode {
         case .ld, .ldu:
@@ -114,7 +112,6 @@ extension ProgramEmitter {
     mutating func emitConversion(_ ins: ParsedInstruction, _ opcode: PTXOpcode, _ mods: PTXModifiers, _ inst: inout Inst) throws(SimError) {
         let ops = ins.operands
         let types = mods.types
-        let type = mods.type
         switch opcode {
         case .cvt:
             try need(2, ins)

@@ -53,13 +53,15 @@ final class DeviceScheduler: Sendable {
             lastRefill = now
         }
 
-        /// Accounts one finished unit. Mutated in place in the dictionary: copying `recent` would cost O(n).
+        /// Accounts one finished unit that held the device from `start` to `end` and is charged `duration`
+        /// (at most its wall time). Mutated in place in the dictionary: copying `recent` would cost O(n).
         mutating func charge(duration: Double, start: UInt64, end: UInt64) {
             pending -= 1
             virtualTime += duration / share
             if quota.mode == .limit { tokens -= duration }
+            // The host gap starts when the device was handed back, whatever the unit was charged.
             if pending == 0 { idleSince = end }
-            recordBusy(start, end)
+            recordBusy(start, start + UInt64(duration))
         }
 
         /// Work arrives after a host gap: a `limit` context pays for a short gap as for device time.
@@ -214,14 +216,21 @@ final class DeviceScheduler: Sendable {
 
     /// Runs `work` when the scheduler grants the device to `id`, and charges its duration.
     /// The unit must have been announced with ``notePending(_:)``.
-    /// - Parameter elapsed: set to the device time the work took (waiting excluded).
-    func run<T>(_ id: ObjectIdentifier, elapsed: inout UInt64, _ work: () throws(SimError) -> T) throws(SimError) -> T {
+    /// - Parameter elapsed: set to the device time charged (waiting excluded).
+    /// - Parameter deviceTime: the unit's device time as the simulated device models it, when the work knows
+    ///   it (a multi-block kernel: its blocks' work spread over the device's parallel units), read after the
+    ///   work. The charge is that, capped by the wall time; nil charges the wall time. A kernel whose second host
+    ///   thread woke late ran longer on the host than on the device it simulates, and its program must not pay
+    ///   for the host's wake-up latency.
+    func run<T>(_ id: ObjectIdentifier, elapsed: inout UInt64, deviceTime: () -> UInt64? = { nil },
+                _ work: () throws(SimError) -> T) throws(SimError) -> T {
         acquire(id)
         let start = currentTime()
         defer {
             let end = currentTime()
-            elapsed = end - start
-            release(id, start: start, end: end)
+            let wall = end - start
+            elapsed = min(wall, deviceTime() ?? wall)
+            release(id, start: start, end: end, charged: elapsed)
         }
         return try work()
     }
@@ -258,9 +267,11 @@ final class DeviceScheduler: Sendable {
         return state.withLock { s in Self.wakeAfter(s, id, now: now) }
     }
 
-    /// Ends the unit on the device, started at `start`: charges it to `id` and starts the next waiter, if any.
-    func finish(_ id: ObjectIdentifier, start: UInt64) {
-        release(id, start: start, end: currentTime())
+    /// Ends the unit on the device, started at `start`: charges it to `id` (its wall time, or `charged` device
+    /// time when the unit modelled it) and starts the next waiter, if any.
+    func finish(_ id: ObjectIdentifier, start: UInt64, charged: UInt64? = nil) {
+        let end = currentTime()
+        release(id, start: start, end: end, charged: min(end - start, charged ?? end - start))
     }
 
     private func acquire(_ id: ObjectIdentifier) {
@@ -302,11 +313,10 @@ final class DeviceScheduler: Sendable {
         return t.map { min($0, 50_000_000) }
     }
 
-    private func release(_ id: ObjectIdentifier, start: UInt64, end: UInt64) {
+    private func release(_ id: ObjectIdentifier, start: UInt64, end: UInt64, charged: UInt64) {
         let next = state.withLock { s -> Waiter? in
-            let duration = Double(end - start)
             Self.foldAnnouncements(&s, now: end)  // work queued meanwhile keeps the client busy: no host gap
-            s.clients[id]?.charge(duration: duration, start: start, end: end)
+            s.clients[id]?.charge(duration: Double(charged), start: start, end: end)
             s.current = nil
             return Self.grant(&s, now: currentTime())
         }

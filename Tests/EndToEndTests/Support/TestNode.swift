@@ -135,13 +135,13 @@ final class RawConnection {
             var err = [CChar](repeating: 0, count: 512)
             guard let context = tessera_tls_client_context(caFile, &err, err.count) else {
                 close(fd)
-                throw TestFailure("TLS context: \(String(cString: err))")
+                throw TestFailure("TLS context: \(String(nulTerminated: err))")
             }
             tlsContext = context
             guard let session = tessera_tls_connect(context, fd, host, &err, err.count) else {
                 tessera_tls_context_free(context)
                 close(fd)
-                throw TestFailure("TLS to \(endpoint): \(String(cString: err))")
+                throw TestFailure("TLS to \(endpoint): \(String(nulTerminated: err))")
             }
             tls = session
         }
