@@ -31,7 +31,7 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=node -k
 echo "subjectAltName=IP:127.0.0.1" > "$dir/san.ext"
 openssl x509 -req -in "$dir/node.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 1 -extfile "$dir/san.ext" \
   -out "$dir/node.pem" 2>/dev/null
-"$build/tessera" node --socket "$dir/tcp.sock" --listen 127.0.0.1:0 --allow-anonymous --sim-gpus 1 --sim-gpu-memory 4GiB \
+"$build/tessera" node --socket "$dir/tcp.sock" --listen 127.0.0.1:0 --insecure-plaintext --allow-anonymous --sim-gpus 1 --sim-gpu-memory 4GiB \
   --log-level info 2> "$dir/tcp.log" &
 tcpnode=$!
 "$build/tessera" node --socket "$dir/tls.sock" --listen 127.0.0.1:0 --allow-anonymous --tls-cert "$dir/node.pem" --tls-key "$dir/node.key" \
