@@ -4,7 +4,7 @@
 // overhead: a lone 100 % program's kernels per CPU-second with the scheduler against the same device without it.
 //
 // Then the throughput-relative measure of `limit`: a lone program launching 4 kernels and synchronising, at
-// limit 5/10/25/50/75/100 %, against the same program unlimited measured just before it in the same run, with
+// limit 5/10/25/50/75/100 %, against the same program unlimited in alternating rounds of the same run, with
 // 1-block kernels and with kernels spread over every worker thread.
 //
 // Usage: tessera-bench-compute [--seconds S] [--limit-only]
