@@ -5,6 +5,11 @@ let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
 ]
 
+/// For the libraries on a program's per-call path (the client core and both CUDA faces): their shared state is
+/// behind locks, and the dynamic exclusivity checks on class properties cost about a tenth of the client's CPU
+/// per kernel launch (measured on the driver path), as in the simulator.
+let hotPath: [SwiftSetting] = strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+
 /// Linker settings that turn one ABI layer into a drop-in `libcudart.so.<major>`: its soname, a version script
 /// that exports only CUDA's names under the soname's version node, and the Swift runtime linked in statically so
 /// the library loads on machines without a Swift toolchain.
@@ -111,13 +116,13 @@ let package = Package(
         .target(
             name: "TesseraClientCore",
             dependencies: ["TesseraWire", "CTesseraPOSIX"],
-            swiftSettings: strict
+            swiftSettings: hotPath
         ),
         // The CUDA runtime API (libcudart) over the client core, shared by both sonames.
         .target(
             name: "TesseraRuntime",
             dependencies: ["TesseraClientCore", "TesseraWire", "CTesseraPOSIX", "CCudaABI"],
-            swiftSettings: strict
+            swiftSettings: hotPath
         ),
         .target(name: "CudartABI13", dependencies: ["TesseraRuntime", "TesseraClientCore"], exclude: ["exports.map"], swiftSettings: strict,
                 linkerSettings: cudartLinkerSettings(major: 13)),
@@ -129,7 +134,7 @@ let package = Package(
         .target(name: "CJitLinkStandIn", linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libnvJitLink.so.13"])]),
         // The CUDA driver API (libcuda.so.1) over the client core.
         .target(name: "CudaDriverABI", dependencies: ["TesseraClientCore", "TesseraWire", "CCudaDriver"],
-                exclude: ["exports.map"], swiftSettings: strict, linkerSettings: cudaDriverLinkerSettings()),
+                exclude: ["exports.map"], swiftSettings: hotPath, linkerSettings: cudaDriverLinkerSettings()),
         // Kubernetes integration: the scheduler extender, its reservations and the Kubernetes API client.
         .target(
             name: "TesseraKubernetes",
