@@ -31,7 +31,7 @@ scripts/setup-browser.sh >/dev/null
 swift build -c release --build-tests -Xswiftc -enable-testing
 # Compute-share tests measure device time over seconds of wall time: they run on their own, after the rest,
 # so that the parallel suite's load does not starve their programs' threads.
-timing='ComputeShareTests|ComputeIsolationTests'
+timing='ComputeShareTests|ComputeIsolationTests|StackedComputeShareTests'
 # Tests whose server runs inside the test process on Swift's cooperative thread pool (one thread per core): in
 # the parallel suite, long synchronous tests can hold every pool thread for minutes, and the in-process server
 # then misses its client's timeout (seen once in a CI run on 2 cores). They run apart, after the rest.
