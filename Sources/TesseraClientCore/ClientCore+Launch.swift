@@ -22,12 +22,14 @@ extension ClientCore {
             if let explicitDevice, explicitDevice != device { return CUDAError.invalidResourceHandle }
             let s = sticky(device)
             if s != 0 { return s }
-            let d = devices[device]
             let threads = Int(block.x) * Int(block.y) * Int(block.z)
+            // Fields read in place: a copy of the device's description costs a retain per string and array in it.
             guard grid.x >= 1, grid.y >= 1, grid.z >= 1, block.x >= 1, block.y >= 1, block.z >= 1,
-                  Int(grid.x) <= d.maxGridDim[0], Int(grid.y) <= d.maxGridDim[1], Int(grid.z) <= d.maxGridDim[2],
-                  Int(block.x) <= d.maxBlockDim[0], Int(block.y) <= d.maxBlockDim[1], Int(block.z) <= d.maxBlockDim[2],
-                  threads <= d.maxThreadsPerBlock, sharedMemory >= 0, sharedMemory <= d.sharedMemoryPerBlockOptin
+                  Int(grid.x) <= devices[device].maxGridDim[0], Int(grid.y) <= devices[device].maxGridDim[1],
+                  Int(grid.z) <= devices[device].maxGridDim[2], Int(block.x) <= devices[device].maxBlockDim[0],
+                  Int(block.y) <= devices[device].maxBlockDim[1], Int(block.z) <= devices[device].maxBlockDim[2],
+                  threads <= devices[device].maxThreadsPerBlock, sharedMemory >= 0,
+                  sharedMemory <= devices[device].sharedMemoryPerBlockOptin
             else { return CUDAError.invalidConfiguration }
             let r: ResolvedKernel
             switch resolve(kernel, device: device) {
@@ -38,12 +40,11 @@ extension ClientCore {
             if cooperative {
                 // Every block must be resident at once, as the device's occupancy allows.
                 let perMultiprocessor = occupancy(r.info, device: device, blockSize: threads, dynamicSharedMemory: sharedMemory)
-                guard Int(grid.x) * Int(grid.y) * Int(grid.z) <= perMultiprocessor * d.multiprocessorCount else {
+                guard Int(grid.x) * Int(grid.y) * Int(grid.z) <= perMultiprocessor * devices[device].multiprocessorCount else {
                     return CUDAError.cooperativeLaunchTooLarge
                 }
             }
-            let parameters = r.info.parameters
-            let size = r.info.parameterBufferSize
+            let size = r.parameterBufferSize
             if case .packed(let buffer) = source, buffer.count != size {
                 Log.debug("\(kernel.name) takes \(size) bytes of parameters, \(buffer.count) given")
                 return CUDAError.invalidValue
@@ -60,7 +61,7 @@ extension ClientCore {
                     switch source {
                     case .pointers(let args):
                         guard let args else { return }
-                        for (i, p) in parameters.enumerated() {
+                        for (i, p) in r.info.parameters.enumerated() {
                             guard let from = args[i] else { continue }
                             (b.baseAddress! + start + p.offset).copyMemory(from: from, byteCount: p.size)
                         }

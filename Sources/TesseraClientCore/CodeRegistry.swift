@@ -48,10 +48,21 @@ package final class KernelReference {
     }
 }
 
-package struct ResolvedKernel {
-    package var module: UInt64
-    package var index: Int
-    package var info: KernelInfo
+/// A kernel as one device knows it. A class: every launch reads it, and a reference costs one retain where a
+/// copy of the kernel's info costs one per string and array in it.
+package final class ResolvedKernel {
+    package let module: UInt64
+    package let index: Int
+    package let info: KernelInfo
+    /// `info.parameterBufferSize`, read once.
+    package let parameterBufferSize: Int
+
+    package init(module: UInt64, index: Int, info: KernelInfo) {
+        self.module = module
+        self.index = index
+        self.info = info
+        parameterBufferSize = info.parameterBufferSize
+    }
 }
 
 /// A `__device__` or `__constant__` variable the program registered.

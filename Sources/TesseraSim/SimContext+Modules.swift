@@ -125,16 +125,18 @@ extension SimContext {
         _ kernel: SimKernel, grid: Dim3, block: Dim3, sharedMemoryBytes: Int = 0,
         parameters: [UInt8], on stream: SimStream? = nil, cooperative: Bool = false
     ) throws(SimError) {
-        let p = device.properties
+        // Fields read straight from the device's properties: a copy of the whole struct costs retains per launch.
+        let gpu = device
         guard grid.x >= 1, grid.y >= 1, grid.z >= 1, block.x >= 1, block.y >= 1, block.z >= 1,
-              Int(grid.x) <= p.maxGridDimX, Int(grid.y) <= p.maxGridDimY, Int(grid.z) <= p.maxGridDimZ,
-              Int(block.x) <= p.maxBlockDimX, Int(block.y) <= p.maxBlockDimY, Int(block.z) <= p.maxBlockDimZ,
-              block.count <= min(p.maxThreadsPerBlock, kernel.attributes.maxThreadsPerBlock)
+              Int(grid.x) <= gpu.properties.maxGridDimX, Int(grid.y) <= gpu.properties.maxGridDimY,
+              Int(grid.z) <= gpu.properties.maxGridDimZ, Int(block.x) <= gpu.properties.maxBlockDimX,
+              Int(block.y) <= gpu.properties.maxBlockDimY, Int(block.z) <= gpu.properties.maxBlockDimZ,
+              block.count <= min(gpu.properties.maxThreadsPerBlock, kernel.attributes.maxThreadsPerBlock)
         else {
             throw SimError(.invalidConfiguration, "launch of \(kernel.name) with grid \(grid) and block \(block) exceeds the device limits")
         }
-        guard sharedMemoryBytes >= 0, kernel.attributes.staticSharedBytes + sharedMemoryBytes <= p.sharedMemoryPerBlockOptin else {
-            throw SimError(.invalidConfiguration, "\(kernel.name) needs \(kernel.attributes.staticSharedBytes + sharedMemoryBytes) bytes of shared memory; the device allows \(p.sharedMemoryPerBlockOptin)")
+        guard sharedMemoryBytes >= 0, kernel.attributes.staticSharedBytes + sharedMemoryBytes <= gpu.properties.sharedMemoryPerBlockOptin else {
+            throw SimError(.invalidConfiguration, "\(kernel.name) needs \(kernel.attributes.staticSharedBytes + sharedMemoryBytes) bytes of shared memory; the device allows \(gpu.properties.sharedMemoryPerBlockOptin)")
         }
         guard parameters.count >= kernel.parameterBufferSize else {
             throw SimError(.invalidValue, "\(kernel.name) takes \(kernel.parameterBufferSize) bytes of parameters, \(parameters.count) given")
@@ -142,22 +144,22 @@ extension SimContext {
         var launch = KernelLaunch(kernel: kernel, grid: grid, block: block, dynamicSharedBytes: sharedMemoryBytes, parameters: parameters)
         if cooperative {
             let perSM = maxActiveBlocksPerMultiprocessor(kernel, blockSize: block.count, dynamicSharedBytes: sharedMemoryBytes)
-            let limit = perSM * p.multiprocessorCount
+            let limit = perSM * gpu.properties.multiprocessorCount
             guard grid.count <= limit else {
                 throw SimError(.cooperativeLaunchTooLarge, "cooperative launch of \(kernel.name) with \(grid.count) blocks; at most \(limit) can be resident (\(perSM) per multiprocessor)")
             }
             launch.cooperative = true
             launch.gridWorkspace = try gridWorkspace()
         }
+        // The unit's time is measured where it runs (the device scheduler); the kernel itself reads no clock.
         try enqueue(on: stream, onDevice: true) { [self, launch] () throws(SimError) in
-            let start = DispatchTime.now().uptimeNanoseconds
             var executed = 0
             // Only kernels that can print or assert gather output.
             let output = launch.kernel.program.writesDeviceOutput
                 ? DeviceOutput(capacity: state.withLock { $0.printfFifoSize - $0.printfPending.count }) : nil
             defer {
                 if let output { collect(output) }
-                recordKernel(nanoseconds: DispatchTime.now().uptimeNanoseconds - start, instructions: executed)
+                recordKernel(instructions: executed)
             }
             if launch.cooperative, let p = addressMap.resolve(launch.gridWorkspace, length: 8) {
                 // Fresh barrier; a non-zero size marks the workspace valid for cooperative groups.

@@ -26,9 +26,6 @@ public final class SimContext: Sendable {
         var nextStreamID = 1
         var stickyError: SimError?
         var destroyed = false
-        var busyNanoseconds: UInt64 = 0
-        var kernelsLaunched = 0
-        var warpInstructions = 0
         var deviceBusyNanoseconds: UInt64 = 0
         /// Device printf output not yet taken, in launch order; and the assert messages (stderr side).
         var printfPending: [UInt8] = []
@@ -60,6 +57,8 @@ public final class SimContext: Sendable {
     /// The modelled device time of the unit on the device, when it knows one (0: charge its wall time). Units of
     /// a scheduled device run one at a time, so one slot per context suffices.
     let unitDeviceTime = Atomic<UInt64>(0)
+    let kernelCount = Atomic<Int>(0)
+    let warpInstructionCount = Atomic<Int>(0)
 
     init(device: SimulatedGPU, memoryLimit: Int?, addressWindow: Int = 0) {
         self.addressWindow = addressWindow
@@ -265,14 +264,11 @@ public final class SimContext: Sendable {
     /// Total nanoseconds this context's work (kernels and copies) occupied the device.
     public var deviceBusyNanoseconds: UInt64 { state.withLock { $0.deviceBusyNanoseconds } }
 
-    /// Total nanoseconds kernels of this context have executed on the device.
-    public var busyNanoseconds: UInt64 { state.withLock { $0.busyNanoseconds } }
-
-    /// Number of kernels this context has launched.
-    public var kernelsLaunched: Int { state.withLock { $0.kernelsLaunched } }
+    /// Number of kernels of this context that have finished.
+    public var kernelsLaunched: Int { kernelCount.load(ordering: .relaxed) }
 
     /// Warp-instructions this context's kernels have executed (one instruction issued for a warp counts once).
-    public var warpInstructionsExecuted: Int { state.withLock { $0.warpInstructions } }
+    public var warpInstructionsExecuted: Int { warpInstructionCount.load(ordering: .relaxed) }
 
     func waitForAllStreams() {
         let streams = state.withLock { Array($0.streams.values) }
@@ -416,12 +412,10 @@ public final class SimContext: Sendable {
         }
     }
 
-    func recordKernel(nanoseconds: UInt64, instructions: Int) {
-        state.withLock { s in
-            s.busyNanoseconds &+= nanoseconds
-            s.warpInstructions &+= instructions
-            s.kernelsLaunched += 1
-        }
+    /// Counts a finished kernel (atomics: the stream's worker takes no lock for it).
+    func recordKernel(instructions: Int) {
+        warpInstructionCount.add(instructions, ordering: .relaxed)
+        kernelCount.add(1, ordering: .relaxed)
     }
 
     func setStickyError(_ error: SimError) {

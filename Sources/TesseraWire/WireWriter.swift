@@ -48,6 +48,17 @@ public struct WireWriter: Sendable {
     /// Raw bytes without a length prefix (inline payloads at the end of a body).
     public mutating func raw(_ b: UnsafeRawBufferPointer) { bytes.append(contentsOf: b) }
 
+    /// Appends `count` bytes that `body` writes into zeroed scratch space at once: one append for a message's
+    /// fixed fields instead of one per field, which the launch path notices.
+    @inline(__always)
+    public mutating func fixed(_ count: Int, _ body: (UnsafeMutableRawPointer) -> Void) {
+        withUnsafeTemporaryAllocation(byteCount: count, alignment: 8) { scratch in
+            scratch.initializeMemory(as: UInt8.self, repeating: 0)
+            body(scratch.baseAddress!)
+            bytes.append(contentsOf: UnsafeRawBufferPointer(scratch))
+        }
+    }
+
     /// Appends `n` zero bytes (space a caller fills through ``withUnsafeMutableBytes(_:)``).
     public mutating func zeros(_ n: Int) { bytes.append(contentsOf: repeatElement(0, count: n)) }
 

@@ -61,45 +61,50 @@ final class ExecutionEngine: Sendable {
         // With several threads, each block's own duration is kept: after a pause, the host may wake the second
         // thread late (milliseconds on a virtual machine), and the device time must not include that wait.
         let timesBlocks = threads > 1 && !launch.cooperative
-        let body: @Sendable (Int) -> Void = { [self] _ in
-            let box = takeExecutor()
-            defer {
-                shared.instructions.add(box.executor.instructionCount, ordering: .relaxed)
-                box.executor.instructionCount = 0
-                returnExecutor(box)
-            }
-            box.executor.prepare(launch: launch, memory: memory)
-            box.executor.clockRateKHz = clockRateKHz
-            box.executor.timerEpochNanoseconds = timerEpochNanoseconds
-            box.executor.blockStartCycles = max(box.executor.blockStartCycles, clockFloor.load(ordering: .relaxed))
-            defer { clockFloor.max(box.executor.blockStartCycles, ordering: .relaxed) }
-            var durations: [(block: Int, nanoseconds: UInt64)] = []
-            while !shared.abort.load(ordering: .relaxed) {
-                let index = shared.nextBlock.add(1, ordering: .relaxed).oldValue
-                if index >= blocks { break }
-                if context.cancelled.load(ordering: .relaxed) {
-                    shared.fail(SimError(.launchFailure, "kernel \(launch.kernel.name) cancelled: its context was destroyed"))
-                    break
-                }
-                let blockStart = timesBlocks ? DispatchTime.now().uptimeNanoseconds : 0
-                if let error = box.executor.runBlock(linear: index, abort: shared) {
-                    shared.fail(error)
-                    break
-                }
-                if timesBlocks { durations.append((index, DispatchTime.now().uptimeNanoseconds - blockStart)) }
-            }
-            if timesBlocks { shared.blockDurations.withLock { $0 += durations } }
-        }
         if launch.cooperative {
             runCooperative(launch, memory: memory, shared: shared, threads: threads)
         } else if threads <= 1 {
-            body(0)
+            // One thread (most launches of small kernels): no closure, no per-thread bookkeeping.
+            runBlocks(launch, memory: memory, shared: shared, blocks: blocks, timesBlocks: false)
         } else {
-            DispatchQueue.concurrentPerform(iterations: threads, execute: body)
+            DispatchQueue.concurrentPerform(iterations: threads) { [self] _ in
+                runBlocks(launch, memory: memory, shared: shared, blocks: blocks, timesBlocks: timesBlocks)
+            }
         }
         if let error = shared.error.withLock({ $0 }) { throw error }
         let modelled = timesBlocks ? Self.makespan(shared.blockDurations.withLock { $0 }, units: threads) : nil
         return Outcome(instructions: shared.instructions.load(ordering: .relaxed), deviceNanoseconds: modelled)
+    }
+
+    /// One worker thread's part of a launch: it takes the next block until none is left or the launch stops.
+    private func runBlocks(_ launch: KernelLaunch, memory: AddressMap, shared: LaunchState, blocks: Int, timesBlocks: Bool) {
+        let box = takeExecutor()
+        defer {
+            shared.instructions.add(box.executor.instructionCount, ordering: .relaxed)
+            box.executor.instructionCount = 0
+            returnExecutor(box)
+        }
+        box.executor.prepare(launch: launch, memory: memory)
+        box.executor.clockRateKHz = clockRateKHz
+        box.executor.timerEpochNanoseconds = timerEpochNanoseconds
+        box.executor.blockStartCycles = max(box.executor.blockStartCycles, clockFloor.load(ordering: .relaxed))
+        defer { clockFloor.max(box.executor.blockStartCycles, ordering: .relaxed) }
+        var durations: [(block: Int, nanoseconds: UInt64)] = []
+        while !shared.abort.load(ordering: .relaxed) {
+            let index = shared.nextBlock.add(1, ordering: .relaxed).oldValue
+            if index >= blocks { break }
+            if shared.context.cancelled.load(ordering: .relaxed) {
+                shared.fail(SimError(.launchFailure, "kernel \(launch.kernel.name) cancelled: its context was destroyed"))
+                break
+            }
+            let blockStart = timesBlocks ? DispatchTime.now().uptimeNanoseconds : 0
+            if let error = box.executor.runBlock(linear: index, abort: shared) {
+                shared.fail(error)
+                break
+            }
+            if timesBlocks { durations.append((index, DispatchTime.now().uptimeNanoseconds - blockStart)) }
+        }
+        if timesBlocks { shared.blockDurations.withLock { $0 += durations } }
     }
 
     /// How long blocks of the given durations take on `units` parallel units that each take the next block (in

@@ -116,12 +116,20 @@ public struct LaunchKernel: WireMessage, Hashable {
     }
     public func hash(into h: inout Hasher) { h.combine(module); h.combine(kernel) }
 
+    /// Bytes of the fixed fields.
+    static let encodedSize = 56
+
     public func encode(into w: inout WireWriter) {
-        w.u32(UInt32(device)); w.u64(module); w.u32(UInt32(kernel))
-        w.u32(grid.0); w.u32(grid.1); w.u32(grid.2)
-        w.u32(block.0); w.u32(block.1); w.u32(block.2)
-        w.u32(UInt32(sharedMemoryBytes)); w.u64(stream)
-        w.u32(cooperative ? LaunchKernel.cooperativeFlag : 0)
+        // Every kernel launch passes here: the fields go in with one append (the layout ``init(from:)`` reads).
+        w.fixed(Self.encodedSize) { p in
+            func put32(_ v: UInt32, _ at: Int) { p.storeBytes(of: v.littleEndian, toByteOffset: at, as: UInt32.self) }
+            func put64(_ v: UInt64, _ at: Int) { p.storeBytes(of: v.littleEndian, toByteOffset: at, as: UInt64.self) }
+            put32(UInt32(truncatingIfNeeded: device), 0); put64(module, 4); put32(UInt32(truncatingIfNeeded: kernel), 12)
+            put32(grid.0, 16); put32(grid.1, 20); put32(grid.2, 24)
+            put32(block.0, 28); put32(block.1, 32); put32(block.2, 36)
+            put32(UInt32(truncatingIfNeeded: sharedMemoryBytes), 40); put64(stream, 44)
+            put32(cooperative ? LaunchKernel.cooperativeFlag : 0, 52)
+        }
     }
 
     /// Bit 0 of the launch flags.
