@@ -36,6 +36,9 @@ public protocol DeviceBackend: Sendable {
     /// Whether contexts can page their memory out to a ``PageStore`` and back in at the same device addresses
     /// (``DeviceContext/pageOut(to:)``).
     var supportsPaging: Bool { get }
+    /// Whether ``DeviceContext/mapHostMemory(_:at:)`` needs the shared-memory file (the driver runs in another
+    /// process that maps it itself); otherwise the node closes the file once it has mapped it.
+    var mapsHostMemoryFromFile: Bool { get }
 }
 
 extension DeviceBackend {
@@ -49,6 +52,9 @@ extension DeviceBackend {
 
     /// Backends that do not implement paging say so; the node then never pages.
     public var supportsPaging: Bool { false }
+
+    /// Backends whose device code runs in the node's process address its mapping of host memory directly.
+    public var mapsHostMemoryFromFile: Bool { false }
 }
 
 /// Host memory a node shares with a program: the node's own mapping of it and the shared-memory file behind it
@@ -58,7 +64,8 @@ public struct SharedHostMemory {
     /// The node's mapping of the file's first `count` bytes.
     public var storage: UnsafeMutableRawPointer
     public var count: Int
-    /// The file's descriptor, open while the node shares the memory (the backend does not close it).
+    /// The file's descriptor, open while the node shares the memory (the backend does not close it); -1 unless
+    /// the backend ``DeviceBackend/mapsHostMemoryFromFile``.
     public var file: Int32
 
     public init(storage: UnsafeMutableRawPointer, count: Int, file: Int32) {

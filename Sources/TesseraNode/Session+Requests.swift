@@ -80,7 +80,7 @@ extension Session {
             let fd = receivedFDs.removeFirst()
             return attempt(nil) { () throws(DeviceError) in
                 guard regions[m.region] == nil else { close(fd); throw DeviceError(.invalidValue, "host region \(m.region) already registered") }
-                var region = try HostRegion.map(fd: fd, size: m.size, keepFile: m.address != 0)
+                var region = try HostRegion.map(fd: fd, size: m.size, keepFile: m.address != 0 && node.backend.mapsHostMemoryFromFile)
                 if m.address != 0 { region.deviceAddress = mapIntoDevices(region, at: m.address) ? m.address : 0 }
                 if region.deviceAddress == 0 { region.closeFile() }
                 regions[m.region] = region
