@@ -289,6 +289,7 @@ let package = Package(
         .testTarget(name: "TesseraWireTests", dependencies: ["TesseraWire"], swiftSettings: strict),
         .testTarget(name: "TesseraNodeTests", dependencies: ["TesseraNode", "TesseraDevice", "TesseraWire"], swiftSettings: strict),
         .testTarget(name: "TesseraCUDABackendTests", dependencies: ["TesseraCUDABackend", "TesseraWire"], swiftSettings: strict),
+        .testTarget(name: "TesseraClientCoreTests", dependencies: ["TesseraClientCore", "CTesseraPOSIX"], swiftSettings: strict),
         .testTarget(
             name: "TesseraKubernetesTests",
             dependencies: [

@@ -1,6 +1,6 @@
 // Device-side output and the features NVIDIA's samples lean on: printf (delivered in order at synchronisation
 // points), the printf FIFO limit, assert (cudaErrorAssert, sticky), cooperative launch with grid-wide sync,
-// stream-ordered allocation and mapped host memory. Usage: devout printf|fifo|assert|cooperative|pool|zerocopy|unfollowed|attributes
+// stream-ordered allocation and mapped host memory. Usage: devout printf|fifo|assert|cooperative|pool|zerocopy [rounds]|unfollowed|attributes
 #include <cassert>
 #include <cstring>
 #include <ctime>
@@ -127,17 +127,22 @@ static int pool() {
 }
 
 // Mapped host memory: the kernel writes the host's pages directly; the device pointer is the host pointer.
-static int zeroCopy() {
+// `rounds` allocations in turn, each freed before the next (which may reuse its address).
+static int zeroCopy(int rounds) {
     const int n = 4096;
-    int *host, *device;
+    int same = 1;
     CHECK(cudaSetDeviceFlags(cudaDeviceMapHost));
-    CHECK(cudaHostAlloc(&host, n * sizeof(int), cudaHostAllocMapped));
-    CHECK(cudaHostGetDevicePointer((void **)&device, host, 0));
-    fill<<<(n + 255) / 256, 256>>>(device, n, 3);
-    CHECK(cudaDeviceSynchronize());
-    for (int i = 0; i < n; i++) if (host[i] != 3 + i) { printf("mismatch at %d: %d\n", i, host[i]); return 2; }
-    CHECK(cudaFreeHost(host));
-    printf("zerocopy OK same=%d\n", (int)(device == host));
+    for (int round = 0; round < rounds; round++) {
+        int *host, *device;
+        CHECK(cudaHostAlloc(&host, n * sizeof(int), cudaHostAllocMapped));
+        CHECK(cudaHostGetDevicePointer((void **)&device, host, 0));
+        fill<<<(n + 255) / 256, 256>>>(device, n, 3 + round);
+        CHECK(cudaDeviceSynchronize());
+        for (int i = 0; i < n; i++) if (host[i] != 3 + round + i) { printf("mismatch at %d: %d\n", i, host[i]); return 2; }
+        CHECK(cudaFreeHost(host));
+        same &= device == host;
+    }
+    printf("zerocopy OK same=%d rounds=%d\n", same, rounds);
     return 0;
 }
 
@@ -203,7 +208,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "assert")) return assertFails();
     if (!strcmp(mode, "cooperative")) return cooperative();
     if (!strcmp(mode, "pool")) return pool();
-    if (!strcmp(mode, "zerocopy")) return zeroCopy();
+    if (!strcmp(mode, "zerocopy")) return zeroCopy(argc > 2 ? atoi(argv[2]) : 1);
     if (!strcmp(mode, "unfollowed")) return unfollowedLaunch();
     if (!strcmp(mode, "attributes")) return attributes();
     fprintf(stderr, "unknown mode %s\n", mode);

@@ -39,6 +39,8 @@ public final class CUDABackend: DeviceBackend {
     public let nvml: NVML?
     /// Whether workers allocate through virtual memory management, so contexts page (see ``Configuration/paging``).
     public let supportsPaging: Bool
+    /// Each session's worker maps the program's shared memory itself, from the file.
+    public var mapsHostMemoryFromFile: Bool { true }
     let configuration: Configuration
     let schedulers: [GPUTimeScheduler]
     let logger: Logger

@@ -60,6 +60,10 @@ public final class CUDADriver: @unchecked Sendable {
     typealias FMemSetAccess = @convention(c) (UInt64, Int, UnsafeRawPointer?, Int) -> Result
     typealias FMemGetAccess = @convention(c) (UnsafeMutablePointer<UInt64>?, UnsafeRawPointer?, UInt64) -> Result
     typealias FMemRetainAllocationHandle = @convention(c) (UnsafeMutablePointer<UInt64>?, UnsafeMutableRawPointer?) -> Result
+    // Mapped host memory: cuMemHostRegister_v2, cuMemHostUnregister, cuMemHostGetDevicePointer_v2.
+    typealias FMemHostRegister = @convention(c) (UnsafeMutableRawPointer?, Int, UInt32) -> Result
+    typealias FMemHostUnregister = @convention(c) (UnsafeMutableRawPointer?) -> Result
+    typealias FMemHostGetDevicePointer = @convention(c) (UnsafeMutablePointer<UInt64>?, UnsafeMutableRawPointer?, UInt32) -> Result
     typealias FGetErrorName = @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Result
     typealias FGetProcAddress = @convention(c) (UnsafePointer<CChar>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?, Int32, UInt64,
                                                 UnsafeMutablePointer<Int32>?) -> Result
@@ -109,6 +113,14 @@ public final class CUDADriver: @unchecked Sendable {
     let cuMemRetainAllocationHandle: FMemRetainAllocationHandle?
     /// Virtual memory management, when the driver has all of it (paging keeps addresses with it).
     let virtualMemory: VirtualMemoryFunctions?
+    /// Page-locking and mapping host memory for the device, when the driver has all of it (mapped host memory).
+    let hostMemory: HostMemoryFunctions?
+
+    struct HostMemoryFunctions {
+        let register: FMemHostRegister
+        let unregister: FMemHostUnregister
+        let devicePointer: FMemHostGetDevicePointer
+    }
 
     struct VirtualMemoryFunctions {
         let granularity: FMemGetAllocationGranularity
@@ -206,6 +218,13 @@ public final class CUDADriver: @unchecked Sendable {
                                                    map: map, unmap: unmap, setAccess: setAccess)
         } else {
             virtualMemory = nil
+        }
+        if let register = optional("cuMemHostRegister", "cuMemHostRegister_v2", as: FMemHostRegister.self),
+           let unregister = optional("cuMemHostUnregister", "cuMemHostUnregister", as: FMemHostUnregister.self),
+           let devicePointer = optional("cuMemHostGetDevicePointer", "cuMemHostGetDevicePointer_v2", as: FMemHostGetDevicePointer.self) {
+            hostMemory = HostMemoryFunctions(register: register, unregister: unregister, devicePointer: devicePointer)
+        } else {
+            hostMemory = nil
         }
         let rc = cuInit(0)
         guard rc == 0 else {

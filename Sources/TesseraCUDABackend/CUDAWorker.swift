@@ -76,16 +76,7 @@ public enum CUDAWorker {
     }
 
     static func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { b in
-            var offset = 0
-            while offset < b.count {
-                let n = Glibc.send(fd, b.baseAddress! + offset, b.count - offset, Int32(MSG_NOSIGNAL))
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return false }
-                offset += n
-            }
-            return true
-        }
+        bytes.withUnsafeBytes { sendAll(fd, $0) }
     }
 }
 

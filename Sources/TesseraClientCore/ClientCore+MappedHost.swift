@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
+import TesseraWire
 
 /// Pinned host buffers the node mapped into the program's devices: base → size. Kernels address them at the
 /// program's own pointer (unified addressing), so the device pointer of such memory is the host pointer.
@@ -11,6 +15,40 @@ extension ClientCore {
 
     func forgetMappedHost(base: UInt) {
         _ = mappedHost.withLock { $0.removeValue(forKey: base) }
+    }
+
+    /// Shares registered host memory with the home node when it is a shared mapping of a sealed memfd (a
+    /// local session only), so the node maps it into its devices at `base` as it does pinned memory. Best
+    /// effort: memory the node cannot map stays registered and copy-only. Callers hold the lock.
+    func mapRegisteredHost(_ base: UInt, size: Int) {
+        _ = withSession { c in
+            guard c.isLocal, let file = SharedFileMapping.file(mapping: base, size: size) else { return 0 }
+            defer { close(file) }
+            let id = nextRegionID
+            nextRegionID += 1
+            let reply = c.call(RegisterHostMemory(region: id, size: size, address: UInt64(base)), passing: file) {
+                (r) throws(WireError) in try RegisterHostMemoryReply(from: &r)
+            }
+            let (e, registered) = outcome(reply, device: nil, synchronizing: false)
+            guard e == 0 else { return e }
+            registeredRegions[base] = id
+            if registered?.mapped == true {
+                noteMappedHost(base: base, size: size)
+            } else {
+                // The node's devices cannot address it: nothing gains from the node keeping it.
+                _ = unmapRegisteredHost(base)
+            }
+            return 0
+        }
+    }
+
+    /// Stops sharing registered host memory with the node (after the work queued so far). Callers hold the lock.
+    func unmapRegisteredHost(_ base: UInt) -> Int32 {
+        guard let region = registeredRegions.removeValue(forKey: base) else { return 0 }
+        forgetMappedHost(base: base)
+        return withSession { c in
+            outcome(c.call(UnregisterHostMemory(region: region)) { (_) throws(WireError) in () }, device: nil, synchronizing: true).0
+        }
     }
 
     /// `cudaHostGetDevicePointer` / `cuMemHostGetDevicePointer`: the device address of pinned host memory.

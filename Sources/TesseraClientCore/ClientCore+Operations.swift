@@ -76,19 +76,26 @@ extension ClientCore {
     }
 
     /// Registers host memory. It stays the program's own: copies from it take the pageable path (correct, if
-    /// not zero-copy); the registration is remembered for pointer queries and unregistration.
+    /// not zero-copy); the registration is remembered for pointer queries and unregistration. With `deviceMap`
+    /// (`CU_MEMHOSTREGISTER_DEVICEMAP`, `cudaHostRegisterMapped`), a range that is a shared mapping of a sealed
+    /// memfd is also shared with the home node and mapped into its devices at this address (see
+    /// ``mapRegisteredHost(_:size:)``); other memory stays copy-only, as without it.
     /// - Returns: `success`, or `hostMemoryAlreadyRegistered` (712) when the range overlaps a registered one.
-    package func registerHost(_ base: UInt, size: Int) -> Int32 {
+    package func registerHost(_ base: UInt, size: Int, deviceMap: Bool = false) -> Int32 {
         lock.withLock {
             for (b, s) in registeredHost where base < b + UInt(s) && b < base + UInt(size) { return CUDAError.hostMemoryAlreadyRegistered }
             registeredHost[base] = size
+            if deviceMap { mapRegisteredHost(base, size: size) }
             return 0
         }
     }
 
-    /// - Returns: `success`, or `hostMemoryNotRegistered` (713).
+    /// - Returns: `success`, `hostMemoryNotRegistered` (713), or the node's error unsharing mapped memory.
     package func unregisterHost(_ base: UInt) -> Int32 {
-        lock.withLock { registeredHost.removeValue(forKey: base) != nil ? 0 : CUDAError.hostMemoryNotRegistered }
+        lock.withLock {
+            guard registeredHost.removeValue(forKey: base) != nil else { return CUDAError.hostMemoryNotRegistered }
+            return unmapRegisteredHost(base)
+        }
     }
 
     /// Whether `address` lies in registered host memory.

@@ -51,6 +51,8 @@ public final class ClientCore: @unchecked Sendable {
     package var pinned: [PinnedBuffer] = []
     /// Host ranges the program registered (cudaHostRegister/cuMemHostRegister): base → size.
     package var registeredHost: [UInt: Int] = [:]
+    /// Registered host ranges shared with the home node for device access (mapped memory): base → region id.
+    package var registeredRegions: [UInt: UInt64] = [:]
     package var staging: PinnedBuffer?
     package var nextRegionID: UInt64 = 1
     package var streams: [UInt: Int] = [:]

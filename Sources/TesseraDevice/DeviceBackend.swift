@@ -36,6 +36,9 @@ public protocol DeviceBackend: Sendable {
     /// Whether contexts can page their memory out to a ``PageStore`` and back in at the same device addresses
     /// (``DeviceContext/pageOut(to:)``).
     var supportsPaging: Bool { get }
+    /// Whether ``DeviceContext/mapHostMemory(_:at:)`` needs the shared-memory file (the driver runs in another
+    /// process that maps it itself); otherwise the node closes the file once it has mapped it.
+    var mapsHostMemoryFromFile: Bool { get }
 }
 
 extension DeviceBackend {
@@ -49,6 +52,25 @@ extension DeviceBackend {
 
     /// Backends that do not implement paging say so; the node then never pages.
     public var supportsPaging: Bool { false }
+
+    /// Backends whose device code runs in the node's process address its mapping of host memory directly.
+    public var mapsHostMemoryFromFile: Bool { false }
+}
+
+/// Host memory a node shares with a program: the node's own mapping of it and the shared-memory file behind it
+/// (a memfd sealed against shrinking). A backend whose device code runs in the node addresses `storage`; one
+/// whose driver runs in another process (the CUDA backend's workers) passes `file` there and maps it itself.
+public struct SharedHostMemory {
+    /// The node's mapping of the file's first `count` bytes.
+    public var storage: UnsafeMutableRawPointer
+    public var count: Int
+    /// The file's descriptor, open while the node shares the memory (the backend does not close it); -1 unless
+    /// the backend ``DeviceBackend/mapsHostMemoryFromFile``.
+    public var file: Int32
+
+    public init(storage: UnsafeMutableRawPointer, count: Int, file: Int32) {
+        self.storage = storage; self.count = count; self.file = file
+    }
 }
 
 /// A queue of device work in a context.
@@ -118,7 +140,7 @@ public protocol DeviceContext: AnyObject, Sendable {
     /// Maps host memory the node shares with the program into the device address space at `address` (the
     /// program's own address of it, as CUDA's unified addressing gives), so kernels use it zero-copy.
     /// Throws `notSupported` where the device cannot address the node's host memory.
-    func mapHostMemory(_ storage: UnsafeMutableRawPointer, count: Int, at address: UInt64) throws(DeviceError)
+    func mapHostMemory(_ memory: SharedHostMemory, at address: UInt64) throws(DeviceError)
     /// Removes a mapping once the work queued so far is done.
     func unmapHostMemory(at address: UInt64)
     /// CUDA's virtual memory management on this context (`cuMemAddressReserve`, `cuMemCreate`, `cuMemMap`, …):

@@ -32,7 +32,7 @@ extension DeviceContext {
 
 extension DeviceContext {
     /// Backends that cannot address the node's host memory from device code.
-    public func mapHostMemory(_ storage: UnsafeMutableRawPointer, count: Int, at address: UInt64) throws(DeviceError) {
+    public func mapHostMemory(_ memory: SharedHostMemory, at address: UInt64) throws(DeviceError) {
         throw DeviceError(.notSupported, "this GPU backend cannot map host memory into device code")
     }
 

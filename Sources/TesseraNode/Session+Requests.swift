@@ -80,8 +80,9 @@ extension Session {
             let fd = receivedFDs.removeFirst()
             return attempt(nil) { () throws(DeviceError) in
                 guard regions[m.region] == nil else { close(fd); throw DeviceError(.invalidValue, "host region \(m.region) already registered") }
-                var region = try HostRegion.map(fd: fd, size: m.size)
+                var region = try HostRegion.map(fd: fd, size: m.size, keepFile: m.address != 0 && node.backend.mapsHostMemoryFromFile)
                 if m.address != 0 { region.deviceAddress = mapIntoDevices(region, at: m.address) ? m.address : 0 }
+                if region.deviceAddress == 0 { region.closeFile() }
                 regions[m.region] = region
                 RegisterHostMemoryReply(mapped: region.deviceAddress != 0).encode(into: &scratch)
             }
@@ -427,7 +428,7 @@ extension Session {
         let fresh = try node.backend.makeContext(gpu: vgpus[i].physical, memoryLimit: vgpus[i].memory,
                                                  computePercent: vgpus[i].compute, computeMode: vgpus[i].mode, addressWindow: addressWindow)
         vgpus[i].context = fresh
-        for r in regions.values where r.deviceAddress != 0 { try? fresh.mapHostMemory(r.base, count: r.size, at: r.deviceAddress) }
+        for r in regions.values where r.deviceAddress != 0 { try? fresh.mapHostMemory(r.shared, at: r.deviceAddress) }
         streams = streams.filter { $0.value.device != device }
         events = events.filter { $0.value.device != device }
         modules = modules.filter { $0.value.device != device }
@@ -453,7 +454,7 @@ extension Session {
         var done: [any DeviceContext] = []
         for v in vgpus {
             do throws(DeviceError) {
-                try v.context.mapHostMemory(region.base, count: region.size, at: address)
+                try v.context.mapHostMemory(region.shared, at: address)
                 done.append(v.context)
             } catch {
                 for c in done { c.unmapHostMemory(at: address) }

@@ -230,8 +230,8 @@ final class SimulatedContext: DeviceContext {
         DeviceOutputChunks(printf: context.takePrintfOutput(), assertMessages: context.takeAssertOutput())
     }
 
-    func mapHostMemory(_ storage: UnsafeMutableRawPointer, count: Int, at address: UInt64) throws(DeviceError) {
-        try run { () throws(SimError) in try context.mapHostMemory(storage, count: count, at: address) }
+    func mapHostMemory(_ memory: SharedHostMemory, at address: UInt64) throws(DeviceError) {
+        try run { () throws(SimError) in try context.mapHostMemory(memory.storage, count: memory.count, at: address) }
     }
 
     func unmapHostMemory(at address: UInt64) { context.unmapHostMemory(at: address) }

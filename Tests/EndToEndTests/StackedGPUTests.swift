@@ -56,6 +56,27 @@ import TesseraWire
         #expect(r.stdout == DeviceOutputTests.printfOrder, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
     }
 
+    /// Mapped (zero-copy) host memory through the CUDA backend: A's worker maps the program's shared memory at the
+    /// program's address and registers it with its driver for device access; that driver (Tessera's) finds the
+    /// memfd behind the range and shares it with B, whose kernels write the program's pages. Each round frees its
+    /// buffer before the next allocates one (which may reuse the address): the worker and B must have let go of it.
+    @Test(arguments: DeviceOutputTests.modes)
+    func mappedHostMemoryIsZeroCopyThroughTheCUDABackend(program: String) throws {
+        let stack = try Stack()
+        let r = stack.a.run(program, ["zerocopy", "3"])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)\nA:\n\(stack.a.log)")
+        #expect(r.stdout.contains("zerocopy OK same=1 rounds=3"), "\(r.stdout)\n\(r.stderr)")
+        #expect(!r.stderr.lowercased().contains("not supported"), "\(r.stderr)")
+        // A launch the program follows with no CUDA call reaches B and writes the mapped pages.
+        let unfollowed = stack.a.run(program, ["unfollowed"])
+        #expect(unfollowed.status == 0 && unfollowed.stdout.contains("unfollowed launch ran"), "\(unfollowed.stdout)\n\(unfollowed.stderr)")
+        // Once the programs are gone, so are their workers and B's sessions that held the memory.
+        let (a, aSettled) = try stack.a.waitForStatus(timeout: 20) { $0.sessions.isEmpty }
+        #expect(aSettled, "\(a)")
+        let (b, bSettled) = try stack.b.waitForStatus(timeout: 20) { $0.sessions.isEmpty }
+        #expect(bSettled, "\(b)")
+    }
+
     @Test func quotaIsExactThroughTheCUDABackend() throws {
         let stack = try Stack()
         let r = stack.a.run("quota", ["48"], memory: "48MiB")

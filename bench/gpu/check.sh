@@ -50,7 +50,7 @@ nvcc=$(command -v nvcc || true)
 [ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc
 if [ -z "$nvcc" ] && [ "$dry" = 1 ]; then nvcc=$("$root/scripts/setup-cuda.sh" 2>/dev/null | tail -n 1 || true); fi
 mkdir -p "$samples" "$root/bench/out"
-for s in memops vadd streams symbols quota fault busy paged; do
+for s in memops vadd streams symbols quota fault busy paged devout; do
   if [ ! -x "$samples/$s" ]; then
     [ -n "$nvcc" ] || { echo "missing $samples/$s and no nvcc to build it (run samples/build.sh where nvcc is)"; exit 1; }
     "$nvcc" -O2 -o "$samples/$s" "$root/samples/$s.cu" || exit 1
@@ -111,6 +111,8 @@ check vadd "vadd OK" 100000 8
 check streams "streams OK"
 check symbols "symbols OK"
 check fault "fault OK kernel" kernel
+# Mapped (zero-copy) host memory: the worker maps the program's pinned memory at its address for the GPU.
+check devout "zerocopy OK same=1 rounds=3" zerocopy 3
 
 # --- Data path -----------------------------------------------------------------------------------------------
 figure() { awk -v k="$1" '$1 == k { print $2 }'; }

@@ -129,13 +129,15 @@ public func cuMemHostGetFlags(_ flags: UnsafeMutablePointer<UInt32>?, _ pointer:
     return CUresult.success
 }
 
-/// Registered host memory stays the program's own (see ``ClientCore/registerHost(_:size:)``); with
-/// CU_MEMHOSTREGISTER_DEVICEMAP it registers too, but no device pointer to it is offered.
+/// Registered host memory stays the program's own (see ``ClientCore/registerHost(_:size:deviceMap:)``); with
+/// CU_MEMHOSTREGISTER_DEVICEMAP, a shared mapping of a sealed memfd is also mapped into the devices at its own
+/// address (`cuMemHostGetDevicePointer` returns it), as `cuMemHostAlloc`'s memory is.
 @_cdecl("cuMemHostRegister_v2")
 public func cuMemHostRegister_v2(_ pointer: UnsafeMutableRawPointer?, _ size: Int, _ flags: UInt32) -> Int32 {
     guard let pointer, size > 0 else { return CUresult.invalidValue }
     guard Driver.shared.initialized else { return CUresult.notInitialized }
-    return CUresult.from(core.registerHost(UInt(bitPattern: pointer), size: size))
+    // CU_MEMHOSTREGISTER_DEVICEMAP = 0x02.
+    return CUresult.from(core.registerHost(UInt(bitPattern: pointer), size: size, deviceMap: flags & 0x02 != 0))
 }
 
 @_cdecl("cuMemHostUnregister")

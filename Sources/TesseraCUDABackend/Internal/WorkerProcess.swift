@@ -101,12 +101,13 @@ final class WorkerProcess: @unchecked Sendable {
         state.frames.deallocate()
     }
 
-    /// Sends one request and decodes its reply with `decode`; a device error in the reply is thrown.
-    func call<T>(_ opcode: Opcode, _ body: (inout WireWriter) -> Void,
+    /// Sends one request (with `descriptor`, when one is given, as SCM_RIGHTS on its first byte) and decodes its
+    /// reply with `decode`; a device error in the reply is thrown.
+    func call<T>(_ opcode: Opcode, passing descriptor: Int32 = -1, _ body: (inout WireWriter) -> Void,
                  reply decode: (inout WireReader) throws(WireError) -> T) throws(DeviceError) -> T {
         // The result leaves through a local, not as the lock's (sending) result: it may share a region with `body`.
         var result: T?
-        try lock.withLock { (_) throws(DeviceError) -> Void in result = try exchange(opcode, body, decode) }
+        try lock.withLock { (_) throws(DeviceError) -> Void in result = try exchange(opcode, descriptor, body, decode) }
         return result!
     }
 
@@ -123,22 +124,22 @@ final class WorkerProcess: @unchecked Sendable {
         }
     }
 
-    func call<M: WireMessage>(_ message: M, payload: UnsafeRawBufferPointer? = nil) throws(DeviceError) {
-        try call(M.opcode, { w in
+    func call<M: WireMessage>(_ message: M, payload: UnsafeRawBufferPointer? = nil, passing descriptor: Int32 = -1) throws(DeviceError) {
+        try call(M.opcode, passing: descriptor, { w in
             message.encode(into: &w)
             if let payload { w.raw(payload) }
         }, reply: { (_: inout WireReader) throws(WireError) -> Void in })
     }
 
     /// One request and its reply; the caller holds `lock`.
-    private func exchange<T>(_ opcode: Opcode, _ body: (inout WireWriter) -> Void,
+    private func exchange<T>(_ opcode: Opcode, _ descriptor: Int32, _ body: (inout WireWriter) -> Void,
                              _ decode: (inout WireReader) throws(WireError) -> T) throws(DeviceError) -> T {
         if let failure = state.failure { throw failure }
         let id = state.nextID
         state.nextID += 1
         state.out.reset()
         state.out.frame(opcode, flags: .replyExpected, requestID: id, body: body)
-        let sent = state.out.bytes.withUnsafeBytes { CUDAWorker.sendAll(fd, $0) }
+        let sent = state.out.bytes.withUnsafeBytes { CUDAWorker.sendAll(fd, $0, passing: descriptor) }
         guard sent else { throw fail() }
         return try read(id, decode)
     }
@@ -206,8 +207,14 @@ final class WorkerProcess: @unchecked Sendable {
 }
 
 extension CUDAWorker {
-    static func sendAll(_ fd: Int32, _ b: UnsafeRawBufferPointer) -> Bool {
+    /// Sends all of `b`; a `descriptor` (≥ 0) travels with its first bytes.
+    static func sendAll(_ fd: Int32, _ b: UnsafeRawBufferPointer, passing descriptor: Int32 = -1) -> Bool {
         var offset = 0
+        if descriptor >= 0, b.count > 0 {
+            let n = tessera_send_with_fd(fd, b.baseAddress, b.count, descriptor)
+            guard n > 0 else { return false }
+            offset = n
+        }
         while offset < b.count {
             let n = Glibc.send(fd, b.baseAddress! + offset, b.count - offset, Int32(MSG_NOSIGNAL))
             if n < 0 && errno == EINTR { continue }

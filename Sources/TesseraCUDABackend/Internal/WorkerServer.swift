@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CTesseraPOSIX
 import TesseraDevice
 import TesseraWire
 
@@ -48,6 +49,10 @@ final class WorkerServer {
 
     /// Allocations through virtual memory management (a paging node's workers), else plain `cuMemAlloc`.
     var virtualMemory: WorkerVirtualMemory?
+    /// Mapped host memory by the program's address (see WorkerServer+HostMemory.swift).
+    var hostMappings: [UInt64: HostMapping] = [:]
+    /// Descriptors the node sent (SCM_RIGHTS) that no request has taken yet, oldest first.
+    var receivedFiles: [Int32] = []
 
     /// The CUdevice this worker serves.
     let device: Int32
@@ -76,8 +81,10 @@ final class WorkerServer {
             do throws(WireError) { frame = try frames.nextFrame() } catch { return 2 }
             guard let (header, body) = frame else {
                 let space = frames.writableSpace(minimum: max(64 << 10, (try? frames.bytesNeeded()) ?? 0))
-                var n: Int
-                repeat { n = read(fd, space.baseAddress, space.count) } while n < 0 && errno == EINTR
+                var files = [Int32](repeating: -1, count: 4)
+                var count: Int32 = 0
+                let n = tessera_recv_with_fds(fd, space.baseAddress, space.count, &files, 4, &count)
+                receivedFiles += files.prefix(Int(count))
                 // The node closed the link (the session ended) or died: the driver frees the context with us.
                 if n <= 0 { return 0 }
                 frames.commit(n)
@@ -105,7 +112,11 @@ final class WorkerServer {
         var r = WireReader(body)
         var status = ReplyStatus.ok
         do throws(DeviceError) {
-            if let sticky, header.opcode != .nodeStatus { throw sticky }
+            // A poisoned context still answers usage polls and gives mapped host memory back.
+            if let sticky, header.opcode != .nodeStatus, header.opcode != .unregisterHostMemory {
+                if header.opcode == .registerHostMemory, !receivedFiles.isEmpty { close(receivedFiles.removeFirst()) }
+                throw sticky
+            }
             try perform(header.opcode, &r)
         } catch {
             if error.code.isSticky && sticky == nil { sticky = error }
@@ -254,6 +265,19 @@ final class WorkerServer {
         case .launchKernel:
             let m = try wire { () throws(WireError) in try LaunchKernel(from: &r) }
             try launch(m, parameters: r.rest())
+        case .registerHostMemory:
+            // The file travelled with the request's first bytes: it is the oldest one not yet taken.
+            guard !receivedFiles.isEmpty else { throw DeviceError(.protocolError, "registerHostMemory without a file descriptor") }
+            let file = receivedFiles.removeFirst()
+            let m: RegisterHostMemory
+            do throws(WireError) { m = try RegisterHostMemory(from: &r) } catch {
+                close(file)
+                throw DeviceError(.protocolError, error.description)
+            }
+            try mapHostMemory(m, file: file)
+        case .unregisterHostMemory:
+            let m = try wire { () throws(WireError) in try UnregisterHostMemory(from: &r) }
+            try unmapHostMemory(at: m.region)
         case .nodeStatus:
             break
         default:

@@ -8,13 +8,18 @@ import TesseraWire
 struct HostRegion {
     let base: UnsafeMutableRawPointer
     let size: Int
+    /// The shared-memory file, kept open for regions the program wants mapped into its devices (a backend whose
+    /// driver runs in another process maps the file there); -1 when closed.
+    var file: Int32 = -1
     /// Where the session's devices address it (the program's address of it), or 0 when they do not.
     var deviceAddress: UInt64 = 0
 
-    /// Maps a shared-memory file the client sent. The file must be sealed against shrinking, so the client
-    /// cannot truncate it under the node's feet (which would fault the node on access).
-    static func map(fd: Int32, size: Int) throws(DeviceError) -> HostRegion {
-        defer { close(fd) }
+    /// Maps a shared-memory file the client sent, taking ownership of `fd` (kept open when `keepFile`). The file
+    /// must be sealed against shrinking, so the client cannot truncate it under the node's feet (which would
+    /// fault the node on access).
+    static func map(fd: Int32, size: Int, keepFile: Bool = false) throws(DeviceError) -> HostRegion {
+        var keep = false
+        defer { if !keep { close(fd) } }
         guard size > 0 else { throw DeviceError(.invalidValue, "empty host region") }
         var st = stat()
         guard fstat(fd, &st) == 0, Int(st.st_size) >= size else {
@@ -25,8 +30,12 @@ struct HostRegion {
         }
         let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
         guard let p, p != MAP_FAILED else { throw DeviceError(.outOfMemory, "cannot map \(size) bytes of host memory") }
-        return HostRegion(base: p, size: size)
+        keep = keepFile
+        return HostRegion(base: p, size: size, file: keepFile ? fd : -1)
     }
+
+    /// What a device backend maps (``DeviceContext/mapHostMemory(_:at:)``).
+    var shared: SharedHostMemory { SharedHostMemory(storage: base, count: size, file: file) }
 
     /// Pointer to [offset, offset + count) when the range lies inside the region.
     func pointer(offset: Int, count: Int) throws(DeviceError) -> UnsafeMutableRawPointer {
@@ -36,5 +45,14 @@ struct HostRegion {
         return base + offset
     }
 
-    func unmap() { munmap(base, size) }
+    /// Closes the file once no device maps the region (the node's own mapping stays).
+    mutating func closeFile() {
+        if file >= 0 { close(file) }
+        file = -1
+    }
+
+    func unmap() {
+        munmap(base, size)
+        if file >= 0 { close(file) }
+    }
 }

@@ -58,12 +58,14 @@ public func cudaFreeHost(_ pointer: UnsafeMutableRawPointer?) -> Int32 {
     record(Runtime.shared.freeHost(UInt(bitPattern: pointer)))
 }
 
-/// Registered memory stays pageable to Tessera: copies from it are correct, not zero-copy.
+/// Registered memory stays pageable to Tessera: copies from it are correct, not zero-copy. With
+/// `cudaHostRegisterMapped`, a shared mapping of a sealed memfd is mapped into the devices at its own address.
 @_cdecl("cudaHostRegister")
 public func cudaHostRegister(_ pointer: UnsafeMutableRawPointer?, _ size: Int, _ flags: UInt32) -> Int32 {
     guard let pointer, size > 0 else { return record(CUDAError.invalidValue) }
     let rt = Runtime.shared
-    return record(rt.withSession { _ in rt.registerHost(UInt(bitPattern: pointer), size: size) })
+    // cudaHostRegisterMapped = 0x02.
+    return record(rt.withSession { _ in rt.registerHost(UInt(bitPattern: pointer), size: size, deviceMap: flags & 0x02 != 0) })
 }
 
 @_cdecl("cudaHostUnregister")
