@@ -168,6 +168,17 @@ static int pinned() {
         for (size_t i = 0; i < n; i++) if (out[offset + i] != in[offset + i]) { printf("sync %zu: mismatch at %zu\n", n, i); return 2; }
         if (out[offset - 1] != 0 || out[offset + n] != 0) { printf("sync %zu: wrote outside\n", n); return 2; }
     }
+    // Pageable memory the same way (through the session's staging area, itself shared memory, or inline).
+    unsigned char *pageable = (unsigned char *)malloc(most + offset);
+    for (size_t n : sizes) {
+        memset(pageable, 0, most + offset);
+        CHECK(cudaMemcpy(d, in + offset, n, cudaMemcpyHostToDevice));
+        CHECK(cudaMemcpy(pageable + offset, d, n, cudaMemcpyDeviceToHost));
+        CHECK(cudaMemcpy(d, pageable + offset, n, cudaMemcpyHostToDevice));
+        CHECK(cudaMemcpy(out + offset, d, n, cudaMemcpyDeviceToHost));
+        for (size_t i = 0; i < n; i++) if (out[offset + i] != in[offset + i]) { printf("pageable %zu: mismatch at %zu\n", n, i); return 2; }
+    }
+    free(pageable);
     cudaStream_t s;
     CHECK(cudaStreamCreate(&s));
     for (size_t n : sizes) {

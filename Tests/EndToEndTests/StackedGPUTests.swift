@@ -80,7 +80,8 @@ import TesseraWire
     /// Pinned copies through the CUDA backend: the node shares each pinned buffer's memfd with the session's
     /// worker, which copies between the device and its own mapping of it (registered with its driver, which,
     /// being Tessera's, shares it with B in turn), the bytes never crossing the node ↔ worker link. Several sizes
-    /// (one past the 16 MiB inline chunk) both ways at odd offsets, synchronously and on a stream around a kernel.
+    /// (one past the 16 MiB inline chunk) both ways at odd offsets, synchronously, through pageable memory too (the
+    /// staging area, itself a shared region), and on a stream around a kernel.
     @Test(arguments: DeviceOutputTests.modes)
     func pinnedCopiesGoThroughSharedMemoryThroughTheCUDABackend(program: String) throws {
         let stack = try Stack()
