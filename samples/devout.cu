@@ -1,6 +1,6 @@
 // Device-side output and the features NVIDIA's samples lean on: printf (delivered in order at synchronisation
 // points), the printf FIFO limit, assert (cudaErrorAssert, sticky), cooperative launch with grid-wide sync,
-// stream-ordered allocation and mapped host memory. Usage: devout printf|fifo|assert|cooperative|pool|zerocopy [rounds]|unfollowed|attributes
+// stream-ordered allocation, mapped host memory and pinned copies. Usage: devout printf|fifo|assert|cooperative|pool|zerocopy [rounds]|unfollowed|attributes|pinned
 #include <cassert>
 #include <cstring>
 #include <ctime>
@@ -146,6 +146,60 @@ static int zeroCopy(int rounds) {
     return 0;
 }
 
+__global__ void addOne(unsigned char *d, size_t n) {
+    size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x;
+    if (i < n) d[i] += 1;
+}
+
+// Pinned copies of several sizes (past the 16 MiB inline chunk), both ways, at odd offsets into the pinned
+// buffers; then the same on a stream, asynchronously, with a kernel between the copies (stream order).
+static int pinned() {
+    const size_t sizes[] = {1, 4095, (1 << 20) + 3, (size_t)20 << 20};
+    const size_t most = (size_t)20 << 20, offset = 13;
+    unsigned char *in, *out, *d;
+    CHECK(cudaMallocHost((void **)&in, most + offset));
+    CHECK(cudaHostAlloc((void **)&out, most + offset, cudaHostAllocDefault));
+    CHECK(cudaMalloc((void **)&d, most));
+    for (size_t n : sizes) {
+        for (size_t i = 0; i < n; i++) in[offset + i] = (unsigned char)(i * 7 + n);
+        memset(out, 0, most + offset);
+        CHECK(cudaMemcpy(d, in + offset, n, cudaMemcpyHostToDevice));
+        CHECK(cudaMemcpy(out + offset, d, n, cudaMemcpyDeviceToHost));
+        for (size_t i = 0; i < n; i++) if (out[offset + i] != in[offset + i]) { printf("sync %zu: mismatch at %zu\n", n, i); return 2; }
+        if (out[offset - 1] != 0 || out[offset + n] != 0) { printf("sync %zu: wrote outside\n", n); return 2; }
+    }
+    // Pageable memory the same way (through the session's staging area, itself shared memory, or inline).
+    unsigned char *pageable = (unsigned char *)malloc(most + offset);
+    for (size_t n : sizes) {
+        memset(pageable, 0, most + offset);
+        CHECK(cudaMemcpy(d, in + offset, n, cudaMemcpyHostToDevice));
+        CHECK(cudaMemcpy(pageable + offset, d, n, cudaMemcpyDeviceToHost));
+        CHECK(cudaMemcpy(d, pageable + offset, n, cudaMemcpyHostToDevice));
+        CHECK(cudaMemcpy(out + offset, d, n, cudaMemcpyDeviceToHost));
+        for (size_t i = 0; i < n; i++) if (out[offset + i] != in[offset + i]) { printf("pageable %zu: mismatch at %zu\n", n, i); return 2; }
+    }
+    free(pageable);
+    cudaStream_t s;
+    CHECK(cudaStreamCreate(&s));
+    for (size_t n : sizes) {
+        for (size_t i = 0; i < n; i++) in[offset + i] = (unsigned char)(i * 3 + n);
+        memset(out, 0, most + offset);
+        CHECK(cudaMemcpyAsync(d, in + offset, n, cudaMemcpyHostToDevice, s));
+        addOne<<<(unsigned)((n + 255) / 256), 256, 0, s>>>(d, n);
+        CHECK(cudaMemcpyAsync(out + offset, d, n, cudaMemcpyDeviceToHost, s));
+        CHECK(cudaStreamSynchronize(s));
+        for (size_t i = 0; i < n; i++) {
+            if (out[offset + i] != (unsigned char)(in[offset + i] + 1)) { printf("async %zu: mismatch at %zu\n", n, i); return 2; }
+        }
+    }
+    CHECK(cudaStreamDestroy(s));
+    CHECK(cudaFree(d));
+    CHECK(cudaFreeHost(in));
+    CHECK(cudaFreeHost(out));
+    printf("pinned OK sizes=%zu\n", sizeof sizes / sizeof sizes[0]);
+    return 0;
+}
+
 // A launch the program never follows with a CUDA call still runs: the kernel writes mapped host memory and
 // the host waits for it by reading that memory only (up to 20 s), as a program that launches work and then
 // computes on the host would.
@@ -211,6 +265,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "zerocopy")) return zeroCopy(argc > 2 ? atoi(argv[2]) : 1);
     if (!strcmp(mode, "unfollowed")) return unfollowedLaunch();
     if (!strcmp(mode, "attributes")) return attributes();
+    if (!strcmp(mode, "pinned")) return pinned();
     fprintf(stderr, "unknown mode %s\n", mode);
     return 1;
 }

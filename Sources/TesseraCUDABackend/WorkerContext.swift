@@ -11,7 +11,9 @@ import TesseraWire
 /// worker as one synchronous request.
 ///
 /// Host memory named by a queued copy is read (or written) before the call returns: the bytes travel in the
-/// request (or its reply), so the session may reuse them at once.
+/// request (or its reply), so the session may reuse them at once. Copies between a device and host memory the
+/// worker maps too (``shareHostMemory(_:)``, mapped host memory) name the region instead and are queued in the
+/// worker's stream order, as on the GPU.
 final class WorkerContext: DeviceContext, @unchecked Sendable {
     let worker: WorkerProcess
     let memoryLimit: Int
@@ -35,6 +37,9 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
         /// Memory the program made itself with `cuMemCreate` (by handle), and where it mapped it (by address).
         var programMemory: [UInt64: ProgramMemory] = [:]
         var programMappings: [UInt64: (size: Int, handle: UInt64)] = [:]
+        /// Host memory the worker maps too, so copies name it by region (WorkerContext+HostMemory.swift).
+        var hostRegions: [HostRegionShare] = []
+        var nextRegion: UInt64 = 1
         var sticky: DeviceError?
         var destroyed = false
         var lastSample: (time: UInt64, busy: UInt64) = (0, 0)
@@ -146,6 +151,11 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
 
     func copyToDevice(_ destination: UInt64, from source: UnsafeRawPointer, count: Int, on stream: any DeviceStream) throws(DeviceError) {
         let h = try handle(stream)
+        if let region = sharedLocation(of: source, count: count) {
+            return try forward { () throws(DeviceError) in
+                try worker.call(CopyToDevice(device: 0, stream: h, destination: destination, count: count, source: region))
+            }
+        }
         var done = 0
         repeat {
             let n = min(count - done, WireProtocol.maxInlineChunk)
@@ -159,6 +169,11 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
 
     func copyFromDevice(_ source: UInt64, to destination: UnsafeMutableRawPointer, count: Int, on stream: any DeviceStream) throws(DeviceError) {
         let h = try handle(stream)
+        if let region = sharedLocation(of: destination, count: count) {
+            return try forward { () throws(DeviceError) in
+                try worker.call(CopyFromDevice(device: 0, stream: h, source: source, count: count, destination: region))
+            }
+        }
         var done = 0
         repeat {
             let n = min(count - done, WireProtocol.maxInlineChunk)
@@ -335,6 +350,7 @@ final class WorkerContext: DeviceContext, @unchecked Sendable {
                 s.physical = 0
                 s.programMemory = [:]
                 s.programMappings = [:]
+                s.hostRegions = []
             }
             return (!s.destroyed, s.store, s.tickets)
         }

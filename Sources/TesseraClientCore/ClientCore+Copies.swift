@@ -85,9 +85,9 @@ extension ClientCore {
         let none = { (_: inout WireReader) throws(WireError) in () }
         let c = link(device)
         // Pinned memory the (home) node has mapped: a direct memcpy on its side.
-        if isHome(c), let b = pinnedBuffer(containing: source, count: count), let region = b.region {
+        if isHome(c), let (region, base) = hostRegion(containing: source, count: count) {
             let m = CopyToDevice(device: device, stream: stream, destination: destination, count: count,
-                                 source: .region(region, offset: Int(source - b.base)))
+                                 source: .region(region, offset: Int(source - base)))
             return submit(m, device: device, async: async)
         }
         // Pageable memory on a local session: through the shared staging area.
@@ -113,9 +113,9 @@ extension ClientCore {
     package func copyFromDevice(_ device: Int, _ stream: UInt64, source: UInt64, to destination: UInt, count: Int, async: Bool) -> Int32 {
         let none = { (_: inout WireReader) throws(WireError) in () }
         let c = link(device)
-        if isHome(c), let b = pinnedBuffer(containing: destination, count: count), let region = b.region {
+        if isHome(c), let (region, base) = hostRegion(containing: destination, count: count) {
             let m = CopyFromDevice(device: device, stream: stream, source: source, count: count,
-                                   destination: .region(region, offset: Int(destination - b.base)))
+                                   destination: .region(region, offset: Int(destination - base)))
             return submit(m, device: device, async: async)
         }
         if count <= Self.stagingSize, let staging = stagingBuffer(c), let region = staging.region {
@@ -177,10 +177,10 @@ extension ClientCore {
         case .hostToDevice:
             guard let (device, handle) = copyDevice(stream, devicePointer: destination) else { return CUDAError.invalidResourceHandle }
             let c = link(device)
-            if isHome(c), let b = pinnedBuffer(containing: source, count: hostExtent(sourcePitch)), let region = b.region {
+            if isHome(c), let (region, base) = hostRegion(containing: source, count: hostExtent(sourcePitch)) {
                 let m = Copy2D(device: device, stream: handle, direction: .hostToDevice, destination: UInt64(destination),
                                destinationPitch: destinationPitch, source: 0, sourcePitch: sourcePitch, width: width, height: height,
-                               host: .region(region, offset: Int(source - b.base)))
+                               host: .region(region, offset: Int(source - base)))
                 return submit(m, device: device, async: async)
             }
             // Pageable: pack bands of rows and send them in the frames, the last band answered.
@@ -210,10 +210,10 @@ extension ClientCore {
         case .deviceToHost:
             guard let (device, handle) = copyDevice(stream, devicePointer: source) else { return CUDAError.invalidResourceHandle }
             let c = link(device)
-            if isHome(c), let b = pinnedBuffer(containing: destination, count: hostExtent(destinationPitch)), let region = b.region {
+            if isHome(c), let (region, base) = hostRegion(containing: destination, count: hostExtent(destinationPitch)) {
                 let m = Copy2D(device: device, stream: handle, direction: .deviceToHost, destination: 0,
                                destinationPitch: destinationPitch, source: UInt64(source), sourcePitch: sourcePitch,
-                               width: width, height: height, host: .region(region, offset: Int(destination - b.base)))
+                               width: width, height: height, host: .region(region, offset: Int(destination - base)))
                 return submit(m, device: device, async: async)
             }
             let rowsPerBand = max(1, WireProtocol.maxInlineChunk / width)

@@ -302,6 +302,17 @@ public final class ClientCore: @unchecked Sendable {
         return nil
     }
 
+    /// Where the home node finds [pointer, pointer + count) of this process's memory: in a pinned buffer it maps,
+    /// or in registered host memory it maps too (`CU_MEMHOSTREGISTER_DEVICEMAP` on a shared memfd mapping: a
+    /// stacked GPU worker's mapping of its node's regions). Copies naming it carry no bytes.
+    package func hostRegion(containing pointer: UInt, count: Int) -> (region: UInt64, base: UInt)? {
+        if let b = pinnedBuffer(containing: pointer, count: count), let region = b.region { return (region, b.base) }
+        for (base, region) in registeredRegions {
+            if let size = registeredHost[base], pointer >= base, pointer + UInt(count) <= base + UInt(size) { return (region, base) }
+        }
+        return nil
+    }
+
     /// The shared staging area for pageable copies (local sessions), created on first use.
     package func stagingBuffer(_ c: Connection) -> PinnedBuffer? {
         guard isHome(c) else { return nil }

@@ -143,6 +143,13 @@ public protocol DeviceContext: AnyObject, Sendable {
     func mapHostMemory(_ memory: SharedHostMemory, at address: UInt64) throws(DeviceError)
     /// Removes a mapping once the work queued so far is done.
     func unmapHostMemory(at address: UInt64)
+    /// Shares host memory the node shares with the program (a pinned buffer, the staging area) with the
+    /// backend's driver, so copies between a device and `memory.storage`'s range need not carry its bytes (a
+    /// backend whose driver runs in another process maps `memory.file` there; see
+    /// ``DeviceBackend/mapsHostMemoryFromFile``). Best effort: copies from memory that is not shared still work.
+    func shareHostMemory(_ memory: SharedHostMemory) throws(DeviceError)
+    /// Stops sharing memory shared by ``shareHostMemory(_:)``; the caller has synchronised the context first.
+    func unshareHostMemory(_ memory: SharedHostMemory)
     /// CUDA's virtual memory management on this context (`cuMemAddressReserve`, `cuMemCreate`, `cuMemMap`, …):
     /// returns the operation's value (an address, a handle, flags; 0 when none). Physical memory counts against
     /// the context's quota like an allocation.

@@ -37,4 +37,9 @@ extension DeviceContext {
     }
 
     public func unmapHostMemory(at address: UInt64) {}
+
+    /// Backends whose driver runs in the node's process copy from the node's mapping directly: nothing to share.
+    public func shareHostMemory(_ memory: SharedHostMemory) throws(DeviceError) {}
+
+    public func unshareHostMemory(_ memory: SharedHostMemory) {}
 }

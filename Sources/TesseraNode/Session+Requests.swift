@@ -80,9 +80,9 @@ extension Session {
             let fd = receivedFDs.removeFirst()
             return attempt(nil) { () throws(DeviceError) in
                 guard regions[m.region] == nil else { close(fd); throw DeviceError(.invalidValue, "host region \(m.region) already registered") }
-                var region = try HostRegion.map(fd: fd, size: m.size, keepFile: m.address != 0 && node.backend.mapsHostMemoryFromFile)
+                var region = try HostRegion.map(fd: fd, size: m.size, keepFile: node.backend.mapsHostMemoryFromFile)
                 if m.address != 0 { region.deviceAddress = mapIntoDevices(region, at: m.address) ? m.address : 0 }
-                if region.deviceAddress == 0 { region.closeFile() }
+                if region.deviceAddress == 0, region.file >= 0, !shareWithDevices(region) { region.closeFile() }
                 regions[m.region] = region
                 RegisterHostMemoryReply(mapped: region.deviceAddress != 0).encode(into: &scratch)
             }
@@ -95,7 +95,11 @@ extension Session {
                 }
                 // Queued copies may still read or write it.
                 for v in vgpus { try? v.context.synchronize() }
-                if region.deviceAddress != 0 { for v in vgpus { v.context.unmapHostMemory(at: region.deviceAddress) } }
+                if region.deviceAddress != 0 {
+                    for v in vgpus { v.context.unmapHostMemory(at: region.deviceAddress) }
+                } else if region.file >= 0 {
+                    for v in vgpus { v.context.unshareHostMemory(region.shared) }
+                }
                 region.unmap()
             }
 
@@ -428,7 +432,13 @@ extension Session {
         let fresh = try node.backend.makeContext(gpu: vgpus[i].physical, memoryLimit: vgpus[i].memory,
                                                  computePercent: vgpus[i].compute, computeMode: vgpus[i].mode, addressWindow: addressWindow)
         vgpus[i].context = fresh
-        for r in regions.values where r.deviceAddress != 0 { try? fresh.mapHostMemory(r.shared, at: r.deviceAddress) }
+        for r in regions.values {
+            if r.deviceAddress != 0 {
+                try? fresh.mapHostMemory(r.shared, at: r.deviceAddress)
+            } else if r.file >= 0 {
+                try? fresh.shareHostMemory(r.shared)
+            }
+        }
         streams = streams.filter { $0.value.device != device }
         events = events.filter { $0.value.device != device }
         modules = modules.filter { $0.value.device != device }
@@ -462,5 +472,14 @@ extension Session {
             }
         }
         return true
+    }
+
+    /// Shares a region with every vGPU's driver so copies between the devices and it need not carry its bytes
+    /// (backends that map host memory from its file). Best effort, per device: one that cannot share it copies
+    /// the bytes through its link. Whether any device took it (else the node need not keep the file open).
+    func shareWithDevices(_ region: HostRegion) -> Bool {
+        var shared = false
+        for v in vgpus where (try? v.context.shareHostMemory(region.shared)) != nil { shared = true }
+        return shared
     }
 }

@@ -77,6 +77,24 @@ import TesseraWire
         #expect(bSettled, "\(b)")
     }
 
+    /// Pinned copies through the CUDA backend: the node shares each pinned buffer's memfd with the session's
+    /// worker, which copies between the device and its own mapping of it (registered with its driver, which,
+    /// being Tessera's, shares it with B in turn), the bytes never crossing the node ↔ worker link. Several sizes
+    /// (one past the 16 MiB inline chunk) both ways at odd offsets, synchronously, through pageable memory too (the
+    /// staging area, itself a shared region), and on a stream around a kernel.
+    @Test(arguments: DeviceOutputTests.modes)
+    func pinnedCopiesGoThroughSharedMemoryThroughTheCUDABackend(program: String) throws {
+        let stack = try Stack()
+        let r = stack.a.run(program, ["pinned"])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)\nA:\n\(stack.a.log)")
+        #expect(r.stdout.contains("pinned OK sizes=4"), "\(r.stdout)\n\(r.stderr)")
+        // Freed pinned buffers let go of the worker's mappings: the program ends cleanly, and so do the sessions.
+        let (a, aSettled) = try stack.a.waitForStatus(timeout: 20) { $0.sessions.isEmpty }
+        #expect(aSettled, "\(a)")
+        let (b, bSettled) = try stack.b.waitForStatus(timeout: 20) { $0.sessions.isEmpty }
+        #expect(bSettled, "\(b)")
+    }
+
     @Test func quotaIsExactThroughTheCUDABackend() throws {
         let stack = try Stack()
         let r = stack.a.run("quota", ["48"], memory: "48MiB")

@@ -113,6 +113,8 @@ check symbols "symbols OK"
 check fault "fault OK kernel" kernel
 # Mapped (zero-copy) host memory: the worker maps the program's pinned memory at its address for the GPU.
 check devout "zerocopy OK same=1 rounds=3" zerocopy 3
+# Pinned copies: the worker copies between the GPU and its own (registered) mapping of the program's pinned memory.
+check devout "pinned OK sizes=4" pinned
 
 # --- Data path -----------------------------------------------------------------------------------------------
 figure() { awk -v k="$1" '$1 == k { print $2 }'; }

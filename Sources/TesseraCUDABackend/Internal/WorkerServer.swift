@@ -192,16 +192,27 @@ final class WorkerServer {
             MemoryInfoReply(free: free, total: total).encode(into: &scratch)
         case .copyToDevice:
             let m = try wire { () throws(WireError) in try CopyToDevice(from: &r) }
+            let s = try stream(m.stream)
+            if case let .region(id, offset) = m.source {
+                // From the worker's mapping of a shared region, in stream order (DMA when registered).
+                let p = try hostRange(id, offset: offset, count: m.count)
+                try d.check(d.cuMemcpyHtoDAsync(m.destination, p, m.count, s), "cuMemcpyHtoDAsync")
+                return
+            }
             let data = r.rest()
             guard data.count == m.count else { throw DeviceError(.protocolError, "copy of \(m.count) bytes carries \(data.count)") }
-            let s = try stream(m.stream)
             // The frame's bytes live until the next read: the copy completes before the reply.
             try d.check(d.cuMemcpyHtoDAsync(m.destination, data.baseAddress, m.count, s), "cuMemcpyHtoDAsync")
             try d.check(d.cuStreamSynchronize(s), "cuStreamSynchronize")
         case .copyFromDevice:
             let m = try wire { () throws(WireError) in try CopyFromDevice(from: &r) }
-            guard m.count <= WireProtocol.maxInlineChunk else { throw DeviceError(.invalidValue, "copy chunk of \(m.count) bytes") }
             let s = try stream(m.stream)
+            if case let .region(id, offset) = m.destination {
+                let p = try hostRange(id, offset: offset, count: m.count)
+                try d.check(d.cuMemcpyDtoHAsync(p, m.source, m.count, s), "cuMemcpyDtoHAsync")
+                return
+            }
+            guard m.count <= WireProtocol.maxInlineChunk else { throw DeviceError(.invalidValue, "copy chunk of \(m.count) bytes") }
             try d.check(d.cuMemcpyDtoHAsync(staging, m.source, m.count, s), "cuMemcpyDtoHAsync")
             try d.check(d.cuStreamSynchronize(s), "cuStreamSynchronize")
             scratch.raw(UnsafeRawBufferPointer(start: staging, count: m.count))
@@ -274,7 +285,7 @@ final class WorkerServer {
                 close(file)
                 throw DeviceError(.protocolError, error.description)
             }
-            try mapHostMemory(m, file: file)
+            if m.address == 0 { try mapCopyRegion(m, file: file) } else { try mapHostMemory(m, file: file) }
         case .unregisterHostMemory:
             let m = try wire { () throws(WireError) in try UnregisterHostMemory(from: &r) }
             try unmapHostMemory(at: m.region)

@@ -8,8 +8,8 @@ import TesseraWire
 struct HostRegion {
     let base: UnsafeMutableRawPointer
     let size: Int
-    /// The shared-memory file, kept open for regions the program wants mapped into its devices (a backend whose
-    /// driver runs in another process maps the file there); -1 when closed.
+    /// The shared-memory file, kept open while a backend whose driver runs in another process maps it there
+    /// (into the program's devices, or for copies: ``DeviceContext/shareHostMemory(_:)``); -1 when closed.
     var file: Int32 = -1
     /// Where the session's devices address it (the program's address of it), or 0 when they do not.
     var deviceAddress: UInt64 = 0
