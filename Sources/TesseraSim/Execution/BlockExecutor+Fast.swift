@@ -124,8 +124,73 @@ extension BlockExecutor {
         case .stGlobal64:
             guard let region = globalRegion(pc, a, UInt64(bitPattern: ip.pointee.imm), m, 8) else { return false }
             forLanes(m) { l in setWord(region, Int(truncatingIfNeeded: a[l]), b[l]) }
+        case .ldSharedV32, .ldSharedV64, .ldGlobalV32, .ldGlobalV64, .stSharedV32, .stSharedV64, .stGlobalV32, .stGlobalV64:
+            let words = Int(ip.pointee.count)
+            let wide = fast == .ldSharedV64 || fast == .ldGlobalV64 || fast == .stSharedV64 || fast == .stGlobalV64
+            let total = UInt64(wide ? 16 : words &* 4)
+            let imm = UInt64(bitPattern: ip.pointee.imm)
+            let shared = fast == .ldSharedV32 || fast == .ldSharedV64 || fast == .stSharedV32 || fast == .stSharedV64
+            guard let region = shared ? sharedRegion(a, imm, m, total) : globalRegion(pc, a, imm, m, total) else { return false }
+            let slots = vectorSlots + Int(ip.pointee.e)
+            if ip.pointee.op == .ld {
+                loadVector(region, a, m, R, slots: slots, words: words, wide: wide)
+            } else {
+                storeVector(region, a, m, R, slots: slots, words: words, wide: wide)
+            }
         }
         return true
+    }
+
+    /// Each lane of `m` reads its whole vector with one access (as `loadWhole` does: a concurrent writer's vector
+    /// is never seen half old) and spreads the components into their registers, zero-extended.
+    @inline(__always)
+    func loadVector(_ region: UnsafeMutableRawPointer, _ a: Lanes, _ m: UInt32, _ R: Lanes,
+                    slots: UnsafeMutablePointer<Int32>, words: Int, wide: Bool) {
+        let d0 = R + Int(slots[0]) &<< 5, d1 = R + Int(slots[1]) &<< 5
+        if wide {
+            forLanes(m) { l in
+                let v = (region + Int(truncatingIfNeeded: a[l])).assumingMemoryBound(to: SIMD2<UInt64>.self).pointee
+                d0[l] = v[0]
+                d1[l] = v[1]
+            }
+        } else if words == 2 {
+            forLanes(m) { l in
+                let v = word(region, Int(truncatingIfNeeded: a[l]), UInt64.self)
+                d0[l] = v & 0xFFFF_FFFF
+                d1[l] = v >> 32
+            }
+        } else {
+            let d2 = R + Int(slots[2]) &<< 5, d3 = R + Int(slots[3]) &<< 5
+            forLanes(m) { l in
+                let v = (region + Int(truncatingIfNeeded: a[l])).assumingMemoryBound(to: SIMD4<UInt32>.self).pointee
+                d0[l] = UInt64(v[0])
+                d1[l] = UInt64(v[1])
+                d2[l] = UInt64(v[2])
+                d3[l] = UInt64(v[3])
+            }
+        }
+    }
+
+    /// Each lane of `m` assembles its vector from its components' registers (low 32 bits for 4-byte words) and
+    /// writes it with one access.
+    @inline(__always)
+    func storeVector(_ region: UnsafeMutableRawPointer, _ a: Lanes, _ m: UInt32, _ R: Lanes,
+                     slots: UnsafeMutablePointer<Int32>, words: Int, wide: Bool) {
+        let s0 = R + Int(slots[0]) &<< 5, s1 = R + Int(slots[1]) &<< 5
+        if wide {
+            forLanes(m) { l in
+                (region + Int(truncatingIfNeeded: a[l])).assumingMemoryBound(to: SIMD2<UInt64>.self).pointee = SIMD2(s0[l], s1[l])
+            }
+        } else if words == 2 {
+            forLanes(m) { l in setWord(region, Int(truncatingIfNeeded: a[l]), (s0[l] & 0xFFFF_FFFF) | (s1[l] << 32)) }
+        } else {
+            let s2 = R + Int(slots[2]) &<< 5, s3 = R + Int(slots[3]) &<< 5
+            forLanes(m) { l in
+                (region + Int(truncatingIfNeeded: a[l])).assumingMemoryBound(to: SIMD4<UInt32>.self).pointee =
+                    SIMD4(UInt32(truncatingIfNeeded: s0[l]), UInt32(truncatingIfNeeded: s1[l]),
+                          UInt32(truncatingIfNeeded: s2[l]), UInt32(truncatingIfNeeded: s3[l]))
+            }
+        }
     }
 
     /// The word at `offset` bytes from `base` (aligned: the callers check). Typed access, which the optimiser always

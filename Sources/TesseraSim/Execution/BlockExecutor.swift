@@ -35,6 +35,9 @@ final class BlockExecutor {
     var program: Program?
     var code: UnsafeMutablePointer<Inst> = .allocate(capacity: 1)
     var codeCapacity = 1
+    /// The program's `vectorSlots`, copied like `code` so the hot loop reads them without retaining an array.
+    var vectorSlots: UnsafeMutablePointer<Int32> = .allocate(capacity: 1)
+    var vectorSlotsCapacity = 1
     var grid = Dim3()
     var block = Dim3()
     var memory = AddressMap([])
@@ -100,6 +103,7 @@ final class BlockExecutor {
 
     deinit {
         code.deallocate()
+        vectorSlots.deallocate()
         params.deallocate()
         regs.deallocate()
         preds.deallocate()
@@ -133,6 +137,14 @@ final class BlockExecutor {
             }
             program.code.withUnsafeBufferPointer { src in
                 code.update(from: src.baseAddress!, count: src.count)
+            }
+            if vectorSlotsCapacity < program.vectorSlots.count {
+                vectorSlots.deallocate()
+                vectorSlots = .allocate(capacity: program.vectorSlots.count)
+                vectorSlotsCapacity = program.vectorSlots.count
+            }
+            program.vectorSlots.withUnsafeBufferPointer { src in
+                if src.count > 0 { vectorSlots.update(from: src.baseAddress!, count: src.count) }
             }
         }
         if regionsCapacity < program.code.count {

@@ -19,12 +19,15 @@ enum FastOp: UInt8, Sendable {
     case ldShared32, ldShared64, ldGlobal32, ldGlobal64, stShared32, stShared64, stGlobal32, stGlobal64
     /// A kernel parameter at a fixed offset, the same for every lane.
     case ldParam32, ldParamS32, ldParam64
+    /// Vector loads and stores (`.v2`/`.v4`) of 32-bit and (`.v2`) 64-bit plain words: one aligned access per lane
+    /// for the whole vector, its components in the registers `Program.vectorSlots` lists from `Inst.e`.
+    case ldSharedV32, ldSharedV64, ldGlobalV32, ldGlobalV64, stSharedV32, stSharedV64, stGlobalV32, stGlobalV64
 
     /// The fast form of `ins`, or `.none`. Each case reproduces exactly what the general path computes for
     /// the instructions it accepts (see `BlockExecutor.simpleInteger`, `execute`, `floatOp`, `load`, `store`).
     static func classify(_ ins: Inst) -> FastOp {
-        // Every form writes a destination register except the stores.
-        guard ins.d >= 0 || ins.op == .st else { return .none }
+        // Every form writes a destination register except the stores (vector loads name theirs in `vectorSlots`).
+        guard ins.d >= 0 || ins.op == .st || (ins.op == .ld && ins.count > 1) else { return .none }
         let bytes = ins.type.bytes
         let hasAB = ins.a >= 0 && ins.b >= 0
         switch ins.op {
@@ -125,30 +128,38 @@ enum FastOp: UInt8, Sendable {
             default: return .none
             }
         case .ld, .st:
-            guard ins.flags == 0, ins.count == 1, ins.a >= 0, let space = MemorySpace(rawValue: ins.space) else { return .none }
-            let isLoad = ins.op == .ld
-            if !isLoad && ins.b < 0 { return .none }
-            // Loads sign-extend narrower signed types and read predicates specially: only plain bit copies here.
-            let width: Int
-            switch ins.type {
-            case .u32, .b32, .f32: width = 4
-            case .s32: width = isLoad ? 0 : 4
-            case .u64, .b64, .s64, .f64: width = 8
-            default: width = 0
-            }
-            switch (space, isLoad, width) {
-            case (.shared, true, 4): return .ldShared32
-            case (.shared, true, 8): return .ldShared64
-            case (.global, true, 4): return .ldGlobal32
-            case (.global, true, 8): return .ldGlobal64
-            case (.shared, false, 4): return .stShared32
-            case (.shared, false, 8): return .stShared64
-            case (.global, false, 4): return .stGlobal32
-            case (.global, false, 8): return .stGlobal64
-            default: return .none
-            }
+            return classifyMemory(ins)
         default:
             return .none
+        }
+    }
+
+    /// Loads and stores of plain words addressed by a register: scalars of 4 or 8 bytes, and vectors of 2 or 4
+    /// components of 4 bytes or 2 of 8 (one aligned access per lane). Only bit copies: a signed load sign-extends
+    /// and predicates load specially, so those take the general path.
+    private static func classifyMemory(_ ins: Inst) -> FastOp {
+        guard ins.flags == 0, ins.a >= 0, let space = MemorySpace(rawValue: ins.space) else { return .none }
+        let isLoad = ins.op == .ld
+        let vector = ins.count > 1
+        if vector ? ins.e < 0 : (!isLoad && ins.b < 0) { return .none }
+        let width: Int
+        switch ins.type {
+        case .u32, .b32, .f32: width = 4
+        case .s32: width = isLoad ? 0 : 4
+        case .u64, .b64, .s64, .f64: width = 8
+        default: width = 0
+        }
+        if vector && !((width == 4 && (ins.count == 2 || ins.count == 4)) || (width == 8 && ins.count == 2)) { return .none }
+        switch (space, isLoad, width) {
+        case (.shared, true, 4): return vector ? .ldSharedV32 : .ldShared32
+        case (.shared, true, 8): return vector ? .ldSharedV64 : .ldShared64
+        case (.global, true, 4): return vector ? .ldGlobalV32 : .ldGlobal32
+        case (.global, true, 8): return vector ? .ldGlobalV64 : .ldGlobal64
+        case (.shared, false, 4): return vector ? .stSharedV32 : .stShared32
+        case (.shared, false, 8): return vector ? .stSharedV64 : .stShared64
+        case (.global, false, 4): return vector ? .stGlobalV32 : .stGlobal32
+        case (.global, false, 8): return vector ? .stGlobalV64 : .stGlobal64
+        default: return .none
         }
     }
 }
