@@ -7,7 +7,11 @@
 // limit 5/10/25/50/75/100 %, against the same program unlimited in alternating rounds of the same run, with
 // 1-block kernels and with kernels spread over every worker thread.
 //
-// Usage: tessera-bench-compute [--seconds S] [--limit-only]
+// The limit table is measured with the host's cores kept out of their idle states (see HostWarmth), unless
+// `--host-as-is`: on a simulated GPU a core waking from idle runs the throttled program's next kernel slower.
+//
+// Usage: tessera-bench-compute [--seconds S] [--limit-only] [--rounds R] [--shapes 1,2,3] [--limits 5,10,…]
+//                              [--host-as-is]
 import Foundation
 import TesseraSim
 import TesseraSimLoad
@@ -19,20 +23,32 @@ func pct(_ x: Double) -> String { String(format: "%5.1f %%", x * 100) }
 
 let n = try SaturatingProgram.calibrate(milliseconds: 1)
 let limitOnly = arguments.contains("--limit-only")
+/// `--shapes 1,3` and `--limits 50,75` narrow the limit table to some kernel shapes (1-based) and limits.
+func listArgument(_ name: String) -> [Int]? {
+    arguments.firstIndex(of: name).map { arguments[$0 + 1].split(separator: ",").compactMap { Int($0) } }
+}
 
 func limitThroughput() throws {
     // The machine's speed drifts by ±10 % within a minute on a shared virtual machine, so each limit is measured
     // in rounds that alternate the unlimited baseline and the limited run, and the median round's ratio is
     // reported: drift between a baseline and a limited run far apart in time does not show as an error.
-    let rounds = 3
-    let perRun = max(1, seconds / 3 / Double(rounds))
+    // Many short rounds rather than a few long ones: the host's speed drifts over seconds, and a round's two runs
+    // close together in time see the same host.
+    let rounds = listArgument("--rounds")?.first ?? 7
+    let perRun = max(0.5, seconds / 2 / Double(rounds))
     let workers = ProcessInfo.processInfo.activeProcessorCount
+    let warmth = arguments.contains("--host-as-is") ? nil : HostWarmth()
+    defer { warmth?.stop() }
     print("limit mode, lone program launching 4 kernels then synchronising; throughput relative to the same program")
     print("unlimited (baseline), \(rounds) alternating rounds of \(String(format: "%.1f", perRun)) s each, median round. Target: within 2 pp of the limit.")
+    print(warmth == nil ? "Host as is: its cores may idle between a limited program's kernels."
+                        : "Host kept warm: one SCHED_IDLE spinner per core keeps the cores out of idle states (--host-as-is to measure without).")
     print("Device time per kernel is what the scheduler charged (its modelled device time).")
     print("kernel shape          limit   unlimited kernels/s (busy, µs/kernel)   limited kernels/s (busy, µs/kernel)   relative   error")
-    for (shape, blocks, iterations) in [("1 block, ≈1 ms", 1, n), ("\(workers * 2) blocks, ≈2 ms", workers * 2, n * 2), ("1 block, ≈0.1 ms", 1, n / 10)] {
-        for percent in [5, 10, 25, 50, 75, 100] {
+    let shapes = [("1 block, ≈1 ms", 1, n), ("\(workers * 2) blocks, ≈2 ms", workers * 2, n * 2), ("1 block, ≈0.1 ms", 1, n / 10)]
+    let chosenShapes = listArgument("--shapes") ?? Array(1...shapes.count)
+    for (index, (shape, blocks, iterations)) in shapes.enumerated() where chosenShapes.contains(index + 1) {
+        for percent in listArgument("--limits") ?? [5, 10, 25, 50, 75, 100] {
             var pairs: [(base: SynchronousThroughput, lim: SynchronousThroughput)] = []
             for _ in 0..<rounds {
                 let base = try SynchronousThroughput.measure(quota: ComputeQuota(percent: 100), iterations: iterations, blocks: blocks, seconds: perRun)
