@@ -112,6 +112,37 @@ struct DeviceSchedulerTests {
         #expect(ExecutionEngine.makespan([], units: 2) == 0)
     }
 
+    /// A `limit` program pays for its own host time between kernels, from its last kernel's end to its next
+    /// launch, and not for the time the scheduler's thread takes to notice that launch (a stream worker woken
+    /// late on a busy host).
+    @Test func hostGapEndsAtTheLaunchNotWhenTheSchedulerLooks() {
+        func tokensAfterGap(announcedBeforeLook: UInt64) -> Double {
+            let clock = SimulatedClock()
+            let scheduler = DeviceScheduler(clock: { clock.now })
+            let program = Program()
+            let id = ObjectIdentifier(program)
+            let announcements = DeviceScheduler.Announcements()
+            scheduler.register(id, quota: ComputeQuota(percent: 50, mode: .limit), announcements: announcements)
+            scheduler.announce(announcements)
+            #expect(scheduler.tryStart(id))
+            // A 60 ms kernel overdraws the 25 ms bucket, so no refill below is lost to its cap.
+            let start = clock.now
+            clock.advance(60_000_000)
+            scheduler.finish(id, start: start)
+            // 10 µs of host time, then the launch; the scheduler looks 3 ms later, or at once.
+            clock.advance(10_000)
+            scheduler.announce(announcements)
+            clock.advance(announcedBeforeLook)
+            _ = scheduler.tryStart(id)
+            return scheduler.state.withLock { $0.clients[id]!.tokens }
+        }
+        let lookedAtOnce = tokensAfterGap(announcedBeforeLook: 0)
+        let lookedLate = tokensAfterGap(announcedBeforeLook: 3_000_000)
+        // Looked at late, the bucket refilled 3 ms longer at 50 %, and the same 10 µs of host time were charged
+        // (were the gap to end at the look, it would have paid 3 ms more: 1.5 ms less than at once).
+        #expect(abs((lookedLate - lookedAtOnce) - 1_500_000) < 1)
+    }
+
     @Test func longHostGapsAreIdlenessNotCharged() {
         // 100 ms of host work between batches is beyond the allowance: the program is idle, and a 50 % limit
         // does not slow a program that uses the device less than half the time.

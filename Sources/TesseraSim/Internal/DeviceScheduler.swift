@@ -64,12 +64,14 @@ final class DeviceScheduler: Sendable {
             recordBusy(start, start + UInt64(duration))
         }
 
-        /// Work arrives after a host gap: a `limit` context pays for a short gap as for device time.
+        /// Work arrives after a host gap (`now`: when the program queued it): a `limit` context pays for a short gap
+        /// as for device time.
         mutating func chargeHostGap(now: UInt64) {
             guard quota.mode == .limit, let since = idleSince, now > since else { return }
             let gap = now - since
             if gap <= DeviceScheduler.hostGapAllowance {
-                refill(now: now)
+                // `now` may be an arrival before the bucket's last refill: never refill backwards.
+                if now > lastRefill { refill(now: now) }
                 tokens -= Double(gap)
             }
         }
@@ -116,8 +118,16 @@ final class DeviceScheduler: Sendable {
     /// Units of one client queued since the scheduler last looked: counted without the scheduler's lock, so the
     /// thread that queues work does not contend with the one running it; folded into the client's `pending`
     /// whenever the scheduler decides (``tryStart(_:)``, a grant, a drop).
+    ///
+    /// For a `limit` client the first announcement after the scheduler last looked also keeps its time: a host gap
+    /// ends when the program asks for work, not when the scheduler's thread next gets to look (that thread's own
+    /// wake-up latency, milliseconds at times on a busy host, is the simulator's, not the program's host time).
     final class Announcements: Sendable {
         let count = Atomic<Int>(0)
+        /// When the oldest unfolded announcement was made (0: none, or the client is not timed).
+        let firstArrival = Atomic<UInt64>(0)
+        /// Whether announcements record their time: only `limit` clients pay for host gaps.
+        let timesArrivals = Atomic<Bool>(false)
         init() {}
     }
 
@@ -129,10 +139,15 @@ final class DeviceScheduler: Sendable {
                                    tokens: Double(quota.percent) / 100 * Self.bucketWindow, lastRefill: now,
                                    announcements: announcements)
         }
+        announcements.timesArrivals.store(quota.mode == .limit, ordering: .relaxed)
     }
 
     func update(_ id: ObjectIdentifier, quota: ComputeQuota) {
-        state.withLock { s in s.clients[id]?.quota = quota }
+        let announcements = state.withLock { s -> Announcements? in
+            s.clients[id]?.quota = quota
+            return s.clients[id]?.announcements
+        }
+        announcements?.timesArrivals.store(quota.mode == .limit, ordering: .relaxed)
     }
 
     func unregister(_ id: ObjectIdentifier) {
@@ -156,14 +171,19 @@ final class DeviceScheduler: Sendable {
     /// A unit of work of the client registered with `announcements` was queued: as ``notePending(_:)``, without
     /// the lock (the unit counts from the scheduler's next decision, which comes before it can start).
     func announce(_ announcements: Announcements) {
+        if announcements.timesArrivals.load(ordering: .relaxed) {
+            _ = announcements.firstArrival.compareExchange(expected: 0, desired: currentTime(), ordering: .relaxed)
+        }
         announcements.count.add(1, ordering: .releasing)
     }
 
     /// Adds `n` queued units to client `i`; a client becoming busy after idleness is measured against the
     /// furthest-behind active client (the global virtual time) and keeps at most a little credit. The clock is
     /// read only then.
+    /// - Parameter arrival: when the first of the units was queued, if known (a timed announcement); the host gap
+    ///   of a client becoming busy ends there, or else now.
     private static func addPending(_ s: inout State, _ i: Dictionary<ObjectIdentifier, Client>.Index, _ n: Int,
-                                   now clock: @autoclosure () -> UInt64) {
+                                   now clock: @autoclosure () -> UInt64, arrival: UInt64 = 0) {
         // The client accessed in place: a copy would retain its busy-interval history.
         let becameBusy = access(&s.clients.values[i]) { c in
             c.pending += n
@@ -181,7 +201,7 @@ final class DeviceScheduler: Sendable {
             }
         }
         access(&s.clients.values[i]) { c in
-            c.chargeHostGap(now: now)
+            c.chargeHostGap(now: arrival > 0 ? min(arrival, now) : now)
             c.idleSince = nil
             c.virtualTime = max(c.virtualTime, globalTime - Self.lagAllowance / c.share)
         }
@@ -191,10 +211,12 @@ final class DeviceScheduler: Sendable {
     private static func foldAnnouncements(_ s: inout State, now: @autoclosure () -> UInt64) {
         var i = s.clients.startIndex
         while i != s.clients.endIndex {
-            let n = access(&s.clients.values[i]) { c in
-                c.announcements.count.load(ordering: .relaxed) == 0 ? 0 : c.announcements.count.exchange(0, ordering: .acquiring)
+            let (n, arrival) = access(&s.clients.values[i]) { c -> (Int, UInt64) in
+                if c.announcements.count.load(ordering: .relaxed) == 0 { return (0, 0) }
+                let n = c.announcements.count.exchange(0, ordering: .acquiring)
+                return (n, c.announcements.firstArrival.exchange(0, ordering: .relaxed))
             }
-            if n > 0 { addPending(&s, i, n, now: now()) }
+            if n > 0 { addPending(&s, i, n, now: now(), arrival: arrival) }
             s.clients.formIndex(after: &i)
         }
     }
