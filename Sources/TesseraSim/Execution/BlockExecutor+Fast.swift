@@ -124,15 +124,15 @@ extension BlockExecutor {
         case .stGlobal64:
             guard let region = globalRegion(pc, a, UInt64(bitPattern: ip.pointee.imm), m, 8) else { return false }
             forLanes(m) { l in setWord(region, Int(truncatingIfNeeded: a[l]), b[l]) }
-        case .ldSharedV32, .ldSharedV64, .ldGlobalV32, .ldGlobalV64, .stSharedV32, .stSharedV64, .stGlobalV32, .stGlobalV64:
+        case .ldVector, .stVector:
             let words = Int(ip.pointee.count)
-            let wide = fast == .ldSharedV64 || fast == .ldGlobalV64 || fast == .stSharedV64 || fast == .stGlobalV64
-            let total = UInt64(wide ? 16 : words &* 4)
+            let wide = ip.pointee.type.bytes == 8
+            let total = UInt64(words &* ip.pointee.type.bytes)
             let imm = UInt64(bitPattern: ip.pointee.imm)
-            let shared = fast == .ldSharedV32 || fast == .ldSharedV64 || fast == .stSharedV32 || fast == .stSharedV64
+            let shared = ip.pointee.space == MemorySpace.shared.rawValue
             guard let region = shared ? sharedRegion(a, imm, m, total) : globalRegion(pc, a, imm, m, total) else { return false }
             let slots = vectorSlots + Int(ip.pointee.e)
-            if ip.pointee.op == .ld {
+            if fast == .ldVector {
                 loadVector(region, a, m, R, slots: slots, words: words, wide: wide)
             } else {
                 storeVector(region, a, m, R, slots: slots, words: words, wide: wide)

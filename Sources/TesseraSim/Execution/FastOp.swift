@@ -19,9 +19,10 @@ enum FastOp: UInt8, Sendable {
     case ldShared32, ldShared64, ldGlobal32, ldGlobal64, stShared32, stShared64, stGlobal32, stGlobal64
     /// A kernel parameter at a fixed offset, the same for every lane.
     case ldParam32, ldParamS32, ldParam64
-    /// Vector loads and stores (`.v2`/`.v4`) of 32-bit and (`.v2`) 64-bit plain words: one aligned access per lane
-    /// for the whole vector, its components in the registers `Program.vectorSlots` lists from `Inst.e`.
-    case ldSharedV32, ldSharedV64, ldGlobalV32, ldGlobalV64, stSharedV32, stSharedV64, stGlobalV32, stGlobalV64
+    /// Vector loads and stores (`.v2`/`.v4`) of 32-bit and (`.v2`) 64-bit plain words, shared or global (`Inst.space`
+    /// and `Inst.type` say which): one aligned access per lane for the whole vector, its components in the registers
+    /// `Program.vectorSlots` lists from `Inst.e`.
+    case ldVector, stVector
 
     /// The fast form of `ins`, or `.none`. Each case reproduces exactly what the general path computes for
     /// the instructions it accepts (see `BlockExecutor.simpleInteger`, `execute`, `floatOp`, `load`, `store`).
@@ -149,16 +150,20 @@ enum FastOp: UInt8, Sendable {
         case .u64, .b64, .s64, .f64: width = 8
         default: width = 0
         }
-        if vector && !((width == 4 && (ins.count == 2 || ins.count == 4)) || (width == 8 && ins.count == 2)) { return .none }
+        if vector {
+            guard (space == .shared || space == .global),
+                  (width == 4 && (ins.count == 2 || ins.count == 4)) || (width == 8 && ins.count == 2) else { return .none }
+            return isLoad ? .ldVector : .stVector
+        }
         switch (space, isLoad, width) {
-        case (.shared, true, 4): return vector ? .ldSharedV32 : .ldShared32
-        case (.shared, true, 8): return vector ? .ldSharedV64 : .ldShared64
-        case (.global, true, 4): return vector ? .ldGlobalV32 : .ldGlobal32
-        case (.global, true, 8): return vector ? .ldGlobalV64 : .ldGlobal64
-        case (.shared, false, 4): return vector ? .stSharedV32 : .stShared32
-        case (.shared, false, 8): return vector ? .stSharedV64 : .stShared64
-        case (.global, false, 4): return vector ? .stGlobalV32 : .stGlobal32
-        case (.global, false, 8): return vector ? .stGlobalV64 : .stGlobal64
+        case (.shared, true, 4): return .ldShared32
+        case (.shared, true, 8): return .ldShared64
+        case (.global, true, 4): return .ldGlobal32
+        case (.global, true, 8): return .ldGlobal64
+        case (.shared, false, 4): return .stShared32
+        case (.shared, false, 8): return .stShared64
+        case (.global, false, 4): return .stGlobal32
+        case (.global, false, 8): return .stGlobal64
         default: return .none
         }
     }
