@@ -36,6 +36,8 @@ public final class SimStream: Sendable {
     struct Pending {
         var items: [QueuedWork?] = []
         var draining = false
+        /// The drain loop ran out of work and waits on ``SimStream/wakeUp`` for more, keeping its thread.
+        var parked = false
         /// The sequence number the next submitted unit must carry.
         var expected = 0
     }
@@ -48,6 +50,13 @@ public final class SimStream: Sendable {
         let done: Completion
         let work: @Sendable () throws(SimError) -> Void
     }
+
+    /// Signalled when work arrives for a parked drain loop.
+    let wakeUp = DispatchSemaphore(value: 0)
+    /// How long a drain loop out of work keeps its thread, parked, before handing it back to Dispatch. A program
+    /// that synchronises and launches again soon (most do) then finds its worker waiting: waking a parked
+    /// thread is one futex wake, where asking Dispatch for a thread again took 1–5 ms at times on a busy host.
+    static let parkNanoseconds = 20_000_000
 
     init(id: Int, nonBlocking: Bool, priority: Int) {
         self.id = id
@@ -69,31 +78,52 @@ public final class SimStream: Sendable {
     /// several threads queue on one stream (the hand-off happens outside the context's lock).
     func submit(_ item: QueuedWork, sequence: Int) {
         while true {
-            let handed = pending.withLock { p -> Bool? in
+            let handed = pending.withLock { p -> Handover? in
                 guard p.expected == sequence else { return nil }
                 p.expected += 1
                 p.items.append(item)
-                if p.draining { return false }
+                if p.draining {
+                    if !p.parked { return .joined }
+                    p.parked = false
+                    return .unparked
+                }
                 p.draining = true
-                return true
+                return .started
             }
-            guard let start = handed else {
-                sched_yield()
-                continue
+            switch handed {
+            case nil: sched_yield(); continue
+            case .started: queue.async { [self] in drain() }
+            case .unparked: wakeUp.signal()
+            case .joined: break
             }
-            if start { queue.async { [self] in drain() } }
             return
         }
     }
 
-    /// Runs queued work in order, a batch per lock, until none is left.
+    /// How ``submit(_:sequence:)`` handed a unit over.
+    private enum Handover { case started, joined, unparked }
+
+    /// Runs queued work in order, a batch per lock, until none is left and none came while parked.
     private func drain() {
         var batch: [QueuedWork?] = []
         while true {
-            pending.withLock { p in
-                if p.items.isEmpty { p.draining = false } else { swap(&batch, &p.items) }
+            let park = pending.withLock { p -> Bool in
+                if p.items.isEmpty { p.parked = true } else { swap(&batch, &p.items) }
+                return p.parked
             }
-            if batch.isEmpty { return }
+            if park {
+                if wakeUp.wait(timeout: .now() + .nanoseconds(Self.parkNanoseconds)) == .success { continue }
+                // Timed out; a unit submitted meanwhile unparked the loop and signals (or has signalled) the semaphore.
+                let signalled = pending.withLock { p -> Bool in
+                    if !p.parked { return true }
+                    p.parked = false
+                    p.draining = false
+                    return false
+                }
+                if !signalled { return }
+                wakeUp.wait()
+                continue
+            }
             // Each unit moved out of the batch, not copied (a copy retains everything it holds).
             for i in batch.indices {
                 guard let item = batch[i].take() else { continue }

@@ -157,6 +157,13 @@ public struct SynchronousThroughput: Sendable {
         let gpu = SimulatedGPU(workerThreads: workerThreads)
         let program = try SaturatingProgram(gpu: gpu, quota: quota, iterations: iterations, blocks: blocks)
         defer { program.context.destroy() }
+        return try measure(program, batch: batch, seconds: seconds)
+    }
+
+    /// Runs `program` (alone on its GPU) with its context's current quota for `seconds`, after a warm-up of
+    /// `warmUp` seconds (long enough to spend a `limit` context's burst: the bucket holds 50 ms at its share).
+    public static func measure(_ program: SaturatingProgram, batch: Int = 4, warmUp: Double = 0.2,
+                               seconds: Double) throws -> SynchronousThroughput {
         func loop(until deadline: UInt64) throws -> Int {
             var kernels = 0
             while DispatchTime.now().uptimeNanoseconds < deadline {
@@ -166,7 +173,7 @@ public struct SynchronousThroughput: Sendable {
             }
             return kernels
         }
-        _ = try loop(until: DispatchTime.now().uptimeNanoseconds + 200_000_000)
+        _ = try loop(until: DispatchTime.now().uptimeNanoseconds + UInt64(warmUp * 1e9))
         let busy0 = program.context.deviceBusyNanoseconds
         let start = DispatchTime.now().uptimeNanoseconds
         let kernels = try loop(until: start + UInt64(seconds * 1e9))

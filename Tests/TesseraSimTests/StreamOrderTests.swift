@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 @testable import TesseraSim
 
 /// Small copies, memsets and event records run on the calling thread when their stream has nothing queued
@@ -80,5 +81,34 @@ import Testing
         try ctx.launch(slow, grid: Dim3(1), block: Dim3(1), parameters: SimHarness.pack([arg(p), arg(Int32(8)), arg(Self.spin)], for: slow), on: nil)
         try write(ctx, p, 6, on: blocking)
         #expect(try read(ctx, p, on: blocking) == 6)
+    }
+
+    /// A stream's worker out of work keeps its thread for a while (parked), so a program that synchronises and
+    /// launches again finds it waiting; work arriving while it is parked runs, in order, and a worker idle for long
+    /// hands its thread back (a later unit starts a new one).
+    @Test func anIdleStreamsWorkerTakesLaterWorkInOrderAndLetsGoAfterAWhile() throws {
+        let harness = SimHarness()
+        let ctx = harness.context
+        let p = try ctx.allocate(SimContext.inlineWorkLimit + 4)
+        let s = ctx.makeStream()
+        func parked() -> Bool { s.pending.withLock { $0.draining && $0.parked } }
+        func draining() -> Bool { s.pending.withLock { $0.draining } }
+        func waitUntil(_ condition: () -> Bool) {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !condition() && ContinuousClock.now < deadline { usleep(1_000) }
+        }
+        for value: UInt8 in 1...3 {
+            // Large memsets are queued; the copy behind them reads the last one.
+            try ctx.memset(p, value: value, count: SimContext.inlineWorkLimit + 4, on: s)
+            try ctx.synchronize(s)
+            waitUntil(parked)
+            #expect(parked(), "the worker waits for more work")
+            try ctx.memset(p, value: value &+ 10, count: SimContext.inlineWorkLimit + 4, on: s)
+            #expect(try read(ctx, p, on: s) == Int32(bitPattern: UInt32(value &+ 10) * 0x0101_0101))
+        }
+        waitUntil { !draining() }
+        #expect(!draining(), "an idle worker hands its thread back")
+        try ctx.memset(p, value: 9, count: SimContext.inlineWorkLimit + 4, on: s)
+        #expect(try read(ctx, p, on: s) == 0x0909_0909)
     }
 }

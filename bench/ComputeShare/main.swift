@@ -11,7 +11,7 @@
 // `--host-as-is`: on a simulated GPU a core waking from idle runs the throttled program's next kernel slower.
 //
 // Usage: tessera-bench-compute [--seconds S] [--limit-only] [--rounds R] [--shapes 1,2,3] [--limits 5,10,…]
-//                              [--host-as-is]
+//                              [--host-as-is] [--each-round]
 import Foundation
 import TesseraSim
 import TesseraSimLoad
@@ -29,38 +29,51 @@ func listArgument(_ name: String) -> [Int]? {
 }
 
 func limitThroughput() throws {
-    // The machine's speed drifts by ±10 % within a minute on a shared virtual machine, so each limit is measured
-    // in rounds that alternate the unlimited baseline and the limited run, and the median round's ratio is
-    // reported: drift between a baseline and a limited run far apart in time does not show as an error.
-    // Many short rounds rather than a few long ones: the host's speed drifts over seconds, and a round's two runs
-    // close together in time see the same host.
-    let rounds = listArgument("--rounds")?.first ?? 7
-    let perRun = max(0.5, seconds / 2 / Double(rounds))
+    // The host's speed drifts by several per cent over seconds on a shared virtual machine, so each limit is
+    // measured in many short rounds that alternate the unlimited baseline and the limited run, and the median
+    // round's ratio is reported: a round's two runs, close together in time, see the same host. Both runs of a
+    // round use one program, its quota switched between them: two fresh programs differ by a few per cent in
+    // speed alone (their memory layout), which would show as error.
+    let rounds = listArgument("--rounds")?.first ?? 15
+    let perRun = max(0.3, seconds / 2 / Double(rounds))
     let workers = ProcessInfo.processInfo.activeProcessorCount
     let warmth = arguments.contains("--host-as-is") ? nil : HostWarmth()
     defer { warmth?.stop() }
     print("limit mode, lone program launching 4 kernels then synchronising; throughput relative to the same program")
-    print("unlimited (baseline), \(rounds) alternating rounds of \(String(format: "%.1f", perRun)) s each, median round. Target: within 2 pp of the limit.")
+    print("unlimited (baseline), \(rounds) alternating rounds of \(String(format: "%.1f", perRun)) s each, median round (and the middle half of the")
+    print("rounds' ratios, the measure's own spread). Target: within 2 pp of the limit.")
     print(warmth == nil ? "Host as is: its cores may idle between a limited program's kernels."
                         : "Host kept warm: one SCHED_IDLE spinner per core keeps the cores out of idle states (--host-as-is to measure without).")
     print("Device time per kernel is what the scheduler charged (its modelled device time).")
-    print("kernel shape          limit   unlimited kernels/s (busy, µs/kernel)   limited kernels/s (busy, µs/kernel)   relative   error")
+    print("kernel shape          limit   unlimited kernels/s (busy, µs/kernel)   limited kernels/s (busy, µs/kernel)   relative (middle half)   error")
     let shapes = [("1 block, ≈1 ms", 1, n), ("\(workers * 2) blocks, ≈2 ms", workers * 2, n * 2), ("1 block, ≈0.1 ms", 1, n / 10)]
     let chosenShapes = listArgument("--shapes") ?? Array(1...shapes.count)
     for (index, (shape, blocks, iterations)) in shapes.enumerated() where chosenShapes.contains(index + 1) {
+        let program = try SaturatingProgram(gpu: SimulatedGPU(), quota: .whole, iterations: iterations, blocks: blocks)
+        defer { program.context.destroy() }
         for percent in listArgument("--limits") ?? [5, 10, 25, 50, 75, 100] {
             var pairs: [(base: SynchronousThroughput, lim: SynchronousThroughput)] = []
             for _ in 0..<rounds {
-                let base = try SynchronousThroughput.measure(quota: ComputeQuota(percent: 100), iterations: iterations, blocks: blocks, seconds: perRun)
-                let lim = try SynchronousThroughput.measure(quota: ComputeQuota(percent: percent, mode: .limit), iterations: iterations, blocks: blocks, seconds: perRun)
+                program.context.computeQuota = .whole
+                let base = try SynchronousThroughput.measure(program, warmUp: 0.05, seconds: perRun)
+                program.context.computeQuota = ComputeQuota(percent: percent, mode: .limit)
+                let lim = try SynchronousThroughput.measure(program, warmUp: 0.2, seconds: perRun)
                 pairs.append((base, lim))
+                if arguments.contains("--each-round") {
+                    print(String(format: "  round: unlimited %7.1f/s (busy %5.1f %%)  limited %7.1f/s (busy %5.1f %%)  ratio %6.2f %%",
+                                 base.kernelsPerSecond, base.busyFraction * 100, lim.kernelsPerSecond, lim.busyFraction * 100,
+                                 lim.kernelsPerSecond / base.kernelsPerSecond * 100))
+                }
             }
-            let (base, lim) = pairs.sorted { $0.lim.kernelsPerSecond / $0.base.kernelsPerSecond < $1.lim.kernelsPerSecond / $1.base.kernelsPerSecond }[rounds / 2]
-            let relative = lim.kernelsPerSecond / base.kernelsPerSecond
+            func ratio(_ p: (base: SynchronousThroughput, lim: SynchronousThroughput)) -> Double { p.lim.kernelsPerSecond / p.base.kernelsPerSecond }
+            let sorted = pairs.sorted { ratio($0) < ratio($1) }
+            let (base, lim) = sorted[rounds / 2]
+            let relative = ratio(sorted[rounds / 2])
+            let (low, high) = (ratio(sorted[rounds / 4]), ratio(sorted[(rounds * 3) / 4]))
             func perKernel(_ t: SynchronousThroughput) -> Double { t.busyFraction / t.kernelsPerSecond * 1e6 }
-            print(String(format: "%-20@  %4d %%  %12.0f (%3.0f %%, %6.0f)  %22.0f (%3.0f %%, %6.0f)  %11.1f %%  %+5.1f pp", shape as NSString, percent,
+            print(String(format: "%-20@  %4d %%  %12.0f (%3.0f %%, %6.0f)  %22.0f (%3.0f %%, %6.0f)  %7.1f %% (%5.1f–%5.1f)  %+5.1f pp", shape as NSString, percent,
                          base.kernelsPerSecond, base.busyFraction * 100, perKernel(base), lim.kernelsPerSecond, lim.busyFraction * 100,
-                         perKernel(lim), relative * 100, relative * 100 - Double(percent)))
+                         perKernel(lim), relative * 100, low * 100, high * 100, relative * 100 - Double(percent)))
         }
     }
 }

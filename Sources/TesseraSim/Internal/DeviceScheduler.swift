@@ -30,6 +30,10 @@ final class DeviceScheduler: Sendable {
     /// Longest gap between a `limit` context's units still charged to its bucket as part of its own work loop
     /// (a synchronisation's round trip, host code between launches); longer gaps are idleness, not charged.
     static let hostGapAllowance: UInt64 = 20_000_000
+    /// How much of the time between a `limit` context's launch and its stream's worker reaching the launch the
+    /// context still pays as part of its host gap: the worker's usual wake-up, which an unlimited program waits for
+    /// too; longer delays are the host's stalls, not the program's.
+    static let dispatchAllowance: UInt64 = 100_000
     /// Window over which utilization is reported.
     static let utilizationWindow: UInt64 = 1_000_000_000
 
@@ -201,7 +205,7 @@ final class DeviceScheduler: Sendable {
             }
         }
         access(&s.clients.values[i]) { c in
-            c.chargeHostGap(now: arrival > 0 ? min(arrival, now) : now)
+            c.chargeHostGap(now: arrival > 0 ? min(arrival + Self.dispatchAllowance, now) : now)
             c.idleSince = nil
             c.virtualTime = max(c.virtualTime, globalTime - Self.lagAllowance / c.share)
         }
