@@ -49,8 +49,9 @@ import TesseraWire
         #expect(r.status == 0, "\(mode): \(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("fault OK \(mode)"))
         #expect(node.isRunning)
-        let status = try node.status()
-        #expect(status.sessions.count == 1 && status.sessions[0].virtualGPUs[0].usedMemory == 16 << 20)
+        // The ended program's session is torn down after its connection closes: wait for that, not for a moment.
+        let (status, settled) = try node.waitForStatus(timeout: 10) { $0.sessions.count == 1 }
+        #expect(settled && status.sessions[0].virtualGPUs[0].usedMemory == 16 << 20, "\(status.sessions)")
         kill(neighbour.pid, SIGKILL)
         _ = neighbour.finish()
     }
@@ -114,8 +115,9 @@ import TesseraWire
                                                     "\(dir)/driver_api", dir, String(pointer)])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("neighbour refused"), "\(r.stdout)")
-        let status = try node.status()
-        #expect(status.sessions.count == 1 && status.sessions[0].virtualGPUs[0].usedMemory == 16 << 20)
+        // The ended program's session is torn down after its connection closes: wait for that, not for a moment.
+        let (status, settled) = try node.waitForStatus(timeout: 10) { $0.sessions.count == 1 }
+        #expect(settled && status.sessions[0].virtualGPUs[0].usedMemory == 16 << 20, "\(status.sessions)")
         kill(neighbour.pid, SIGKILL)
         _ = neighbour.finish()
         #expect(r.stdout.contains("driver_api OK devices=1 name=NVIDIA H100"), "\(r.stdout)")

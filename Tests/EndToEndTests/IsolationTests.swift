@@ -14,8 +14,9 @@ import TesseraWire
         #expect(r.stdout.contains("fault OK \(mode)"))
         // The node and the neighbour are unharmed.
         #expect(node.isRunning)
-        let status = try node.status()
-        #expect(status.sessions.count == 1 && status.sessions[0].virtualGPUs[0].usedMemory == 16 << 20)
+        // The ended program's session is torn down after its connection closes: wait for that, not for a moment.
+        let (status, settled) = try node.waitForStatus(timeout: 10) { $0.sessions.count == 1 }
+        #expect(settled && status.sessions[0].virtualGPUs[0].usedMemory == 16 << 20, "\(status.sessions)")
         let after = node.run("memops")
         #expect(after.status == 0, "\(after.stderr)")
         kill(neighbour.pid, SIGKILL)
