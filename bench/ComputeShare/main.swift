@@ -9,9 +9,10 @@
 //
 // The limit table is measured with the host's cores kept out of their idle states (see HostWarmth), unless
 // `--host-as-is`: on a simulated GPU a core waking from idle runs the throttled program's next kernel slower.
+// Kept warm, its one-block shapes run in a child process confined to one core (see OneCore; `--all-cores` not).
 //
 // Usage: tessera-bench-compute [--seconds S] [--limit-only] [--rounds R] [--shapes 1,2,3] [--limits 5,10,…]
-//                              [--host-as-is] [--each-round]
+//                              [--host-as-is] [--all-cores] [--each-round]
 import Foundation
 import TesseraSim
 import TesseraSimLoad
@@ -21,7 +22,7 @@ let seconds = arguments.firstIndex(of: "--seconds").flatMap { Double(arguments[$
 
 func pct(_ x: Double) -> String { String(format: "%5.1f %%", x * 100) }
 
-let n = try SaturatingProgram.calibrate(milliseconds: 1)
+let n = try arguments.firstIndex(of: "--iterations").flatMap { Int(arguments[$0 + 1]) } ?? SaturatingProgram.calibrate(milliseconds: 1)
 let limitOnly = arguments.contains("--limit-only")
 /// `--shapes 1,3` and `--limits 50,75` narrow the limit table to some kernel shapes (1-based) and limits.
 func listArgument(_ name: String) -> [Int]? {
@@ -39,16 +40,26 @@ func limitThroughput() throws {
     let workers = ProcessInfo.processInfo.activeProcessorCount
     let warmth = arguments.contains("--host-as-is") ? nil : HostWarmth()
     defer { warmth?.stop() }
+    let rowsOnly = arguments.contains("--rows-only")
+    // Kept warm, the one-block shapes run confined to one core (see OneCore); `--host-as-is` runs them as they come.
+    let oneCore = warmth != nil && !arguments.contains("--one-core") && !arguments.contains("--all-cores")
+    if !rowsOnly {
     print("limit mode, lone program launching 4 kernels then synchronising; throughput relative to the same program")
     print("unlimited (baseline), \(rounds) alternating rounds of \(String(format: "%.1f", perRun)) s each, median round (and the middle half of the")
     print("rounds' ratios, the measure's own spread). Target: within 2 pp of the limit.")
     print(warmth == nil ? "Host as is: its cores may idle between a limited program's kernels."
                         : "Host kept warm: one SCHED_IDLE spinner per core keeps the cores out of idle states (--host-as-is to measure without).")
     print("Device time per kernel is what the scheduler charged (its modelled device time).")
+    if oneCore { print("The one-block shapes run in a child process confined to one core (--all-cores to measure them on every core).") }
     print("kernel shape          limit   unlimited kernels/s (busy, µs/kernel)   limited kernels/s (busy, µs/kernel)   relative (middle half)   error")
+    }
     let shapes = [("1 block, ≈1 ms", 1, n), ("\(workers * 2) blocks, ≈2 ms", workers * 2, n * 2), ("1 block, ≈0.1 ms", 1, n / 10)]
     let chosenShapes = listArgument("--shapes") ?? Array(1...shapes.count)
     for (index, (shape, blocks, iterations)) in shapes.enumerated() where chosenShapes.contains(index + 1) {
+        if oneCore && blocks == 1 {
+            print(try OneCore.rows(shape: index + 1, iterations: n, arguments: arguments), terminator: "")
+            continue
+        }
         let program = try SaturatingProgram(gpu: SimulatedGPU(), quota: .whole, iterations: iterations, blocks: blocks)
         defer { program.context.destroy() }
         for percent in listArgument("--limits") ?? [5, 10, 25, 50, 75, 100] {
