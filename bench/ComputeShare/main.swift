@@ -43,15 +43,16 @@ func limitThroughput() throws {
     let rowsOnly = arguments.contains("--rows-only")
     // Kept warm, the one-block shapes run confined to one core (see OneCore); `--host-as-is` runs them as they come.
     let oneCore = warmth != nil && !arguments.contains("--one-core") && !arguments.contains("--all-cores")
+    // A child measuring some shapes for its parent prints rows only.
     if !rowsOnly {
-    print("limit mode, lone program launching 4 kernels then synchronising; throughput relative to the same program")
-    print("unlimited (baseline), \(rounds) alternating rounds of \(String(format: "%.1f", perRun)) s each, median round (and the middle half of the")
-    print("rounds' ratios, the measure's own spread). Target: within 2 pp of the limit.")
-    print(warmth == nil ? "Host as is: its cores may idle between a limited program's kernels."
-                        : "Host kept warm: one SCHED_IDLE spinner per core keeps the cores out of idle states (--host-as-is to measure without).")
-    print("Device time per kernel is what the scheduler charged (its modelled device time).")
-    if oneCore { print("The one-block shapes run in a child process confined to one core (--all-cores to measure them on every core).") }
-    print("kernel shape          limit   unlimited kernels/s (busy, µs/kernel)   limited kernels/s (busy, µs/kernel)   relative (middle half)   error")
+        print("limit mode, lone program launching 4 kernels then synchronising; throughput relative to the same program")
+        print("unlimited (baseline), \(rounds) alternating rounds of \(String(format: "%.1f", perRun)) s each, median round (and the middle half of the")
+        print("rounds' ratios, the measure's own spread). Target: within 2 pp of the limit.")
+        print(warmth == nil ? "Host as is: its cores may idle between a limited program's kernels."
+                            : "Host kept warm: one SCHED_IDLE spinner per core keeps the cores out of idle states (--host-as-is to measure without).")
+        print("Device time per kernel is what the scheduler charged (its modelled device time).")
+        if oneCore { print("The one-block shapes run in a child process confined to one core (--all-cores to measure them on every core).") }
+        print("kernel shape          limit   unlimited kernels/s (busy, µs/kernel)   limited kernels/s (busy, µs/kernel)   relative (middle half)   error")
     }
     let shapes = [("1 block, ≈1 ms", 1, n), ("\(workers * 2) blocks, ≈2 ms", workers * 2, n * 2), ("1 block, ≈0.1 ms", 1, n / 10)]
     let chosenShapes = listArgument("--shapes") ?? Array(1...shapes.count)
