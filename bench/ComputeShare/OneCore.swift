@@ -15,7 +15,7 @@ enum OneCore {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        var passed = ["taskset", "-c", "0", executable, "--limit-only", "--one-core", "--rows-only", "--shapes", String(shape), "--iterations", String(iterations)]
+        var passed = ["taskset", "-c", "0", executable, "--limit-only", "--child", "--shapes", String(shape), "--iterations", String(iterations)]
         for name in ["--seconds", "--rounds", "--limits"] {
             if let i = arguments.firstIndex(of: name), i + 1 < arguments.count { passed += [name, arguments[i + 1]] }
         }

@@ -35,22 +35,24 @@ func limitThroughput() throws {
     // round's ratio is reported: a round's two runs, close together in time, see the same host. Both runs of a
     // round use one program, its quota switched between them: two fresh programs differ by a few per cent in
     // speed alone (their memory layout), which would show as error.
-    let rounds = listArgument("--rounds")?.first ?? 15
+    let rounds = listArgument("--rounds")?.first ?? 25
     let perRun = max(0.3, seconds / 2 / Double(rounds))
     let workers = ProcessInfo.processInfo.activeProcessorCount
     let warmth = arguments.contains("--host-as-is") ? nil : HostWarmth()
     defer { warmth?.stop() }
-    let rowsOnly = arguments.contains("--rows-only")
+    // A child measuring some shapes for its parent (OneCore) prints rows only.
+    let rowsOnly = arguments.contains("--child")
+    let eachRound = arguments.contains("--each-round")
     // Kept warm, the one-block shapes run confined to one core (see OneCore); `--host-as-is` runs them as they come.
-    let oneCore = warmth != nil && !arguments.contains("--one-core") && !arguments.contains("--all-cores")
-    // A child measuring some shapes for its parent prints rows only.
+    let oneCore = warmth != nil && !rowsOnly && !arguments.contains("--all-cores")
     if !rowsOnly {
         print("limit mode, lone program launching 4 kernels then synchronising; throughput relative to the same program")
         print("unlimited (baseline), \(rounds) alternating rounds of \(String(format: "%.1f", perRun)) s each, median round (and the middle half of the")
-        print("rounds' ratios, the measure's own spread). Target: within 2 pp of the limit.")
+        print("rounds' ratios, the measure's own spread). Target: within 2 pp of the limit. A cell whose middle half spans more")
+        print("than the target's width (4 pp) is measured again, at most twice (the host was noisy); the calmest attempt is shown.")
         print(warmth == nil ? "Host as is: its cores may idle between a limited program's kernels."
                             : "Host kept warm: one SCHED_IDLE spinner per core keeps the cores out of idle states (--host-as-is to measure without).")
-        print("Device time per kernel is what the scheduler charged (its modelled device time).")
+        print("Device time per kernel is what the scheduler charged (a multi-block kernel: its modelled device time, plus its threads' usual wake-up).")
         if oneCore { print("The one-block shapes run in a child process confined to one core (--all-cores to measure them on every core).") }
         print("kernel shape          limit   unlimited kernels/s (busy, µs/kernel)   limited kernels/s (busy, µs/kernel)   relative (middle half)   error")
     }
@@ -64,28 +66,25 @@ func limitThroughput() throws {
         let program = try SaturatingProgram(gpu: SimulatedGPU(), quota: .whole, iterations: iterations, blocks: blocks)
         defer { program.context.destroy() }
         for percent in listArgument("--limits") ?? [5, 10, 25, 50, 75, 100] {
-            var pairs: [(base: SynchronousThroughput, lim: SynchronousThroughput)] = []
-            for _ in 0..<rounds {
-                program.context.computeQuota = .whole
-                let base = try SynchronousThroughput.measure(program, warmUp: 0.05, seconds: perRun)
-                program.context.computeQuota = ComputeQuota(percent: percent, mode: .limit)
-                let lim = try SynchronousThroughput.measure(program, warmUp: 0.2, seconds: perRun)
-                pairs.append((base, lim))
-                if arguments.contains("--each-round") {
-                    print(String(format: "  round: unlimited %7.1f/s (busy %5.1f %%)  limited %7.1f/s (busy %5.1f %%)  ratio %6.2f %%",
-                                 base.kernelsPerSecond, base.busyFraction * 100, lim.kernelsPerSecond, lim.busyFraction * 100,
-                                 lim.kernelsPerSecond / base.kernelsPerSecond * 100))
-                }
+            // A cell whose rounds' middle half spans more than the target's whole width (4 pp) was measured while
+            // the host was too noisy to decide it: it is measured again, at most twice; the calmest attempt (the
+            // narrowest middle half) is reported and the others' figures are printed after it.
+            var attempts = [try LimitCell.measure(program, percent: percent, rounds: rounds, seconds: perRun, printingRounds: eachRound)]
+            while attempts.count < 3 && attempts.allSatisfy({ $0.spread > 0.04 }) {
+                attempts.append(try LimitCell.measure(program, percent: percent, rounds: rounds, seconds: perRun, printingRounds: eachRound))
             }
-            func ratio(_ p: (base: SynchronousThroughput, lim: SynchronousThroughput)) -> Double { p.lim.kernelsPerSecond / p.base.kernelsPerSecond }
-            let sorted = pairs.sorted { ratio($0) < ratio($1) }
-            let (base, lim) = sorted[rounds / 2]
-            let relative = ratio(sorted[rounds / 2])
-            let (low, high) = (ratio(sorted[rounds / 4]), ratio(sorted[(rounds * 3) / 4]))
+            let cell = attempts.min { $0.spread < $1.spread }!
+            let (base, lim) = cell.median
+            let (low, high) = cell.middleHalf
             func perKernel(_ t: SynchronousThroughput) -> Double { t.busyFraction / t.kernelsPerSecond * 1e6 }
+            func error(_ c: LimitCell) -> Double { c.relative * 100 - Double(percent) }
+            let noisy = attempts.count == 1 ? "" : "  (noisy host, remeasured; other attempts: "
+                + attempts.filter { $0.spread != cell.spread }.map {
+                    String(format: "%+.1f pp, %.1f–%.1f", error($0), $0.middleHalf.low * 100, $0.middleHalf.high * 100)
+                }.joined(separator: "; ") + ")"
             print(String(format: "%-20@  %4d %%  %12.0f (%3.0f %%, %6.0f)  %22.0f (%3.0f %%, %6.0f)  %7.1f %% (%5.1f–%5.1f)  %+5.1f pp", shape as NSString, percent,
                          base.kernelsPerSecond, base.busyFraction * 100, perKernel(base), lim.kernelsPerSecond, lim.busyFraction * 100,
-                         perKernel(lim), relative * 100, low * 100, high * 100, relative * 100 - Double(percent)))
+                         perKernel(lim), cell.relative * 100, low * 100, high * 100, error(cell)) + noisy)
         }
     }
 }

@@ -30,10 +30,11 @@ final class DeviceScheduler: Sendable {
     /// Longest gap between a `limit` context's units still charged to its bucket as part of its own work loop
     /// (a synchronisation's round trip, host code between launches); longer gaps are idleness, not charged.
     static let hostGapAllowance: UInt64 = 20_000_000
-    /// How much of the time between a `limit` context's launch and its stream's worker reaching the launch the
-    /// context still pays as part of its host gap: the worker's usual wake-up, which an unlimited program waits for
-    /// too; longer delays are the host's stalls, not the program's.
-    static let dispatchAllowance: UInt64 = 100_000
+    /// The usual wake-up of a host thread, which an unlimited program waits for too and a `limit` program therefore
+    /// pays: its stream's worker reaching a launch (paid as part of the host gap), and a multi-block kernel's other
+    /// threads joining it (paid beyond the kernel's modelled device time). Longer delays are the host's stalls,
+    /// not the program's time.
+    static let wakeUpAllowance: UInt64 = 100_000
     /// Window over which utilization is reported.
     static let utilizationWindow: UInt64 = 1_000_000_000
 
@@ -205,7 +206,7 @@ final class DeviceScheduler: Sendable {
             }
         }
         access(&s.clients.values[i]) { c in
-            c.chargeHostGap(now: arrival > 0 ? min(arrival + Self.dispatchAllowance, now) : now)
+            c.chargeHostGap(now: arrival > 0 ? min(arrival + Self.wakeUpAllowance, now) : now)
             c.idleSince = nil
             c.virtualTime = max(c.virtualTime, globalTime - Self.lagAllowance / c.share)
         }
@@ -245,20 +246,25 @@ final class DeviceScheduler: Sendable {
     /// - Parameter elapsed: set to the device time charged (waiting excluded).
     /// - Parameter deviceTime: the unit's device time as the simulated device models it, when the work knows
     ///   it (a multi-block kernel: its blocks' work spread over the device's parallel units), read after the
-    ///   work. The charge is that, capped by the wall time; nil charges the wall time. A kernel whose second host
-    ///   thread woke late ran longer on the host than on the device it simulates, and its program must not pay
-    ///   for the host's wake-up latency.
+    ///   work. The charge is the wall time, but at most that plus ``wakeUpAllowance``: a kernel whose second
+    ///   host thread woke late ran longer on the host than on the device it simulates, and its program must not
+    ///   pay for the host's stall; the threads' usual wake-up it pays, as an unlimited program waits for it.
     func run<T>(_ id: ObjectIdentifier, elapsed: inout UInt64, deviceTime: () -> UInt64? = { nil },
                 _ work: () throws(SimError) -> T) throws(SimError) -> T {
         acquire(id)
         let start = currentTime()
         defer {
             let end = currentTime()
-            let wall = end - start
-            elapsed = min(wall, deviceTime() ?? wall)
+            elapsed = Self.charge(wall: end - start, modelled: deviceTime())
             release(id, start: start, end: end, charged: elapsed)
         }
         return try work()
+    }
+
+    /// What a unit that held the device for `wall` nanoseconds is charged, given its modelled device time if any.
+    static func charge(wall: UInt64, modelled: UInt64?) -> UInt64 {
+        guard let modelled else { return wall }
+        return min(wall, modelled &+ wakeUpAllowance)
     }
 
     /// Starts a unit of `id` at once if the device is free and `id` is next in line (tokens permitting);
@@ -293,11 +299,11 @@ final class DeviceScheduler: Sendable {
         return state.withLock { s in Self.wakeAfter(s, id, now: now) }
     }
 
-    /// Ends the unit on the device, started at `start`: charges it to `id` (its wall time, or `charged` device
-    /// time when the unit modelled it) and starts the next waiter, if any.
+    /// Ends the unit on the device, started at `start`: charges it to `id` (its wall time, or at most `charged`,
+    /// its modelled device time, plus ``wakeUpAllowance``) and starts the next waiter, if any.
     func finish(_ id: ObjectIdentifier, start: UInt64, charged: UInt64? = nil) {
         let end = currentTime()
-        release(id, start: start, end: end, charged: min(end - start, charged ?? end - start))
+        release(id, start: start, end: end, charged: Self.charge(wall: end - start, modelled: charged))
     }
 
     private func acquire(_ id: ObjectIdentifier) {
