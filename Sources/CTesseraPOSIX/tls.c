@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -36,6 +37,9 @@
 // With read-ahead, one recv(2) fills this much of OpenSSL's buffer: several 16 KiB records of a large copy per
 // system call instead of one.
 static const size_t read_buffer_bytes = 128 << 10;
+// A large write is sent in one send(2) per this much of its records (16 KiB each), not one per record: on loopback a
+// 64 MiB copy made 4,096 system calls, each waking the reader for one record.
+#define WRITE_BUFFER_BYTES (256 << 10)
 // TLS 1.3 suites in order of preference: AES-128-GCM first, the fastest where AES-NI exists (as it does on every
 // GPU server), then the rest of OpenSSL's defaults.
 static const char *const tls13_suites = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
@@ -81,6 +85,8 @@ static struct {
     void *(*bio_get_data)(void *);
     void (*bio_set_init)(void *, int);
     void (*bio_clear_flags)(void *, int);
+    int (*bio_meth_set_destroy)(void *, int (*)(void *));
+    void *(*get_wbio)(const void *);
     void *socket_method;  // the BIO_METHOD below
 } ossl;
 static int ossl_state;  // 0 untried, 1 loaded, -1 unavailable
@@ -89,27 +95,65 @@ static pthread_once_t ossl_once = PTHREAD_ONCE_INIT;
 
 // OpenSSL's own socket BIO writes with write(2), which raises SIGPIPE when the peer has gone: fatal to a CUDA
 // program that did not ask for it, and blocking the signal around every call costs four system calls each time.
-// This BIO sends with MSG_NOSIGNAL instead, and reads and writes the blocking socket directly.
+// This BIO sends with MSG_NOSIGNAL instead, and reads and writes the blocking socket directly. It gathers the records
+// of one write (`tessera_tls_write` sends them when `SSL_write` returns) and sends whatever it holds before it
+// blocks in a read, so nothing waits in it while the peer waits for it.
+typedef struct {
+    int fd;
+    size_t used;
+    unsigned char pending[WRITE_BUFFER_BYTES];
+} tls_socket;
+
+static int send_all(int fd, const unsigned char *data, size_t length) {
+    while (length > 0) {
+        ssize_t n = send(fd, data, length, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        data += n;
+        length -= (size_t)n;
+    }
+    return 0;
+}
+
+/// Sends the gathered records: 0, or -1 with errno set (they are dropped: the connection is unusable then).
+static int send_pending(tls_socket *s) {
+    if (s->used == 0) return 0;
+    int r = send_all(s->fd, s->pending, s->used);
+    s->used = 0;
+    return r;
+}
+
 static int socket_write(void *bio, const char *data, int length) {
-    int fd = (int)(intptr_t)ossl.bio_get_data(bio);
+    tls_socket *s = ossl.bio_get_data(bio);
     ossl.bio_clear_flags(bio, T_BIO_FLAGS_RWS_AND_RETRY);
-    ssize_t n;
-    do { n = send(fd, data, (size_t)length, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
-    return (int)n;
+    if (length <= 0) return 0;
+    if (s->used + (size_t)length > sizeof s->pending && send_pending(s) < 0) return -1;
+    if ((size_t)length >= sizeof s->pending) return send_all(s->fd, (const unsigned char *)data, (size_t)length) < 0 ? -1 : length;
+    memcpy(s->pending + s->used, data, (size_t)length);
+    s->used += (size_t)length;
+    return length;
 }
 
 static int socket_read(void *bio, char *data, int length) {
-    int fd = (int)(intptr_t)ossl.bio_get_data(bio);
+    tls_socket *s = ossl.bio_get_data(bio);
     ossl.bio_clear_flags(bio, T_BIO_FLAGS_RWS_AND_RETRY);
+    if (send_pending(s) < 0) return -1;
     ssize_t n;
-    do { n = recv(fd, data, (size_t)length, 0); } while (n < 0 && errno == EINTR);
+    do { n = recv(s->fd, data, (size_t)length, 0); } while (n < 0 && errno == EINTR);
     if (n == 0) errno = 0;  // the end of the stream, not an error
     return (int)n;
 }
 
 static long socket_ctrl(void *bio, int command, long number, void *pointer) {
-    (void)bio; (void)number; (void)pointer;
-    return command == T_BIO_CTRL_FLUSH ? 1 : 0;  // writes are never buffered here
+    (void)number; (void)pointer;
+    if (command != T_BIO_CTRL_FLUSH) return 0;
+    return send_pending(ossl.bio_get_data(bio)) < 0 ? 0 : 1;
+}
+
+static int socket_destroy(void *bio) {
+    free(ossl.bio_get_data(bio));
+    ossl.bio_set_data(bio, NULL);
+    return 1;
 }
 
 static void load_openssl(void) {
@@ -137,7 +181,7 @@ static void load_openssl(void) {
     C(bio_new_index, "BIO_get_new_index") C(bio_meth_new, "BIO_meth_new") C(bio_meth_set_write, "BIO_meth_set_write")
     C(bio_meth_set_read, "BIO_meth_set_read") C(bio_meth_set_ctrl, "BIO_meth_set_ctrl") C(bio_new, "BIO_new")
     C(bio_set_data, "BIO_set_data") C(bio_get_data, "BIO_get_data") C(bio_set_init, "BIO_set_init")
-    C(bio_clear_flags, "BIO_clear_flags")
+    C(bio_clear_flags, "BIO_clear_flags") C(bio_meth_set_destroy, "BIO_meth_set_destroy") S(get_wbio, "SSL_get_wbio")
 #undef S
 #undef C
     ossl.init_ssl(T_OPENSSL_INIT_LOAD_SSL_STRINGS | T_OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
@@ -146,6 +190,7 @@ static void load_openssl(void) {
     ossl.bio_meth_set_write(ossl.socket_method, socket_write);
     ossl.bio_meth_set_read(ossl.socket_method, socket_read);
     ossl.bio_meth_set_ctrl(ossl.socket_method, socket_ctrl);
+    ossl.bio_meth_set_destroy(ossl.socket_method, socket_destroy);
     ossl_state = 1;
     return;
 missing:
@@ -221,9 +266,12 @@ void tessera_tls_ignore_sigpipe(void) {
 static void *handshake(void *ctx, int fd, const char *host, int client, char *err, size_t errlen) {
     void *ssl = ossl.ssl_new(ctx);
     if (!ssl) { report("TLS", "cannot create a session", err, errlen); return NULL; }
-    void *bio = ossl.bio_new(ossl.socket_method);
-    if (!bio) { report("TLS", "cannot create a session", err, errlen); ossl.ssl_free(ssl); return NULL; }
-    ossl.bio_set_data(bio, (void *)(intptr_t)fd);
+    tls_socket *sock = malloc(sizeof *sock);
+    void *bio = sock ? ossl.bio_new(ossl.socket_method) : NULL;
+    if (!bio) { report("TLS", "cannot create a session", err, errlen); free(sock); ossl.ssl_free(ssl); return NULL; }
+    sock->fd = fd;
+    sock->used = 0;
+    ossl.bio_set_data(bio, sock);
     ossl.bio_set_init(bio, 1);
     ossl.set_bio(ssl, bio, bio);  // the session owns the BIO (one reference for both directions)
     if (client && host && *host) {
@@ -284,7 +332,10 @@ ssize_t tessera_tls_write(void *ssl, const void *data, size_t length) {
     ssize_t result;
     for (;;) {
         int n = ossl.ssl_write(ssl, data, (int)length);
-        if (n > 0) { result = n; break; }
+        if (n > 0) {
+            result = send_pending(ossl.bio_get_data(ossl.get_wbio(ssl))) < 0 ? -1 : n;
+            break;
+        }
         int e = ossl.get_error(ssl, n);
         if (e == T_SSL_ERROR_WANT_READ || e == T_SSL_ERROR_WANT_WRITE) continue;
         if (e == T_SSL_ERROR_SYSCALL && errno == EINTR) continue;
