@@ -73,13 +73,14 @@ func limitThroughput() throws {
             while attempts.count < 3 && attempts.allSatisfy({ $0.spread > 0.04 }) {
                 attempts.append(try LimitCell.measure(program, percent: percent, rounds: rounds, seconds: perRun, printingRounds: eachRound))
             }
-            let cell = attempts.min { $0.spread < $1.spread }!
+            let calmest = attempts.indices.min { attempts[$0].spread < attempts[$1].spread }!
+            let cell = attempts[calmest]
             let (base, lim) = cell.median
             let (low, high) = cell.middleHalf
             func perKernel(_ t: SynchronousThroughput) -> Double { t.busyFraction / t.kernelsPerSecond * 1e6 }
             func error(_ c: LimitCell) -> Double { c.relative * 100 - Double(percent) }
             let noisy = attempts.count == 1 ? "" : "  (noisy host, remeasured; other attempts: "
-                + attempts.filter { $0.spread != cell.spread }.map {
+                + attempts.indices.filter { $0 != calmest }.map { attempts[$0] }.map {
                     String(format: "%+.1f pp, %.1f–%.1f", error($0), $0.middleHalf.low * 100, $0.middleHalf.high * 100)
                 }.joined(separator: "; ") + ")"
             print(String(format: "%-20@  %4d %%  %12.0f (%3.0f %%, %6.0f)  %22.0f (%3.0f %%, %6.0f)  %7.1f %% (%5.1f–%5.1f)  %+5.1f pp", shape as NSString, percent,

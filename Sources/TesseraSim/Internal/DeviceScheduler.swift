@@ -246,9 +246,10 @@ final class DeviceScheduler: Sendable {
     /// - Parameter elapsed: set to the device time charged (waiting excluded).
     /// - Parameter deviceTime: the unit's device time as the simulated device models it, when the work knows
     ///   it (a multi-block kernel: its blocks' work spread over the device's parallel units), read after the
-    ///   work. The charge is the wall time, but at most that plus ``wakeUpAllowance``: a kernel whose second
-    ///   host thread woke late ran longer on the host than on the device it simulates, and its program must not
-    ///   pay for the host's stall; the threads' usual wake-up it pays, as an unlimited program waits for it.
+    ///   work. The charge is the wall time, but at most the modelled time plus ``wakeUpAllowance``: a kernel
+    ///   whose second host thread woke late ran longer on the host than on the device it simulates, and its
+    ///   program must not pay for the host's stall; the threads' usual wake-up it pays, as an unlimited program
+    ///   waits for it.
     func run<T>(_ id: ObjectIdentifier, elapsed: inout UInt64, deviceTime: () -> UInt64? = { nil },
                 _ work: () throws(SimError) -> T) throws(SimError) -> T {
         acquire(id)
